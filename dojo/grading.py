@@ -1,0 +1,75 @@
+"""Helpers for graders: count queries, see transactions, and say clearly what went wrong."""
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test.utils import CaptureQueriesContext
+
+_TRANSACTION_CONTROL = re.compile(r"^\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+\b")
+_COLUMNS = re.compile(r"^SELECT .+? FROM ", re.IGNORECASE | re.DOTALL)
+
+
+def _short(statement: str, width: int = 160) -> str:
+    """A statement as a learner wants to read it: no column list, one line, not too long."""
+    short = _COLUMNS.sub("SELECT … FROM ", " ".join(statement.split()))
+    return short if len(short) <= width else short[: width - 1] + "…"
+
+
+def check(condition: object, message: str) -> None:
+    """Fail the grader test with `message` alone: the words for the learner, no assertion dump."""
+    __tracebackhide__ = True
+    if not condition:
+        raise AssertionError(message)
+
+
+@dataclass
+class QueryLog:
+    """The SQL statements run inside `count_queries()`, savepoint bookkeeping left out."""
+
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def most_repeated(self) -> tuple[str, int]:
+        """The statement shape (literals replaced by `?`) that ran most often, and how often."""
+        if not self.statements:
+            return "", 0
+        shapes = Counter(_LITERALS.sub("?", statement) for statement in self.statements)
+        return shapes.most_common(1)[0]
+
+    def describe(self, limit: int = 5) -> str:
+        """A few lines a learner can read: the count, the most repeated query, the first statements."""
+        shape, times = self.most_repeated()
+        lines = [f"{self.count} queries ran."]
+        if times > 1:
+            lines.append(f"This one ran {times} times: {_short(shape)}")
+        lines += [f"  {index}. {_short(sql)}" for index, sql in enumerate(self.statements[:limit], 1)]
+        if self.count > limit:
+            lines.append(f"  ... and {self.count - limit} more")
+        return "\n".join(lines)
+
+
+@contextmanager
+def count_queries(using: str = DEFAULT_DB_ALIAS) -> Iterator[QueryLog]:
+    """Record the queries run in the block; SAVEPOINT and RELEASE statements are not counted."""
+    log = QueryLog()
+    with CaptureQueriesContext(connections[using]) as context:
+        yield log
+    log.statements = [q["sql"] for q in context.captured_queries if not _TRANSACTION_CONTROL.match(q["sql"])]
+
+
+def in_application_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """True inside an `atomic()` block opened by application code.
+
+    pytest-django wraps each database test in atomic blocks of its own; those are marked by Django
+    as coming from the test case and are not counted here.
+    """
+    connection = connections[using]
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)

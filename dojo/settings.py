@@ -1,0 +1,49 @@
+"""Django settings for grading katas, for the project's own tests and for the site's examples.
+
+`DOJO_KATA_ROOT` chooses the tree whose code is graded (`katas/` by default, `solutions/` with
+`--solutions`); `DATABASE_URL` switches from in-memory SQLite to another database (PostgreSQL in CI).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from dojo import paths
+from dojo.manifest import load_katas
+from dojo.problems import BROKEN, describe_missing
+
+KATA_ROOT = Path(os.environ.get("DOJO_KATA_ROOT", paths.KATAS)).resolve()
+if str(KATA_ROOT) not in sys.path:
+    sys.path.insert(0, str(KATA_ROOT))
+
+_present = []
+for _kata in load_katas():
+    if (KATA_ROOT / _kata.slug / "__init__.py").is_file():
+        _present.append(_kata.slug)
+    else:
+        BROKEN[_kata.slug] = describe_missing(KATA_ROOT / _kata.slug)
+
+SECRET_KEY = "dojo-local-only-not-a-secret"  # noqa: S105 - never deployed; grading runs locally
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ROOT_URLCONF = "dojo.urls"
+NINJA_SKIP_REGISTRY = True  # every kata mounts its own NinjaAPI in one process
+
+INSTALLED_APPS = ["dojo.examples.apps.ExamplesConfig", *(f"dojo.kata_apps.{slug}" for slug in _present)]
+
+# Katas are graded against the models as written; migrations are only part of a kata's lesson
+# when the kata says so, so the test database is built straight from the models.
+MIGRATION_MODULES = {slug: None for slug in [*_present, "examples"]}
+
+if "DATABASE_URL" in os.environ:
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+if "DOJO_TEST_DB" in os.environ:
+    # parallel grading runs (the project's integrity tests) each get a test database of their own
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DOJO_TEST_DB"]}

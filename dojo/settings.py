@@ -38,7 +38,7 @@ INSTALLED_APPS = ["dojo.examples.apps.ExamplesConfig", *(f"dojo.kata_apps.{slug}
 
 # Katas are graded against the models as written; migrations are only part of a kata's lesson
 # when the kata says so, so the test database is built straight from the models.
-MIGRATION_MODULES = {slug: None for slug in [*_present, "examples"]}
+MIGRATION_MODULES = dict.fromkeys([*_present, "examples"])
 
 if "DATABASE_URL" in os.environ:
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}

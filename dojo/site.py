@@ -96,7 +96,8 @@ def kata_page(kata: Kata) -> str:
     for name in kata.files:
         code = (kata.solution_dir / name).read_text(encoding="utf-8")
         parts.append(
-            f'??? success "Spoiler: `{name}` in full"\n' + _indent(_fence(code, "python", f"solutions/{kata.slug}/{name}"))
+            f'??? success "Spoiler: `{name}` in full"\n'
+            + _indent(_fence(code, "python", f"solutions/{kata.slug}/{name}"))
         )
     parts += ["## Wrong fixes the grader rejects"]
     parts += [f"- **{name.replace('_', ' ')}**: {why}" for name, why in kata.decoys.items()]
@@ -127,10 +128,7 @@ def katas_for_rule(rule_id: str) -> list[Kata]:
 
 
 def rule_page_header(rule: Rule) -> str:
-    return (
-        f"# {rule.id} · {rule.title}\n\n"
-        f'!!! quote "The standard, section *{rule.section}*"\n{_indent(rule.text)}\n\n'
-    )
+    return f'# {rule.id} · {rule.title}\n\n!!! quote "The standard, section *{rule.section}*"\n{_indent(rule.text)}\n\n'
 
 
 def rule_page_footer(rule: Rule) -> str:
@@ -144,7 +142,7 @@ def rule_page_footer(rule: Rule) -> str:
 
 
 def rules_index() -> str:
-    lines = ["# Rules", "Every rule of the standard, with a stable ID to quote in review comments (\"see PERF-2\")."]
+    lines = ["# Rules", 'Every rule of the standard, with a stable ID to quote in review comments ("see PERF-2").']
     section = None
     for rule in load_rules().values():
         if rule.section != section:
@@ -174,9 +172,6 @@ def standard_page() -> str:
                 unlinked.remove(match)
                 line = f"{line} — [{match.id}](rules/{match.id.lower()}.md)"
         lines.append(line)
-    intro = (
-        "The standard exactly as the team wrote it (`standard/backend-rules.md`); each rule links "
-        "to its page.\n\n"
-    )
+    intro = "The standard exactly as the team wrote it (`standard/backend-rules.md`); each rule links to its page.\n\n"
     body = "\n".join(lines).replace("# Backend Rules", "# The standard\n\n" + intro, 1)
     return body + "\n"

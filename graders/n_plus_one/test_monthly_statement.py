@@ -93,7 +93,7 @@ def test_query_count_does_not_grow_with_invoices() -> None:
         f"Building the statement ran {counts[1]} queries for 1 invoice, {counts[10]} for 10 and "
         f"{counts[50]} for 50: some query runs once per invoice (the N+1 pattern). Load the related "
         "rows for all invoices at once: select_related() for a foreign key, prefetch_related() for "
-        "a reverse relation.\n" + logs[10].describe()
+        "a reverse relation.\n" + logs[10].describe(),
     )
 
 
@@ -106,5 +106,5 @@ def test_query_count_is_within_budget() -> None:
     check(
         log.count <= QUERY_BUDGET,
         f"The statement for 10 invoices ran {log.count} queries; it needs at most {QUERY_BUDGET}: one "
-        "for the invoices with their customers, one for all of their lines.\n" + log.describe()
+        "for the invoices with their customers, one for all of their lines.\n" + log.describe(),
     )

@@ -1,0 +1,38 @@
+from django.db import transaction
+
+from .clients import Event, EventBus, PaymentProvider
+from .models import Invoice, Payment
+
+
+class InvoiceNotPayableError(Exception):
+    """The invoice is not open, so there is nothing to collect."""
+
+
+def collect_payment(invoice_id: int, *, provider: PaymentProvider, bus: EventBus) -> Invoice:
+    """Charge the customer for an open invoice, record the payment, and announce `invoice.paid`.
+
+    The provider is called before the transaction: no row lock or connection is held while it
+    answers, and no rollback can leave a charge we know nothing about. Its idempotency key makes a
+    retry after a crash charge once. The event is published on commit, never for a rolled-back write.
+    """
+    invoice = Invoice.objects.select_related("customer").get(pk=invoice_id)
+    if invoice.status != Invoice.Status.OPEN:
+        raise InvoiceNotPayableError(invoice.number)
+
+    charge = provider.charge(
+        customer_ref=invoice.customer.provider_customer_id,
+        amount_cents=invoice.amount_due_cents,
+        currency=invoice.currency,
+        idempotency_key=f"invoice-{invoice.pk}",
+    )
+
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.status != Invoice.Status.OPEN:
+            return invoice  # a concurrent collection recorded this same charge (same idempotency key)
+        invoice.mark_paid(charge.id)
+        invoice.save(update_fields=["status", "provider_charge_id", "updated_at"])
+        event = Event(name="invoice.paid", payload={"invoice": invoice.number, "amount_cents": charge.amount_cents})
+        bus.publish(event)
+        Payment.objects.create(invoice=invoice, provider_charge_id=charge.id, amount_cents=charge.amount_cents)
+    return invoice

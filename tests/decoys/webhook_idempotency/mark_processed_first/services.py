@@ -1,0 +1,44 @@
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from .clients import EmailClient
+from .models import Invoice, Payment, ProcessedWebhookEvent
+
+
+@dataclass(frozen=True)
+class PaymentSucceeded:
+    """The payment provider's `payment.succeeded` event, as our webhook endpoint parsed it."""
+
+    event_id: str
+    invoice_number: str
+    payment_id: str
+    amount_cents: int
+
+
+def handle_payment_succeeded(event: PaymentSucceeded, *, emails: EmailClient) -> None:
+    """Record the payment, settle the invoice, and email the customer a receipt.
+
+    The provider delivers at least once, so the same event can arrive again, even concurrently. The
+    event ID is recorded in the same transaction as the work: a failure rolls both back, and a
+    concurrent duplicate waits on the unique constraint, then finds the record and does nothing.
+    """
+    _, first_delivery = ProcessedWebhookEvent.objects.get_or_create(event_id=event.event_id)
+    if not first_delivery:
+        return
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("customer").get(number=event.invoice_number)
+        Payment.objects.create(
+            invoice=invoice,
+            provider_payment_id=event.payment_id,
+            amount_cents=event.amount_cents,
+        )
+        invoice.record_payment(event.amount_cents)
+        invoice.save(update_fields=["amount_paid_cents", "status", "updated_at"])
+
+    # after the commit: a slow or failing email provider must not hold the invoice row lock
+    emails.send(
+        to=invoice.customer.email,
+        subject=f"Receipt for invoice {invoice.number}",
+        body=f"We received your payment of {event.amount_cents / 100:.2f}. Thank you.",
+    )

@@ -1,0 +1,45 @@
+"""Kata trees for the integrity tests: the starter as shipped, the solutions, and decoys."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from dojo import paths
+
+
+def starter_tree(destination: Path) -> Path:
+    """The starter as committed: a learner's edits in `katas/` must not change the project's tests.
+
+    Tracked files come from HEAD; files not yet committed (a kata being written) from the work tree.
+    Outside a git checkout, the work tree is used as it is.
+    """
+    shutil.copytree(paths.KATAS, destination, ignore=shutil.ignore_patterns("__pycache__"))
+    listed = subprocess.run(["git", "ls-files", "-z", "katas"], cwd=paths.REPO, capture_output=True, check=False)
+    if listed.returncode != 0:
+        return destination
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        shown = subprocess.run(["git", "show", f"HEAD:{name}"], cwd=paths.REPO, capture_output=True, check=False)
+        target = destination / Path(name).relative_to("katas")
+        if shown.returncode == 0:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(shown.stdout)
+    return destination
+
+
+def decoy_tree(slug: str, decoy: str, destination: Path) -> Path:
+    """The reference solution of `slug` with a decoy's files laid over it."""
+    shutil.copytree(paths.SOLUTIONS / slug, destination / slug, ignore=shutil.ignore_patterns("__pycache__"))
+    for source in (paths.DECOYS / slug / decoy).rglob("*"):
+        if source.is_file():
+            target = destination / slug / source.relative_to(paths.DECOYS / slug / decoy)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    return destination
+
+
+def kata_files(root: Path) -> set[str]:
+    return {
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }

@@ -1,0 +1,120 @@
+"""Integrity of every kata: each fails as shipped for its lesson, passes solved, and rejects its decoys."""
+
+import ast
+import filecmp
+
+import pytest
+
+from dojo import paths
+from dojo.manifest import Kata, load_katas
+from dojo.runner import Grading, KataResult
+from dojo.site import readme_title
+
+from .conftest import Key
+from .kata_trees import kata_files
+
+KATAS = load_katas()
+DECOYS = [(kata, decoy) for kata in KATAS for decoy in kata.decoys]
+
+
+def by_slug(kata: Kata) -> str:
+    return kata.slug
+
+
+def result_for(grading: Grading, kata: Kata) -> KataResult:
+    assert kata.slug in grading.katas, f"{kata.slug} was not graded at all:\n{grading.output[-3000:]}"
+    return grading.katas[kata.slug]
+
+
+def grader_tests(kata: Kata) -> set[str]:
+    names = set()
+    for module in kata.grader_dir.glob("test_*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        names |= {
+            node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        }
+    return names
+
+
+def test_every_kata_folder_is_in_the_manifest() -> None:
+    listed = {kata.slug for kata in KATAS}
+    for tree in (paths.KATAS, paths.SOLUTIONS, paths.GRADERS):
+        folders = {p.name for p in tree.iterdir() if p.is_dir() and p.name != "__pycache__"}
+        assert folders == listed, f"{tree.name}/ holds {sorted(folders ^ listed)} but katas.toml does not agree"
+
+
+@pytest.mark.parametrize("kata", KATAS, ids=by_slug)
+def test_solution_mirrors_the_starter_and_differs_only_in_the_files_to_edit(kata: Kata) -> None:
+    assert kata_files(kata.starter_dir) == kata_files(kata.solution_dir), (
+        "katas/ and solutions/ must hold the same files"
+    )
+    for name in kata.files:
+        assert (kata.starter_dir / name).is_file(), f"the manifest names {name}, which the kata does not have"
+        assert not filecmp.cmp(kata.starter_dir / name, kata.solution_dir / name, shallow=False) or any(
+            not filecmp.cmp(kata.starter_dir / other, kata.solution_dir / other, shallow=False) for other in kata.files
+        )
+    context = kata_files(kata.starter_dir) - set(kata.files)
+    changed = [
+        name
+        for name in sorted(context)
+        if not filecmp.cmp(kata.starter_dir / name, kata.solution_dir / name, shallow=False)
+    ]
+    assert changed == [], f"the solution changes {changed}, which the manifest does not list as files to edit"
+
+
+@pytest.mark.parametrize("kata", KATAS, ids=by_slug)
+def test_manifest_entry_matches_the_kata(kata: Kata) -> None:
+    assert readme_title(kata) == kata.title, "the README's title and the manifest's title differ"
+    tests = grader_tests(kata)
+    assert tests, f"graders/{kata.slug}/ has no test_*.py with tests"
+    unknown = (set(kata.lessons) | set(kata.guards)) - tests
+    assert not unknown, f"the manifest names grader tests that do not exist: {sorted(unknown)}"
+    decoy_dirs = {p.name for p in (paths.DECOYS / kata.slug).iterdir() if p.is_dir()}
+    assert decoy_dirs == set(kata.decoys), "tests/decoys/<slug>/ and the manifest's decoys differ"
+    for decoy in kata.decoys:
+        for name in kata_files(paths.DECOYS / kata.slug / decoy):
+            assert (kata.solution_dir / name).is_file(), f"decoy {decoy} replaces {name}, which the kata does not have"
+
+
+@pytest.mark.parametrize("kata", KATAS, ids=by_slug)
+def test_solution_passes_every_check(kata: Kata, gradings: dict[Key, Grading], on_postgresql: bool) -> None:
+    result = result_for(gradings[("solutions",)], kata)
+    not_passed = [(t.test, t.outcome, t.message) for t in result.tests if t.outcome != "passed"]
+    if not on_postgresql:  # PostgreSQL-only checks are skipped on SQLite, and run in CI's second pass
+        not_passed = [entry for entry in not_passed if entry[1] != "skipped"]
+    assert not not_passed, f"the reference solution of {kata.slug} does not pass: {not_passed}"
+
+
+@pytest.mark.parametrize("kata", KATAS, ids=by_slug)
+def test_starter_fails_its_lessons_and_nothing_else(
+    kata: Kata, gradings: dict[Key, Grading], on_postgresql: bool
+) -> None:
+    result = result_for(gradings[("starter",)], kata)
+    assert result.status == "failing", f"{kata.slug} is already solved as shipped"
+    for test in kata.lessons:
+        outcome = result.outcome_of(test)
+        allowed = {"failed"} if on_postgresql else {"failed", "skipped"}
+        assert outcome in allowed, f"lesson {test} must fail on the starter; it {outcome}"
+    assert any(result.outcome_of(test) == "failed" for test in kata.lessons)
+    lessons = set(kata.lessons)
+    others = [t for t in result.tests if t.test.split("[")[0] not in lessons and t.outcome == "failed"]
+    assert not others, f"on the starter, checks that are not the lesson fail: {[(t.test, t.message) for t in others]}"
+
+
+@pytest.mark.parametrize("kata", KATAS, ids=by_slug)
+def test_starter_failures_name_the_rule_and_its_page(kata: Kata, gradings: dict[Key, Grading]) -> None:
+    grading = gradings[("starter",)]
+    result = result_for(grading, kata)
+    failed = [test for test in kata.lessons if result.outcome_of(test) == "failed"]
+    output = grading.output
+    for rule_id in {kata.lessons[test] for test in failed}:
+        assert f"rule {rule_id}" in output
+        assert f"/rules/{rule_id.lower()}/" in output
+
+
+@pytest.mark.parametrize(("kata", "decoy"), DECOYS, ids=[f"{k.slug}-{d}" for k, d in DECOYS])
+def test_grader_rejects_decoy(kata: Kata, decoy: str, gradings: dict[Key, Grading]) -> None:
+    result = result_for(gradings[("decoy", kata.slug, decoy)], kata)
+    teaching = set(kata.lessons) | set(kata.guards)
+    caught = [t.test for t in result.tests if t.outcome == "failed" and t.test.split("[")[0] in teaching]
+    assert caught, f"decoy {decoy} ({kata.decoys[decoy]}) passes every lesson and guard check of {kata.slug}"

@@ -31,6 +31,7 @@ class Kata(BaseModel):
     guards: dict[str, str] = Field(default_factory=dict)
     decoys: dict[str, str] = Field(min_length=1)
     discussion: tuple[str, ...] = ()
+    migrations: bool = False
 
     @model_validator(mode="after")
     def _known_rules(self) -> "Kata":

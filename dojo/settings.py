@@ -19,9 +19,12 @@ if str(KATA_ROOT) not in sys.path:
     sys.path.insert(0, str(KATA_ROOT))
 
 _present = []
+_without_migrations = ["examples"]
 for _kata in load_katas():
     if (KATA_ROOT / _kata.slug / "__init__.py").is_file():
         _present.append(_kata.slug)
+        if not _kata.migrations:
+            _without_migrations.append(_kata.slug)
     else:
         BROKEN[_kata.slug] = describe_missing(KATA_ROOT / _kata.slug)
 

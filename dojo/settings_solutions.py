@@ -6,4 +6,4 @@ from dojo import paths
 
 os.environ["DOJO_KATA_ROOT"] = str(paths.SOLUTIONS)
 
-from dojo.settings import *  # noqa: E402, F403
+from dojo.settings import *  # noqa: F403

@@ -9,9 +9,7 @@ from dojo import paths
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", *command], cwd=paths.REPO, capture_output=True, text=True, check=False
-    )
+    return subprocess.run([sys.executable, "-m", *command], cwd=paths.REPO, capture_output=True, text=True, check=False)
 
 
 @pytest.mark.parametrize("command", [("ruff", "check", "."), ("ruff", "format", "--check", ".")])

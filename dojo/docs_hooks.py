@@ -13,16 +13,26 @@ from dojo.rules import load_rules
 GENERATED = {
     "standard.md": site.standard_page,
     "rules/index.md": site.rules_index,
+    "rules/coverage.md": site.coverage_matrix,
     "katas/index.md": site.katas_index,
+    "workshops/agendas.md": site.workshop_agendas,
+    "workshops/katas.md": site.workshop_kata_notes,
+    **{f"rules/{slug}/index.md": page for slug, page in site.section_pages().items()},
 }
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     nav: list[Any] = config.nav or []
-    sections: dict[str, list[dict[str, str]]] = {}
+    sections: dict[str, list[Any]] = {}
     for rule in load_rules().values():
-        sections.setdefault(rule.section, []).append({f"{rule.id} · {rule.title}": rule.source})
-    rules_nav: list[Any] = ["rules/index.md", *({name: pages} for name, pages in sections.items())]
+        if rule.section not in sections:
+            sections[rule.section] = [f"rules/{site.section_slug(rule.section)}/index.md"]
+        sections[rule.section].append({f"{rule.id} · {rule.title}": rule.source})
+    rules_nav: list[Any] = [
+        "rules/index.md",
+        "rules/coverage.md",
+        *({name: pages} for name, pages in sections.items()),
+    ]
     katas_nav: list[Any] = ["katas/index.md", *({k.title: f"katas/{k.slug}.md"} for k in load_katas())]
     for entry in nav:
         if isinstance(entry, dict) and "Rules" in entry:

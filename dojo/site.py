@@ -7,7 +7,9 @@ and the standard itself.
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from dojo import paths
@@ -175,3 +177,140 @@ def standard_page() -> str:
     intro = "The standard exactly as the team wrote it (`standard/backend-rules.md`); each rule links to its page.\n\n"
     body = "\n".join(lines).replace("# Backend Rules", "# The standard\n\n" + intro, 1)
     return body + "\n"
+
+
+def section_slug(section: str) -> str:
+    """`"API (Django Ninja)"` → `"api-django-ninja"`: the folder of a section's index page."""
+    return re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")
+
+
+def section_page(section: str) -> str:
+    rules = [rule for rule in load_rules().values() if rule.section == section]
+    lines = [f"# {section}", f"The rules of the standard's *{section}* section.", ""]
+    for rule in rules:
+        katas = katas_for_rule(rule.id)
+        trained = ", ".join(f"[`{k.slug}`](../../katas/{k.slug}.md)" for k in katas) or "no kata"
+        lines.append(f"- [**{rule.id}** · {rule.title}](../../{rule.source}): {rule.text} *Trained by:* {trained}.")
+    return "\n".join(lines) + "\n"
+
+
+def section_pages() -> dict[str, Callable[[], str]]:
+    """One index page per section of the standard, by folder name."""
+    sections = dict.fromkeys(rule.section for rule in load_rules().values())
+    return {section_slug(section): partial(section_page, section) for section in sections}
+
+
+def coverage_matrix() -> str:
+    """Rules × katas: which kata trains which rule, and how the untrained rules are kept."""
+    katas = load_katas()
+    header = "| Rule | " + " | ".join(f"[{n}](../katas/{k.slug}.md)" for n, k in enumerate(katas, 1)) + " |"
+    lines = [
+        "# Coverage: rules × katas",
+        "Which kata trains which rule, generated from the kata manifest. Columns are the katas in "
+        "training order; a rule with no kata is kept by the checks its page describes under "
+        "*How it is checked*.",
+        "",
+        header,
+        "|---|" + "---|" * len(katas),
+    ]
+    for rule in load_rules().values():
+        marks = " | ".join("✓" if rule.id in kata.rules else "" for kata in katas)
+        lines.append(f"| [{rule.id}](../{rule.source}) | {marks} |")
+    lines += ["", "**Katas:** " + " · ".join(f"{n}. `{k.slug}`" for n, k in enumerate(katas, 1))]
+    untrained = [rule for rule in load_rules().values() if not katas_for_rule(rule.id)]
+    if untrained:
+        lines += ["", "**Kept by tooling and review rather than a kata:** "]
+        lines += [f"- [{rule.id} · {rule.title}](../{rule.source})" for rule in untrained]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """A workshop format: the time it has, and the fixed blocks around the katas."""
+
+    name: str
+    minutes: int
+    opening: int
+    debrief: int
+    closing: int
+    breaks: tuple[tuple[int, str], ...] = ()  # (after this many minutes of katas, "Break, 15 min")
+    levels: tuple[str, ...] = ("beginner", "intermediate", "advanced")
+
+
+AGENDAS = (
+    Agenda("90 minutes", 90, opening=10, debrief=5, closing=5, levels=("beginner", "intermediate")),
+    Agenda("Half day (3½ hours)", 210, opening=15, debrief=10, closing=10, breaks=((90, "Break"),)),
+    Agenda(
+        "Full day (6 hours of training, lunch and breaks excluded)",
+        360,
+        opening=20,
+        debrief=10,
+        closing=15,
+        breaks=((90, "Break"), (180, "Lunch"), (270, "Break")),
+    ),
+)
+
+
+def plan(agenda: Agenda) -> list[tuple[str, int]]:
+    """Blocks of the agenda: katas in manifest order while they fit, each followed by its debrief."""
+    budget = agenda.minutes - agenda.opening - agenda.closing
+    blocks: list[tuple[str, int]] = [
+        ("Welcome, goals, set-up check (everyone runs `uv run pytest katas`)", agenda.opening)
+    ]
+    spent = 0
+    pending_breaks = list(agenda.breaks)
+    for kata in load_katas():
+        cost = kata.minutes + agenda.debrief
+        if kata.difficulty not in agenda.levels or spent + cost > budget:
+            continue
+        while pending_breaks and spent >= pending_breaks[0][0]:
+            blocks.append((pending_breaks.pop(0)[1], 0))
+        rules = ", ".join(kata.rules)
+        blocks.append((f"Kata [{kata.title}](../katas/{kata.slug}.md) ({rules})", kata.minutes))
+        blocks.append((f"Debrief `{kata.slug}`: wrong fixes seen, discussion prompts", agenda.debrief))
+        spent += cost
+    blocks.append(("Wrap-up: what changes in our reviews tomorrow; `uv run dojo progress --json`", agenda.closing))
+    return blocks
+
+
+def workshop_agendas() -> str:
+    lines = [
+        "# Agendas",
+        "Three formats, built from the kata manifest (minutes, level, order): katas are taken in "
+        "training order while they fit, each followed by a debrief. Breaks are not counted in the time.",
+    ]
+    for agenda in AGENDAS:
+        lines += ["", f"## {agenda.name}", "", "| Time | Block | Minutes |", "|---|---|---|"]
+        clock = 0
+        for title, minutes in plan(agenda):
+            if minutes == 0:
+                lines.append(f"| | *{title}* | |")
+                continue
+            lines.append(f"| {clock // 60}:{clock % 60:02d} | {title} | {minutes} |")
+            clock += minutes
+        lines.append(f"| {clock // 60}:{clock % 60:02d} | *End* | |")
+    return "\n".join(lines) + "\n"
+
+
+def workshop_kata_notes() -> str:
+    rules = load_rules()
+    lines = [
+        "# Kata notes for facilitators",
+        "For each kata: what it trains, the wrong fixes its grader rejects (expect to see them in the "
+        "room: they are the best debrief material) and questions for the debrief.",
+    ]
+    for number, kata in enumerate(load_katas(), start=1):
+        trained = ", ".join(rule_link(rules[r], "workshops") for r in kata.rules)
+        lines += [
+            "",
+            f"## {number}. {kata.title}",
+            f"`{kata.slug}` · {kata.difficulty} · {kata.minutes} min · trains {trained}",
+            "",
+            "**Wrong fixes to watch for**",
+            "",
+        ]
+        lines += [f"- *{name.replace('_', ' ')}*: {why}" for name, why in kata.decoys.items()]
+        if kata.discussion:
+            lines += ["", "**Discussion prompts**", ""]
+            lines += [f"{n}. {question}" for n, question in enumerate(kata.discussion, start=1)]
+    return "\n".join(lines) + "\n"

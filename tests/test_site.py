@@ -166,3 +166,25 @@ def test_the_site_fetches_nothing_from_the_internet(built_site: Path) -> None:
     }
     assert {page: found for page, found in offenders.items() if found} == {}
     assert (built_site / "assets" / "vendor" / "mermaid" / "mermaid.min.js").is_file()
+
+
+@pytest.mark.parametrize("agenda", site.AGENDAS, ids=lambda agenda: agenda.name)
+def test_workshop_agendas_fit_their_time_and_follow_the_training_order(agenda: site.Agenda) -> None:
+    blocks = site.plan(agenda)
+    assert sum(minutes for _title, minutes in blocks) <= agenda.minutes
+    planned = [kata.slug for kata in load_katas() if any(f"katas/{kata.slug}.md" in title for title, _ in blocks)]
+    assert planned, "an agenda without a kata"
+    order = [kata.slug for kata in load_katas()]
+    assert planned == sorted(planned, key=order.index)
+
+
+def test_the_coverage_matrix_has_a_row_per_rule_and_a_column_per_kata() -> None:
+    matrix = site.coverage_matrix()
+    rows = [line for line in matrix.splitlines() if line.startswith("| [")]
+    assert len(rows) == len(load_rules())
+    assert all(row.count("|") == len(load_katas()) + 2 for row in rows)
+    for kata in load_katas():
+        for rule_id in kata.rules:
+            row = next(r for r in rows if r.startswith(f"| [{rule_id}]"))
+            column = [k.slug for k in load_katas()].index(kata.slug) + 2
+            assert row.split("|")[column].strip() == "✓"

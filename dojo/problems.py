@@ -55,3 +55,13 @@ def describe_missing(kata_dir: Path) -> str:
         f"The kata folder {_shown(kata_dir)} is missing or has no __init__.py.\n\n"
         f"Restore it with `git checkout -- katas/{slug}` or `uv run dojo reset {slug}`."
     )
+
+
+def unreadable_migration(kata_dir: Path) -> str | None:
+    """The first migration of a kata that Python cannot parse, described; None when all parse."""
+    for migration in sorted((kata_dir / "migrations").glob("*.py")):
+        try:
+            compile(migration.read_bytes(), str(migration), "exec")
+        except SyntaxError as error:
+            return describe_error(error, kata_dir)
+    return None

@@ -151,6 +151,13 @@ class GraderModule(pytest.Module):
             return [BrokenKata.from_parent(self, name="kata_loads", problem=problem)]
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """A grader folder the manifest does not list (a kata being written) is left out, not an error."""
+    if collection_path.is_dir() and collection_path.parent == paths.GRADERS:
+        return collection_path.name not in kata_by_slug() and collection_path.name != "__pycache__"
+    return None
+
+
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
     if module_path.is_relative_to(paths.GRADERS):
         return GraderModule.from_parent(parent, path=module_path)

@@ -12,7 +12,7 @@ import dj_database_url
 
 from dojo import paths
 from dojo.manifest import load_katas
-from dojo.problems import BROKEN, describe_missing
+from dojo.problems import BROKEN, describe_missing, unreadable_migration
 
 KATA_ROOT = Path(os.environ.get("DOJO_KATA_ROOT", paths.KATAS)).resolve()
 if str(KATA_ROOT) not in sys.path:
@@ -21,12 +21,16 @@ if str(KATA_ROOT) not in sys.path:
 _present = []
 _without_migrations = ["examples"]
 for _kata in load_katas():
-    if (KATA_ROOT / _kata.slug / "__init__.py").is_file():
-        _present.append(_kata.slug)
-        if not _kata.migrations:
-            _without_migrations.append(_kata.slug)
-    else:
+    if not (KATA_ROOT / _kata.slug / "__init__.py").is_file():
         BROKEN[_kata.slug] = describe_missing(KATA_ROOT / _kata.slug)
+        continue
+    _present.append(_kata.slug)
+    # a learner's migration that cannot even be read would stop the test database for every kata
+    _unreadable = unreadable_migration(KATA_ROOT / _kata.slug) if _kata.migrations else None
+    if _unreadable is not None:
+        BROKEN[_kata.slug] = _unreadable
+    if not _kata.migrations or _unreadable is not None:
+        _without_migrations.append(_kata.slug)
 
 SECRET_KEY = "dojo-local-only-not-a-secret"  # noqa: S105 - never deployed; grading runs locally
 DEBUG = False
@@ -36,12 +40,14 @@ TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "dojo.urls"
 NINJA_SKIP_REGISTRY = True  # every kata mounts its own NinjaAPI in one process
+# mail sent through Django stays in memory (django.core.mail.outbox); nothing leaves the machine
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 INSTALLED_APPS = ["dojo.examples.apps.ExamplesConfig", *(f"dojo.kata_apps.{slug}" for slug in _present)]
 
 # Katas are graded against the models as written; migrations are only part of a kata's lesson
 # when the kata says so, so the test database is built straight from the models.
-MIGRATION_MODULES = dict.fromkeys([*_present, "examples"])
+MIGRATION_MODULES: dict[str, str | None] = dict.fromkeys(_without_migrations)
 
 if "DATABASE_URL" in os.environ:
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}

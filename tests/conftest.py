@@ -1,14 +1,21 @@
 import itertools
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from dojo import paths
 from dojo.manifest import load_katas
 from dojo.runner import Grading, grade
 
 from .kata_trees import decoy_tree, starter_tree
+
+# decoys are kata trees, graded by the integrity tests, never collected as the project's own tests
+collect_ignore = ["decoys"]
 
 _databases = itertools.count(1)
 
@@ -44,3 +51,19 @@ def gradings(tmp_path_factory: pytest.TempPathFactory) -> dict[Key, Grading]:
 @pytest.fixture(scope="session")
 def on_postgresql() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built strictly (any broken link or anchor fails), into a temporary folder."""
+    target = tmp_path_factory.mktemp("site")
+    completed = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(target)],
+        cwd=paths.REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return target

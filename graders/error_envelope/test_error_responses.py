@@ -1,0 +1,310 @@
+"""Grader of `error_envelope`: every error answers one documented JSON envelope, and a 500 reveals nothing."""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+from django.db.models.signals import post_save
+from django.http import HttpResponse
+from django.test import Client
+
+from dojo.grading import check
+from error_envelope.models import ApiKey, Invoice
+
+from .factories import ApiKeyFactory, InvoiceFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("error_envelope.api")]
+
+ENVELOPE = '{"code": ..., "message": ..., "details": [...]}'
+HOW = (
+    "Build every error body in one place: exception handlers on the NinjaAPI "
+    "(`@api.exception_handler(SomeError)`), for our domain exceptions, Django's PermissionDenied, "
+    "Ninja's HttpError and ValidationError, and Exception for everything else."
+)
+# what the database driver said when it failed: none of it may reach the caller
+INTERNAL_ERROR = 'connection to server at "db-primary.billing.internal" (10.0.3.7), port 5432 failed'
+
+
+def headers(api_key: ApiKey) -> dict[str, str]:
+    return {"X-API-Key": api_key.key}
+
+
+def shape_problems(response: HttpResponse) -> list[str]:
+    """Why the response is not the documented envelope; empty when it is."""
+    content_type = response.get("Content-Type", "")
+    if not content_type.startswith("application/json"):
+        return [f"it is not JSON but {content_type or 'without a content type'}"]
+    body = response.json()
+    if not isinstance(body, dict) or set(body) != {"code", "message", "details"}:
+        keys = sorted(body) if isinstance(body, dict) else type(body).__name__
+        return [f"its keys are {keys}, not code, message and details"]
+    problems = []
+    if not isinstance(body["code"], str) or not body["code"]:
+        problems.append("its code is not a non-empty string")
+    if not isinstance(body["message"], str) or not body["message"]:
+        problems.append("its message is not a non-empty string")
+    details = body["details"]
+    if not isinstance(details, list) or not all(
+        isinstance(detail, dict) and set(detail) == {"field", "message"} for detail in details
+    ):
+        problems.append('its details are not a list of {"field": ..., "message": ...}')
+    return problems
+
+
+def check_envelope(response: HttpResponse, *, request: str, status: int, code: str) -> dict[str, Any]:
+    """The response has the status, the envelope and the code the README documents for this error."""
+    shown = " ".join(response.content.decode(errors="replace").split())[:200]
+    check(
+        response.status_code == status,
+        f"{request} answered {response.status_code}: {shown}\nIt must still answer {status}.",
+    )
+    problems = shape_problems(response)
+    check(
+        not problems,
+        f"{request} answered {status} with:\n    {shown}\nbut {'; '.join(problems)}. A client handles errors "
+        f"with one parser only if every error has one shape, the documented envelope {ENVELOPE}. {HOW}",
+    )
+    body: dict[str, Any] = response.json()
+    check(
+        body["code"] == code,
+        f"{request} answered {status} in the envelope, with the code {body['code']!r}. The README documents "
+        f"{code!r} for this error: clients branch on the code, so it must be the documented one.",
+    )
+    return body
+
+
+@contextmanager
+def database_fails_when_an_invoice_is_saved() -> Iterator[None]:
+    """The database connection drops while the invoice is written, once."""
+    failures = [OperationalError(INTERNAL_ERROR)]
+
+    def fail(**kwargs: object) -> None:
+        if failures:
+            raise failures.pop()
+
+    post_save.connect(fail, sender=Invoice, weak=False, dispatch_uid="grader-database-fails")
+    try:
+        yield
+    finally:
+        post_save.disconnect(sender=Invoice, dispatch_uid="grader-database-fails")
+
+
+# --- what the API does when nothing goes wrong: unchanged ---
+
+
+def test_an_api_key_reads_an_invoice_of_its_organization(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=False)
+    invoice = InvoiceFactory(organization=api_key.organization, total_cents=4_990, currency="USD")
+
+    response = client.get(f"/api/v1/invoices/{invoice.pk}", headers=headers(api_key))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert {k: body[k] for k in ("id", "number", "status", "total_cents", "currency")} == {
+        "id": invoice.pk,
+        "number": invoice.number,
+        "status": "open",
+        "total_cents": 4_990,
+        "currency": "USD",
+    }
+
+
+def test_a_write_key_creates_and_voids_invoices(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=True)
+
+    created = client.post(
+        "/api/v1/invoices",
+        {"customer_email": "ap@acme.test", "total_cents": 12_000, "currency": "EUR"},
+        content_type="application/json",
+        headers=headers(api_key),
+    )
+    assert created.status_code == 201, created.content
+    invoice = Invoice.objects.get(pk=created.json()["id"])
+    assert (invoice.organization_id, invoice.customer_email, invoice.total_cents) == (
+        api_key.organization_id,
+        "ap@acme.test",
+        12_000,
+    )
+
+    voided = client.post(f"/api/v1/invoices/{invoice.pk}/void", headers=headers(api_key))
+    assert (voided.status_code, voided.json()["status"]) == (200, "void")
+
+
+def test_the_revenue_report_sums_the_months_paid_invoices(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=False)
+    march = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
+    for total in (10_000, 2_500):
+        InvoiceFactory(organization=api_key.organization, status=Invoice.Status.PAID, paid_at=march, total_cents=total)
+    InvoiceFactory(
+        organization=api_key.organization, status=Invoice.Status.PAID, paid_at=datetime(2026, 4, 1, tzinfo=UTC)
+    )
+    InvoiceFactory(organization=api_key.organization)  # open: not revenue
+    InvoiceFactory(status=Invoice.Status.PAID, paid_at=march)  # another organization's
+
+    response = client.get(
+        "/api/v1/reports/revenue", {"year": 2026, "month": 3, "currency": "EUR"}, headers=headers(api_key)
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"year": 2026, "month": 3, "currency": "EUR", "paid_invoices": 2, "total_cents": 12_500}
+
+
+def test_refused_requests_change_nothing(client: Client) -> None:
+    read_only = ApiKeyFactory(can_write=False)
+    paid = InvoiceFactory(organization=read_only.organization, status=Invoice.Status.PAID)
+    writer = ApiKeyFactory(can_write=True, organization=read_only.organization)
+
+    for api_key in (read_only, writer):
+        client.post(f"/api/v1/invoices/{paid.pk}/void", headers=headers(api_key))
+    client.post(
+        "/api/v1/invoices",
+        {"customer_email": "ap@acme.test", "total_cents": 12_000, "currency": "EUR"},
+        content_type="application/json",
+        headers=headers(read_only),
+    )
+
+    paid.refresh_from_db()
+    assert paid.status == Invoice.Status.PAID
+    assert Invoice.objects.count() == 1
+
+
+# --- every error, one envelope ---
+
+
+def test_a_body_that_is_not_json_answers_400_in_the_envelope(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=True)
+
+    response = client.post(
+        "/api/v1/invoices",
+        '{"customer_email": "ap@acme.test",',
+        content_type="application/json",
+        headers=headers(api_key),
+    )
+
+    check_envelope(response, request="POST /api/v1/invoices with a truncated JSON body", status=400, code="bad_request")
+
+
+def test_a_missing_or_unknown_api_key_answers_401_in_the_envelope(client: Client) -> None:
+    invoice = InvoiceFactory()
+    url = f"/api/v1/invoices/{invoice.pk}"
+
+    check_envelope(client.get(url), request=f"GET {url} without an API key", status=401, code="not_authenticated")
+    check_envelope(
+        client.get(url, headers={"X-API-Key": "key_live_unknown"}),
+        request=f"GET {url} with an unknown API key",
+        status=401,
+        code="not_authenticated",
+    )
+
+
+def test_a_read_only_key_answers_403_in_the_envelope(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=False)
+    invoice = InvoiceFactory(organization=api_key.organization)
+
+    body = check_envelope(
+        client.post(f"/api/v1/invoices/{invoice.pk}/void", headers=headers(api_key)),
+        request=f"POST /api/v1/invoices/{invoice.pk}/void with a read-only key",
+        status=403,
+        code="permission_denied",
+    )
+    assert body["details"] == []
+    check_envelope(
+        client.post(
+            "/api/v1/invoices",
+            {"customer_email": "ap@acme.test", "total_cents": 12_000, "currency": "EUR"},
+            content_type="application/json",
+            headers=headers(api_key),
+        ),
+        request="POST /api/v1/invoices with a read-only key",
+        status=403,
+        code="permission_denied",
+    )
+
+
+def test_unknown_invoice_ids_answer_404_in_the_envelope(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=True)
+    elsewhere = InvoiceFactory()  # another organization's invoice: as unknown to this key as a missing one
+
+    for method, url in [
+        ("GET", "/api/v1/invoices/999999"),
+        ("GET", f"/api/v1/invoices/{elsewhere.pk}"),
+        ("POST", "/api/v1/invoices/999999/void"),
+    ]:
+        response = client.generic(method, url, headers=headers(api_key))
+        check_envelope(response, request=f"{method} {url}", status=404, code="invoice_not_found")
+
+
+def test_voiding_a_paid_invoice_answers_409_in_the_envelope(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=True)
+    invoice = InvoiceFactory(organization=api_key.organization, status=Invoice.Status.PAID)
+    url = f"/api/v1/invoices/{invoice.pk}/void"
+
+    body = check_envelope(
+        client.post(url, headers=headers(api_key)),
+        request=f"POST {url} (a paid invoice)",
+        status=409,
+        code="invoice_already_paid",
+    )
+    assert invoice.number in body["message"], "The message should still say which invoice is paid."
+
+
+@pytest.mark.parametrize(
+    ("where", "method", "url", "data", "field"),
+    [
+        ("body", "POST", "/api/v1/invoices", {"customer_email": "ap@acme.test", "total_cents": "lots"}, "total_cents"),
+        ("path", "GET", "/api/v1/invoices/latest", None, "invoice_id"),
+        ("query", "GET", "/api/v1/reports/revenue?year=2026&month=13&currency=EUR", None, "month"),
+    ],
+    ids=["body", "path", "query"],
+)
+def test_invalid_input_answers_422_in_the_envelope(
+    client: Client, where: str, method: str, url: str, data: dict[str, object] | None, field: str
+) -> None:
+    api_key = ApiKeyFactory(can_write=True)
+    body_text = json.dumps(data) if data is not None else ""
+
+    response = client.generic(method, url, body_text, content_type="application/json", headers=headers(api_key))
+
+    body = check_envelope(
+        response,
+        request=f"{method} {url}" + (f" with {body_text}" if data else ""),
+        status=422,
+        code="validation_error",
+    )
+    named = [detail["field"] for detail in body["details"]]
+    check(
+        any(field in str(name) for name in named),
+        f"The {where} parameter {field!r} is invalid, but the details name {named or 'no field'}. Each detail "
+        'says which field is wrong: {"field": "' + field + '", "message": ...}. Ninja\'s ValidationError '
+        'lists the problems in exc.errors, each with its "loc" and "msg".',
+    )
+
+
+def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=True)
+    invoice = InvoiceFactory(organization=api_key.organization)
+    url = f"/api/v1/invoices/{invoice.pk}/void"
+    client.raise_request_exception = False  # answer as production does, instead of raising in the test
+
+    with database_fails_when_an_invoice_is_saved():
+        response = client.post(url, headers=headers(api_key))
+
+    check_envelope(
+        response,
+        request=f"POST {url}, while the database failed (OperationalError)",
+        status=500,
+        code="internal_error",
+    )
+    content = response.content.decode(errors="replace")
+    leaked = [part for part in ("db-primary", "10.0.3.7", "5432", "OperationalError", "Traceback") if part in content]
+    check(
+        not leaked,
+        f"The 500 answer reveals what went wrong inside: it contains {leaked}.\n    {content[:200]}\nHost "
+        "names, addresses and exception texts help an attacker and mean nothing to a client. Log the "
+        "exception (logger.exception) and answer a fixed message such as "
+        '"Something went wrong on our side."',
+    )

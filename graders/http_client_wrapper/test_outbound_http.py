@@ -1,0 +1,337 @@
+"""Grader of `http_client_wrapper`: one HTTP wrapper, a timeout on every request, and retries only where safe."""
+
+import ast
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+import stamina
+
+import http_client_wrapper
+from dojo.grading import check
+from http_client_wrapper.clients import ExchangeRateClient, TaxServiceClient
+from http_client_wrapper.http import ProviderError
+from http_client_wrapper.models import Invoice
+from http_client_wrapper.services import issue_invoice
+
+from .factories import CustomerFactory, InvoiceFactory
+
+MAX_CONNECT_TIMEOUT = 10.0
+MAX_READ_TIMEOUT = 60.0
+MAX_ATTEMPTS = 5
+HTTP_CALLS = {"request", "get", "post", "put", "patch", "delete", "head", "options", "stream"}
+HTTP_CLIENTS = {"Client", "AsyncClient", "HTTPTransport", "AsyncHTTPTransport"}
+OTHER_HTTP_LIBRARIES = {"requests", "urllib.request", "urllib3", "aiohttp", "http.client"}
+
+
+@cache  # one client each, as in production: building an httpx client (its TLS context) takes a while
+def tax_service() -> TaxServiceClient:
+    return TaxServiceClient(api_key="tax-key")
+
+
+@cache
+def exchange_rate_api() -> ExchangeRateClient:
+    return ExchangeRateClient(api_key="fx-key")
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """One method of a provider client, the request it sends, and a good answer to that request."""
+
+    label: str
+    method: str
+    url: str
+    status: int
+    answer: dict[str, object]
+    invoke: Callable[[], object]
+
+    def route(self, providers: respx.MockRouter) -> respx.Route:
+        url = httpx.URL(self.url)
+        return providers.route(method=self.method, host=url.host, path=url.path)
+
+    def ok(self) -> httpx.Response:
+        return httpx.Response(self.status, json=self.answer)
+
+
+TAX_RATE = ProviderCall(
+    "TaxServiceClient.rate_for('DE')",
+    "GET",
+    "https://tax.example/v1/rates/DE",
+    200,
+    {"country": "DE", "standard_rate": "0.19"},
+    lambda: tax_service().rate_for("DE"),
+)
+EXCHANGE_RATE = ProviderCall(
+    "ExchangeRateClient.rate(source='EUR', target='USD')",
+    "GET",
+    "https://fx.example/v2/latest",
+    200,
+    {"base": "EUR", "rates": {"USD": "1.0842"}},
+    lambda: exchange_rate_api().rate(source="EUR", target="USD"),
+)
+SALE_REPORT = ProviderCall(
+    "TaxServiceClient.report_sale(...)",
+    "POST",
+    "https://tax.example/v1/sales",
+    201,
+    {"id": "sale_0001"},
+    lambda: tax_service().report_sale(invoice_number="INV-00042", country="DE", net_cents=10_000, vat_cents=1_900),
+)
+READS = pytest.mark.parametrize("call", [TAX_RATE, EXCHANGE_RATE], ids=["tax_rate", "exchange_rate"])
+EVERY_CALL = pytest.mark.parametrize(
+    "call", [TAX_RATE, EXCHANGE_RATE, SALE_REPORT], ids=["tax_rate", "exchange_rate", "sale_report"]
+)
+
+TRANSIENT_FAILURES: dict[str, Callable[[], httpx.Response | Exception]] = {
+    "502 Bad Gateway": lambda: httpx.Response(502),
+    "503 Service Unavailable": lambda: httpx.Response(503),
+    "504 Gateway Timeout": lambda: httpx.Response(504),
+    "a refused connection": lambda: httpx.ConnectError("connection refused"),
+}
+
+
+def outcome_of(call: ProviderCall) -> object:
+    """What the client returned, or the exception it raised."""
+    try:
+        return call.invoke()
+    except Exception as error:  # the grader reports whatever went wrong
+        return error
+
+
+def describe(outcome: object) -> str:
+    if isinstance(outcome, Exception):
+        return f"raised {type(outcome).__name__}: {outcome}"
+    return f"returned {outcome!r}"
+
+
+def attempts(count: int) -> str:
+    return f"{count} attempt" + ("" if count == 1 else "s")
+
+
+# --- what the clients do: unchanged by the lesson ---
+
+
+def test_the_vat_rate_comes_from_the_tax_service(providers: respx.MockRouter) -> None:
+    route = TAX_RATE.route(providers).mock(return_value=TAX_RATE.ok())
+
+    assert TAX_RATE.invoke() == Decimal("0.19")
+    assert route.calls.last.request.headers["Authorization"] == "Bearer tax-key"
+
+
+def test_the_exchange_rate_comes_from_the_exchange_rate_api(providers: respx.MockRouter) -> None:
+    route = EXCHANGE_RATE.route(providers).mock(return_value=EXCHANGE_RATE.ok())
+
+    assert EXCHANGE_RATE.invoke() == Decimal("1.0842")
+    request = route.calls.last.request
+    assert dict(request.url.params) == {"base": "EUR", "symbols": "USD"}
+    assert request.headers["Authorization"] == "Bearer fx-key"
+
+
+def test_a_sale_is_reported_to_the_tax_service(providers: respx.MockRouter) -> None:
+    route = SALE_REPORT.route(providers).mock(return_value=SALE_REPORT.ok())
+
+    assert SALE_REPORT.invoke() == "sale_0001"
+    request = route.calls.last.request
+    assert json.loads(request.content) == {
+        "invoice": "INV-00042",
+        "country": "DE",
+        "net_cents": 10_000,
+        "vat_cents": 1_900,
+    }
+    assert request.headers["Authorization"] == "Bearer tax-key"
+
+
+@pytest.mark.django_db
+def test_issuing_an_invoice_prices_it_and_reports_the_sale(providers: respx.MockRouter) -> None:
+    invoice = InvoiceFactory(net_cents=10_000, customer=CustomerFactory(country="DE", currency="USD"))
+    for call in (TAX_RATE, EXCHANGE_RATE, SALE_REPORT):
+        call.route(providers).mock(return_value=call.ok())
+
+    issue_invoice(invoice.pk, tax_rates=tax_service(), exchange_rates=exchange_rate_api())
+
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.vat_rate, invoice.vat_cents) == (Invoice.Status.ISSUED, Decimal("0.19"), 1_900)
+    assert (invoice.exchange_rate, invoice.total_cents) == (Decimal("1.0842"), 12_902)
+    assert invoice.tax_report_id == "sale_0001"
+
+
+def test_a_provider_that_stays_down_is_a_provider_error(providers: respx.MockRouter) -> None:
+    SALE_REPORT.route(providers).mock(return_value=httpx.Response(500))
+
+    with pytest.raises(ProviderError):
+        SALE_REPORT.invoke()
+
+
+# --- the lesson ---
+
+
+@EVERY_CALL
+def test_every_request_has_a_timeout(call: ProviderCall, providers: respx.MockRouter) -> None:
+    route = call.route(providers).mock(return_value=call.ok())
+
+    call.invoke()
+
+    timeout = route.calls.last.request.extensions.get("timeout", {})
+    connect, read = timeout.get("connect"), timeout.get("read")
+    check(
+        connect is not None and read is not None and connect <= MAX_CONNECT_TIMEOUT and read <= MAX_READ_TIMEOUT,
+        f"{call.label} sent {call.method} {call.url} with a connect timeout of {connect} and a read timeout of "
+        f"{read} (seconds; None waits forever). When the provider stops answering, the worker that called "
+        "it waits with it: that is how every issuing worker hung for 50 minutes. Give every request a "
+        f"bounded timeout (connect at most {MAX_CONNECT_TIMEOUT:g} s, read at most {MAX_READ_TIMEOUT:g} s, e.g. "
+        "httpx.Timeout(10.0, connect=3.0)), set once in the HTTP wrapper in http.py so that no client can "
+        "forget it.",
+    )
+
+
+def direct_http(module: Path) -> list[str]:
+    """Places in a module that do HTTP without the wrapper: httpx's helpers, a client of its own, another library."""
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    httpx_names = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name == "httpx"
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"line {node.lineno}: import {a.name}" for a in node.names if a.name in OTHER_HTTP_LIBRARIES]
+        elif isinstance(node, ast.ImportFrom) and node.module in OTHER_HTTP_LIBRARIES:
+            found.append(f"line {node.lineno}: from {node.module} import ...")
+        elif isinstance(node, ast.ImportFrom) and node.module == "httpx":
+            found += [
+                f"line {node.lineno}: from httpx import {a.name}"
+                for a in node.names
+                if a.name in HTTP_CALLS | HTTP_CLIENTS
+            ]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in httpx_names
+            and node.func.attr in HTTP_CALLS | HTTP_CLIENTS
+        ):
+            found.append(f"line {node.lineno}: {ast.unparse(node.func)}(...)")
+    return [f"{module.name}, {place}" for place in found]
+
+
+def test_the_clients_send_every_request_through_the_wrapper() -> None:
+    kata = Path(http_client_wrapper.__file__).parent
+    found = [place for module in sorted(kata.glob("*.py")) if module.name != "http.py" for place in direct_http(module)]
+    check(
+        not found,
+        "These lines do HTTP around the wrapper in http.py:\n"
+        + "\n".join(f"  {place}" for place in found)
+        + "\nEach such call picks its own timeout and retries, or none: the tax client retried a POST, the "
+        "exchange-rate client never retried anything. Send every request through the one wrapper in "
+        "http.py, and let only http.py create httpx clients.",
+    )
+
+
+@READS
+def test_reads_are_retried_after_a_transient_failure(call: ProviderCall, providers: respx.MockRouter) -> None:
+    route = call.route(providers)
+    problems = []
+    for failure, make in TRANSIENT_FAILURES.items():
+        route.reset()
+        route.mock(side_effect=[make(), call.ok()])
+        outcome = outcome_of(call)
+        if route.call_count != 2 or isinstance(outcome, Exception):
+            problems.append(f"after {failure}: {attempts(route.call_count)}, then it {describe(outcome)}")
+
+    check(
+        not problems,
+        f"{call.label} failed on a single transient error that a second attempt would have passed:\n"
+        + "\n".join(f"  {problem}" for problem in problems)
+        + f"\nA {call.method} changes nothing on the provider's side, so sending it again is safe, and a "
+        "502, 503, 504 or a dropped connection usually clears within seconds. In the HTTP wrapper, retry "
+        "idempotent requests on connection errors, timeouts, 502, 503 and 504, with exponential backoff "
+        "(stamina.retry_context does both).",
+    )
+
+
+@READS
+def test_reads_give_up_after_a_few_attempts_with_a_provider_error(
+    call: ProviderCall, providers: respx.MockRouter
+) -> None:
+    route = call.route(providers).mock(return_value=httpx.Response(503))
+
+    outcome = outcome_of(call)
+
+    check(
+        1 < route.call_count <= MAX_ATTEMPTS and isinstance(outcome, ProviderError) and "503" in str(outcome),
+        f"The provider answered 503 to every attempt. {call.label} made {attempts(route.call_count)}, then "
+        f"{describe(outcome)}. Expected: a few attempts (more than 1, at most {MAX_ATTEMPTS}; stamina's "
+        "test mode caps them at 3 here), then a ProviderError that names the status, so that the caller "
+        "knows what happened and decides (the issuing job leaves the invoice for its next run). Retrying "
+        "forever only moves the outage to our workers.",
+    )
+
+
+def test_a_sale_report_is_never_sent_twice(providers: respx.MockRouter) -> None:
+    route = SALE_REPORT.route(providers)
+    failures: dict[str, Callable[[], httpx.Response | Exception]] = {
+        "503 Service Unavailable": lambda: httpx.Response(503),
+        "a read timeout (the request arrived; its answer was lost)": lambda: httpx.ReadTimeout("no answer in time"),
+    }
+    problems = []
+    for failure, make in failures.items():
+        route.reset()
+        route.mock(side_effect=[make(), SALE_REPORT.ok()])
+        outcome = outcome_of(SALE_REPORT)
+        if route.call_count != 1 or not isinstance(outcome, ProviderError):
+            problems.append(f"after {failure}: POST sent {route.call_count} times, then it {describe(outcome)}")
+
+    check(
+        not problems,
+        "report_sale() must send its POST exactly once and raise ProviderError when it fails:\n"
+        + "\n".join(f"  {problem}" for problem in problems)
+        + "\nA POST is not idempotent, and the tax service takes no idempotency key: when a request reached "
+        "it but the answer was lost, sending it again reports the sale twice (312 sales last month end). "
+        "Retry only idempotent requests (GET, HEAD, PUT, DELETE, or a request with an Idempotency-Key the "
+        "provider honours); send anything else once and let the caller decide.",
+    )
+
+
+@READS
+def test_client_errors_are_not_retried(call: ProviderCall, providers: respx.MockRouter) -> None:
+    route = call.route(providers).mock(return_value=httpx.Response(404, json={"detail": "not found"}))
+
+    outcome = outcome_of(call)
+
+    check(
+        route.call_count == 1 and isinstance(outcome, ProviderError),
+        f"The provider answered 404 Not Found. {call.label} sent the request {route.call_count} times, then "
+        f"{describe(outcome)}. A 4xx says that the request itself is wrong: it fails the same way every "
+        "time, and retrying only adds load and delay. Retry transient failures only (connection errors, "
+        "timeouts, 429, 502, 503, 504), and turn the rest into a ProviderError at once.",
+    )
+
+
+@READS
+def test_retries_back_off_between_attempts(
+    call: ProviderCall, providers: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)  # recorded, not slept
+    route = call.route(providers).mock(side_effect=[httpx.Response(503), call.ok()])
+
+    with stamina.set_testing(False):  # the real backoff policy, for this one test
+        outcome = outcome_of(call)
+
+    check(
+        route.call_count == 2 and not isinstance(outcome, Exception) and len(waits) >= 1 and min(waits) > 0,
+        f"After a 503, {call.label} made {attempts(route.call_count)} and waited {waits or 'not at all'} "
+        f"(seconds) before retrying; it {describe(outcome)}. Retrying at once hits a provider that is "
+        "already struggling, at the moment every other worker does the same. Wait between attempts, "
+        "longer each time and with random jitter: stamina.retry_context() does this for you.",
+    )

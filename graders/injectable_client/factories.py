@@ -1,0 +1,23 @@
+from datetime import date
+
+import factory
+
+from injectable_client.models import Customer, Invoice
+
+
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    email = factory.Sequence(lambda n: f"billing{n}@customer.test")
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory[Invoice]):
+    class Meta:
+        model = Invoice
+
+    customer = factory.SubFactory(CustomerFactory)
+    number = factory.Sequence(lambda n: f"INV-{n:05d}")
+    amount_due_cents = 12_345
+    due_on = date(2026, 4, 30)

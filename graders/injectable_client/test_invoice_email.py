@@ -1,0 +1,227 @@
+"""Grader of `injectable_client`: the service gets its email client as an argument; the HTTP lives in the client."""
+
+import importlib
+import inspect
+import json
+import sys
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from django.test import Client
+
+from dojo.grading import check
+from injectable_client.models import Invoice
+from injectable_client.services import send_invoice_email
+
+from .factories import InvoiceFactory
+from .fakes import FakeEmailClient, SentEmail
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_TEXT = (
+    "Hello Acme GmbH,\n\ninvoice INV-00042 for EUR 123.45 is due on 2026-04-30.\n\nThank you for your business."
+)
+
+
+def acme_invoice() -> Invoice:
+    return InvoiceFactory(number="INV-00042", customer__name="Acme GmbH", customer__email="ap@acme.test")
+
+
+def run_with(emails: FakeEmailClient, invoice_number: str) -> object:
+    """Call the service with the stub client; what it returned, or the exception it raised."""
+    check(
+        "emails" in inspect.signature(send_invoice_email).parameters,
+        "send_invoice_email() takes no `emails` argument, so its tests cannot hand it a stub: each one "
+        "must patch httpx (or the provider's URLs) at the right import path, and breaks whenever the "
+        "provider's API changes. Give the service a keyword-only parameter `emails: EmailClient` (a "
+        "Protocol in clients.py) and call only the client's methods.",
+    )
+    try:
+        return send_invoice_email(invoice_number, emails=emails)
+    except Exception as error:  # reported to the learner below
+        return error
+
+
+def requests_made(router: respx.MockRouter) -> str:
+    return ", ".join(f"{call.request.method} {call.request.url}" for call in router.calls)
+
+
+# --- what the "Send by email" button does: unchanged by the lesson ---
+
+
+@pytest.mark.urls("injectable_client.api")
+def test_the_email_button_sends_the_invoice(client: Client, email_provider: respx.MockRouter) -> None:
+    invoice = acme_invoice()
+    email_provider.get("/v1/suppressions/ap@acme.test").respond(404)
+    send = email_provider.post("/v1/emails").respond(200, json={"id": "em_123"})
+
+    response = client.post(f"/api/v1/invoices/{invoice.number}/email")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"number": "INV-00042", "email_status": "sent", "email_message_id": "em_123"}
+    request = send.calls.last.request
+    assert json.loads(request.content) == {
+        "from": "billing@ourapp.example",
+        "to": ["ap@acme.test"],
+        "subject": "Invoice INV-00042",
+        "text": EXPECTED_TEXT,
+    }
+    assert request.headers["Idempotency-Key"] == "invoice-email-INV-00042"
+    invoice.refresh_from_db()
+    assert (invoice.email_status, invoice.email_message_id) == (Invoice.EmailStatus.SENT, "em_123")
+
+
+@pytest.mark.urls("injectable_client.api")
+def test_the_email_button_skips_a_suppressed_address(client: Client, email_provider: respx.MockRouter) -> None:
+    invoice = acme_invoice()
+    email_provider.get("/v1/suppressions/ap@acme.test").respond(200, json={"reason": "hard_bounce"})
+    send = email_provider.post("/v1/emails").respond(200, json={"id": "em_123"})
+
+    response = client.post(f"/api/v1/invoices/{invoice.number}/email")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["email_status"] == "suppressed"
+    assert not send.called
+
+
+@pytest.mark.urls("injectable_client.api")
+def test_a_failing_provider_answers_502(client: Client, email_provider: respx.MockRouter) -> None:
+    invoice = acme_invoice()
+    email_provider.get("/v1/suppressions/ap@acme.test").respond(404)
+    email_provider.post("/v1/emails").respond(500)
+
+    response = client.post(f"/api/v1/invoices/{invoice.number}/email")
+
+    assert (response.status_code, response.json()) == (502, {"detail": "The email provider failed; try again later."})
+    invoice.refresh_from_db()
+    assert invoice.email_status == Invoice.EmailStatus.NOT_SENT
+
+
+@pytest.mark.urls("injectable_client.api")
+def test_an_unknown_invoice_answers_404(client: Client, email_provider: respx.MockRouter) -> None:
+    response = client.post("/api/v1/invoices/INV-99999/email")
+
+    assert (response.status_code, response.json()) == (404, {"detail": "Invoice not found."})
+
+
+# --- the lesson ---
+
+
+def test_the_service_sends_through_the_client_it_is_given(
+    emails: FakeEmailClient, no_network: respx.MockRouter
+) -> None:
+    invoice = acme_invoice()
+
+    outcome = run_with(emails, invoice.number)
+
+    check(
+        not no_network.calls,
+        f"send_invoice_email() was given a stub email client, yet it made HTTP requests of its own: "
+        f"{requests_made(no_network)}. Everything the service needs from the provider must go through "
+        "the client it receives; the provider's URLs and JSON belong in the client class in clients.py.",
+    )
+    expected = SentEmail("ap@acme.test", "Invoice INV-00042", EXPECTED_TEXT, "invoice-email-INV-00042")
+    check(
+        emails.sent == [expected],
+        f"Given a stub email client, send_invoice_email() sent {emails.sent or 'nothing'} through it "
+        f"(the service {'raised ' + repr(outcome) if isinstance(outcome, Exception) else 'returned'}). "
+        f"Expected exactly one email through the client it was given: {expected}.",
+    )
+    invoice.refresh_from_db()
+    check(
+        (invoice.email_status, invoice.email_message_id) == (Invoice.EmailStatus.SENT, "fake-1"),
+        f"The invoice must record the message ID the client returned ('fake-1'); it says "
+        f"{invoice.email_status!r}, {invoice.email_message_id!r}.",
+    )
+
+
+def test_a_stub_from_a_fixture_is_all_a_service_test_needs(
+    emails: FakeEmailClient, no_network: respx.MockRouter
+) -> None:
+    invoice = acme_invoice()
+    emails.suppressed.add("ap@acme.test")
+
+    outcome = run_with(emails, invoice.number)
+
+    invoice.refresh_from_db()
+    check(
+        not no_network.calls and emails.lookups == ["ap@acme.test"] and not emails.sent,
+        "This test stubs the email provider with a fixture (`emails`, a fake whose address list says "
+        "ap@acme.test is suppressed) and nothing else. The service asked the stub about "
+        f"{emails.lookups or 'no address'}, sent {len(emails.sent)} email(s) through it and made these "
+        f"HTTP requests: {requests_made(no_network) or 'none'} (it "
+        f"{'raised ' + repr(outcome) if isinstance(outcome, Exception) else 'returned'}). Ask the "
+        "client whether the address is suppressed (`emails.is_suppressed(address)`): then a stub from a "
+        "fixture is all a service test needs, with no network and no patching.",
+    )
+    assert invoice.email_status == Invoice.EmailStatus.SUPPRESSED
+
+
+def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRouter) -> None:
+    clients = importlib.import_module("injectable_client.clients")
+    factory = getattr(clients, "default_email_client", None)
+    check(
+        callable(factory),
+        "clients.py has no default_email_client(): the function that builds the real email client "
+        "(an HttpEmailClient holding the provider's httpx client) for the router to pass to the service.",
+    )
+    real: Any = factory()  # Any: the learner's class, checked by its behaviour
+    email_provider.get("/v1/suppressions/ap@acme.test").respond(404)
+    email_provider.get("/v1/suppressions/gone@acme.test").respond(200, json={"reason": "hard_bounce"})
+    send = email_provider.post("/v1/emails").mock(
+        side_effect=[httpx.Response(200, json={"id": "em_123"}), httpx.Response(422, json={"message": "bad address"})]
+    )
+
+    try:
+        suppressed = (real.is_suppressed("ap@acme.test"), real.is_suppressed("gone@acme.test"))
+        message_id = real.send(to="ap@acme.test", subject="Invoice INV-00042", text="Hello", idempotency_key="key-1")
+    except Exception as error:  # reported to the learner
+        suppressed, message_id = (None, None), f"{type(error).__name__}: {error}"
+
+    check(
+        suppressed == (False, True) and message_id == "em_123",
+        "The real email client must ask GET /v1/suppressions/<address> (404: not suppressed, 200: "
+        "suppressed) and send with POST /v1/emails, returning the provider's message ID. It answered "
+        f"is_suppressed() with {suppressed} instead of (False, True) and send() with {message_id!r} "
+        "instead of 'em_123'. The methods: is_suppressed(address) and send(*, to, subject, text, "
+        "idempotency_key).",
+    )
+    request = send.calls.last.request
+    assert json.loads(request.content) == {
+        "from": "billing@ourapp.example",
+        "to": ["ap@acme.test"],
+        "subject": "Invoice INV-00042",
+        "text": "Hello",
+    }
+    assert request.headers["Idempotency-Key"] == "key-1"
+    provider_error = clients.EmailProviderError
+    with pytest.raises(provider_error):
+        real.send(to="nobody", subject="s", text="t", idempotency_key="key-2")
+
+
+def test_no_email_client_is_built_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    build = httpx.Client.__init__
+
+    def record(client: httpx.Client, *args: Any, **kwargs: Any) -> None:
+        built.append(str(kwargs.get("base_url", "")))
+        build(client, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "__init__", record)
+    package = importlib.import_module("injectable_client")
+    for name in ("clients", "services", "api"):  # imported anew here; the loaded ones come back after the test
+        monkeypatch.delitem(sys.modules, f"injectable_client.{name}")
+        monkeypatch.setattr(package, name, getattr(package, name))
+    for name in ("clients", "services", "api"):
+        importlib.import_module(f"injectable_client.{name}")
+
+    check(
+        not built,
+        f"Importing the kata's modules builds {len(built)} httpx client(s) (base URL {built}): a real email "
+        "client is created at import time, as a module-level global or a default argument. Every "
+        "process that imports the module (a test run, a management command) then holds the provider's "
+        "client and its API key, and a test that forgets to pass a stub talks to the provider. Build "
+        "the real client in a factory (default_email_client()) that the router calls.",
+    )

@@ -1,0 +1,104 @@
+"""Inputs that count the work done with them, so that the grader measures work, not seconds.
+
+The invoices and payments handed to `match_payments()` count every read of their fields, and their
+texts (invoice numbers, payment references) count every comparison, hash and case change. Whatever
+the algorithm, matching needs these operations: a nested loop does them for every pair of payment
+and invoice, a dict once or twice per invoice and per payment.
+"""
+
+import dataclasses
+import sys
+from typing import Any, SupportsIndex
+
+
+class WorkLimitReachedError(Exception):
+    """The code under test did more operations than the grader lets it (so a slow solution stops early)."""
+
+
+class Tally:
+    __slots__ = ("limit", "operations")
+
+    def __init__(self) -> None:
+        self.operations = 0
+        self.limit = sys.maxsize
+
+    def tick(self) -> None:
+        self.operations += 1
+        if self.operations > self.limit:
+            raise WorkLimitReachedError(f"more than {self.limit:,} operations")
+
+
+class CountedText(str):
+    """A str that counts its comparisons, hashes and the usual normalizations (which stay counted)."""
+
+    tally: Tally
+
+    def __new__(cls, value: str, tally: Tally) -> "CountedText":
+        text = super().__new__(cls, value)
+        text.tally = tally
+        return text
+
+    def _counted(self, value: str) -> "CountedText":
+        self.tally.tick()
+        return CountedText(value, self.tally)
+
+    def __eq__(self, other: object) -> bool:
+        self.tally.tick()
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        self.tally.tick()
+        return str.__ne__(self, other)
+
+    def __lt__(self, other: str) -> bool:
+        self.tally.tick()
+        return str.__lt__(self, other)
+
+    def __le__(self, other: str) -> bool:
+        self.tally.tick()
+        return str.__le__(self, other)
+
+    def __gt__(self, other: str) -> bool:
+        self.tally.tick()
+        return str.__gt__(self, other)
+
+    def __ge__(self, other: str) -> bool:
+        self.tally.tick()
+        return str.__ge__(self, other)
+
+    def __hash__(self) -> int:
+        self.tally.tick()
+        return str.__hash__(self)
+
+    def strip(self, chars: str | None = None) -> "CountedText":
+        return self._counted(str.strip(self, chars))
+
+    def lstrip(self, chars: str | None = None) -> "CountedText":
+        return self._counted(str.lstrip(self, chars))
+
+    def rstrip(self, chars: str | None = None) -> "CountedText":
+        return self._counted(str.rstrip(self, chars))
+
+    def upper(self) -> "CountedText":
+        return self._counted(str.upper(self))
+
+    def lower(self) -> "CountedText":
+        return self._counted(str.lower(self))
+
+    def casefold(self) -> "CountedText":
+        return self._counted(str.casefold(self))
+
+    def replace(self, old: str, new: str, count: SupportsIndex = -1) -> "CountedText":
+        return self._counted(str.replace(self, old, new, count))
+
+
+def counting(cls: type[Any], tally: Tally) -> type[Any]:
+    """A subclass of the dataclass `cls` whose instances count every read of their fields."""
+    fields = frozenset(field.name for field in dataclasses.fields(cls))
+
+    def __getattribute__(self: Any, name: str) -> Any:  # noqa: N807 - the method, defined for type()
+        if name in fields:
+            tally.tick()
+        return object.__getattribute__(self, name)
+
+    return type(f"Counted{cls.__name__}", (cls,), {"__getattribute__": __getattribute__})

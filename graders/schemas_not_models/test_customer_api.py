@@ -1,0 +1,178 @@
+"""Grader of `schemas_not_models`: versioned routes, responses and requests described by schemas."""
+
+import json
+from typing import Any
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+
+from dojo.grading import check
+from schemas_not_models.models import Customer, Organization
+
+from .factories import CustomerFactory, OrganizationFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("schemas_not_models.api")]
+
+PUBLIC_FIELDS = {"id", "name", "email", "currency", "created_at"}
+VALID = {"name": "Acme GmbH", "email": "ap@acme.test", "currency": "USD"}
+
+
+def customers_url(organization: Organization) -> str:
+    return reverse("schemas_not_models:create_customer", kwargs={"organization_id": organization.pk})
+
+
+def customer_url(customer: Customer) -> str:
+    kwargs = {"organization_id": customer.organization_id, "customer_id": customer.pk}
+    return reverse("schemas_not_models:get_customer", kwargs=kwargs)
+
+
+def post_json(client: Client, url: str, data: object) -> HttpResponse:
+    client.raise_request_exception = False  # an unhandled error answers 500, as in production
+    return client.post(url, json.dumps(data), content_type="application/json")
+
+
+def shown(response: HttpResponse) -> str:
+    return " ".join(response.content.decode(errors="replace").split())[:200]
+
+
+def test_a_customer_is_created_and_read_back(client: Client) -> None:
+    organization = OrganizationFactory()
+
+    created = post_json(client, customers_url(organization), VALID)
+
+    assert created.status_code == 201, shown(created)
+    customer = Customer.objects.get(organization=organization)
+    assert (customer.name, customer.email, customer.currency) == ("Acme GmbH", "ap@acme.test", "USD")
+    read = client.get(customer_url(customer))
+    assert read.status_code == 200
+    for body in (created.json(), read.json()):
+        assert {key: body.get(key) for key in ("id", "name", "email", "currency")} == {"id": customer.pk, **VALID}
+
+
+def test_the_currency_defaults_to_eur(client: Client) -> None:
+    organization = OrganizationFactory()
+
+    created = post_json(client, customers_url(organization), {"name": "Acme GmbH", "email": "ap@acme.test"})
+
+    assert created.status_code == 201, shown(created)
+    assert created.json()["currency"] == "EUR"
+
+
+def test_an_unknown_customer_answers_404(client: Client) -> None:
+    customer = CustomerFactory()
+    elsewhere = CustomerFactory()  # another organization's customer
+
+    url = reverse(
+        "schemas_not_models:get_customer",
+        kwargs={"organization_id": customer.organization_id, "customer_id": elsewhere.pk},
+    )
+
+    assert client.get(url).status_code == 404
+
+
+def test_the_routes_are_under_api_v1(client: Client) -> None:
+    customer = CustomerFactory()
+    urls = [customers_url(customer.organization), customer_url(customer)]
+
+    unversioned = [url for url in urls if not url.startswith("/api/v1/")]
+    check(
+        not unversioned,
+        f"The customer routes are served at {unversioned}. Without a version in the path, the fixes of this "
+        "kata (fewer fields out, stricter input) break every partner at once, and there is nowhere to put "
+        "the next breaking change. Serve the API under /api/v1/, written in the code (the router's "
+        "prefix), so that a future /api/v2/ can live next to it.",
+    )
+
+
+def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
+    customer = CustomerFactory()
+
+    answers = {
+        "GET (read)": client.get(customer_url(customer)),
+        "POST (create)": post_json(client, customers_url(customer.organization), VALID),
+    }
+
+    for name, response in answers.items():
+        keys = set(response.json())
+        leaked, missing = sorted(keys - PUBLIC_FIELDS), sorted(PUBLIC_FIELDS - keys)
+        check(
+            not leaked and not missing,
+            f"The {name} answer has the keys {sorted(keys)}: it leaks {leaked or 'nothing'} and lacks "
+            f"{missing or 'nothing'}. model_to_dict() sends whatever the model has today, and whatever it "
+            "gets tomorrow: support's internal notes, the payment provider's id. Declare a response "
+            "schema (response=CustomerOut) with exactly id, name, email, currency and created_at, and "
+            "return the model: Ninja serializes the schema's fields and nothing else.",
+        )
+
+
+@pytest.mark.parametrize(
+    ("case", "data"),
+    [
+        ("name is a list", {**VALID, "name": ["Acme GmbH"]}),
+        ("email is a number", {**VALID, "email": 42}),
+        ("email is not an address", {**VALID, "email": "accounts payable"}),
+        ("currency is not one we bill in", {**VALID, "currency": "EURO"}),
+        ("email is missing", {"name": "Acme GmbH", "currency": "USD"}),
+    ],
+    ids=["name_list", "email_number", "email_invalid", "currency_unknown", "email_missing"],
+)
+def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict[str, Any]) -> None:
+    organization = OrganizationFactory()
+
+    response = post_json(client, customers_url(organization), data)
+
+    stored = Customer.objects.filter(organization=organization).count()
+    check(
+        response.status_code == 422 and stored == 0,
+        f"Creating a customer whose {case} ({json.dumps(data)}) answered {response.status_code} and stored "
+        f"{stored} customer(s). json.loads() takes any shape and any type; the first wrong one is stored as "
+        "it is or crashes later. Declare the input as a schema parameter of the view (payload: CustomerIn, "
+        "with the types and limits of the README): Ninja validates it before your code runs and answers "
+        "422 with the reasons.",
+    )
+
+
+def test_unknown_fields_are_refused_with_422(client: Client) -> None:
+    organization = OrganizationFactory()
+    url = customers_url(organization)
+
+    for extra in ({"curency": "USD"}, {"internal_notes": "VIP: never send a dunning letter"}):
+        data = {"name": "Acme GmbH", "email": "ap@acme.test", **extra}
+        response = post_json(client, url, data)
+        check(
+            response.status_code == 422,
+            f"Creating a customer with the unknown field {next(iter(extra))!r} answered "
+            f"{response.status_code}. An ignored field is a silent bug: a typo in 'currency' bills the "
+            "customer in EUR, and a client that sends 'internal_notes' believes it set them. Refuse fields "
+            'the schema does not know: model_config = ConfigDict(extra="forbid") on the input schema.',
+        )
+
+
+def test_the_openapi_schema_describes_the_request_and_the_responses() -> None:
+    from schemas_not_models.api import api
+
+    operations = [operation for methods in api.get_openapi_schema()["paths"].values() for operation in methods.values()]
+
+    def operation_of(view: str) -> dict[str, Any]:
+        found = [op for op in operations if str(op.get("operationId", "")).endswith(view)]
+        check(found, f"The OpenAPI schema has no operation for the view {view}().")
+        return found[0]
+
+    def answer(operation: dict[str, Any], status: str) -> dict[str, Any]:
+        return {str(code): response for code, response in operation.get("responses", {}).items()}.get(status, {})
+
+    create, read = operation_of("create_customer"), operation_of("get_customer")
+    described = {
+        "the request body of POST": "requestBody" in create,
+        "the 201 answer of POST": "content" in answer(create, "201"),
+        "the 200 answer of GET": "content" in answer(read, "200"),
+    }
+    check(
+        all(described.values()),
+        f"The OpenAPI schema (what partners generate their clients from) does not describe "
+        f"{[what for what, done in described.items() if not done]}. A view that reads request.body by hand "
+        "and returns a JsonResponse is invisible to it. With a schema parameter and response=..., Ninja "
+        "documents the contract it enforces.",
+    )

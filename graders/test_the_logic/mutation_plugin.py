@@ -1,0 +1,88 @@
+"""A pytest plugin for the one pytest process the `test_the_logic` grader starts.
+
+Loaded with `-p graders.test_the_logic.mutation_plugin` next to the learner's test file, it runs every
+test once against the real `prorate()` ("original") and once against each mutant (an autouse fixture
+with one parameter per variant swaps the function in), then writes each test's outcome per variant as
+JSON to the file named by `DOJO_MUTATION_REPORT`.
+"""
+
+import importlib
+import json
+import os
+import re
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graders.test_the_logic.mutants import MUTANTS
+
+ORIGINAL = "original"
+VARIANTS = [ORIGINAL, *MUTANTS]
+SERVICES = "test_the_logic.services"
+_VARIANT_ID = re.compile(r"-?variant=[a-z0-9_]+-?")
+_outcomes: dict[tuple[str, str], dict[str, Any]] = {}
+_collection_errors: list[str] = []
+
+
+@pytest.fixture(autouse=True, params=VARIANTS, ids=[f"variant={name}" for name in VARIANTS])
+def _dojo_variant(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Replace `prorate` by the mutant: in the services module, and wherever the test module holds it."""
+    if request.param != ORIGINAL:
+        services = importlib.import_module(SERVICES)
+        real, mutant = services.prorate, MUTANTS[request.param].prorate
+        monkeypatch.setattr(services, "prorate", mutant)
+        for name, value in list(vars(request.module).items()):
+            if value is real:
+                monkeypatch.setattr(request.module, name, mutant)
+    return str(request.param)
+
+
+def _label(item: pytest.Item) -> str:
+    """The test's name without the variant: `test_x[variant=original-5]` -> `test_x[5]`."""
+    name = item.nodeid.split("::", 1)[-1]  # Class::test_name[params], without the file
+    if "[" not in name:
+        return name
+    base, params = name.split("[", 1)
+    params = _VARIANT_ID.sub(lambda match: "-" if match.group().count("-") == 2 else "", params[:-1])
+    return f"{base}[{params}]" if params else base
+
+
+def _message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if crash is not None:
+        return f"line {crash.lineno}: {crash.message.splitlines()[0].removeprefix('AssertionError: ')}"
+    return str(report.longrepr or "")[-500:]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    callspec = getattr(item, "callspec", None)
+    variant = callspec.params.get("_dojo_variant", ORIGINAL) if callspec else ORIGINAL
+    key = (_label(item), variant)
+    entry = _outcomes.setdefault(key, {"test": key[0], "variant": variant, "outcome": "passed", "message": ""})
+    xfail = hasattr(report, "wasxfail")
+    if report.failed and entry["outcome"] != "failed":
+        entry.update(outcome="failed", message=_message(report))
+    elif (report.skipped or xfail) and entry["outcome"] == "passed":
+        reason = f"xfail: {report.wasxfail}" if xfail else _message(report)
+        entry.update(outcome="skipped", message=reason)
+    return report
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        _collection_errors.append(str(report.longrepr)[-1500:])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    document = {
+        "collected": session.testscollected,
+        "collection_errors": _collection_errors,
+        "tests": list(_outcomes.values()),
+    }
+    Path(os.environ["DOJO_MUTATION_REPORT"]).write_text(json.dumps(document, indent=2), encoding="utf-8")

@@ -1,0 +1,272 @@
+"""Grader of `test_the_logic`: the learner's tests pass, skip nothing, mirror services.py and catch every mutant.
+
+The learner's test file runs in one pytest process for the whole grader (a module-scoped fixture):
+each test once against the real `prorate()` and once per mutant (see `mutation_plugin.py`). The
+project's own `uv run pytest` never collects it (its testpaths are tests/ and docs/), and
+`uv run pytest katas/...` always runs the graders, so this grader is the only way it runs.
+"""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dojo import paths
+from dojo.grading import check
+from test_the_logic.services import prorate
+
+from .mutants import MUTANTS, reference_prorate
+
+MIRRORED = Path("tests") / "test_services.py"  # services.py -> tests/test_services.py, as TEST-6 asks
+RUN_SECONDS = 30  # the learner's tests, 8 times over, in a fresh pytest process: well under a second
+SKIPPERS = {"skip", "skipif", "xfail", "importorskip", "skipIf", "skipUnless", "skipTest", "expectedFailure"}
+BERLIN, NEW_YORK, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")
+
+
+def kata_dir() -> Path:
+    return Path(os.environ["DOJO_KATA_ROOT"]) / "test_the_logic"
+
+
+def shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(paths.REPO))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    test: str
+    variant: str
+    outcome: str  # passed, failed or skipped (xfail counts as skipped)
+    message: str
+
+
+@dataclass(frozen=True)
+class LearnerRun:
+    """What the learner's tests did against the real prorate() and against each mutant."""
+
+    outcomes: tuple[Outcome, ...] = ()
+    collection_errors: tuple[str, ...] = ()
+    failure: str = ""  # the pytest process could not run or report at all
+    missing: bool = False  # there is no test file at the mirrored path
+
+    def of(self, variant: str) -> dict[str, Outcome]:
+        """Each test's outcome against one variant, by the test's name."""
+        return {outcome.test: outcome for outcome in self.outcomes if outcome.variant == variant}
+
+    @property
+    def on_original(self) -> dict[str, Outcome]:
+        return self.of("original")
+
+
+@pytest.fixture(scope="module")
+def learner_run(tmp_path_factory: pytest.TempPathFactory) -> LearnerRun:
+    test_file = kata_dir() / MIRRORED
+    if not test_file.is_file():
+        return LearnerRun(missing=True)
+    scratch = tmp_path_factory.mktemp("learner-tests")
+    report = scratch / "report.json"
+    (scratch / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    kata_root = kata_dir().parent.resolve()
+    env = {
+        **os.environ,
+        "DOJO_MUTATION_REPORT": str(report),
+        "PYTHONPATH": os.pathsep.join([str(kata_root), str(paths.REPO)]),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # plain pytest: no Django, no project plugins
+        "PYTHONDONTWRITEBYTECODE": "1",  # leave no __pycache__ in the learner's folder
+    }
+    env.pop("PYTEST_ADDOPTS", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    command = [
+        *(sys.executable, "-m", "pytest", str(test_file), "-c", str(scratch / "pytest.ini")),
+        *("--rootdir", str(kata_root), "-p", "no:cacheprovider", "-p", "graders.test_the_logic.mutation_plugin"),
+        *("-q", "--no-header", "--tb=no", "-p", "no:warnings"),
+    ]
+    try:
+        completed = subprocess.run(  # noqa: S603 - our own interpreter running pytest on the kata's tests
+            command, cwd=paths.REPO, env=env, capture_output=True, text=True, timeout=RUN_SECONDS - 5, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return LearnerRun(failure=f"Your tests ran for more than {RUN_SECONDS - 5} s: look for a loop or a sleep.")
+    if not report.is_file():
+        return LearnerRun(failure=(completed.stdout + completed.stderr)[-2000:])
+    document = json.loads(report.read_text(encoding="utf-8"))
+    outcomes = tuple(Outcome(**entry) for entry in document["tests"])
+    return LearnerRun(outcomes=outcomes, collection_errors=tuple(document["collection_errors"]))
+
+
+def require_a_run(run: LearnerRun) -> None:
+    """Fail with the reason when the learner's tests could not run at all."""
+    __tracebackhide__ = True
+    where = shown(kata_dir() / MIRRORED)
+    check(not run.missing, f"There is no {where}: the tests of services.py belong there (see the README).")
+    check(not run.failure, f"Running the tests in {where} failed:\n{run.failure}")
+    check(
+        not run.collection_errors,
+        f"pytest could not load the tests in {where}:\n" + "\n".join(run.collection_errors),
+    )
+
+
+def held_tests(path: Path) -> str:
+    """How `path` holds tests, in words ("" when it holds none): by its name, or by what it defines."""
+    if path.name.startswith("test_") or path.name.endswith("_test.py"):
+        return " (a test file)"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError):
+        return ""
+    names = [
+        f"{node.name} (line {node.lineno})"
+        for node in tree.body
+        if (isinstance(node, ast.FunctionDef) and node.name.startswith("test"))
+        or (isinstance(node, ast.ClassDef) and node.name.startswith("Test"))
+    ]
+    return f" defines {', '.join(names)}" if names else ""
+
+
+# ---- services.py is context: it must keep computing what it computes ---------------------------------------
+
+APRIL, MARCH = (date(2026, 4, 1), date(2026, 5, 1)), (date(2026, 3, 1), date(2026, 4, 1))
+CASES = [
+    (3_000, *APRIL, datetime(2026, 4, 21, 9, 30, tzinfo=UTC), BERLIN),
+    (3_000, *APRIL, datetime(2026, 4, 1, 0, 0, tzinfo=UTC), BERLIN),
+    (3_000, *APRIL, datetime(2026, 4, 30, 12, 0, tzinfo=UTC), BERLIN),
+    (3_100, *MARCH, datetime(2026, 3, 17, 12, 0, tzinfo=UTC), BERLIN),
+    (4_997, *APRIL, datetime(2026, 4, 16, 8, 0, tzinfo=UTC), BERLIN),
+    (2_000, *APRIL, datetime(2026, 4, 21, 8, 0, tzinfo=UTC), BERLIN),
+    (1, *APRIL, datetime(2026, 4, 16, 8, 0, tzinfo=UTC), BERLIN),
+    (3_000, *APRIL, datetime(2026, 4, 20, 23, 30, tzinfo=UTC), BERLIN),
+    (3_000, *APRIL, datetime(2026, 4, 21, 2, 0, tzinfo=UTC), NEW_YORK),
+    (3_000, *APRIL, datetime(2026, 3, 31, 22, 0, tzinfo=UTC), BERLIN),
+    (2_800, date(2026, 2, 1), date(2026, 3, 1), datetime(2026, 2, 15, 15, 0, tzinfo=TOKYO), TOKYO),
+    (9_999, date(2026, 1, 15), date(2026, 2, 15), datetime(2026, 2, 14, 12, 0, tzinfo=UTC), UTC),
+]
+REFUSED = [
+    (3_000, *APRIL, datetime(2026, 3, 31, 12, 0, tzinfo=UTC), BERLIN),  # before the period
+    (3_000, *APRIL, datetime(2026, 5, 1, 12, 0, tzinfo=UTC), BERLIN),  # on its end day
+    (3_000, *APRIL, datetime(2026, 4, 30, 22, 30, tzinfo=UTC), BERLIN),  # 1 May in Berlin
+    (3_000, *APRIL, datetime(2026, 4, 21, 12, 0), BERLIN),  # noqa: DTZ001 - naive, the bad input under test
+    (3_000, date(2026, 4, 1), date(2026, 4, 1), datetime(2026, 4, 1, 12, 0, tzinfo=UTC), BERLIN),  # no days
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case[0]}-{case[3].isoformat()}-{case[4]}")
+def test_services_py_still_prorates_as_before(case: tuple[int, date, date, datetime, ZoneInfo]) -> None:
+    assert prorate(*case) == reference_prorate(*case), (
+        "services.py is context in this kata: it is correct as shipped. Restore it "
+        "(`git checkout -- katas/test_the_logic/services.py`) and change your tests instead."
+    )
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=["before", "end-day", "end-day-local", "naive", "no-days"])
+def test_services_py_still_refuses_bad_input(case: tuple[int, date, date, datetime, ZoneInfo]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the kata's services.py states ValueError only
+        prorate(*case)
+
+
+# ---- the lesson ----------------------------------------------------------------------------------------------
+
+
+def test_the_tests_mirror_the_source_file() -> None:
+    here = kata_dir()
+    expected = here / MIRRORED
+    check(
+        expected.is_file(),
+        f"There is no {shown(expected)}. The standard puts the tests of a module in a test file that "
+        "mirrors it (apps/billing/services.py -> tests/billing/test_services.py); in this kata, "
+        f"{shown(here / 'services.py')} -> {shown(expected)}. Anyone looking for the tests of a "
+        "module then finds them without searching.",
+    )
+    elsewhere = [
+        f"  {shown(path)}{where}"
+        for path in sorted(here.rglob("*.py"))
+        if path.resolve() != expected.resolve() and "__pycache__" not in path.parts and (where := held_tests(path))
+    ]
+    check(
+        not elsewhere,
+        f"Tests of services.py live outside {shown(expected)}:\n" + "\n".join(elsewhere) + "\n"
+        "The grader runs only the mirrored file, and a teammate looking for the tests of services.py "
+        "looks there too: move these tests into it.",
+    )
+
+
+@pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
+def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
+    path = kata_dir() / MIRRORED
+    found: list[str] = []
+    if path.is_file():
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as error:
+            raise AssertionError(f"Python cannot read {shown(path)}, line {error.lineno}: {error.msg}") from None
+        imported = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module in ("pytest", "unittest", "_pytest.mark")
+            for alias in node.names
+            if alias.name in SKIPPERS | {"mark"}
+        }
+        for node in ast.walk(tree):
+            named = (isinstance(node, ast.Attribute) and node.attr in SKIPPERS) or (
+                isinstance(node, ast.Name) and node.id in imported and node.id != "mark"
+            )
+            if named and isinstance(node, ast.expr):
+                found.append(f"  line {node.lineno}: {lines[node.lineno - 1].strip()}")
+    found = sorted(set(found), key=lambda line: int(line.split(":")[0].split()[-1]))
+    skipped = [o for o in learner_run.on_original.values() if o.outcome == "skipped"]
+    found += [f"  {o.test} was skipped when it ran: {o.message}" for o in skipped]
+    check(
+        not found,
+        f"Tests in {shown(path)} are skipped:\n" + "\n".join(found) + "\n"
+        "A skipped test checks nothing, and CI stays green while the bug it was written for ships: "
+        "that is how the time-zone bug of this kata got out. Remove the skip (skip, skipif, xfail all "
+        "count). If the test then fails, find out which one is wrong, the test or the code, and fix that.",
+    )
+
+
+@pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
+def test_the_tests_pass_against_the_correct_code(learner_run: LearnerRun) -> None:
+    require_a_run(learner_run)
+    where = shown(kata_dir() / MIRRORED)
+    ran = [o for o in learner_run.on_original.values() if o.outcome != "skipped"]
+    check(
+        bool(ran),
+        f"No test in {where} ran: write tests as functions named test_..., each asserting what prorate() returns.",
+    )
+    failing = [o for o in ran if o.outcome == "failed"]
+    check(
+        not failing,
+        f"{len(failing)} of your {len(ran)} tests fail against services.py, which is correct as shipped:\n"
+        + "\n".join(f"  {o.test}: {o.message}" for o in failing)
+        + "\nA test that fails against correct code is wrong: check its expected value against the rules "
+        "in prorate()'s docstring (which days count, how it rounds, which calendar), and fix the test.",
+    )
+
+
+@pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_the_tests_catch_the_bug(mutant: str, learner_run: LearnerRun) -> None:
+    require_a_run(learner_run)
+    bug = MUTANTS[mutant]
+    passing = {name for name, o in learner_run.on_original.items() if o.outcome == "passed"}
+    caught_by = sorted(name for name, o in learner_run.of(mutant).items() if name in passing and o.outcome == "failed")
+    skipped = sum(1 for o in learner_run.on_original.values() if o.outcome == "skipped")
+    skipped_note = f" ({skipped} skipped, which catch nothing)" if skipped else ""
+    still = (
+        "your only passing test still passes" if len(passing) == 1 else f"all {len(passing)} of your tests still pass"
+    )
+    check(
+        bool(caught_by),
+        f"A bug your tests miss: with prorate() replaced by a version that {bug.bug}, {still}"
+        f"{skipped_note}. This bug would ship.\nTo catch it: {bug.catch}",
+    )

@@ -1,0 +1,8 @@
+import pytest
+
+from .fakes import FakeEmailClient
+
+
+@pytest.fixture
+def emails() -> FakeEmailClient:
+    return FakeEmailClient()

@@ -1,0 +1,209 @@
+"""Grader of `timestamps_and_names`: singular model names, working timestamps, and migrations to match."""
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.apps import apps
+from django.conf import settings
+from django.core.management import call_command
+from django.db import models
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import DeleteModel, RemoveField
+from django.test.utils import override_settings
+
+from dojo.grading import check
+from timestamps_and_names.services import (
+    InvoiceNotOpenError,
+    change_billing_email,
+    create_invoice,
+    mark_paid,
+    open_invoices,
+    void_invoice,
+)
+
+from .factories import SLUG, InvoiceFactory, OrganizationFactory
+
+pytestmark = pytest.mark.django_db
+
+PLURALS = {"Organizations": "Organization", "Invoices": "Invoice"}
+CREATED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+PAID = datetime(2026, 2, 3, 16, 45, tzinfo=UTC)
+VOIDED = datetime(2026, 2, 4, 8, 15, tzinfo=UTC)
+EMAIL_CHANGED = datetime(2026, 3, 1, 11, 30, tzinfo=UTC)
+
+
+def kata_models() -> list[type[models.Model]]:
+    return list(apps.get_app_config(SLUG).get_models())
+
+
+@contextmanager
+def kata_migrations() -> Iterator[None]:
+    """Read the kata's own migrations, whether or not the test database was built from them."""
+    with override_settings(MIGRATION_MODULES={**settings.MIGRATION_MODULES, SLUG: f"{SLUG}.migrations"}):
+        yield
+
+
+def timestamps(instance: models.Model) -> tuple[Any, Any]:
+    instance.refresh_from_db()
+    return getattr(instance, "created_at", None), getattr(instance, "updated_at", None)
+
+
+def shown(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if isinstance(value, datetime) else "missing"
+
+
+# --- what the code does: these pass on the starter and must keep passing ---------------------------
+
+
+def test_invoices_stay_open_until_paid_or_voided() -> None:
+    organization = OrganizationFactory()
+    first, second, third = (
+        create_invoice(organization, number=f"INV-10{n}", amount_due_cents=1_000 * n) for n in (1, 2, 3)
+    )
+    InvoiceFactory()  # another organization's
+
+    mark_paid(second)
+    void_invoice(third)
+
+    assert [invoice.number for invoice in open_invoices(organization)] == ["INV-101"]
+    assert [(i.number, i.status, i.amount_due_cents) for i in (first, second, third)] == [
+        ("INV-101", "open", 1_000),
+        ("INV-102", "paid", 2_000),
+        ("INV-103", "void", 3_000),
+    ]
+    with pytest.raises(InvoiceNotOpenError):
+        mark_paid(third)
+    second.refresh_from_db()
+    assert second.status == "paid"
+
+
+def test_the_billing_email_can_be_changed() -> None:
+    organization = OrganizationFactory(billing_email="old@organization.test")
+
+    change_billing_email(organization, "accounts@organization.test")
+
+    organization.refresh_from_db()
+    assert organization.billing_email == "accounts@organization.test"
+
+
+# --- the lesson ---------------------------------------------------------------------------------------
+
+
+def test_model_names_are_singular() -> None:
+    names = sorted(model.__name__ for model in kata_models())
+    plural = [name for name in names if name in PLURALS]
+    missing = [name for name in ("Organization", "Invoice") if name not in names]
+
+    check(
+        not plural and not missing,
+        f"The models are named {', '.join(names)}. A model class describes one row: "
+        "`Invoice.objects.get(number=...)` returns one invoice, and `organization.invoices` is already "
+        "the plural. Rename "
+        + ", ".join(f"{name} to {PLURALS[name]}" for name in plural)
+        + " (Django makes the plural for the admin itself), use the new names in services.py, and "
+        "rename the models in a migration too.",
+    )
+
+
+def test_every_model_has_created_at_and_updated_at() -> None:
+    missing = []
+    for model in kata_models():
+        fields = {field.name: field for field in model._meta.get_fields()}
+        for name in ("created_at", "updated_at"):
+            if not isinstance(fields.get(name), models.DateTimeField):
+                missing.append(f"{model.__name__}.{name}")
+
+    check(
+        not missing,
+        f"These timestamps are missing: {', '.join(missing)}. When support asks when an invoice was "
+        "created or last changed, only the row can answer. Give every business model "
+        "`created_at = models.DateTimeField(auto_now_add=True)` and "
+        "`updated_at = models.DateTimeField(auto_now=True)`.",
+    )
+
+
+def test_created_at_is_set_once_and_updated_at_on_every_change() -> None:
+    with time_machine.travel(CREATED, tick=False):
+        organization = OrganizationFactory()
+        paid = create_invoice(organization, number="INV-201", amount_due_cents=5_000)
+        voided = create_invoice(organization, number="INV-202", amount_due_cents=7_000)
+    with time_machine.travel(PAID, tick=False):
+        mark_paid(paid)
+    with time_machine.travel(VOIDED, tick=False):
+        void_invoice(voided)
+    with time_machine.travel(EMAIL_CHANGED, tick=False):
+        change_billing_email(organization, "ap@organization.test")
+
+    cases = [
+        ("the organization", "its billing email changed", organization, EMAIL_CHANGED),
+        ("invoice INV-201", "it was paid", paid, PAID),
+        ("invoice INV-202", "it was voided", voided, VOIDED),
+    ]
+    wrong = []
+    for label, change, instance, changed_at in cases:
+        created_at, updated_at = timestamps(instance)
+        if created_at != CREATED or updated_at != changed_at:
+            wrong.append(
+                f"- {label}, created {shown(CREATED)}, changed {shown(changed_at)} when {change}: "
+                f"created_at is {shown(created_at)}, updated_at is {shown(updated_at)}"
+            )
+
+    check(
+        not wrong,
+        "created_at must keep the moment a row was created, and updated_at the moment it last changed:\n"
+        + "\n".join(wrong)
+        + "\n`auto_now_add=True` sets created_at on the first save only; `auto_now=True` sets updated_at on "
+        "every save() (a `default=` is only the value at creation). `save(update_fields=[...])` writes "
+        'only the fields it names: add "updated_at" to the list.',
+    )
+
+
+def test_the_migrations_match_the_models() -> None:
+    output = io.StringIO()
+    with kata_migrations():
+        try:
+            call_command(
+                "makemigrations", SLUG, check=True, dry_run=True, interactive=False, stdout=output, stderr=output
+            )
+            matching = True
+        except SystemExit:  # makemigrations --check exits non-zero when a migration is missing
+            matching = False
+
+    check(
+        matching,
+        "The models and the migrations disagree: `makemigrations --check` found changes that no migration "
+        "makes:\n"
+        + output.getvalue().strip()
+        + "\n(Here makemigrations cannot ask whether a model was renamed, so it shows a rename as a create "
+        "and a delete.) The tables in production are changed by migrations, not by models.py: without one, the renamed "
+        "models look for tables that do not exist and the new columns are never added. Write the "
+        f"operations in {SLUG}/migrations/0002_singular_names_and_timestamps.py: RenameModel for each "
+        "renamed model, AddField for each new field.",
+    )
+
+
+def test_the_migrations_keep_every_row() -> None:
+    with kata_migrations():
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+    dropping = [
+        f"{name}: {operation.describe()}"
+        for (app_label, name), migration in sorted(loader.disk_migrations.items())
+        if app_label == SLUG
+        for operation in migration.operations
+        if isinstance(operation, DeleteModel | RemoveField)
+    ]
+
+    check(
+        not dropping,
+        "A migration drops data that production holds:\n"
+        + "\n".join(f"- {entry}" for entry in dropping)
+        + "\nA model renamed by deleting it and creating it anew loses every row: every organization and "
+        "invoice would be gone after the deploy. (This is what `makemigrations` writes when it asks "
+        '"Was the model renamed?" and hears no, e.g. with --noinput.) Use '
+        "`migrations.RenameModel(old_name=..., new_name=...)`, which renames the table and keeps its rows.",
+    )

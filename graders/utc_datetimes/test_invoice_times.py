@@ -1,0 +1,269 @@
+"""Grader of `utc_datetimes`: moments are stored in UTC, "today" is the user's day, the API converts."""
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone
+
+from dojo.grading import check
+from utc_datetimes.models import Invoice, Organization
+from utc_datetimes.services import invoices_due_today, issue_invoice
+
+from .factories import InvoiceFactory, OrganizationFactory
+
+pytestmark = [
+    pytest.mark.django_db,
+    # the starter hands Django naive datetimes: the checks below say what that costs, with figures
+    pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime:RuntimeWarning"),
+]
+
+# The new worker machines keep their clocks on local time: New York's, not UTC. Django's TIME_ZONE
+# stays "UTC", as in production.
+SERVER_CLOCK = ZoneInfo("America/New_York")
+BERLIN = ZoneInfo("Europe/Berlin")
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")
+AUCKLAND = ZoneInfo("Pacific/Auckland")
+PAYMENT_TERMS = timedelta(days=30)
+
+
+@contextmanager
+def now_is(moment: datetime, server_clock: tzinfo = UTC) -> Iterator[None]:
+    """The current moment is `moment`, on a server whose clock is set to `server_clock`."""
+    with time_machine.travel(moment.astimezone(server_clock), tick=False):
+        yield
+
+
+def shown(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def expected_due_today(
+    invoices: Iterable[Invoice], organization: Organization, zone: ZoneInfo, now: datetime
+) -> list[str]:
+    """By definition: open invoices whose due time, read on the user's clock, has today's date there."""
+    today = now.astimezone(zone).date()
+    return [
+        invoice.number
+        for invoice in sorted(invoices, key=lambda invoice: (invoice.due_at, invoice.number))
+        if invoice.organization_id == organization.pk
+        and invoice.status == Invoice.Status.OPEN
+        and invoice.due_at.astimezone(zone).date() == today
+    ]
+
+
+def differences(expected: list[str], got: list[str], zone: ZoneInfo) -> str:
+    """The invoices listed wrongly, with their due times on the user's clock."""
+    due = {invoice.number: invoice.due_at for invoice in Invoice.objects.filter(number__in=[*expected, *got])}
+    missing = [f"{number} (due {shown(due[number], zone)})" for number in expected if number not in got]
+    extra = [f"{number} (due {shown(due[number], zone)})" for number in got if number not in expected]
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
+    if extra:
+        parts.append(f"wrongly listed {', '.join(extra[:3])}{' …' if len(extra) > 3 else ''}")
+    return "; ".join(parts) or "the same invoices, in another order"
+
+
+# --- what the code does: these pass on the starter and must keep passing ---------------------------
+
+
+def test_an_issued_invoice_falls_due_after_the_payment_terms() -> None:
+    organization = OrganizationFactory()
+    moment = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
+
+    with now_is(moment):
+        invoice = issue_invoice(organization.pk, number="INV-7001", customer_name="Acme", amount_due_cents=12_000)
+
+    stored = Invoice.objects.get(pk=invoice.pk)
+    assert (stored.number, stored.customer_name, stored.amount_due_cents, stored.status) == (
+        "INV-7001",
+        "Acme",
+        12_000,
+        Invoice.Status.OPEN,
+    )
+    assert (stored.issued_at, stored.due_at) == (moment, moment + PAYMENT_TERMS)
+
+
+def test_due_today_lists_the_organizations_open_invoices_in_due_order() -> None:
+    organization = OrganizationFactory()
+    day = datetime(2026, 3, 10, tzinfo=UTC)
+    invoices = [
+        InvoiceFactory(organization=organization, number="INV-0003", due_at=day + timedelta(hours=9)),
+        InvoiceFactory(organization=organization, number="INV-0001", due_at=day + timedelta(hours=17)),
+        InvoiceFactory(organization=organization, number="INV-0002", due_at=day + timedelta(hours=9)),
+        InvoiceFactory(organization=organization, due_at=day + timedelta(hours=10), status=Invoice.Status.PAID),
+        InvoiceFactory(organization=organization, due_at=day - timedelta(minutes=30)),  # yesterday
+        InvoiceFactory(organization=organization, due_at=day + timedelta(days=1, minutes=30)),  # tomorrow
+        InvoiceFactory(due_at=day + timedelta(hours=12)),  # another organization's
+    ]
+
+    with now_is(day + timedelta(hours=8)):
+        due = invoices_due_today(organization.pk, ZoneInfo("UTC"))
+
+    assert [row.number for row in due] == ["INV-0002", "INV-0003", "INV-0001"]
+    assert [row.number for row in due] == expected_due_today(invoices, organization, ZoneInfo("UTC"), day)
+    assert [(row.customer_name, row.amount_due_cents) for row in due] == [
+        (invoice.customer_name, invoice.amount_due_cents)
+        for number in ("INV-0002", "INV-0003", "INV-0001")
+        for invoice in invoices
+        if invoice.number == number
+    ]
+
+
+@pytest.mark.urls("utc_datetimes.api")
+def test_the_api_shows_due_times_on_the_users_clock(client: Client) -> None:
+    organization = OrganizationFactory()
+    invoice = InvoiceFactory(organization=organization, due_at=datetime(2026, 3, 10, 5, 0, tzinfo=UTC))
+
+    with now_is(datetime(2026, 3, 10, 1, 0, tzinfo=UTC)):
+        response = client.get(
+            f"/api/v1/organizations/{organization.pk}/invoices/due-today", {"time_zone": "Pacific/Auckland"}
+        )
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "items": [
+            {
+                "number": invoice.number,
+                "customer_name": invoice.customer_name,
+                "amount_due_cents": invoice.amount_due_cents,
+                "due_at": "2026-03-10T18:00:00+13:00",
+            }
+        ],
+        "count": 1,
+    }
+
+
+@pytest.mark.urls("utc_datetimes.api")
+def test_the_api_refuses_an_unknown_time_zone(client: Client) -> None:
+    organization = OrganizationFactory()
+
+    response = client.get(f"/api/v1/organizations/{organization.pk}/invoices/due-today", {"time_zone": "Mars/Base"})
+
+    assert response.status_code == 422
+
+
+# --- the lesson ---------------------------------------------------------------------------------------
+
+
+def test_issued_invoices_store_the_moment_in_utc() -> None:
+    organization = OrganizationFactory()
+    moment = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
+
+    with now_is(moment, server_clock=SERVER_CLOCK):
+        invoice = issue_invoice(organization.pk, number="INV-7002", customer_name="Acme", amount_due_cents=12_000)
+
+    naive = [name for name in ("issued_at", "due_at") if timezone.is_naive(getattr(invoice, name))]
+    stored = Invoice.objects.get(pk=invoice.pk)
+    hours_off = (stored.issued_at - moment) / timedelta(hours=1)
+    check(
+        not naive and stored.issued_at == moment and stored.due_at == moment + PAYMENT_TERMS,
+        f"issue_invoice() ran at {shown(moment, UTC)} UTC on a server whose clock is set to New York time "
+        f"({shown(moment, SERVER_CLOCK)} there). It stored issued_at = {shown(stored.issued_at, UTC)} UTC, "
+        f"{abs(hours_off):g} hours {'early' if hours_off < 0 else 'late'}"
+        + (f", and gave Django naive datetimes ({', '.join(naive)})" if naive else "")
+        + ". A naive datetime has no time zone, so Django has to guess, and takes the server's wall-clock "
+        "time for UTC. Store moments as aware UTC datetimes: `django.utils.timezone.now()` is the current "
+        "moment in UTC on any server.",
+    )
+
+
+def test_due_today_follows_the_users_time_zone() -> None:
+    organization = OrganizationFactory()
+    first = datetime(2026, 3, 8, 0, 30, tzinfo=UTC)
+    invoices = [InvoiceFactory(organization=organization, due_at=first + timedelta(hours=2 * n)) for n in range(60)]
+    # for each user, a moment at which their date is neither the UTC date nor the server's
+    users = {
+        BERLIN: datetime(2026, 3, 10, 23, 30, tzinfo=UTC),
+        LOS_ANGELES: datetime(2026, 3, 11, 5, 0, tzinfo=UTC),
+        AUCKLAND: datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
+    }
+
+    wrong = []
+    for zone, now in users.items():
+        with now_is(now, server_clock=SERVER_CLOCK):
+            got = [row.number for row in invoices_due_today(organization.pk, zone)]
+        expected = expected_due_today(invoices, organization, zone, now)
+        if got != expected:
+            wrong.append(
+                f"- a user in {zone.key}, where it is {shown(now, zone)} ({shown(now, UTC)} UTC, "
+                f"{shown(now, SERVER_CLOCK)} on the server's clock): {differences(expected, got, zone)}"
+            )
+
+    check(
+        not wrong,
+        "“Due today” must mean the user's today: the invoices whose due time falls on the user's current "
+        "date, read on the user's clock. It did not:\n"
+        + "\n".join(wrong)
+        + "\nNeither the server's date nor the UTC date is the user's: take today's date in the user's "
+        "time zone (`timezone.localdate(timezone=zone)`), and bound the day with aware datetimes at the "
+        "user's midnights (`datetime.combine(day, time.min, tzinfo=zone)`).",
+    )
+
+
+def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
+    organization = OrganizationFactory()
+    # 29 March 2026 in Berlin has 23 hours (clocks go forward); 1 November 2026 in Los Angeles has 25
+    days = {
+        BERLIN: (datetime(2026, 3, 29, 12, 0, tzinfo=BERLIN), "clocks go forward: a day of 23 hours"),
+        LOS_ANGELES: (datetime(2026, 11, 1, 11, 0, tzinfo=LOS_ANGELES), "clocks go back: a day of 25 hours"),
+    }
+    invoices: dict[ZoneInfo, list[Invoice]] = {}
+    for zone, (noon, _change) in days.items():
+        midnight = noon.replace(hour=0)
+        local_due_times = [
+            midnight - timedelta(minutes=30),
+            midnight + timedelta(minutes=30),
+            midnight.replace(hour=1, minute=30, fold=1),
+            noon,
+            midnight.replace(hour=23, minute=30),
+            midnight + timedelta(days=1, minutes=30),
+        ]
+        invoices[zone] = [InvoiceFactory(organization=organization, due_at=due) for due in local_due_times]
+
+    wrong = []
+    for zone, (noon, change) in days.items():
+        with now_is(noon, server_clock=SERVER_CLOCK):
+            got = [row.number for row in invoices_due_today(organization.pk, zone)]
+        expected = expected_due_today(invoices[zone], organization, zone, noon)
+        if got != expected:
+            wrong.append(f"- {noon:%d %B %Y} in {zone.key} ({change}): {differences(expected, got, zone)}")
+
+    check(
+        not wrong,
+        "On the day the clocks change, the user's day is not 24 hours long, and the list went wrong:\n"
+        + "\n".join(wrong)
+        + "\nBound the day by the user's two midnights, each built in the user's time zone "
+        "(`datetime.combine(day, time.min, tzinfo=zone)` and the same for the next day); adding 24 hours "
+        "to the start, in UTC, misses or adds an hour on these days.",
+    )
+
+
+def test_the_service_returns_due_times_in_utc() -> None:
+    organization = OrganizationFactory()
+    invoice = InvoiceFactory(organization=organization, due_at=datetime(2026, 3, 10, 5, 0, tzinfo=UTC))
+
+    with now_is(datetime(2026, 3, 10, 1, 0, tzinfo=UTC)):
+        due = invoices_due_today(organization.pk, AUCKLAND)
+
+    assert [row.number for row in due] == [invoice.number], "The invoice due at 18:00 in Auckland must be listed."
+    row = due[0]
+    offset: Any = row.due_at.utcoffset()
+    check(
+        offset == timedelta(0) and row.due_at == invoice.due_at,
+        f"invoices_due_today() returned {row.number} due at {row.due_at.isoformat()}: "
+        + (
+            "a naive datetime, which says nothing about its time zone"
+            if offset is None
+            else f"already converted to the user's clock (UTC offset {offset})"
+        )
+        + ". Services, storage and every computation speak UTC; only the presentation layer, here the "
+        "API's response schema, converts to the user's time zone, because only it knows it shows a time "
+        "to a person. Return the due time in UTC and convert it in `api.py`.",
+    )

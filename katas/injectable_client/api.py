@@ -1,0 +1,41 @@
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from ninja import NinjaAPI, Router, Schema
+
+from .clients import EmailProviderError
+from .models import Invoice
+from .services import send_invoice_email
+
+# Authentication and authorization are left out of this kata to keep it short.
+
+
+class InvoiceEmailOut(Schema):
+    number: str
+    email_status: str
+    email_message_id: str
+
+
+router = Router(tags=["invoices"])
+
+
+@router.post("/invoices/{number}/email", response=InvoiceEmailOut)
+def email_invoice(request: HttpRequest, number: str) -> Invoice:
+    """The "Send by email" button of the invoice page."""
+    return send_invoice_email(number)
+
+
+api = NinjaAPI(urls_namespace="injectable_client")
+api.add_router("/api/v1/", router)
+
+
+@api.exception_handler(Invoice.DoesNotExist)
+def invoice_not_found(request: HttpRequest, exc: Invoice.DoesNotExist) -> HttpResponse:
+    return api.create_response(request, {"detail": "Invoice not found."}, status=404)
+
+
+@api.exception_handler(EmailProviderError)
+def email_provider_failed(request: HttpRequest, exc: EmailProviderError) -> HttpResponse:
+    return api.create_response(request, {"detail": "The email provider failed; try again later."}, status=502)
+
+
+urlpatterns = [path("", api.urls)]

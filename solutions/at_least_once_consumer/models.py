@@ -1,0 +1,39 @@
+from django.db import models
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    billing_email = models.EmailField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subscription(models.Model):
+    """Our copy of a subscription kept by the billing provider, updated from the provider's messages."""
+
+    class Plan(models.TextChoices):
+        STARTER = "starter"
+        TEAM = "team"
+        BUSINESS = "business"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAST_DUE = "past_due"
+        CANCELED = "canceled"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="subscriptions")
+    provider_ref = models.CharField(max_length=64, unique=True)
+    plan = models.CharField(max_length=16, choices=Plan.choices)
+    seats = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # the version of the provider's newest message applied: a message with this version or an older
+    # one is a redelivery, or was overtaken by a newer one, and must not change anything
+    provider_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider_ref} ({self.plan}, {self.seats} seats)"

@@ -1,0 +1,67 @@
+"""The email provider: its client, and the Protocol that services depend on."""
+
+import os
+from functools import cache
+from typing import Protocol
+
+import httpx
+
+EMAIL_PROVIDER_URL = "https://api.mailer.example"  # in production: from settings
+SENDER = "billing@ourapp.example"
+TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+class EmailProviderError(Exception):
+    """The email provider refused or failed a request."""
+
+
+class EmailClient(Protocol):
+    """Sends email through the email provider. Services receive one as an argument; tests pass a fake."""
+
+    def is_suppressed(self, address: str) -> bool:
+        """True when the provider will not send to `address` (it bounced, or its owner complained)."""
+        ...
+
+    def send(self, *, to: str, subject: str, text: str, idempotency_key: str) -> str:
+        """Send one email and return the provider's message ID; a repeated key sends nothing new."""
+        ...
+
+
+def email_provider_http() -> httpx.Client:
+    """An httpx client for the email provider: its base URL, our API key, our timeouts."""
+    return httpx.Client(
+        base_url=EMAIL_PROVIDER_URL,
+        headers={"Authorization": f"Bearer {os.environ.get('MAILER_API_KEY', '')}"},
+        timeout=TIMEOUT,
+    )
+
+
+class HttpEmailClient:
+    """The email provider's REST API: the only code that knows its URLs and its JSON."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def is_suppressed(self, address: str) -> bool:
+        response = self._http.get(f"/v1/suppressions/{address}")
+        if response.status_code == 404:
+            return False
+        if response.is_error:
+            raise EmailProviderError(f"suppression lookup answered {response.status_code}")
+        return True
+
+    def send(self, *, to: str, subject: str, text: str, idempotency_key: str) -> str:
+        response = self._http.post(
+            "/v1/emails",
+            json={"from": SENDER, "to": [to], "subject": subject, "text": text},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        if response.is_error:
+            raise EmailProviderError(f"sending answered {response.status_code}")
+        return str(response.json()["id"])
+
+
+@cache
+def default_email_client() -> HttpEmailClient:
+    """The production client, built on first use (never at import) and shared by the process."""
+    return HttpEmailClient(email_provider_http())

@@ -1,0 +1,47 @@
+from django.db import transaction
+
+from .clients import EmailClient, SubscriptionEventQueue, SubscriptionUpdated
+from .models import Subscription
+
+BATCH_SIZE = 10  # the most SQS hands out per receive
+
+
+def apply_subscription_updated(message: SubscriptionUpdated, *, emails: EmailClient) -> None:
+    """Bring our copy of a subscription to the state the provider announced; email a change of plan.
+
+    The queue delivers at least once and in any order. Each message carries the subscription's whole
+    state and its version, so the version is the deduplication key: a message whose version is not
+    newer than the one applied is a redelivery or overtaken, and is ignored, email included. (Storing
+    processed message IDs would catch redeliveries, but not an old message arriving after a new one.)
+    """
+    with transaction.atomic():
+        subscription = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .get(provider_ref=message.subscription_ref)
+        )
+        previous_plan = subscription.plan
+        if message.version > subscription.provider_version:
+            subscription.provider_version = message.version
+            subscription.plan = message.plan
+            subscription.seats = message.seats
+            subscription.status = message.status
+            subscription.save(update_fields=["provider_version", "plan", "seats", "status", "updated_at"])
+
+    # after the commit: a slow email provider must not hold the subscription's row lock
+    if message.plan != previous_plan:
+        plan = Subscription.Plan(message.plan).label
+        emails.send(
+            to=subscription.organization.billing_email,
+            subject=f"Your plan is now {plan}",
+            body=f"{subscription.organization.name} is now on the {plan} plan.",
+        )
+
+
+def consume(queue: SubscriptionEventQueue, *, emails: EmailClient) -> int:
+    """Handle one batch of waiting messages, deleting each from the queue once handled; return the count."""
+    messages = queue.receive(max_messages=BATCH_SIZE)
+    for message in messages:
+        apply_subscription_updated(message, emails=emails)
+        queue.delete(message)
+    return len(messages)

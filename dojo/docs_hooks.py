@@ -1,14 +1,32 @@
-"""MkDocs hooks: add the generated pages and navigation, and frame the hand-written rule pages."""
+"""MkDocs hooks: add the generated pages and navigation, and frame the hand-written rule pages.
 
-from typing import Any
+Under `uv run mkdocs serve` (only then), the site also gets `dojo-status.json`: the learner's results
+from `.dojo/`, which `assets/javascripts/dojo-status.js` shows on the kata pages and the progress page;
+a grading rewrites `.dojo/results.json`, the site rebuilds and the open page reloads. A built or
+published site has no such file, and the status boxes stay empty.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Any, Literal
 
 from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.livereload import LiveReloadServer
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from dojo import site
+from dojo import paths, progress, site
 from dojo.manifest import load_katas
 from dojo.rules import load_rules
+
+STATUS_FILE = "dojo-status.json"
+_serving = False
+
+
+def on_startup(command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
+    global _serving  # mkdocs keeps this module for the whole `serve`
+    _serving = command == "serve"
+
 
 GENERATED = {
     "standard.md": site.standard_page,
@@ -47,7 +65,17 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         files.append(File.generated(config, uri, content=render()))
     for kata in load_katas():
         files.append(File.generated(config, f"katas/{kata.slug}.md", content=site.kata_page(kata)))
+    if _serving:
+        status = json.dumps(progress.site_status(paths.REPO), indent=2)
+        files.append(File.generated(config, STATUS_FILE, content=status))
     return files
+
+
+def on_serve(server: LiveReloadServer, config: MkDocsConfig, builder: Callable[..., None]) -> LiveReloadServer:
+    """Rebuild when a grading or `uv run dojo` writes the learner's state (not the backups below it)."""
+    paths.STATE.mkdir(exist_ok=True)
+    server.watch(str(paths.STATE), recursive=False)
+    return server
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:

@@ -4,6 +4,8 @@ Each kata tree needs a process of its own (the app labels are the kata slugs in 
 project's integrity tests and `uv run dojo` grade through here.
 """
 
+import gc
+import importlib
 import json
 import os
 import subprocess
@@ -49,12 +51,19 @@ class Grading:
     katas: dict[str, KataResult] = field(default_factory=dict)
 
 
-def _parse(document: dict[str, Any]) -> dict[str, KataResult]:
+def parse_results(document: dict[str, Any]) -> dict[str, KataResult]:
+    """The per-kata results of a report the plugin wrote (`--dojo-report`, `.dojo/results.json`)."""
     katas = {}
     for slug, entry in document.get("katas", {}).items():
         tests = tuple(TestResult(**test) for test in entry["tests"])
         katas[slug] = KataResult(slug=slug, status=entry["status"], tests=tests)
     return katas
+
+
+def _process_env(env: dict[str, str] | None) -> dict[str, str]:
+    process_env = {**os.environ, **(env or {})}
+    process_env.pop("PYTEST_ADDOPTS", None)
+    return process_env
 
 
 def grade(
@@ -64,25 +73,138 @@ def grade(
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     timeout: float = 600,
+    cwd: Path | None = None,
+    warm: "WarmPytest | None" = None,
 ) -> Grading:
-    """Grade `targets` (e.g. `["katas"]`, `["katas/n_plus_one"]`) in a new pytest process."""
+    """Grade `targets` (e.g. `["katas"]`, `["katas/n_plus_one"]`) in a new pytest process.
+
+    `cwd` is the repository to grade in (this one by default): `uv run dojo` passes the clone it runs in.
+    `warm` is a process started earlier with its own directory and environment (`dojo watch`).
+    """
     with tempfile.TemporaryDirectory(prefix="dojo-report-") as scratch:
         report = Path(scratch) / "results.json"
-        command = [sys.executable, "-m", "pytest", *targets, "--dojo-report", str(report), "-p", "no:cacheprovider"]
+        args = [*targets, "--dojo-report", str(report), "-p", "no:cacheprovider"]
         if kata_root is not None:
-            command += ["--kata-root", str(kata_root)]
-        command += list(extra_args)
-        process_env = {**os.environ, **(env or {})}
-        process_env.pop("PYTEST_ADDOPTS", None)
-        completed = subprocess.run(  # noqa: S603 - our own interpreter running pytest
-            command,
-            cwd=paths.REPO,
-            env=process_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+            args += ["--kata-root", str(kata_root)]
+        args += list(extra_args)
+        if warm is not None and warm.ready():
+            completed = warm.run(args, timeout=timeout)
+        else:
+            completed = subprocess.run(  # noqa: S603 - our own interpreter running pytest
+                [sys.executable, "-m", "pytest", *args],
+                cwd=cwd or paths.REPO,
+                env=_process_env(env),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         output = completed.stdout + completed.stderr
-        katas = _parse(json.loads(report.read_text(encoding="utf-8"))) if report.exists() else {}
+        katas = parse_results(json.loads(report.read_text(encoding="utf-8"))) if report.exists() else {}
     return Grading(exit_code=completed.returncode, output=output, katas=katas)
+
+
+# Imported ahead of time by a warm process: libraries only. Never the kata code, the settings (which
+# look at the kata folders) or a pytest plugin (pytest must import those itself to rewrite their asserts).
+WARM_MODULES = (
+    "pytest",
+    "_pytest.assertion.rewrite",
+    "_pytest.debugging",
+    "_pytest.fixtures",
+    "_pytest.junitxml",
+    "_pytest.python",
+    "_pytest.terminal",
+    "django",
+    "django.core.management",
+    "django.core.management.commands.migrate",
+    "django.db.backends.sqlite3.base",
+    "django.db.backends.sqlite3.creation",
+    "django.db.backends.sqlite3.schema",
+    "django.db.models",
+    "django.test",
+    "django.test.runner",
+    "django.test.utils",
+    "dateutil.parser",
+    "dj_database_url",
+    "httpx",
+    "pydantic",
+    "sqlparse",
+    "dojo.grading",
+    "dojo.manifest",
+    "dojo.problems",
+    "dojo.rules",
+)
+
+
+def _not_to_import_early() -> set[str]:
+    """Modules a warm process must leave to pytest: its plugins (to rewrite them) and the kata settings."""
+    from importlib.metadata import entry_points
+
+    names = {"dojo.settings", "dojo.kata_apps", "dojo.pytest_plugin"}
+    for entry in entry_points(group="pytest11"):
+        names.add(entry.value.split(":")[0].split(".")[0])
+        for file in (entry.dist.files or []) if entry.dist else []:
+            top = file.parts[0] if file.parts else ""
+            if top and not top.endswith((".dist-info", ".egg-info", ".pth")) and top not in ("..", "__pycache__"):
+                names.add(top.removesuffix(".py"))
+    return names
+
+
+class WarmPytest:
+    """A pytest process started ahead of time: its libraries imported, it waits for what to grade.
+
+    `dojo watch` keeps one ready, so that the grading after a save does not wait for Python to start
+    and import pytest and Django. The process grades once, exactly as `python -m pytest` would.
+    """
+
+    def __init__(self, *, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "dojo.runner"],
+            cwd=cwd or paths.REPO,
+            env=_process_env(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def ready(self) -> bool:
+        return self._process.poll() is None
+
+    def run(self, args: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+        try:
+            stdout, stderr = self._process.communicate(json.dumps(args) + "\n", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise
+        return subprocess.CompletedProcess(args, self._process.returncode, stdout, stderr)
+
+    def close(self) -> None:
+        """Stop the process if it has not graded (and so not ended)."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+
+
+def _warm_process() -> int:
+    """`python -m dojo.runner`: import the libraries, wait for pytest's arguments on stdin, grade."""
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: S112 - only a head start: pytest imports what it needs anyway
+            continue
+    clean = not (_not_to_import_early() & set(sys.modules))
+    gc.freeze()  # what was imported so far stays: pytest's garbage collections need not walk it again
+    line = sys.stdin.readline()
+    if not line:
+        return 0
+    args = [str(arg) for arg in json.loads(line)]
+    if not clean:  # a library imported a plugin early: grade in a fresh interpreter instead
+        os.execv(sys.executable, [sys.executable, "-m", "pytest", *args])  # noqa: S606
+    import pytest
+
+    return int(pytest.main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(_warm_process())

@@ -82,11 +82,17 @@ def kata_page(kata: Kata) -> str:
         f'<div class="dojo-status" data-kata="{kata.slug}"></div>',
         readme_body(kata).strip(),
         "## Grade it",
-        _fence(f"uv run pytest katas/{kata.slug}", "shell"),
+        _fence(
+            f"uv run dojo watch {kata.slug}     # grades again on every save; Ctrl-C to stop\n"
+            f"uv run pytest katas/{kata.slug}   # the same graders, once",
+            "shell",
+        ),
         "A failing check says what is wrong and which rule it breaks; the others keep passing as long "
-        "as the code still does what it did.",
+        "as the code still does what it did. [The dojo command](../dojo-cli.md) has more: hints, reset, "
+        "the solution once you pass.",
         "## Hints",
-        "Open one at a time: each says a little more than the one before.",
+        f"Open one at a time: each says a little more than the one before (`uv run dojo hint {kata.slug}` "
+        "shows them one by one in your terminal, and remembers).",
     ]
     for number, hint in enumerate(kata.hints, start=1):
         parts.append(f'??? tip "Hint {number}"\n{_indent(hint)}')

@@ -1,8 +1,6 @@
 """The site: it builds strictly, every example runs, every rule has its page and every page is reachable."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -102,21 +100,6 @@ def test_every_rule_has_a_page_with_the_required_sections(rule: object) -> None:
     assert '=== "Bad"' in text
     assert '=== "Good"' in text
     assert "TODO" not in text
-
-
-@pytest.fixture(scope="module")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("site")
-    completed = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(target)],
-        cwd=paths.REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "", "HOME": str(target)},
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return target
 
 
 def nav_pages(entries: list[object]) -> set[str]:

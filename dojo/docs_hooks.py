@@ -3,7 +3,8 @@
 Under `uv run mkdocs serve` (only then), the site also gets `dojo-status.json`: the learner's results
 from `.dojo/`, which `assets/javascripts/dojo-status.js` shows on the kata pages and the progress page;
 a grading rewrites `.dojo/results.json`, the site rebuilds and the open page reloads. A built or
-published site has no such file, and the status boxes stay empty.
+published site carries the same file holding `null` (no learner, and no failed request in the
+browser's console), and the status boxes stay empty.
 """
 
 import json
@@ -65,9 +66,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         files.append(File.generated(config, uri, content=render()))
     for kata in load_katas():
         files.append(File.generated(config, f"katas/{kata.slug}.md", content=site.kata_page(kata)))
-    if _serving:
-        status = json.dumps(progress.site_status(paths.REPO), indent=2)
-        files.append(File.generated(config, STATUS_FILE, content=status))
+    status = json.dumps(progress.site_status(paths.REPO), indent=2) if _serving else "null"
+    files.append(File.generated(config, STATUS_FILE, content=status))
     return files
 
 

@@ -625,13 +625,9 @@ def test_only_the_served_site_publishes_the_learners_status(
     docs_hooks.on_startup(command=command, dirty=False)  # type: ignore[arg-type]
     files = docs_hooks.on_files(Files([]), config)
 
-    names = [file.src_uri for file in files]
-    assert names == (["dojo-status.json"] if published else [])
-    if published:
-        assert json.loads(files.get_file_from_path("dojo-status.json").content_string) == {  # type: ignore[union-attr]
-            "katas": [],
-            "root": str(paths.REPO),
-        }
+    assert [file.src_uri for file in files] == ["dojo-status.json"]
+    status = json.loads(files.get_file_from_path("dojo-status.json").content_string)  # type: ignore[union-attr]
+    assert status == ({"katas": [], "root": str(paths.REPO)} if published else None)
 
 
 def test_the_served_site_rebuilds_when_the_learners_state_changes(

@@ -10,6 +10,7 @@
 import difflib
 import json
 import os
+import sys
 from collections.abc import Generator, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,12 @@ def pytest_load_initial_conftests(
     if chosen is None:
         chosen = str(paths.SOLUTIONS if "--solutions" in args or "solutions" in trees else paths.KATAS)
     os.environ["DOJO_KATA_ROOT"] = str(Path(chosen).resolve())
+    # no __pycache__ folders inside the kata trees, so that `diff -r katas/X solutions/X` shows the
+    # lesson only: bytecode goes to .dojo/pycache, or nowhere for a throwaway tree (--kata-root)
+    if _option_value(args, "--kata-root") is None:
+        sys.pycache_prefix = sys.pycache_prefix or str(paths.STATE / "pycache")
+    else:
+        sys.dont_write_bytecode = True
     namespace = early_config.known_args_namespace
     namespace.file_or_dir = [
         mapped[0] if (mapped := _grader_path(str(arg), early_config.invocation_params.dir)) else arg

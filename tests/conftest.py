@@ -32,20 +32,35 @@ Key = tuple[str, ...]
 
 @pytest.fixture(scope="session")
 def gradings(tmp_path_factory: pytest.TempPathFactory) -> dict[Key, Grading]:
-    """Every grading the integrity tests judge, run once per session, two at a time."""
+    """Every grading the integrity tests judge, run once per session, two at a time.
+
+    Decoys go in rounds: round N holds the N-th decoy of every kata that has one, each laid over its
+    own kata's solution in one tree. Katas are separate apps, so one process grades the whole round,
+    and a decoy that breaks its kata breaks no other.
+    """
     jobs: dict[Key, Callable[[], Grading]] = {}
     starter = starter_tree(tmp_path_factory.mktemp("starter") / "katas")
     jobs[("starter",)] = lambda: grade(["katas"], kata_root=starter, env=grading_env())
     jobs[("solutions",)] = lambda: grade(["katas", "--solutions"], env=grading_env())
+    rounds: dict[int, list[tuple[str, str]]] = {}
     for kata in load_katas():
-        for decoy in kata.decoys:
-            tree = decoy_tree(kata.slug, decoy, tmp_path_factory.mktemp(f"{kata.slug}-{decoy}"))
-            jobs[("decoy", kata.slug, decoy)] = lambda slug=kata.slug, tree=tree: grade(
-                [f"katas/{slug}"], kata_root=tree, env=grading_env()
-            )
+        for number, decoy in enumerate(kata.decoys):
+            rounds.setdefault(number, []).append((kata.slug, decoy))
+    for number, members in rounds.items():
+        tree = tmp_path_factory.mktemp(f"decoys-{number}")
+        for slug, decoy in members:
+            decoy_tree(slug, decoy, tree)
+        targets = [f"katas/{slug}" for slug, _decoy in members]
+        jobs[("decoys", str(number))] = lambda targets=targets, tree=tree: grade(
+            targets, kata_root=tree, env=grading_env()
+        )
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         futures = {key: pool.submit(job) for key, job in jobs.items()}
-        return {key: future.result() for key, future in futures.items()}
+        done = {key: future.result() for key, future in futures.items()}
+    for number, members in rounds.items():
+        for slug, decoy in members:
+            done[("decoy", slug, decoy)] = done[("decoys", str(number))]
+    return done
 
 
 @pytest.fixture(scope="session")

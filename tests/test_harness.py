@@ -3,72 +3,110 @@
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from dojo import paths
-from dojo.runner import grade
+from dojo.runner import Grading, grade
 
 from .conftest import grading_env
 
-SLOW_LOOP = "def monthly_statement(*args: object) -> list[object]:\n    while True:\n        pass\n"
+ENDLESS = "def monthly_statement(*args: object) -> list[object]:\n    while True:\n        pass\n"
 
 
-@pytest.fixture
-def solved(tmp_path: Path) -> Path:
-    """A copy of the solutions to break in various ways."""
-    tree = tmp_path / "tree"
-    shutil.copytree(paths.SOLUTIONS, tree, ignore=shutil.ignore_patterns("__pycache__"))
-    return tree
+def solved_copy(destination: Path, *slugs: str) -> Path:
+    for slug in slugs:
+        shutil.copytree(paths.SOLUTIONS / slug, destination / slug, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
 
 
-def test_a_syntax_error_fails_its_kata_with_the_line_and_the_others_still_pass(solved: Path) -> None:
-    services = solved / "n_plus_one" / "services.py"
-    services.write_text(services.read_text() + "\ndef broken(:\n", encoding="utf-8")
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
 
-    grading = grade(["katas"], kata_root=solved, env=grading_env())
 
+@pytest.fixture(scope="module")
+def harness_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grading]:
+    """Three gradings, run side by side: a tree of katas broken in different ways, an endless loop,
+    and a fix that changes behaviour."""
+    broken_katas = ["n_plus_one", "webhook_idempotency", "atomic_external_call", "missing_index", "schemas_not_models"]
+    broken = solved_copy(tmp_path_factory.mktemp("broken"), *broken_katas)
+    append(broken / "n_plus_one" / "services.py", "\ndef broken(:\n")  # a syntax error
+    models = broken / "webhook_idempotency" / "models.py"
+    models.write_text("from .nowhere import Missing\n" + models.read_text(), encoding="utf-8")  # a failing import
+    (broken / "atomic_external_call" / "clients.py").unlink()  # a deleted file
+    migration = next((broken / "missing_index" / "migrations").glob("0002_*.py"))
+    append(migration, "\n    operations = [\n")  # an unreadable migration
+    # cursor_pagination is not in the tree at all: a deleted kata
+
+    looping = solved_copy(tmp_path_factory.mktemp("looping"), "n_plus_one")
+    append(looping / "n_plus_one" / "services.py", "\n\n" + ENDLESS)
+
+    reordered = solved_copy(tmp_path_factory.mktemp("reordered"), "n_plus_one")
+    services = reordered / "n_plus_one" / "services.py"
+    services.write_text(services.read_text().replace('"issued_on", "number"', '"number"'), encoding="utf-8")
+
+    jobs = {
+        "broken": lambda: grade(
+            [f"katas/{slug}" for slug in [*broken_katas, "cursor_pagination"]], kata_root=broken, env=grading_env()
+        ),
+        "looping": lambda: grade(
+            ["katas/n_plus_one", "-k", "test_statement_of_a_month_without_invoices_is_empty"],
+            kata_root=looping,
+            env={**grading_env(), "DOJO_GRADER_TIMEOUT": "1"},
+        ),
+        "reordered": lambda: grade(["katas/n_plus_one"], kata_root=reordered, env=grading_env()),
+    }
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_a_syntax_error_fails_its_kata_with_the_file_and_line(harness_runs: dict[str, Grading]) -> None:
+    grading = harness_runs["broken"]
     assert grading.katas["n_plus_one"].status == "broken"
     assert "Python cannot read" in grading.output
-    assert "services.py, line" in grading.output
-    assert grading.katas["webhook_idempotency"].status == "passed"
-    assert grading.katas["atomic_external_call"].status == "passed"
+    assert "n_plus_one/services.py, line" in grading.output
     assert grading.exit_code == 1
 
 
-def test_a_failing_import_in_models_fails_only_that_kata(solved: Path) -> None:
-    models = solved / "webhook_idempotency" / "models.py"
-    models.write_text("from .nowhere import Missing\n" + models.read_text(), encoding="utf-8")
-
-    grading = grade(["katas"], kata_root=solved, env=grading_env())
-
+def test_a_failing_import_in_models_fails_only_that_kata(harness_runs: dict[str, Grading]) -> None:
+    grading = harness_runs["broken"]
     assert grading.katas["webhook_idempotency"].status == "broken"
     assert "models.py failed at line 1" in grading.output
-    assert grading.katas["n_plus_one"].status == "passed"
 
 
-def test_a_deleted_file_and_a_deleted_kata_say_how_to_restore_them(solved: Path) -> None:
-    (solved / "atomic_external_call" / "clients.py").unlink()
-    shutil.rmtree(solved / "n_plus_one")
-
-    grading = grade(["katas"], kata_root=solved, env=grading_env())
-
+def test_a_deleted_file_and_a_deleted_kata_say_how_to_restore_them(harness_runs: dict[str, Grading]) -> None:
+    grading = harness_runs["broken"]
     assert grading.katas["atomic_external_call"].status == "broken"
     assert "No module named 'atomic_external_call.clients'" in grading.output
-    assert grading.katas["n_plus_one"].status == "broken"
-    assert "git checkout -- katas/n_plus_one" in grading.output
-    assert grading.katas["webhook_idempotency"].status == "passed"
+    assert grading.katas["cursor_pagination"].status == "broken"
+    assert "git checkout -- katas/cursor_pagination" in grading.output
 
 
-def test_an_endless_loop_is_stopped_by_the_timeout(solved: Path) -> None:
-    services = solved / "n_plus_one" / "services.py"
-    services.write_text(services.read_text() + "\n\n" + SLOW_LOOP, encoding="utf-8")
+def test_an_unreadable_migration_breaks_only_its_kata(harness_runs: dict[str, Grading]) -> None:
+    grading = harness_runs["broken"]
+    assert grading.katas["missing_index"].status == "broken"
+    assert "missing_index/migrations/0002_" in grading.output
 
-    grading = grade(["katas/n_plus_one"], kata_root=solved, env={**grading_env(), "DOJO_GRADER_TIMEOUT": "1"})
 
+def test_the_other_katas_are_still_graded(harness_runs: dict[str, Grading]) -> None:
+    assert harness_runs["broken"].katas["schemas_not_models"].status == "passed"
+
+
+def test_an_endless_loop_is_stopped_by_the_timeout(harness_runs: dict[str, Grading]) -> None:
+    grading = harness_runs["looping"]
     assert grading.katas["n_plus_one"].status == "failing"
     assert "look for a loop that never ends" in grading.output
+
+
+def test_a_behaviour_failure_is_not_blamed_on_the_rule(harness_runs: dict[str, Grading]) -> None:
+    grading = harness_runs["reordered"]
+    failed = [t for t in grading.katas["n_plus_one"].tests if t.outcome == "failed"]
+    assert failed
+    assert all(t.rule is None for t in failed)
+    assert "This check is not the lesson" in grading.output
 
 
 def test_an_unknown_kata_is_refused_with_the_closest_names() -> None:
@@ -81,15 +119,3 @@ def test_an_unknown_kata_is_refused_with_the_closest_names() -> None:
     )
     assert completed.returncode == 4
     assert "There is no kata named 'n_plus_on'. Did you mean: n_plus_one?" in completed.stderr
-
-
-def test_a_behaviour_failure_is_not_blamed_on_the_rule(solved: Path) -> None:
-    services = solved / "n_plus_one" / "services.py"
-    services.write_text(services.read_text().replace('"issued_on", "number"', '"number"'), encoding="utf-8")
-
-    grading = grade(["katas/n_plus_one"], kata_root=solved, env=grading_env())
-
-    failed = [t for t in grading.katas["n_plus_one"].tests if t.outcome == "failed"]
-    assert failed
-    assert all(t.rule is None for t in failed)
-    assert "This check is not the lesson" in grading.output

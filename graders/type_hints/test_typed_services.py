@@ -6,6 +6,7 @@ only the first run on a fresh clone pays for analysing Django's stubs.
 """
 
 import ast
+import fcntl
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import sys
 import tokenize
 import tomllib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -80,6 +82,18 @@ def mypy_config(directory: Path, kata_root: Path) -> Path:
     return config
 
 
+@contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold a lock file, so that two gradings running at once never use mypy's cache together."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="module")
 def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
     target = services_path()
@@ -89,15 +103,16 @@ def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
     env = {**os.environ, "DOJO_KATA_ROOT": str(kata_root), "PYTHONPYCACHEPREFIX": sys.pycache_prefix or ""}
     if sys.dont_write_bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-    completed = subprocess.run(  # noqa: S603 - our own interpreter running mypy on the kata
-        [sys.executable, "-m", "mypy", "--config-file", str(config), "--output", "json", str(target)],
-        cwd=paths.REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=MYPY_SECONDS - 5,
-        check=False,
-    )
+    with exclusive(MYPY_CACHE.with_suffix(".lock")):  # gradings of other trees share the cache
+        completed = subprocess.run(  # noqa: S603 - our own interpreter running mypy on the kata
+            [sys.executable, "-m", "mypy", "--config-file", str(config), "--output", "json", str(target)],
+            cwd=paths.REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=MYPY_SECONDS - 5,
+            check=False,
+        )
     findings, other = [], []
     for line in completed.stdout.splitlines():
         try:

@@ -1,48 +1,68 @@
 """The kata manifest (`katas.toml`): the one list of katas that the graders, the site and the tools read."""
 
 import tomllib
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dojo import paths
 from dojo.rules import load_rules
+from dojo.tomlcheck import Table, TableError
+
+DIFFICULTIES = ("beginner", "intermediate", "advanced")
+FIELDS = {
+    "slug", "title", "rules", "difficulty", "minutes", "files", "hints",
+    "lessons", "guards", "decoys", "discussion", "migrations",
+}  # fmt: skip
 
 
 class ManifestError(ValueError):
     """The manifest is malformed; the message names the kata and the field."""
 
 
-class Kata(BaseModel):
+@dataclass(frozen=True)
+class Kata:
     """One kata: its metadata, where its files are, and which grader tests carry its lesson."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    slug: str = Field(pattern=r"^[a-z][a-z0-9_]{2,39}$")
+    slug: str
     title: str
-    rules: tuple[str, ...] = Field(min_length=1)
-    difficulty: Literal["beginner", "intermediate", "advanced"]
-    minutes: int = Field(ge=5, le=60)
-    files: tuple[str, ...] = Field(min_length=1)
-    hints: tuple[str, ...] = Field(min_length=2)
-    lessons: dict[str, str] = Field(min_length=1)
-    guards: dict[str, str] = Field(default_factory=dict)
-    decoys: dict[str, str] = Field(min_length=1)
+    rules: tuple[str, ...]
+    difficulty: str
+    minutes: int
+    files: tuple[str, ...]
+    hints: tuple[str, ...]
+    lessons: dict[str, str] = field(hash=False)
+    guards: dict[str, str] = field(hash=False)
+    decoys: dict[str, str] = field(hash=False)
     discussion: tuple[str, ...] = ()
     migrations: bool = False
 
-    @model_validator(mode="after")
-    def _known_rules(self) -> "Kata":
+    @classmethod
+    def from_table(cls, data: dict[str, object], where: str) -> "Kata":
+        """Read and check one `[[kata]]` table."""
+        table = Table(data, where, FIELDS)
+        kata = cls(
+            slug=table.text("slug", pattern=r"[a-z][a-z0-9_]{2,39}"),
+            title=table.text("title"),
+            rules=table.texts("rules", at_least=1),
+            difficulty=table.text("difficulty", choices=DIFFICULTIES),
+            minutes=table.number("minutes", low=5, high=60),
+            files=table.texts("files", at_least=1),
+            hints=table.texts("hints", at_least=2),
+            lessons=table.mapping("lessons", at_least=1),
+            guards=table.mapping("guards", at_least=0, default={}),
+            decoys=table.mapping("decoys", at_least=1),
+            discussion=table.texts("discussion", at_least=0, default=()),
+            migrations=table.flag("migrations", default=False),
+        )
         known = load_rules()
-        for rule_id in (*self.rules, *self.lessons.values(), *self.guards.values()):
+        for rule_id in (*kata.rules, *kata.lessons.values(), *kata.guards.values()):
             if rule_id not in known:
-                raise ValueError(f"unknown rule {rule_id!r} (rules.toml lists the rule IDs)")
-        for rule_id in (*self.lessons.values(), *self.guards.values()):
-            if rule_id not in self.rules:
-                raise ValueError(f"lesson rule {rule_id!r} is missing from the kata's rules")
-        return self
+                raise TableError(f"{where}: unknown rule {rule_id!r} (rules.toml lists the rule IDs)")
+        for rule_id in (*kata.lessons.values(), *kata.guards.values()):
+            if rule_id not in kata.rules:
+                raise TableError(f"{where}: lesson rule {rule_id!r} is missing from the kata's rules")
+        return kata
 
     @property
     def starter_dir(self) -> Path:
@@ -74,11 +94,11 @@ def load_katas(manifest: Path = paths.MANIFEST) -> tuple[Kata, ...]:
         data = tomllib.load(handle)
     katas = []
     for position, table in enumerate(data.get("kata", []), start=1):
+        where = f"{manifest.name}: kata {table.get('slug', f'number {position}')}"
         try:
-            katas.append(Kata.model_validate(table))
-        except ValidationError as error:
-            name = table.get("slug", f"number {position}")
-            raise ManifestError(f"{manifest.name}: kata {name}: {error}") from None
+            katas.append(Kata.from_table(table, where))
+        except TableError as error:
+            raise ManifestError(str(error)) from None
     slugs = [kata.slug for kata in katas]
     if len(set(slugs)) != len(slugs):
         raise ManifestError(f"{manifest.name}: a kata slug appears twice")

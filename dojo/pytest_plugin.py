@@ -82,6 +82,11 @@ def pytest_load_initial_conftests(
     for index, grader_path, _tree in routed:
         args[index] = grader_path
     trees = {tree for _index, _path, tree in routed}
+    graded = [Path(grader_path) for _index, grader_path, _tree in routed]
+    if graded and paths.GRADERS not in graded:
+        # only some katas are graded: only their apps are installed, so Django loads and the test
+        # database holds no other kata's models
+        os.environ["DOJO_KATAS"] = ",".join(sorted({path.name for path in graded}))
     if chosen is None:
         chosen = str(paths.SOLUTIONS if "--solutions" in args or "solutions" in trees else paths.KATAS)
     os.environ["DOJO_KATA_ROOT"] = str(Path(chosen).resolve())
@@ -195,6 +200,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(needs_postgresql)
         if _kata_of(item) is not None and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(GRADER_TIMEOUT_SECONDS))
+        if _kata_of(item) is not None and isinstance(item, pytest.Function):
+            _show_only_learner_frames(item)
     # katas run in manifest order; within a kata, in the order the grader is written
     positions = {id(item): index for index, item in enumerate(items)}
     items.sort(
@@ -203,6 +210,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             positions[id(item)],
         )
     )
+
+
+def _show_only_learner_frames(item: pytest.Function) -> None:
+    """Failures show the frames of the grader and of the kata only, not Django's or httpx's insides.
+
+    Reading the learner's code is what helps; formatting library frames also cost a full grading run
+    a second. `--fulltrace` still shows everything. (`_traceback_filter` is pytest's own hook point
+    for this, on the item.)
+    """
+    learner_code = (paths.GRADERS, _kata_root().resolve())
+    standard_filter = item._traceback_filter
+
+    def learner_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        traceback = standard_filter(excinfo)
+        if item.config.getoption("fulltrace", False):
+            return traceback
+        kept = traceback.filter(
+            lambda entry: any(Path(str(entry.path)).resolve().is_relative_to(root) for root in learner_code)
+        )
+        return kept if len(kept) else traceback[-1:]
+
+    item._traceback_filter = learner_frames  # type: ignore[method-assign]
 
 
 def _lesson_text(kata: Kata, item: pytest.Item, report: pytest.TestReport) -> tuple[str, str]:

@@ -1,23 +1,32 @@
 """The rule registry (`rules.toml`): a stable ID for every rule of the standard."""
 
 import tomllib
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from dojo import paths
+from dojo.tomlcheck import Table
 
 
-class Rule(BaseModel):
+@dataclass(frozen=True)
+class Rule:
     """One rule of the standard, with the words the standard uses for it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str = Field(pattern=r"^[A-Z]+-[0-9]+$")
+    id: str
     section: str
     title: str
     text: str
+
+    @classmethod
+    def from_table(cls, data: dict[str, object], where: str) -> "Rule":
+        table = Table(data, where, {"id", "section", "title", "text"})
+        return cls(
+            id=table.text("id", pattern=r"[A-Z]+-[0-9]+"),
+            section=table.text("section"),
+            title=table.text("title"),
+            text=table.text("text"),
+        )
 
     @property
     def page(self) -> str:
@@ -35,7 +44,10 @@ def load_rules(registry: Path = paths.RULES) -> dict[str, Rule]:
     """Every rule by ID, in the standard's order."""
     with registry.open("rb") as handle:
         data = tomllib.load(handle)
-    rules = [Rule.model_validate(table) for table in data.get("rule", [])]
+    rules = [
+        Rule.from_table(table, f"{registry.name}: rule {table.get('id', number)}")
+        for number, table in enumerate(data.get("rule", []), start=1)
+    ]
     return {rule.id: rule for rule in rules}
 
 

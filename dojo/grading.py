@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model
+from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
 _TRANSACTION_CONTROL = re.compile(r"^\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
@@ -73,3 +75,24 @@ def in_application_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
     """
     connection = connections[using]
     return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+@contextmanager
+def fails_once_when_saved(model: type[Model], error: Exception) -> Iterator[None]:
+    """The next time a `model` row is saved, `error` is raised right after the write, once.
+
+    This is how graders make a database fail half-way through a service: whatever was written in the
+    same transaction before and with this row must then be rolled back.
+    """
+    failures = [error]
+    uid = f"dojo-fails-once-{model._meta.label}"
+
+    def fail(**kwargs: object) -> None:
+        if failures:
+            raise failures.pop()
+
+    post_save.connect(fail, sender=model, weak=False, dispatch_uid=uid)
+    try:
+        yield
+    finally:
+        post_save.disconnect(sender=model, dispatch_uid=uid)

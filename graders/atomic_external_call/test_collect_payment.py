@@ -1,15 +1,14 @@
 """Grader of `atomic_external_call`: no provider call inside a transaction; events only after commit."""
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 from django.db import OperationalError
-from django.db.models.signals import post_save
 
 from atomic_external_call.models import Invoice, Payment
 from atomic_external_call.services import InvoiceNotPayableError, collect_payment
-from dojo.grading import check
+from dojo.grading import check, fails_once_when_saved
 
 from .factories import InvoiceFactory
 from .fakes import FakeEventBus, FakePaymentProvider
@@ -19,20 +18,9 @@ pytestmark = pytest.mark.django_db
 CaptureCallbacks = Callable[..., AbstractContextManager[list[Callable[[], object]]]]
 
 
-@contextmanager
-def ledger_write_fails() -> Iterator[None]:
+def ledger_write_fails() -> AbstractContextManager[None]:
     """The database fails when the payment row is written, once."""
-    failures = [OperationalError("could not extend file: No space left on device")]
-
-    def fail(**kwargs: object) -> None:
-        if failures:
-            raise failures.pop()
-
-    post_save.connect(fail, sender=Payment, weak=False, dispatch_uid="grader-ledger-fails")
-    try:
-        yield
-    finally:
-        post_save.disconnect(sender=Payment, dispatch_uid="grader-ledger-fails")
+    return fails_once_when_saved(Payment, OperationalError("could not extend file: No space left on device"))
 
 
 def test_collecting_charges_once_and_records_the_payment(

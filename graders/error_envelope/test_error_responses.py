@@ -1,18 +1,16 @@
 """Grader of `error_envelope`: every error answers one documented JSON envelope, and a 500 reveals nothing."""
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.db import OperationalError
-from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.test import Client
 
-from dojo.grading import check
+from dojo.grading import check, fails_once_when_saved
 from error_envelope.models import ApiKey, Invoice
 
 from .factories import ApiKeyFactory, InvoiceFactory
@@ -77,20 +75,9 @@ def check_envelope(response: HttpResponse, *, request: str, status: int, code: s
     return body
 
 
-@contextmanager
-def database_fails_when_an_invoice_is_saved() -> Iterator[None]:
+def database_fails_when_an_invoice_is_saved() -> AbstractContextManager[None]:
     """The database connection drops while the invoice is written, once."""
-    failures = [OperationalError(INTERNAL_ERROR)]
-
-    def fail(**kwargs: object) -> None:
-        if failures:
-            raise failures.pop()
-
-    post_save.connect(fail, sender=Invoice, weak=False, dispatch_uid="grader-database-fails")
-    try:
-        yield
-    finally:
-        post_save.disconnect(sender=Invoice, dispatch_uid="grader-database-fails")
+    return fails_once_when_saved(Invoice, OperationalError(INTERNAL_ERROR))
 
 
 # --- what the API does when nothing goes wrong: unchanged ---

@@ -1,13 +1,12 @@
 """Grader of `on_commit_events`: invoice.finalized goes out once, after the outermost commit, never for a rollback."""
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 from django.db import IntegrityError, OperationalError
-from django.db.models.signals import post_save
 
-from dojo.grading import check
+from dojo.grading import check, fails_once_when_saved
 from on_commit_events.models import BillingPeriod, Invoice, LedgerEntry
 from on_commit_events.services import (
     InvoiceNotDraftError,
@@ -38,20 +37,9 @@ def with_leftover_booking(invoice: Invoice) -> Invoice:
     return invoice
 
 
-@contextmanager
-def closing_the_period_fails() -> Iterator[None]:
+def closing_the_period_fails() -> AbstractContextManager[None]:
     """The database fails when the period is written as closed (the close's last write), once."""
-    failures = [OperationalError("could not extend file: No space left on device")]
-
-    def fail(**kwargs: object) -> None:
-        if failures:
-            raise failures.pop()
-
-    post_save.connect(fail, sender=BillingPeriod, weak=False, dispatch_uid="grader-period-close-fails")
-    try:
-        yield
-    finally:
-        post_save.disconnect(sender=BillingPeriod, dispatch_uid="grader-period-close-fails")
+    return fails_once_when_saved(BillingPeriod, OperationalError("could not extend file: No space left on device"))
 
 
 def test_finalizing_totals_opens_books_and_announces_the_invoice(

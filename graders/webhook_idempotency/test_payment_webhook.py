@@ -3,16 +3,14 @@
 import importlib
 import itertools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
 import pytest
 from django.db import OperationalError, connection
-from django.db.models.signals import post_save
 
-from dojo.grading import check
+from dojo.grading import check, fails_once_when_saved
 from webhook_idempotency.models import Invoice, Payment
 
 from .factories import InvoiceFactory
@@ -38,21 +36,9 @@ def payment_event(invoice: Invoice, amount_cents: int, event_id: str | None = No
     )
 
 
-@contextmanager
-def database_fails_after_the_payment_row() -> Iterator[None]:
+def database_fails_after_the_payment_row() -> AbstractContextManager[None]:
     """The connection drops right after the payment row is written, once."""
-
-    failures = [OperationalError("server closed the connection unexpectedly")]
-
-    def fail(**kwargs: object) -> None:
-        if failures:
-            raise failures.pop()
-
-    post_save.connect(fail, sender=Payment, weak=False, dispatch_uid="grader-database-fails")
-    try:
-        yield
-    finally:
-        post_save.disconnect(sender=Payment, dispatch_uid="grader-database-fails")
+    return fails_once_when_saved(Payment, OperationalError("server closed the connection unexpectedly"))
 
 
 def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(emails: FakeEmailClient) -> None:

@@ -124,6 +124,8 @@ def test_bad_and_good_tabs_switch(visit: Visit) -> None:
     assert good_code.is_visible()
     assert 'select_related("customer")' in good_code.inner_text()
     assert not page.locator(".tabbed-block").nth(0).is_visible()
+    good_code.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)  # let the tab indicator finish moving before the screenshot
     visit.screenshot("tabs-good")
 
 

@@ -315,7 +315,12 @@ def workshop_kata_notes() -> str:
             "**Wrong fixes to watch for**",
             "",
         ]
-        lines += [f"- *{name.replace('_', ' ')}*: {why}" for name, why in kata.decoys.items()]
+        for name, why in kata.decoys.items():
+            lines.append(f"- *{name.replace('_', ' ')}*: {why}")
+            diff = paths.DECOYS / kata.slug / f"{name}.diff"
+            if diff.is_file():
+                code = _indent(_fence(diff.read_text(encoding="utf-8"), "diff"), 8)
+                lines.append(f'\n    ??? note "The wrong fix, against the reference solution"\n{code}\n')
         if kata.discussion:
             lines += ["", "**Discussion prompts**", ""]
             lines += [f"{n}. {question}" for n, question in enumerate(kata.discussion, start=1)]

@@ -27,14 +27,23 @@ def starter_tree(destination: Path) -> Path:
 
 
 def decoy_tree(slug: str, decoy: str, destination: Path) -> Path:
-    """The reference solution of `slug` with a decoy's files laid over it."""
-    shutil.copytree(paths.SOLUTIONS / slug, destination / slug, ignore=shutil.ignore_patterns("__pycache__"))
-    for source in (paths.DECOYS / slug / decoy).rglob("*"):
-        if source.is_file():
-            target = destination / slug / source.relative_to(paths.DECOYS / slug / decoy)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+    """The reference solution of `slug` with a decoy's diff applied to it."""
+    target = destination / slug
+    shutil.copytree(paths.SOLUTIONS / slug, target, ignore=shutil.ignore_patterns("__pycache__"))
+    applied = subprocess.run(
+        ["git", "apply", "--whitespace=nowarn", str(decoy_diff(slug, decoy))],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if applied.returncode != 0:
+        raise RuntimeError(f"decoy {slug}/{decoy} no longer applies to the solution:\n{applied.stderr}")
     return destination
+
+
+def decoy_diff(slug: str, decoy: str) -> Path:
+    return paths.DECOYS / slug / f"{decoy}.diff"
 
 
 def kata_files(root: Path) -> set[str]:

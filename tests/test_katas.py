@@ -2,6 +2,7 @@
 
 import ast
 import filecmp
+import re
 
 import pytest
 
@@ -11,7 +12,7 @@ from dojo.runner import Grading, KataResult
 from dojo.site import readme_title
 
 from .conftest import Key
-from .kata_trees import kata_files
+from .kata_trees import decoy_diff, kata_files
 
 KATAS = load_katas()
 DECOYS = [(kata, decoy) for kata in KATAS for decoy in kata.decoys]
@@ -69,11 +70,13 @@ def test_manifest_entry_matches_the_kata(kata: Kata) -> None:
     assert tests, f"graders/{kata.slug}/ has no test_*.py with tests"
     unknown = (set(kata.lessons) | set(kata.guards)) - tests
     assert not unknown, f"the manifest names grader tests that do not exist: {sorted(unknown)}"
-    decoy_dirs = {p.name for p in (paths.DECOYS / kata.slug).iterdir() if p.is_dir()}
-    assert decoy_dirs == set(kata.decoys), "tests/decoys/<slug>/ and the manifest's decoys differ"
+    decoy_files = {p.name for p in (paths.DECOYS / kata.slug).iterdir()}
+    assert decoy_files == {f"{decoy}.diff" for decoy in kata.decoys}, "tests/decoys/<slug>/ and the manifest differ"
     for decoy in kata.decoys:
-        for name in kata_files(paths.DECOYS / kata.slug / decoy):
-            assert (kata.solution_dir / name).is_file(), f"decoy {decoy} replaces {name}, which the kata does not have"
+        changed = re.findall(r"^\+\+\+ b/(\S+)", decoy_diff(kata.slug, decoy).read_text(), flags=re.MULTILINE)
+        assert changed, f"decoy {decoy} changes nothing"
+        for name in changed:
+            assert (kata.solution_dir / name).is_file(), f"decoy {decoy} changes {name}, which the kata does not have"
 
 
 @pytest.mark.parametrize("kata", KATAS, ids=by_slug)

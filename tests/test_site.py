@@ -171,3 +171,10 @@ def test_the_coverage_matrix_has_a_row_per_rule_and_a_column_per_kata() -> None:
             row = next(r for r in rows if r.startswith(f"| [{rule_id}]"))
             column = [k.slug for k in load_katas()].index(kata.slug) + 2
             assert row.split("|")[column].strip() == "✓"
+
+
+def test_facilitator_notes_show_each_wrong_fix_as_a_diff(built_site: Path) -> None:
+    html = (built_site / "workshops" / "katas" / "index.html").read_text(encoding="utf-8")
+    decoys = sum(len(kata.decoys) for kata in load_katas())
+    assert html.count("The wrong fix, against the reference solution") == decoys
+    assert "prefetch_related" in html  # the n_plus_one decoy that drops the prefetch

@@ -1,15 +1,19 @@
 """Helpers for graders: count queries, see transactions, and say clearly what went wrong."""
 
+import os
 import re
+import tokenize
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 from django.db.models.signals import post_save
-from django.test.utils import CaptureQueriesContext
+
+from dojo import paths
 
 _TRANSACTION_CONTROL = re.compile(r"^\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+\b")
@@ -20,6 +24,25 @@ def _short(statement: str, width: int = 160) -> str:
     """A statement as a learner wants to read it: no column list, one line, not too long."""
     short = _COLUMNS.sub("SELECT … FROM ", " ".join(statement.split()))
     return short if len(short) <= width else short[: width - 1] + "…"
+
+
+def kata_dir(slug: str) -> Path:
+    """The folder of `slug` in the tree being graded (`katas/`, `solutions/` or `--kata-root DIR`)."""
+    return Path(os.environ.get("DOJO_KATA_ROOT", paths.KATAS)).resolve() / slug
+
+
+def read_source(path: Path) -> str:
+    """A Python file's text, decoded the way Python decodes it (a UTF-8 BOM or a coding line is fine)."""
+    with tokenize.open(path) as handle:
+        return handle.read()
+
+
+def shown(path: Path) -> str:
+    """A path as a learner finds it: relative to the repository where possible."""
+    try:
+        return str(path.resolve().relative_to(paths.REPO))
+    except ValueError:
+        return str(path)
 
 
 def check(condition: object, message: str) -> None:
@@ -60,11 +83,27 @@ class QueryLog:
 
 @contextmanager
 def count_queries(using: str = DEFAULT_DB_ALIAS) -> Iterator[QueryLog]:
-    """Record the queries run in the block; SAVEPOINT and RELEASE statements are not counted."""
+    """Record the queries run in the block; SAVEPOINT and RELEASE statements are not counted.
+
+    The grader installs its own execute wrapper, so learner code that clears `connection.queries_log`
+    or turns off `force_debug_cursor` cannot hide a query from the count.
+    """
     log = QueryLog()
-    with CaptureQueriesContext(connections[using]) as context:
+    connection = connections[using]
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def record(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if not _TRANSACTION_CONTROL.match(sql):
+                # the statement with its parameters filled in, as the database ran it
+                log.statements.append(str(connection.ops.last_executed_query(context["cursor"], sql, params)))
+
+    with connection.execute_wrapper(record):
         yield log
-    log.statements = [q["sql"] for q in context.captured_queries if not _TRANSACTION_CONTROL.match(q["sql"])]
 
 
 def in_application_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:

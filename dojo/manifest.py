@@ -1,5 +1,11 @@
-"""The kata manifest (`katas.toml`): the one list of katas that the graders, the site and the tools read."""
+"""The kata manifest: the one list of katas that the graders, the site and the tools read.
 
+`katas.toml` holds the order and the catalogue's facts; `graders/<slug>/kata.toml` the rest of a kata,
+next to its grader; the checks themselves say which rule they carry (`@pytest.mark.lesson`).
+"""
+
+import ast
+import tokenize
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -10,14 +16,23 @@ from dojo.rules import load_rules
 from dojo.tomlcheck import Table, TableError
 
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
-FIELDS = {
-    "slug", "title", "rules", "difficulty", "minutes", "files", "hints",
-    "lessons", "guards", "decoys", "discussion", "migrations",
-}  # fmt: skip
+MINUTES = (5, 60)
+HEADLINE = {"slug", "title", "rules", "difficulty", "minutes"}
+DETAILS = {"files", "hints", "discussion", "migrations", "decoys", "alternatives", "threat"}
+MARKERS = ("lesson", "guard")
 
 
 class ManifestError(ValueError):
     """The manifest is malformed; the message names the kata and the field."""
+
+
+@dataclass(frozen=True)
+class Threat:
+    """One way a wrong fix could make the symptom go away, and the checks that catch it."""
+
+    way: str
+    caught_by: tuple[str, ...]
+    decoys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,25 +51,44 @@ class Kata:
     decoys: dict[str, str] = field(hash=False)
     discussion: tuple[str, ...] = ()
     migrations: bool = False
+    alternatives: dict[str, str] = field(default_factory=dict, hash=False)
+    threats: tuple[Threat, ...] = ()
 
     @classmethod
-    def from_table(cls, data: dict[str, object], where: str) -> "Kata":
-        """Read and check one `[[kata]]` table."""
-        table = Table(data, where, FIELDS)
+    def from_table(cls, data: dict[str, object], where: str, graders: Path = paths.GRADERS) -> "Kata":
+        """Read and check one `[[kata]]` table of `katas.toml`, with its `graders/<slug>/kata.toml`."""
+        table = Table(data, where, HEADLINE)
+        slug = table.text("slug", pattern=r"[a-z][a-z0-9_]{2,39}")
+        grader_dir = graders / slug
+        details_file = grader_dir / "kata.toml"
+        details_where = f"graders/{slug}/kata.toml"
+        try:
+            with details_file.open("rb") as handle:
+                details_data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise TableError(f"{where}: {details_where} is missing") from None
+        except tomllib.TOMLDecodeError as error:
+            raise TableError(f"{details_where}: {error}") from None
+        details = Table(details_data, details_where, DETAILS)
+        lessons, guards = _marked_checks(grader_dir, details_where)
         kata = cls(
-            slug=table.text("slug", pattern=r"[a-z][a-z0-9_]{2,39}"),
+            slug=slug,
             title=table.text("title"),
             rules=table.texts("rules", at_least=1),
             difficulty=table.text("difficulty", choices=DIFFICULTIES),
-            minutes=table.number("minutes", low=5, high=60),
-            files=table.texts("files", at_least=1),
-            hints=table.texts("hints", at_least=2),
-            lessons=table.mapping("lessons", at_least=1),
-            guards=table.mapping("guards", at_least=0, default={}),
-            decoys=table.mapping("decoys", at_least=1),
-            discussion=table.texts("discussion", at_least=0, default=()),
-            migrations=table.flag("migrations", default=False),
+            minutes=table.number("minutes", low=MINUTES[0], high=MINUTES[1]),
+            files=details.texts("files", at_least=1),
+            hints=details.texts("hints", at_least=2),
+            lessons=lessons,
+            guards=guards,
+            decoys=details.mapping("decoys", at_least=1),
+            discussion=details.texts("discussion", at_least=0, default=()),
+            migrations=details.flag("migrations", default=False),
+            alternatives=details.mapping("alternatives", at_least=0, default={}),
+            threats=_threats(details_data.get("threat", []), details_where),
         )
+        if not kata.lessons:
+            raise TableError(f"{details_where}: no check of graders/{slug}/ is marked @pytest.mark.lesson(...)")
         known = load_rules()
         for rule_id in (*kata.rules, *kata.lessons.values(), *kata.guards.values()):
             if rule_id not in known:
@@ -62,7 +96,26 @@ class Kata:
         for rule_id in (*kata.lessons.values(), *kata.guards.values()):
             if rule_id not in kata.rules:
                 raise TableError(f"{where}: lesson rule {rule_id!r} is missing from the kata's rules")
+        teaching = set(kata.lessons) | set(kata.guards)
+        for threat in kata.threats:
+            unknown = [name for name in threat.caught_by if name not in teaching]
+            if unknown:
+                raise TableError(
+                    f"{details_where}: threat {threat.way!r} names checks that are not lessons or "
+                    f"guards: {', '.join(unknown)}"
+                )
+            unknown = [name for name in threat.decoys if name not in kata.decoys]
+            if unknown:
+                raise TableError(f"{details_where}: threat {threat.way!r} names unknown decoys: {', '.join(unknown)}")
         return kata
+
+    def decoy_path(self, name: str) -> Path:
+        """A decoy: a plausible wrong fix, as a unified diff against the solution."""
+        return self.grader_dir / "decoys" / f"{name}.diff"
+
+    def alternative_path(self, name: str) -> Path:
+        """An alternative: a correct fix by another route than the solution, as a diff against it."""
+        return self.grader_dir / "alternatives" / f"{name}.diff"
 
     @property
     def starter_dir(self) -> Path:
@@ -87,8 +140,59 @@ class Kata:
         return self.lessons.get(name) or self.guards.get(name)
 
 
+def _marked_checks(grader_dir: Path, where: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The grader checks marked `@pytest.mark.lesson("RULE")` and `@pytest.mark.guard("RULE")`, by name.
+
+    Read from the source, so that every process (the site, the CLI, a grading) knows them without
+    importing the graders, which import the kata code.
+    """
+    found: dict[str, dict[str, str]] = {kind: {} for kind in MARKERS}
+    for module in sorted(grader_dir.glob("test_*.py")):
+        with tokenize.open(module) as handle:
+            tree = ast.parse(handle.read(), str(module))
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                marker = _marker(decorator)
+                if marker is None:
+                    continue
+                kind, rule_id = marker
+                if node.name in found["lesson"] or node.name in found["guard"]:
+                    raise TableError(f"{where}: {module.name}::{node.name} is marked twice")
+                found[kind][node.name] = rule_id
+    return found["lesson"], found["guard"]
+
+
+def _marker(decorator: ast.expr) -> tuple[str, str] | None:
+    """`pytest.mark.lesson("PERF-2")` as ("lesson", "PERF-2"); None for any other decorator."""
+    match decorator:
+        case ast.Call(
+            func=ast.Attribute(value=ast.Attribute(value=ast.Name(id="pytest"), attr="mark"), attr=kind),
+            args=[ast.Constant(value=str() as rule_id)],
+        ) if kind in MARKERS:
+            return kind, rule_id
+    return None
+
+
+def _threats(data: object, where: str) -> tuple[Threat, ...]:
+    if not isinstance(data, list):
+        raise TableError(f"{where}: [[threat]] must be a list of tables")
+    threats = []
+    for number, item in enumerate(data, start=1):
+        table = Table(item, f"{where}: threat {number}", {"way", "caught_by", "decoys"})
+        threats.append(
+            Threat(
+                way=table.text("way"),
+                caught_by=table.texts("caught_by", at_least=1),
+                decoys=table.texts("decoys", at_least=0, default=()),
+            )
+        )
+    return tuple(threats)
+
+
 @cache
-def load_katas(manifest: Path = paths.MANIFEST) -> tuple[Kata, ...]:
+def load_katas(manifest: Path = paths.MANIFEST, graders: Path = paths.GRADERS) -> tuple[Kata, ...]:
     """Every kata, in the order a learner should take them."""
     with manifest.open("rb") as handle:
         data = tomllib.load(handle)
@@ -96,7 +200,7 @@ def load_katas(manifest: Path = paths.MANIFEST) -> tuple[Kata, ...]:
     for position, table in enumerate(data.get("kata", []), start=1):
         where = f"{manifest.name}: kata {table.get('slug', f'number {position}')}"
         try:
-            katas.append(Kata.from_table(table, where))
+            katas.append(Kata.from_table(table, where, graders))
         except TableError as error:
             raise ManifestError(str(error)) from None
     slugs = [kata.slug for kata in katas]

@@ -6,7 +6,6 @@ REPO = Path(__file__).resolve().parent.parent
 KATAS = REPO / "katas"
 SOLUTIONS = REPO / "solutions"
 GRADERS = REPO / "graders"
-DECOYS = REPO / "tests" / "decoys"
 DOCS = REPO / "docs"
 MANIFEST = REPO / "katas.toml"
 RULES = REPO / "rules.toml"

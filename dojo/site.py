@@ -317,7 +317,7 @@ def workshop_kata_notes() -> str:
         ]
         for name, why in kata.decoys.items():
             lines.append(f"- *{name.replace('_', ' ')}*: {why}")
-            diff = paths.DECOYS / kata.slug / f"{name}.diff"
+            diff = kata.decoy_path(name)
             if diff.is_file():
                 code = _indent(_fence(diff.read_text(encoding="utf-8"), "diff"), 8)
                 lines.append(f'\n    ??? note "The wrong fix, against the reference solution"\n{code}\n')

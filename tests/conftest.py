@@ -12,10 +12,7 @@ from dojo import paths
 from dojo.manifest import load_katas
 from dojo.runner import Grading, grade
 
-from .kata_trees import decoy_tree, starter_tree
-
-# decoys are kata trees, graded by the integrity tests, never collected as the project's own tests
-collect_ignore = ["decoys"]
+from .kata_trees import patched_tree, starter_tree
 
 _databases = itertools.count(1)
 
@@ -30,36 +27,48 @@ def grading_env() -> dict[str, str]:
 Key = tuple[str, ...]
 
 
+def _rounds(kind: str) -> dict[int, list[tuple[str, str]]]:
+    """Round N holds the N-th decoy (or alternative) of every kata that has one."""
+    rounds: dict[int, list[tuple[str, str]]] = {}
+    for kata in load_katas():
+        names = kata.decoys if kind == "decoy" else kata.alternatives
+        for number, name in enumerate(names):
+            rounds.setdefault(number, []).append((kata.slug, name))
+    return rounds
+
+
 @pytest.fixture(scope="session")
 def gradings(tmp_path_factory: pytest.TempPathFactory) -> dict[Key, Grading]:
     """Every grading the integrity tests judge, run once per session, two at a time.
 
-    Decoys go in rounds: round N holds the N-th decoy of every kata that has one, each laid over its
-    own kata's solution in one tree. Katas are separate apps, so one process grades the whole round,
-    and a decoy that breaks its kata breaks no other.
+    Decoys and alternatives go in rounds: round N holds the N-th decoy of every kata that has one,
+    each laid over its own kata's solution in one tree. Katas are separate apps, so one process grades
+    the whole round, and a decoy that breaks its kata breaks no other.
     """
+    katas = {kata.slug: kata for kata in load_katas()}
     jobs: dict[Key, Callable[[], Grading]] = {}
     starter = starter_tree(tmp_path_factory.mktemp("starter") / "katas")
     jobs[("starter",)] = lambda: grade(["katas"], kata_root=starter, env=grading_env())
     jobs[("solutions",)] = lambda: grade(["katas", "--solutions"], env=grading_env())
-    rounds: dict[int, list[tuple[str, str]]] = {}
-    for kata in load_katas():
-        for number, decoy in enumerate(kata.decoys):
-            rounds.setdefault(number, []).append((kata.slug, decoy))
-    for number, members in rounds.items():
-        tree = tmp_path_factory.mktemp(f"decoys-{number}")
-        for slug, decoy in members:
-            decoy_tree(slug, decoy, tree)
-        targets = [f"katas/{slug}" for slug, _decoy in members]
-        jobs[("decoys", str(number))] = lambda targets=targets, tree=tree: grade(
-            targets, kata_root=tree, env=grading_env()
-        )
+    rounds = {kind: _rounds(kind) for kind in ("decoy", "alternative")}
+    for kind, kind_rounds in rounds.items():
+        for number, members in kind_rounds.items():
+            tree = tmp_path_factory.mktemp(f"{kind}s-{number}")
+            for slug, name in members:
+                kata = katas[slug]
+                diff = kata.decoy_path(name) if kind == "decoy" else kata.alternative_path(name)
+                patched_tree(slug, diff, tree)
+            targets = [f"katas/{slug}" for slug, _name in members]
+            jobs[(f"{kind}s", str(number))] = lambda targets=targets, tree=tree: grade(
+                targets, kata_root=tree, env=grading_env()
+            )
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         futures = {key: pool.submit(job) for key, job in jobs.items()}
         done = {key: future.result() for key, future in futures.items()}
-    for number, members in rounds.items():
-        for slug, decoy in members:
-            done[("decoy", slug, decoy)] = done[("decoys", str(number))]
+    for kind, kind_rounds in rounds.items():
+        for number, members in kind_rounds.items():
+            for slug, name in members:
+                done[(kind, slug, name)] = done[(f"{kind}s", str(number))]
     return done
 
 

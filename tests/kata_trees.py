@@ -26,24 +26,20 @@ def starter_tree(destination: Path) -> Path:
     return destination
 
 
-def decoy_tree(slug: str, decoy: str, destination: Path) -> Path:
-    """The reference solution of `slug` with a decoy's diff applied to it."""
+def patched_tree(slug: str, diff: Path, destination: Path) -> Path:
+    """The reference solution of `slug` with a diff (a decoy or an alternative) applied to it."""
     target = destination / slug
     shutil.copytree(paths.SOLUTIONS / slug, target, ignore=shutil.ignore_patterns("__pycache__"))
     applied = subprocess.run(
-        ["git", "apply", "--whitespace=nowarn", str(decoy_diff(slug, decoy))],
+        ["git", "apply", "--whitespace=nowarn", str(diff)],
         cwd=target,
         capture_output=True,
         text=True,
         check=False,
     )
     if applied.returncode != 0:
-        raise RuntimeError(f"decoy {slug}/{decoy} no longer applies to the solution:\n{applied.stderr}")
+        raise RuntimeError(f"{diff.relative_to(paths.REPO)} no longer applies to the solution:\n{applied.stderr}")
     return destination
-
-
-def decoy_diff(slug: str, decoy: str) -> Path:
-    return paths.DECOYS / slug / f"{decoy}.diff"
 
 
 def kata_files(root: Path) -> set[str]:

@@ -1,4 +1,4 @@
-"""Integrity of every kata: each fails as shipped for its lesson, passes solved, and rejects its decoys."""
+"""Integrity of every kata: it fails as shipped, passes solved, rejects its decoys and accepts its alternatives."""
 
 import ast
 import filecmp
@@ -12,10 +12,11 @@ from dojo.runner import Grading, KataResult
 from dojo.site import readme_title
 
 from .conftest import Key
-from .kata_trees import decoy_diff, kata_files
+from .kata_trees import kata_files
 
 KATAS = load_katas()
 DECOYS = [(kata, decoy) for kata in KATAS for decoy in kata.decoys]
+ALTERNATIVES = [(kata, name) for kata in KATAS for name in kata.alternatives]
 
 
 def by_slug(kata: Kata) -> str:
@@ -70,13 +71,20 @@ def test_manifest_entry_matches_the_kata(kata: Kata) -> None:
     assert tests, f"graders/{kata.slug}/ has no test_*.py with tests"
     unknown = (set(kata.lessons) | set(kata.guards)) - tests
     assert not unknown, f"the manifest names grader tests that do not exist: {sorted(unknown)}"
-    decoy_files = {p.name for p in (paths.DECOYS / kata.slug).iterdir()}
-    assert decoy_files == {f"{decoy}.diff" for decoy in kata.decoys}, "tests/decoys/<slug>/ and the manifest differ"
-    for decoy in kata.decoys:
-        changed = re.findall(r"^\+\+\+ b/(\S+)", decoy_diff(kata.slug, decoy).read_text(), flags=re.MULTILINE)
-        assert changed, f"decoy {decoy} changes nothing"
-        for name in changed:
-            assert (kata.solution_dir / name).is_file(), f"decoy {decoy} changes {name}, which the kata does not have"
+    for kind, names, path_of in (
+        ("decoys", kata.decoys, kata.decoy_path),
+        ("alternatives", kata.alternatives, kata.alternative_path),
+    ):
+        folder = kata.grader_dir / kind
+        files = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+        assert files == {f"{name}.diff" for name in names}, f"graders/{kata.slug}/{kind}/ and kata.toml differ"
+        for name in names:
+            text = path_of(name).read_text(encoding="utf-8")
+            changed = re.findall(r"^\+\+\+ b/(\S+)", text, flags=re.MULTILINE)
+            assert changed, f"{name} changes nothing"
+            created = set(re.findall(r"^--- /dev/null\n\+\+\+ b/(\S+)", text, flags=re.MULTILINE))
+            for changed_name in set(changed) - created:
+                assert (kata.solution_dir / changed_name).is_file(), f"{name} changes {changed_name}, not in the kata"
 
 
 @pytest.mark.parametrize("kata", KATAS, ids=by_slug)
@@ -121,3 +129,12 @@ def test_grader_rejects_decoy(kata: Kata, decoy: str, gradings: dict[Key, Gradin
     teaching = set(kata.lessons) | set(kata.guards)
     caught = [t.test for t in result.tests if t.outcome == "failed" and t.test.split("[")[0] in teaching]
     assert caught, f"decoy {decoy} ({kata.decoys[decoy]}) passes every lesson and guard check of {kata.slug}"
+
+
+@pytest.mark.parametrize(("kata", "name"), ALTERNATIVES, ids=[f"{k.slug}-{n}" for k, n in ALTERNATIVES])
+def test_grader_accepts_alternative(kata: Kata, name: str, gradings: dict[Key, Grading], on_postgresql: bool) -> None:
+    result = result_for(gradings[("alternative", kata.slug, name)], kata)
+    not_passed = [(t.test, t.outcome, t.message) for t in result.tests if t.outcome != "passed"]
+    if not on_postgresql:
+        not_passed = [entry for entry in not_passed if entry[1] != "skipped"]
+    assert not not_passed, f"alternative {name} ({kata.alternatives[name]}) is a correct fix, but: {not_passed}"

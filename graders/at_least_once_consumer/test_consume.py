@@ -95,6 +95,7 @@ def test_every_delivery_is_deleted_from_the_queue(queue: FakeQueue, emails: Fake
     )
 
 
+@pytest.mark.lesson("DATA-3")
 def test_a_redelivered_message_is_applied_once(queue: FakeQueue, emails: FakeEmailClient) -> None:
     subscription = SubscriptionFactory(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=10)
@@ -116,6 +117,7 @@ def test_a_redelivered_message_is_applied_once(queue: FakeQueue, emails: FakeEma
     )
 
 
+@pytest.mark.lesson("DATA-4")
 def test_an_older_message_never_overwrites_a_newer_state(queue: FakeQueue, emails: FakeEmailClient) -> None:
     subscription = SubscriptionFactory(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
@@ -141,6 +143,7 @@ def test_an_older_message_never_overwrites_a_newer_state(queue: FakeQueue, email
     )
 
 
+@pytest.mark.lesson("DATA-3")
 def test_the_plan_email_goes_out_once_per_real_change(queue: FakeQueue, emails: FakeEmailClient) -> None:
     subscription = SubscriptionFactory(plan=TEAM, seats=10)
     v1 = change(subscription, 1, plan=BUSINESS, seats=10)  # upgrade

@@ -55,6 +55,7 @@ def test_an_invoice_that_is_not_open_is_refused_without_a_charge(
     assert Payment.objects.count() == 0
 
 
+@pytest.mark.lesson("DATA-2")
 def test_the_provider_is_not_called_inside_a_transaction(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -73,6 +74,7 @@ def test_the_provider_is_not_called_inside_a_transaction(
     )
 
 
+@pytest.mark.lesson("DATA-5")
 def test_nothing_is_published_when_the_transaction_rolls_back(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -92,6 +94,7 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
     )
 
 
+@pytest.mark.lesson("DATA-5")
 def test_the_event_is_published_once_after_the_commit(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:

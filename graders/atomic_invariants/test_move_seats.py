@@ -139,6 +139,7 @@ def test_a_move_that_makes_no_sense_is_refused() -> None:
     assert seats(support, sales, elsewhere) == (5, 10, 5), "A refused move must change nothing."
 
 
+@pytest.mark.lesson("DATA-1")
 def test_a_failure_between_the_two_writes_changes_nothing() -> None:
     support, sales = support_and_sales(50, 10)
 
@@ -160,6 +161,7 @@ def test_a_failure_between_the_two_writes_changes_nothing() -> None:
     )
 
 
+@pytest.mark.lesson("DATA-1")
 def test_a_move_racing_another_move_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     support, sales = support_and_sales(10, 2)
     other = AnotherMove(support, sales, 5)
@@ -197,6 +199,7 @@ def test_a_move_racing_another_move_is_not_lost(monkeypatch: pytest.MonkeyPatch)
     )
 
 
+@pytest.mark.lesson("DATA-1")
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_moves_never_lose_or_invent_seats() -> None:

@@ -118,6 +118,7 @@ def test_the_portal_lists_the_organizations_invoices_newest_first(client: Client
     assert datetime.fromisoformat(newest["created_at"]) == START + timedelta(days=7)
 
 
+@pytest.mark.lesson("API-4")
 def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
     organization = OrganizationFactory()
     invoices_created_at(organization, hourly(60))
@@ -151,6 +152,7 @@ def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
     )
 
 
+@pytest.mark.guard("API-4")
 def test_walking_next_gives_each_invoice_once_when_timestamps_tie(client: Client) -> None:
     organization = OrganizationFactory()
     tied_at = START + timedelta(days=1)
@@ -177,6 +179,7 @@ def test_walking_next_gives_each_invoice_once_when_timestamps_tie(client: Client
     )
 
 
+@pytest.mark.guard("API-4")
 def test_walking_next_gives_each_invoice_once_when_invoices_arrive_meanwhile(client: Client) -> None:
     organization = OrganizationFactory()
     invoices = invoices_created_at(organization, hourly(23))
@@ -220,6 +223,7 @@ def test_the_admin_table_lists_every_invoice_by_number(client: Client) -> None:
     assert [item["organization"] for item in items] == ["Globex"] * 3 + ["Acme"] * 2
 
 
+@pytest.mark.lesson("API-4")
 def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> None:
     organizations = OrganizationFactory.create_batch(2)
     invoices = [InvoiceFactory(organization=organizations[index % 2]) for index in range(55)]
@@ -247,6 +251,7 @@ def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> 
     )
 
 
+@pytest.mark.guard("API-4")
 def test_the_invoice_statuses_stay_one_plain_list(client: Client) -> None:
     body = client.get(STATUSES_URL).json()
 

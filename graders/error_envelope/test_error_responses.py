@@ -162,6 +162,7 @@ def test_refused_requests_change_nothing(client: Client) -> None:
 # --- every error, one envelope ---
 
 
+@pytest.mark.lesson("API-3")
 def test_a_body_that_is_not_json_answers_400_in_the_envelope(client: Client) -> None:
     api_key = ApiKeyFactory(can_write=True)
 
@@ -175,6 +176,7 @@ def test_a_body_that_is_not_json_answers_400_in_the_envelope(client: Client) -> 
     check_envelope(response, request="POST /api/v1/invoices with a truncated JSON body", status=400, code="bad_request")
 
 
+@pytest.mark.lesson("API-3")
 def test_a_missing_or_unknown_api_key_answers_401_in_the_envelope(client: Client) -> None:
     invoice = InvoiceFactory()
     url = f"/api/v1/invoices/{invoice.pk}"
@@ -188,6 +190,7 @@ def test_a_missing_or_unknown_api_key_answers_401_in_the_envelope(client: Client
     )
 
 
+@pytest.mark.lesson("API-3")
 def test_a_read_only_key_answers_403_in_the_envelope(client: Client) -> None:
     api_key = ApiKeyFactory(can_write=False)
     invoice = InvoiceFactory(organization=api_key.organization)
@@ -212,6 +215,7 @@ def test_a_read_only_key_answers_403_in_the_envelope(client: Client) -> None:
     )
 
 
+@pytest.mark.lesson("API-3")
 def test_unknown_invoice_ids_answer_404_in_the_envelope(client: Client) -> None:
     api_key = ApiKeyFactory(can_write=True)
     elsewhere = InvoiceFactory()  # another organization's invoice: as unknown to this key as a missing one
@@ -225,6 +229,7 @@ def test_unknown_invoice_ids_answer_404_in_the_envelope(client: Client) -> None:
         check_envelope(response, request=f"{method} {url}", status=404, code="invoice_not_found")
 
 
+@pytest.mark.lesson("API-3")
 def test_voiding_a_paid_invoice_answers_409_in_the_envelope(client: Client) -> None:
     api_key = ApiKeyFactory(can_write=True)
     invoice = InvoiceFactory(organization=api_key.organization, status=Invoice.Status.PAID)
@@ -239,6 +244,7 @@ def test_voiding_a_paid_invoice_answers_409_in_the_envelope(client: Client) -> N
     assert invoice.number in body["message"], "The message should still say which invoice is paid."
 
 
+@pytest.mark.lesson("API-3")
 @pytest.mark.parametrize(
     ("where", "method", "url", "data", "field"),
     [
@@ -271,6 +277,7 @@ def test_invalid_input_answers_422_in_the_envelope(
     )
 
 
+@pytest.mark.lesson("API-3")
 def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(client: Client) -> None:
     api_key = ApiKeyFactory(can_write=True)
     invoice = InvoiceFactory(organization=api_key.organization)

@@ -56,6 +56,7 @@ def row_counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in GRAPH}
 
 
+@pytest.mark.lesson("TEST-4")
 @pytest.mark.django_db  # no query here: the mark keeps it first (pytest-django runs database tests first)
 def test_every_model_has_a_factory() -> None:
     missing = [model.__name__ for model in app_models() if not factories_of(model)]
@@ -69,6 +70,7 @@ def test_every_model_has_a_factory() -> None:
     )
 
 
+@pytest.mark.lesson("TEST-4")
 @pytest.mark.django_db
 def test_a_line_factory_creates_its_invoice_customer_and_organization() -> None:
     line_factory = factory_for(InvoiceLine)
@@ -97,6 +99,7 @@ def test_a_line_factory_creates_its_invoice_customer_and_organization() -> None:
             )
 
 
+@pytest.mark.lesson("TEST-4")
 @pytest.mark.django_db
 def test_create_batch_gives_unique_values() -> None:
     organization_factory, customer_factory = factory_for(Organization), factory_for(Customer)
@@ -125,6 +128,7 @@ def test_create_batch_gives_unique_values() -> None:
     )
 
 
+@pytest.mark.lesson("TEST-3")
 def test_build_touches_no_database() -> None:
     # no django_db mark: pytest-django refuses any database access in this test
     problems = []

@@ -172,6 +172,7 @@ def test_a_provider_that_stays_down_is_a_provider_error(providers: respx.MockRou
 # --- the lesson ---
 
 
+@pytest.mark.lesson("ARCH-5")
 @EVERY_CALL
 def test_every_request_has_a_timeout(call: ProviderCall, providers: respx.MockRouter) -> None:
     route = call.route(providers).mock(return_value=call.ok())
@@ -224,6 +225,7 @@ def direct_http(module: Path) -> list[str]:
     return [f"{module.name}, {place}" for place in found]
 
 
+@pytest.mark.lesson("ARCH-5")
 def test_the_clients_send_every_request_through_the_wrapper() -> None:
     kata = Path(http_client_wrapper.__file__).parent
     found = [place for module in sorted(kata.glob("*.py")) if module.name != "http.py" for place in direct_http(module)]
@@ -237,6 +239,7 @@ def test_the_clients_send_every_request_through_the_wrapper() -> None:
     )
 
 
+@pytest.mark.lesson("ARCH-5")
 @READS
 def test_reads_are_retried_after_a_transient_failure(call: ProviderCall, providers: respx.MockRouter) -> None:
     route = call.route(providers)
@@ -259,6 +262,7 @@ def test_reads_are_retried_after_a_transient_failure(call: ProviderCall, provide
     )
 
 
+@pytest.mark.lesson("ARCH-5")
 @READS
 def test_reads_give_up_after_a_few_attempts_with_a_provider_error(
     call: ProviderCall, providers: respx.MockRouter
@@ -277,6 +281,7 @@ def test_reads_give_up_after_a_few_attempts_with_a_provider_error(
     )
 
 
+@pytest.mark.lesson("ARCH-5")
 def test_a_sale_report_is_never_sent_twice(providers: respx.MockRouter) -> None:
     route = SALE_REPORT.route(providers)
     failures: dict[str, Callable[[], httpx.Response | Exception]] = {
@@ -302,6 +307,7 @@ def test_a_sale_report_is_never_sent_twice(providers: respx.MockRouter) -> None:
     )
 
 
+@pytest.mark.lesson("ARCH-5")
 @READS
 def test_client_errors_are_not_retried(call: ProviderCall, providers: respx.MockRouter) -> None:
     route = call.route(providers).mock(return_value=httpx.Response(404, json={"detail": "not found"}))
@@ -317,6 +323,7 @@ def test_client_errors_are_not_retried(call: ProviderCall, providers: respx.Mock
     )
 
 
+@pytest.mark.lesson("ARCH-5")
 @READS
 def test_retries_back_off_between_attempts(
     call: ProviderCall, providers: respx.MockRouter, monkeypatch: pytest.MonkeyPatch

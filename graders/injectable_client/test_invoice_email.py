@@ -109,6 +109,7 @@ def test_an_unknown_invoice_answers_404(client: Client, email_provider: respx.Mo
 # --- the lesson ---
 
 
+@pytest.mark.lesson("ARCH-4")
 def test_the_service_sends_through_the_client_it_is_given(
     emails: FakeEmailClient, no_network: respx.MockRouter
 ) -> None:
@@ -137,6 +138,7 @@ def test_the_service_sends_through_the_client_it_is_given(
     )
 
 
+@pytest.mark.lesson("TEST-5")
 def test_a_stub_from_a_fixture_is_all_a_service_test_needs(
     emails: FakeEmailClient, no_network: respx.MockRouter
 ) -> None:
@@ -159,6 +161,7 @@ def test_a_stub_from_a_fixture_is_all_a_service_test_needs(
     assert invoice.email_status == Invoice.EmailStatus.SUPPRESSED
 
 
+@pytest.mark.lesson("ARCH-4")
 def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRouter) -> None:
     clients = importlib.import_module("injectable_client.clients")
     factory = getattr(clients, "default_email_client", None)
@@ -201,6 +204,7 @@ def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRout
         real.send(to="nobody", subject="s", text="t", idempotency_key="key-2")
 
 
+@pytest.mark.guard("ARCH-4")
 def test_no_email_client_is_built_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
     build = httpx.Client.__init__

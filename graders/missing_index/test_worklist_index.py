@@ -89,6 +89,7 @@ def test_an_organization_without_open_invoices_has_an_empty_worklist() -> None:
 # --- the lesson ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.lesson("PERF-3")
 def test_an_index_matches_the_worklist_query() -> None:
     declared = declared_indexes(Invoice)
 
@@ -103,6 +104,7 @@ def test_an_index_matches_the_worklist_query() -> None:
     )
 
 
+@pytest.mark.lesson("PERF-3")
 def test_a_migration_creates_the_index() -> None:
     output = io.StringIO()
     with override_settings(MIGRATION_MODULES={**settings.MIGRATION_MODULES, SLUG: f"{SLUG}.migrations"}):
@@ -132,6 +134,7 @@ def test_a_migration_creates_the_index() -> None:
     )
 
 
+@pytest.mark.lesson("PERF-3")
 def test_the_database_has_the_index() -> None:
     indexes = database_indexes()
 
@@ -142,6 +145,7 @@ def test_the_database_has_the_index() -> None:
     )
 
 
+@pytest.mark.lesson("PERF-3")
 def test_the_query_plan_uses_the_index() -> None:
     organization_id = organization_with_invoices()
     serving = [name for name, columns in database_indexes().items() if serves_the_worklist(columns)]

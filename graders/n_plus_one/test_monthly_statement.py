@@ -79,6 +79,7 @@ def test_statement_matches_on_larger_months(lines_each: int) -> None:
     assert monthly_statement(organization.pk, 2026, 3) == expected_statement(invoices)
 
 
+@pytest.mark.lesson("PERF-2")
 def test_query_count_does_not_grow_with_invoices() -> None:
     counts: dict[int, int] = {}
     logs = {}
@@ -97,6 +98,7 @@ def test_query_count_does_not_grow_with_invoices() -> None:
     )
 
 
+@pytest.mark.lesson("PERF-2")
 def test_query_count_is_within_budget() -> None:
     organization = organization_with_invoices(10)
 

@@ -97,6 +97,7 @@ def test_closing_a_period_finalizes_its_drafts_and_skips_one_that_cannot_be_book
     }
 
 
+@pytest.mark.lesson("DATA-5")
 def test_a_finalization_that_fails_publishes_nothing(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -116,6 +117,7 @@ def test_a_finalization_that_fails_publishes_nothing(
     )
 
 
+@pytest.mark.lesson("DATA-5")
 def test_the_event_is_published_once_after_the_commit(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -141,6 +143,7 @@ def test_the_event_is_published_once_after_the_commit(
     )
 
 
+@pytest.mark.lesson("DATA-5")
 def test_a_period_close_that_rolls_back_publishes_nothing(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -166,6 +169,7 @@ def test_a_period_close_that_rolls_back_publishes_nothing(
     )
 
 
+@pytest.mark.lesson("DATA-5")
 def test_an_invoice_the_period_close_skips_is_not_announced(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:

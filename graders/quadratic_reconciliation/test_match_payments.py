@@ -171,6 +171,7 @@ def test_a_statement_is_reconciled_against_the_organizations_open_invoices_in_on
 # --- the lesson ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.lesson("PERF-1")
 def test_the_work_grows_linearly_with_the_statement() -> None:
     small, _ = work(SMALL)
     limit = GROWTH_LIMIT * small
@@ -194,6 +195,7 @@ def test_the_work_grows_linearly_with_the_statement() -> None:
     )
 
 
+@pytest.mark.lesson("PERF-1")
 def test_the_complexity_is_documented() -> None:
     documented = inspect.getsource(services.match_payments) + (inspect.getcomments(services.match_payments) or "")
 

@@ -107,6 +107,7 @@ def test_search_returns_the_newest_invoices_first_up_to_the_limit() -> None:
     )
 
 
+@pytest.mark.lesson("DJ-4")
 def test_a_quote_in_a_search_term_is_just_a_character() -> None:
     world = platform()
 
@@ -123,6 +124,7 @@ def test_a_quote_in_a_search_term_is_just_a_character() -> None:
         )
 
 
+@pytest.mark.lesson("DJ-4")
 def test_injected_sql_returns_nothing_extra() -> None:
     world = platform()
     theirs = {invoice.number for invoice in world.invoices if invoice.customer.organization_id != world.ours.pk}
@@ -234,6 +236,7 @@ def _shown(lines: list[str], how: str, node: ast.AST) -> tuple[str, str, str]:
     return where, how, "\n      ".join(lines[number - 1].strip() for number in pasted)
 
 
+@pytest.mark.lesson("DJ-4")
 def test_no_sql_is_built_from_values() -> None:
     path = Path(services.__file__)
     findings = sql_built_from_values(path.read_text(encoding="utf-8"))

@@ -173,6 +173,7 @@ def test_no_reminder_within_the_grace_period_and_no_copies_by_default() -> None:
 # ---- the lesson ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.lesson("PY-3")
 def test_ruff_format_is_clean(ruff_run: RuffRun) -> None:
     target = services_path()
     check(not ruff_run.failure, f"ruff could not check {shown(target)}:\n{ruff_run.failure}")
@@ -190,6 +191,7 @@ def test_ruff_format_is_clean(ruff_run: RuffRun) -> None:
     )
 
 
+@pytest.mark.lesson("PY-4")
 def test_imports_are_sorted_in_groups(ruff_run: RuffRun) -> None:
     target = services_path()
     unsorted = [finding for finding in ruff_run.findings if finding.code.startswith("I")]
@@ -203,6 +205,7 @@ def test_imports_are_sorted_in_groups(ruff_run: RuffRun) -> None:
     )
 
 
+@pytest.mark.lesson("PY-3")
 def test_ruff_check_is_clean(ruff_run: RuffRun) -> None:
     target = services_path()
     check(not ruff_run.failure, f"ruff could not check {shown(target)}:\n{ruff_run.failure}")
@@ -220,6 +223,7 @@ def test_ruff_check_is_clean(ruff_run: RuffRun) -> None:
     )
 
 
+@pytest.mark.guard("PY-3")
 def test_no_finding_is_silenced() -> None:
     path = services_path()
     with path.open("rb") as source:

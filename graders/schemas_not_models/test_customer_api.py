@@ -72,6 +72,7 @@ def test_an_unknown_customer_answers_404(client: Client) -> None:
     assert client.get(url).status_code == 404
 
 
+@pytest.mark.lesson("API-1")
 def test_the_routes_are_under_api_v1(client: Client) -> None:
     customer = CustomerFactory()
     urls = [customers_url(customer.organization), customer_url(customer)]
@@ -86,6 +87,7 @@ def test_the_routes_are_under_api_v1(client: Client) -> None:
     )
 
 
+@pytest.mark.lesson("API-2")
 def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
     customer = CustomerFactory()
 
@@ -107,6 +109,7 @@ def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
         )
 
 
+@pytest.mark.lesson("API-2")
 @pytest.mark.parametrize(
     ("case", "data"),
     [
@@ -134,6 +137,7 @@ def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict
     )
 
 
+@pytest.mark.lesson("API-2")
 def test_unknown_fields_are_refused_with_422(client: Client) -> None:
     organization = OrganizationFactory()
     url = customers_url(organization)
@@ -150,6 +154,7 @@ def test_unknown_fields_are_refused_with_422(client: Client) -> None:
         )
 
 
+@pytest.mark.lesson("API-2")
 def test_the_openapi_schema_describes_the_request_and_the_responses() -> None:
     from schemas_not_models.api import api
 

@@ -90,6 +90,7 @@ def test_an_unknown_invoice_answers_404(client: Client, url: str) -> None:
 # --- the lesson ---
 
 
+@pytest.mark.lesson("ARCH-6")
 def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> None:
     invoice = invoice_of(OrganizationFactory())
     outsider = member_of(OrganizationFactory())  # a member, signed in, of another organization
@@ -107,6 +108,7 @@ def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> N
     )
 
 
+@pytest.mark.lesson("ARCH-6")
 def test_the_service_refuses_a_non_member() -> None:
     organization = OrganizationFactory()
     invoice = invoice_of(organization)

@@ -175,6 +175,7 @@ def test_services_py_still_refuses_bad_input(case: tuple[int, date, date, dateti
 # ---- the lesson ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.guard("TEST-6")
 def test_the_tests_mirror_the_source_file() -> None:
     here = kata_dir()
     expected = here / MIRRORED
@@ -198,6 +199,7 @@ def test_the_tests_mirror_the_source_file() -> None:
     )
 
 
+@pytest.mark.lesson("TEST-1")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
 def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
     path = kata_dir() / MIRRORED
@@ -234,6 +236,7 @@ def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
     )
 
 
+@pytest.mark.guard("TEST-2")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
 def test_the_tests_pass_against_the_correct_code(learner_run: LearnerRun) -> None:
     require_a_run(learner_run)
@@ -253,6 +256,7 @@ def test_the_tests_pass_against_the_correct_code(learner_run: LearnerRun) -> Non
     )
 
 
+@pytest.mark.lesson("TEST-2")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
 @pytest.mark.parametrize("mutant", list(MUTANTS))
 def test_the_tests_catch_the_bug(mutant: str, learner_run: LearnerRun) -> None:

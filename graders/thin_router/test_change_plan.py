@@ -181,6 +181,7 @@ def test_a_subscription_is_read(client: Client) -> None:
 # --- where the logic lives ---
 
 
+@pytest.mark.lesson("ARCH-2")
 def test_the_plan_change_is_a_service_with_an_injected_email_client(
     emails: FakeEmailClient, mailoutbox: list[EmailMessage], django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -209,6 +210,7 @@ def test_the_plan_change_is_a_service_with_an_injected_email_client(
     )
 
 
+@pytest.mark.lesson("ARCH-1")
 def test_route_functions_only_parse_call_and_return() -> None:
     source = Path(inspect.getsourcefile(api) or "").read_text(encoding="utf-8")
     routes = [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef) and is_route(node)]
@@ -229,6 +231,7 @@ def test_route_functions_only_parse_call_and_return() -> None:
     )
 
 
+@pytest.mark.lesson("ARCH-3")
 def test_saving_a_subscription_sends_no_email(
     mailoutbox: list[EmailMessage], django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -250,6 +253,7 @@ def test_saving_a_subscription_sends_no_email(
     )
 
 
+@pytest.mark.lesson("ARCH-3")
 def test_the_service_not_the_model_writes_and_sends(
     emails: FakeEmailClient, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:

@@ -94,6 +94,7 @@ def test_the_billing_email_can_be_changed() -> None:
 # --- the lesson ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.lesson("DJ-2")
 def test_model_names_are_singular() -> None:
     names = sorted(model.__name__ for model in kata_models())
     plural = [name for name in names if name in PLURALS]
@@ -110,6 +111,7 @@ def test_model_names_are_singular() -> None:
     )
 
 
+@pytest.mark.lesson("DJ-3")
 def test_every_model_has_created_at_and_updated_at() -> None:
     missing = []
     for model in kata_models():
@@ -127,6 +129,7 @@ def test_every_model_has_created_at_and_updated_at() -> None:
     )
 
 
+@pytest.mark.lesson("DJ-3")
 def test_created_at_is_set_once_and_updated_at_on_every_change() -> None:
     with time_machine.travel(CREATED, tick=False):
         organization = OrganizationFactory()
@@ -163,6 +166,7 @@ def test_created_at_is_set_once_and_updated_at_on_every_change() -> None:
     )
 
 
+@pytest.mark.guard("DJ-2")
 def test_the_migrations_match_the_models() -> None:
     output = io.StringIO()
     with kata_migrations():
@@ -187,6 +191,7 @@ def test_the_migrations_match_the_models() -> None:
     )
 
 
+@pytest.mark.guard("DJ-2")
 def test_the_migrations_keep_every_row() -> None:
     with kata_migrations():
         loader = MigrationLoader(None, ignore_no_migrations=True)

@@ -236,6 +236,7 @@ def test_open_balance_sums_what_the_open_invoices_owe() -> None:
 # ---- the lesson ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.lesson("PY-2")
 @pytest.mark.timeout(MYPY_SECONDS)
 def test_mypy_strict_is_clean(mypy_run: MypyRun) -> None:
     target = shown(services_path())
@@ -254,6 +255,7 @@ def test_mypy_strict_is_clean(mypy_run: MypyRun) -> None:
     )
 
 
+@pytest.mark.lesson("PY-2")
 def test_every_any_says_why() -> None:
     path = services_path()
     source = path.read_text(encoding="utf-8")
@@ -280,6 +282,7 @@ def test_every_any_says_why() -> None:
     )
 
 
+@pytest.mark.lesson("PY-2")
 def test_no_check_is_switched_off() -> None:
     path = services_path()
     source = path.read_text(encoding="utf-8")
@@ -304,6 +307,7 @@ def test_no_check_is_switched_off() -> None:
     )
 
 
+@pytest.mark.guard("PY-2")
 def test_any_only_at_the_integration_boundary() -> None:
     path = services_path()
     tree = ast.parse(path.read_text(encoding="utf-8"))

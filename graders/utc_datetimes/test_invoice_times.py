@@ -152,6 +152,7 @@ def test_the_api_refuses_an_unknown_time_zone(client: Client) -> None:
 # --- the lesson ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.lesson("DJ-5")
 def test_issued_invoices_store_the_moment_in_utc() -> None:
     organization = OrganizationFactory()
     moment = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
@@ -174,6 +175,7 @@ def test_issued_invoices_store_the_moment_in_utc() -> None:
     )
 
 
+@pytest.mark.lesson("DJ-5")
 def test_due_today_follows_the_users_time_zone() -> None:
     organization = OrganizationFactory()
     first = datetime(2026, 3, 8, 0, 30, tzinfo=UTC)
@@ -207,6 +209,7 @@ def test_due_today_follows_the_users_time_zone() -> None:
     )
 
 
+@pytest.mark.lesson("DJ-5")
 def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
     organization = OrganizationFactory()
     # 29 March 2026 in Berlin has 23 hours (clocks go forward); 1 November 2026 in Los Angeles has 25
@@ -245,6 +248,7 @@ def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
     )
 
 
+@pytest.mark.lesson("DJ-5")
 def test_the_service_returns_due_times_in_utc() -> None:
     organization = OrganizationFactory()
     invoice = InvoiceFactory(organization=organization, due_at=datetime(2026, 3, 10, 5, 0, tzinfo=UTC))

@@ -64,6 +64,7 @@ def test_distinct_events_are_all_applied(emails: FakeEmailClient) -> None:
     assert len(emails.sent) == 2
 
 
+@pytest.mark.lesson("DATA-3")
 def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient) -> None:
     invoice = InvoiceFactory(amount_due_cents=12_000)
     event = payment_event(invoice, 5_000)
@@ -83,6 +84,7 @@ def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient) -> None:
     )
 
 
+@pytest.mark.guard("DATA-1")
 def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmailClient) -> None:
     invoice = InvoiceFactory(amount_due_cents=12_000)
     event = payment_event(invoice, 12_000)
@@ -108,6 +110,7 @@ def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmai
     )
 
 
+@pytest.mark.lesson("DATA-4")
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_of_one_event_apply_once(emails: FakeEmailClient) -> None:

@@ -1,0 +1,57 @@
+"""The shared error envelope answers every error of an API in one shape, with no 500 for bad input."""
+
+import json
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.urls("tests.api_errors_sample.urls")
+
+
+def envelope(response: object) -> dict[str, object]:
+    body = json.loads(response.content)  # type: ignore[attr-defined]
+    assert set(body) == {"code", "message", "details"}, body
+    return body
+
+
+@pytest.mark.parametrize(
+    ("invoice_id", "status", "code"),
+    [("404", 404, "not_found"), ("403", 403, "permission_denied"), ("409", 409, "conflict")],
+)
+def test_errors_raised_by_the_code_answer_in_the_envelope(invoice_id: str, status: int, code: str) -> None:
+    response = Client().get(f"/api/v1/invoices/{invoice_id}")
+    assert (response.status_code, envelope(response)["code"]) == (status, code)
+
+
+def test_a_crash_answers_500_in_the_envelope_and_reveals_nothing() -> None:
+    response = Client(raise_request_exception=False).get("/api/v1/invoices/500")
+    body = envelope(response)
+    assert (response.status_code, body["code"]) == (500, "internal_error")
+    assert "hunter2" not in response.content.decode()
+
+
+@pytest.mark.parametrize("invoice_id", ["0", str(2**63), "99999999999999999999999", "abc"])
+def test_an_id_out_of_range_is_a_422_naming_the_field(invoice_id: str) -> None:
+    response = Client().get(f"/api/v1/invoices/{invoice_id}")
+    body = envelope(response)
+    assert (response.status_code, body["code"]) == (422, "validation_error")
+    assert [detail["field"] for detail in body["details"]] == ["invoice_id"]  # type: ignore[index]
+
+
+def test_nested_fields_are_named_by_their_whole_path() -> None:
+    payload = {"note": "a\x00b", "lines": [{"amount_cents": 5}, {"amount_cents": -1}]}
+    response = Client().post("/api/v1/invoices", payload, content_type="application/json")
+    body = envelope(response)
+    assert response.status_code == 422
+    assert sorted(detail["field"] for detail in body["details"]) == ["lines.1.amount_cents", "note"]  # type: ignore[index]
+
+
+def test_a_body_that_is_not_json_is_a_400_in_the_envelope() -> None:
+    response = Client().post("/api/v1/invoices", "{not json", content_type="application/json")
+    assert (response.status_code, envelope(response)["code"]) == (400, "bad_request")
+
+
+def test_a_method_the_path_does_not_have_is_a_405_in_the_envelope() -> None:
+    response = Client().delete("/api/v1/invoices/1")
+    assert (response.status_code, envelope(response)["code"]) == (405, "method_not_allowed")
+    assert response["Allow"] == "GET"

@@ -54,6 +54,7 @@ class Kata:
     alternatives: dict[str, str] = field(default_factory=dict, hash=False)
     threats: tuple[Threat, ...] = ()
     equivalent_mutants: dict[str, str] = field(default_factory=dict, hash=False)
+    known_survivors: dict[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_table(cls, data: dict[str, object], where: str, graders: Path = paths.GRADERS) -> "Kata":
@@ -87,7 +88,8 @@ class Kata:
             migrations=details.flag("migrations", default=False),
             alternatives=details.mapping("alternatives", at_least=0, default={}),
             threats=_threats(details_data.get("threat", []), details_where),
-            equivalent_mutants=_equivalent_mutants(details_data.get("mutation", {}), details_where),
+            equivalent_mutants=_mutation(details_data.get("mutation", {}), details_where, "equivalent"),
+            known_survivors=_mutation(details_data.get("mutation", {}), details_where, "survivors"),
         )
         if not kata.lessons:
             raise TableError(f"{details_where}: no check of graders/{slug}/ is marked @pytest.mark.lesson(...)")
@@ -177,11 +179,12 @@ def _marker(decorator: ast.expr) -> tuple[str, str] | None:
     return None
 
 
-def _equivalent_mutants(data: object, where: str) -> dict[str, str]:
-    """`[mutation] equivalent = { "<mutant id>" = "why" }`: mutants that behave as the solution does."""
+def _mutation(data: object, where: str, key: str) -> dict[str, str]:
+    """`[mutation]`: `equivalent = { "<mutant id>" = "why it behaves as the solution does" }`, and
+    `survivors = { "<mutant id>" = "what check would kill it" }`, mutants not killed yet, said openly."""
     if not isinstance(data, dict):
         raise TableError(f"{where}: [mutation] must be a table")
-    return Table(data, f"{where}: [mutation]", {"equivalent"}).mapping("equivalent", at_least=0, default={})
+    return Table(data, f"{where}: [mutation]", {"equivalent", "survivors"}).mapping(key, at_least=0, default={})
 
 
 def _threats(data: object, where: str) -> tuple[Threat, ...]:

@@ -4,7 +4,9 @@ A grader is only as good as the wrong code it rejects. For each kata, the lines 
 solution differs from the starter (the lesson) are mutated one change at a time, and each mutant is
 graded like a learner's fix, with `--kata-root`. A mutant the grader passes has *survived*: either a
 check is missing, or the mutant is equivalent to the solution, which `graders/<slug>/kata.toml` then says
-under `[mutation] equivalent = { "<mutant id>" = "why" }`.
+under `[mutation] equivalent = { "<mutant id>" = "why" }`. A survivor that no check kills yet can be
+listed under `survivors`, with the check it needs: the run then reports it as known instead of failing,
+so that a new survivor always fails while the known ones are worked off.
 
 The mechanics (parsing with parso, operators, applying the n-th occurrence of an operator) are
 cosmic-ray's. Its own runner is not used: it would run the mutants one at a time and over whole files,
@@ -191,7 +193,7 @@ class Mutant:
 @dataclass(frozen=True)
 class Verdict:
     mutant: Mutant
-    outcome: str  # killed | survived | equivalent | incompetent
+    outcome: str  # killed | survived | equivalent | known (a survivor listed in kata.toml)
     reason: str = ""
 
 
@@ -267,6 +269,9 @@ def judge(kata: Kata, mutant: Mutant, scratch: Path, env: dict[str, str]) -> Ver
         return Verdict(mutant, "killed", f"by {failed[0]}")
     if equivalent is not None:
         return Verdict(mutant, "equivalent", equivalent)
+    known = kata.known_survivors.get(mutant.id)
+    if known is not None:
+        return Verdict(mutant, "known", known)
     return Verdict(mutant, "survived", "every check passed")
 
 
@@ -290,26 +295,30 @@ def run(katas: list[Kata], workers: int) -> dict[str, list[Verdict]]:
 
 
 def stale_equivalents(kata: Kata, verdicts: list[Verdict]) -> list[str]:
-    """Mutant ids that kata.toml calls equivalent but that are no longer made (the code moved on)."""
+    """Mutant ids that kata.toml names but that are no longer made (the code moved on)."""
     made = {verdict.mutant.id for verdict in verdicts}
-    return sorted(set(kata.equivalent_mutants) - made)
+    return sorted((set(kata.equivalent_mutants) | set(kata.known_survivors)) - made)
 
 
 def report(katas: list[Kata], results: dict[str, list[Verdict]]) -> tuple[str, bool]:
     """The per-kata table and the survivors' diffs; and whether every survivor is explained."""
-    lines = [f"{'kata':<28} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'survived':>8}"]
+    lines = [f"{'kata':<28} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'known':>6} {'survived':>8}"]
     clean = True
     details: list[str] = []
     for kata in katas:
         verdicts = results[kata.slug]
-        counts = {name: sum(v.outcome == name for v in verdicts) for name in ("killed", "equivalent", "survived")}
+        counts = {
+            name: sum(v.outcome == name for v in verdicts) for name in ("killed", "equivalent", "known", "survived")
+        }
         lines.append(
             f"{kata.slug:<28} {len(verdicts):>7} {counts['killed']:>7} {counts['equivalent']:>7} "
-            f"{counts['survived']:>8}"
+            f"{counts['known']:>6} {counts['survived']:>8}"
         )
         for verdict in verdicts:
             if verdict.outcome == "equivalent":
                 details.append(f"{kata.slug}: {verdict.mutant.id} is equivalent: {verdict.reason}")
+            if verdict.outcome == "known":
+                details.append(f"{kata.slug}: {verdict.mutant.id} survives, known: {verdict.reason}")
             if verdict.outcome == "survived":
                 clean = False
                 details.append(f"{kata.slug}: {verdict.mutant.id} SURVIVED\n{verdict.mutant.diff}")

@@ -62,3 +62,11 @@ def test_survivors_and_stale_equivalents_make_the_report_fail() -> None:
     text, survived_is_clean = mutate.report([kata], {kata.slug: [mutate.Verdict(mutant, "survived")]})
     assert not survived_is_clean
     assert "services.py:1:AddNot SURVIVED" in text
+
+
+def test_a_known_survivor_is_reported_and_does_not_fail_the_run() -> None:
+    kata = kata_by_slug()["n_plus_one"]
+    mutant = mutate.Mutant("services.py:1:AddNot", "services.py", 1, "core/AddNot", 0, "-a\n+not a\n")
+    text, clean = mutate.report([kata], {kata.slug: [mutate.Verdict(mutant, "known", "needs a check of X")]})
+    assert "survives, known: needs a check of X" in text
+    assert clean

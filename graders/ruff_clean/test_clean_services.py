@@ -7,7 +7,6 @@ configuration of its own.
 """
 
 import json
-import os
 import re
 import subprocess
 import tokenize
@@ -18,8 +17,8 @@ from pathlib import Path
 import pytest
 from ruff.__main__ import find_ruff_bin
 
-from dojo import paths
-from dojo.grading import check
+from dojo import grading, paths
+from dojo.grading import check, shown
 from ruff_clean.models import Invoice
 from ruff_clean.services import Reminder, dunning_stage, overdue_invoices, parse_grace_days, reminder_for
 
@@ -32,14 +31,7 @@ FIX_COMMANDS = "uv run ruff format {folder} && uv run ruff check --fix {folder}"
 
 
 def services_path() -> Path:
-    return Path(os.environ["DOJO_KATA_ROOT"]) / "ruff_clean" / "services.py"
-
-
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
+    return grading.kata_dir("ruff_clean") / "services.py"
 
 
 @dataclass(frozen=True)

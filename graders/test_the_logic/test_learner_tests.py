@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dojo import paths
-from dojo.grading import check
+from dojo import grading, paths
+from dojo.grading import check, read_source, shown
 from test_the_logic.services import prorate
 
 from .mutants import MUTANTS, reference_prorate
@@ -31,14 +31,7 @@ BERLIN, NEW_YORK, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"
 
 
 def kata_dir() -> Path:
-    return Path(os.environ["DOJO_KATA_ROOT"]) / "test_the_logic"
-
-
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
+    return grading.kata_dir("test_the_logic")
 
 
 @dataclass(frozen=True)
@@ -130,7 +123,7 @@ def held_tests(path: Path) -> str:
     if path.name.startswith("test_") or path.name.endswith("_test.py"):
         return " (a test file)"
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = ast.parse(read_source(path))
     except (SyntaxError, UnicodeDecodeError):
         return ""
     names = [
@@ -215,7 +208,7 @@ def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
     path = kata_dir() / MIRRORED
     found: list[str] = []
     if path.is_file():
-        source = path.read_text(encoding="utf-8")
+        source = read_source(path)
         lines = source.splitlines()
         try:
             tree = ast.parse(source)

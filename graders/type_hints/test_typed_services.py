@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from dojo import paths
-from dojo.grading import check
+from dojo import grading, paths
+from dojo.grading import check, read_source, shown
 from type_hints.models import Invoice
 from type_hints.services import InvoiceTotals, invoice_totals, open_balance_cents, overdue, parse_tax_rates, tax_cents
 
@@ -39,14 +39,7 @@ SWITCHES = re.compile(r"#\s*(type:\s*ignore\b|mypy:|ruff:\s*noqa\b|noqa\b(?!:)|n
 
 
 def services_path() -> Path:
-    return Path(os.environ["DOJO_KATA_ROOT"]) / "type_hints" / "services.py"
-
-
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
+    return grading.kata_dir("type_hints") / "services.py"
 
 
 @dataclass(frozen=True)
@@ -258,7 +251,7 @@ def test_mypy_strict_is_clean(mypy_run: MypyRun) -> None:
 @pytest.mark.lesson("PY-2")
 def test_every_any_says_why() -> None:
     path = services_path()
-    source = path.read_text(encoding="utf-8")
+    source = read_source(path)
     tree = ast.parse(source)
     imports = {
         line
@@ -285,7 +278,7 @@ def test_every_any_says_why() -> None:
 @pytest.mark.lesson("PY-2")
 def test_no_check_is_switched_off() -> None:
     path = services_path()
-    source = path.read_text(encoding="utf-8")
+    source = read_source(path)
     switches = [
         f"  line {line}: {comment.strip()}"
         for line, comment in sorted(comments_by_line(source).items())
@@ -310,7 +303,7 @@ def test_no_check_is_switched_off() -> None:
 @pytest.mark.guard("PY-2")
 def test_any_only_at_the_integration_boundary() -> None:
     path = services_path()
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = ast.parse(read_source(path))
     names = any_names(tree)
     loose = [
         where

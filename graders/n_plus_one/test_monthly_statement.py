@@ -84,11 +84,19 @@ def test_statement_matches_on_larger_months(lines_each: int) -> None:
 def test_query_count_does_not_grow_with_invoices() -> None:
     counts: dict[int, int] = {}
     logs = {}
+    listed: dict[int, int] = {}
     for size in (1, 10, 50):
         organization = organization_with_invoices(size)
         with count_queries() as log:
-            monthly_statement(organization.pk, 2026, 3)
+            statement = monthly_statement(organization.pk, 2026, 3)
         counts[size], logs[size] = log.count, log
+        listed[size] = len({line.invoice_number for line in statement})
+
+    check(
+        listed == {1: 1, 10: 10, 50: 50},
+        f"The statements of months with 1, 10 and 50 invoices listed {listed[1]}, {listed[10]} and "
+        f"{listed[50]} distinct invoices: every invoice of the month must be on the statement, however many.",
+    )
 
     check(
         len(set(counts.values())) == 1,

@@ -149,10 +149,13 @@ def kata_page(kata: Kata) -> str:
 def katas_index() -> str:
     rules = load_rules()
     lines = [
+        "---\nhide:\n  - toc\n---\n",
         "# Katas",
         "Each kata is a small scene from our billing backend with one defect that breaks the standard. "
         "Take them in this order; every command takes the kata's slug: `uv run dojo watch <slug>` grades "
         "one on every save, `uv run pytest katas/<slug>` once.",
+        "",
+        '<div class="dojo-katas" markdown>',
         "",
         "| # | Kata | Slug | Level | Minutes | Trains |",
         "|--:|------|------|-------|--------:|--------|",
@@ -161,6 +164,7 @@ def katas_index() -> str:
         trained = ", ".join(link(r, rules[r].source, page=KATAS_INDEX) for r in kata.rules)
         title = link(kata.title, kata_source(kata), page=KATAS_INDEX)
         lines.append(f"| {number} | {title} | `{kata.slug}` | {kata.difficulty} | {kata.minutes} | {trained} |")
+    lines += ["", "</div>"]
     return "\n".join(lines) + "\n"
 
 
@@ -263,7 +267,8 @@ def coverage_page() -> str:
     for section, members in _rules_by_section().items():
         kept = sum(1 for rule in members if not katas_for_rule(rule.id))
         summary = f"{len(members) - kept} of {len(members)} rules trained by a kata"
-        lines += ["", f"## {section}", "", summary + ".", "", "| Rule | Katas that train it |", "|------|------|"]
+        lines += ["", f"## {section}", "", summary + ".", "", '<div class="dojo-coverage" markdown>', ""]
+        lines += ["| Rule | Katas that train it |", "|------|------|"]
         for rule in members:
             katas = katas_for_rule(rule.id)
             if katas:
@@ -275,6 +280,7 @@ def coverage_page() -> str:
                     "Kept by tooling and review", f"{rule.source}#{HOW_CHECKED}", page=COVERAGE
                 )
             lines.append(f"| {link(f'**{rule.id}** · {rule.title}', rule.source, page=COVERAGE)} | {cell} |")
+        lines += ["", "</div>"]
     return "\n".join(lines) + "\n"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from dojo import cli, docs_hooks, paths, progress, runner
+from dojo import cli, paths, progress, runner
 from dojo.manifest import Kata, load_katas
 from dojo.runner import Grading, KataResult
 
@@ -598,43 +598,3 @@ def test_the_site_status_holds_each_katas_status_and_failing_lessons(repo: Path,
         }
     ]
     assert status["graded_at"] == "2026-03-02T10:00:00+00:00"
-
-
-class FakeServer:
-    def __init__(self) -> None:
-        self.watched: list[tuple[str, bool]] = []
-
-    def watch(self, path: str, *, recursive: bool = True) -> None:
-        self.watched.append((path, recursive))
-
-
-@pytest.mark.parametrize(("command", "published"), [("serve", True), ("build", False), ("gh-deploy", False)])
-def test_only_the_served_site_publishes_the_learners_status(
-    monkeypatch: pytest.MonkeyPatch, command: str, published: bool
-) -> None:
-    from mkdocs.config import load_config
-    from mkdocs.structure.files import Files
-
-    monkeypatch.setattr(docs_hooks, "_serving", False)
-    monkeypatch.setattr(docs_hooks, "GENERATED", {})
-    monkeypatch.setattr(docs_hooks, "load_katas", tuple)
-    monkeypatch.setattr(docs_hooks.progress, "site_status", lambda root: {"katas": [], "root": str(root)})
-    config = load_config(str(paths.REPO / "mkdocs.yml"))
-    monkeypatch.setattr(config.plugins, "_current_plugin", "dojo/docs_hooks.py", raising=False)  # as during a build
-
-    docs_hooks.on_startup(command=command, dirty=False)  # type: ignore[arg-type]
-    files = docs_hooks.on_files(Files([]), config)
-
-    assert [file.src_uri for file in files] == ["dojo-status.json"]
-    status = json.loads(files.get_file_from_path("dojo-status.json").content_string)  # type: ignore[union-attr]
-    assert status == ({"katas": [], "root": str(paths.REPO)} if published else None)
-
-
-def test_the_served_site_rebuilds_when_the_learners_state_changes(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(docs_hooks.paths, "STATE", tmp_path / ".dojo")
-    server = FakeServer()
-    assert docs_hooks.on_serve(server, config=None, builder=print) is server  # type: ignore[arg-type]
-    assert server.watched == [(str(tmp_path / ".dojo"), False)]
-    assert (tmp_path / ".dojo").is_dir()

@@ -813,12 +813,18 @@ def parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true", help="as JSON, to collect")
     form.add_argument("--markdown", action="store_true", help="as a Markdown table")
     report.add_argument("--name", help="the learner's name in the report (default: git's user.name)")
+    commands.add_parser("audit", help="audit a Django codebase against the standard (see: dojo audit --help)")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["audit"]:
+        from dojo.audit.cli import main as audit_main
+
+        return audit_main(arguments[1:])
     try:
-        args = parser().parse_args(argv)
+        args = parser().parse_args(arguments)
     except SystemExit as stop:  # --help, or a usage error argparse has already explained
         return int(stop.code or 0)
     out = Console(highlight=False, emoji=False)

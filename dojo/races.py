@@ -2,8 +2,9 @@
 
 A grader cannot rely on timing to show a race: two threads that start together usually run one after
 the other. `race()` holds the first worker right before its first write, when every check it makes has
-been made, until the second worker has finished or is waiting for a lock that the first holds. A check-then-insert then always lets both workers through, and a correct fix (a row lock, a
-unique constraint) always serialises them, without deadlocking the race itself.
+been made, until the second worker has finished or is waiting for a lock that the first holds. A
+check-then-insert then always lets both workers through, and a correct fix (a row lock, a unique
+constraint) always serialises them, without deadlocking the race itself.
 """
 
 import re

@@ -2,9 +2,9 @@
 
 A grader cannot rely on timing to show a race: two threads that start together usually run one after
 the other. `race()` holds the first worker right before its first write, when every check it makes has
-been made, until the second worker has reached its own first write or is waiting for a lock that the
-first holds. A check-then-insert then always lets both workers through, and a correct fix (a row lock, a
-unique constraint) always serialises them, without deadlocking the race itself.
+been made, until the second worker has finished or is waiting for a lock that the first holds. A
+check-then-insert then always lets both workers through, and a correct fix (a row lock, a unique
+constraint) always serialises them, without deadlocking the race itself.
 """
 
 import re
@@ -24,7 +24,7 @@ class RaceResult:
     """What each worker raised (None when it returned), and how the race went."""
 
     errors: list[BaseException | None] = field(default_factory=lambda: [None, None])
-    # "second at its write", "second waits for a lock", "second finished", or "no write to hold"
+    # "the second finished", "the second waits for a lock", or "no write to hold"
     interleaving: str = "no write to hold"
 
     def failures(self) -> list[str]:
@@ -66,6 +66,10 @@ def _waits_for_lock(pid: int | None) -> bool:
 def race(first: Callable[[], object], second: Callable[[], object]) -> RaceResult:
     """Run `first` and `second` in two threads, each on its own connection, interleaved as described above.
 
+    The first worker is held before its first INSERT, UPDATE or DELETE; the second then runs until it
+    finishes, or until PostgreSQL reports it waiting for a lock (`pg_stat_activity`), which only the
+    first can hold; then the first goes on.
+
     Needs PostgreSQL and `django_db(transaction=True)` (each worker commits for the other to see).
     """
     result = RaceResult()
@@ -96,13 +100,10 @@ def race(first: Callable[[], object], second: Callable[[], object]) -> RaceResul
         gates[1].started.wait(WAIT_SECONDS)
         while time.monotonic() < deadline:
             if gates[1].done.is_set():
-                result.interleaving = "second finished"
-                break
-            if gates[1].at_write.is_set():
-                result.interleaving = "second at its write"
+                result.interleaving = "the second finished"
                 break
             if _waits_for_lock(gates[1].backend_pid):
-                result.interleaving = "second waits for a lock"
+                result.interleaving = "the second waits for a lock"
                 break
             time.sleep(0.005)
     gates[0].release.set()

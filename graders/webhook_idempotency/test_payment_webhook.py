@@ -222,7 +222,7 @@ def test_concurrent_deliveries_of_one_event_apply_once() -> None:
     check(
         payments == 1 and len(emails.sent) == 1 and invoice.amount_paid_cents == 5_000,
         f"Two workers received event {event.event_id} at the same moment: the first was held before its "
-        f"first write until the second had made its checks too ({outcome.interleaving}). Together they "
+        f"first write until the other had made its checks ({outcome.interleaving}). Together they "
         f"recorded {payments} payments, {invoice.amount_paid_cents / 100:.2f} paid and {len(emails.sent)} "
         "receipts. Checking first and inserting later leaves a gap between the two: let the database "
         "refuse the second record (a unique constraint on the event ID) inside the transaction. Errors "

@@ -222,7 +222,12 @@ def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRout
         "subject": "Invoice INV-00042",
         "text": "Hello",
     }
-    assert request.headers["Idempotency-Key"] == "key-1"
+    check(
+        request.headers.get("Idempotency-Key") == "key-1",
+        f"send(..., idempotency_key='key-1') sent the header Idempotency-Key: "
+        f"{request.headers.get('Idempotency-Key')!r}. The provider sends an email once per key; without "
+        "the header, a retried request (a double click, a timeout) emails the customer twice.",
+    )
     provider_error = clients.EmailProviderError
     with pytest.raises(provider_error):
         real.send(to="nobody", subject="s", text="t", idempotency_key="key-2")

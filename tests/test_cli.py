@@ -437,25 +437,6 @@ def test_solution_is_refused_before_a_pass_forced_with_a_warning_and_shown_after
 # --- state and bad input --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("damage", ["{not json", '{"katas": {"n_plus_one": {"hints_shown": "many"}}}', "[]"])
-def test_a_corrupt_state_file_is_set_aside_and_rebuilt(repo: Path, run: Run, damage: str) -> None:
-    (repo / ".dojo").mkdir()
-    (repo / ".dojo" / "state.json").write_text(damage, encoding="utf-8")
-    (repo / ".dojo" / "results.json").write_text("garbage", encoding="utf-8")
-
-    status, out, err = run("hint", "n_plus_one")
-
-    assert status == 0
-    assert "Hint 1 of 3" in out
-    assert "state.json was unreadable and has been rebuilt" in err
-    assert len(err.strip().splitlines()) == 1
-    assert state(repo)["katas"]["n_plus_one"]["hints_shown"] == 1
-    assert (repo / ".dojo" / "state.json.corrupt").read_text() == damage
-    status, _, err = run("list")
-    assert status == 0
-    assert err == ""
-
-
 @pytest.mark.parametrize(
     "command",
     [("check", "n_plus_on"), ("watch", "n_plus_on"), ("hint", "n_plus_on"), ("reset", "n_plus_on"),

@@ -35,10 +35,11 @@ class Noqa:
     """A `noqa` comment that would have hidden a finding of one of our rules from ruff."""
 
     path: str
-    line: int
+    line: int  # the comment's line
     rule: str
     code: str
     comment: str
+    finding_line: int  # the line of the finding it hides (a file-level comment hides many)
 
 
 @dataclass(frozen=True)

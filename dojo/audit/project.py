@@ -166,7 +166,8 @@ def python_files(project: Project) -> Iterator[SourceFile]:
             try:
                 stat = candidate.stat()
             except OSError as error:  # a dangling link, or a link that points at itself
-                project.problems.append(Problem(project.relative(candidate), f"not read: {error.strerror}"))
+                where = candidate.relative_to(project.root).as_posix()
+                project.problems.append(Problem(where, f"not read: {error.strerror}"))
                 continue
             if (stat.st_dev, stat.st_ino) in seen:
                 continue
@@ -174,7 +175,7 @@ def python_files(project: Project) -> Iterator[SourceFile]:
             if stat.st_size > MAX_FILE_BYTES:
                 project.problems.append(
                     Problem(
-                        project.relative(candidate),
+                        candidate.relative_to(project.root).as_posix(),
                         f"not audited: {stat.st_size:,} bytes, over {MAX_FILE_BYTES:,} (generated or vendored code?)",
                     )
                 )

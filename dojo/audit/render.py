@@ -39,7 +39,7 @@ def statuses(report: Report, site: str) -> Iterator[RuleStatus]:
             not_judged = entry.unchecked
         elif report.project.app_folder and entry.project_only:
             not_judged = f"not judged on an app folder: {entry.project_only}"
-        elif rule_id not in report.rules:
+        elif rule_id in report.left_out:
             not_judged = "left out by --select/--ignore"
         not_run = [
             check.name
@@ -81,11 +81,13 @@ def text(report: Report, site: str) -> str:
         out.append(f"{status.rule}  {status.title}: {count} finding{'s' * (count != 1)}  ({status.url})")
         out += [f"  {finding.path}:{finding.line}  {finding.message}" for finding in status.findings]
         out.append("")
-    unchecked = [status for status in rows if status.not_judged]
+    unchecked = [status for status in rows if status.not_judged and status.rule not in report.left_out]
     if unchecked:
         out.append("Not checked here, and why:")
         out += [f"  {status.rule}  {status.title}: {status.not_judged}" for status in unchecked]
         out.append("")
+    if report.left_out:
+        out += [f"Left out by --select/--ignore: {', '.join(report.left_out)}.", ""]
     if report.suppressed:
         out.append(f"Suppressed by `# dojo: ignore[...]` ({len(report.suppressed)}):")
         out += [
@@ -99,7 +101,10 @@ def text(report: Report, site: str) -> str:
         out.append("")
     if report.noqa:
         out.append(f"noqa comments that would hide findings of the standard from ruff ({len(report.noqa)}):")
-        out += [f"  {item.path}:{item.line}  {item.rule} {item.code}  {item.comment}" for item in report.noqa]
+        out += [
+            f"  {item.path}:{item.finding_line}  {item.rule} {item.code}, hidden by `{item.comment}` (line {item.line})"
+            for item in report.noqa
+        ]
         out.append("")
     if report.problems:
         out.append("Not audited, or not loaded:")
@@ -108,8 +113,9 @@ def text(report: Report, site: str) -> str:
     out.append("Summary")
     out.append(f"  {'rule':<8} {'findings':>8}  title")
     for status in rows:
-        figure = "-" if status.not_judged else str(len(status.findings))
-        out.append(f"  {status.rule:<8} {figure:>8}  {status.title}")
+        if status.rule not in report.left_out:
+            figure = "-" if status.not_judged else str(len(status.findings))
+            out.append(f"  {status.rule:<8} {figure:>8}  {status.title}")
     out.append("")
     out.append(_totals(report))
     return "\n".join(out) + "\n"
@@ -169,7 +175,14 @@ def as_json(report: Report, site: str) -> str:
             {"path": path, "line": comment.line, "rules": sorted(comment.rules)} for path, comment in report.refused
         ],
         "noqa": [
-            {"path": item.path, "line": item.line, "rule": item.rule, "code": item.code, "comment": item.comment}
+            {
+                "path": item.path,
+                "line": item.line,
+                "finding_line": item.finding_line,
+                "rule": item.rule,
+                "code": item.code,
+                "comment": item.comment,
+            }
             for item in report.noqa
         ],
         "problems": [{"where": problem.where, "message": problem.message} for problem in report.problems],
@@ -250,7 +263,7 @@ def markdown(report: Report, site: str) -> str:
             ]
             out += [f"- `{finding.path}:{finding.line}` {_cell(finding.message)}" for finding in status.findings]
             out += ["", "</details>", ""]
-    unchecked = [status for status in rows if status.not_judged]
+    unchecked = [status for status in rows if status.not_judged and status.rule not in report.left_out]
     if unchecked:
         out += ["**Not checked here:**", ""]
         out += [f"- {status.rule} {_cell(status.title)}: {_cell(status.not_judged)}" for status in unchecked]

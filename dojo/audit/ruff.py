@@ -143,7 +143,7 @@ def _noqa_for(source: SourceFile | None, relative: str, item: dict[str, Any], ru
                 number, match = index, found
                 break
     comment = match.group(0).strip() if match else "noqa"
-    return Noqa(relative, number, rule, str(item.get("code")), comment)
+    return Noqa(relative, number, rule, str(item.get("code")), comment, int(item["location"]["row"]))
 
 
 def _format_findings(output: tuple[str, str], project: Project, problems: list[Problem]) -> Iterator[Finding]:

@@ -31,7 +31,8 @@ class Options:
 @dataclass
 class Report:
     project: Project
-    rules: tuple[str, ...]
+    rules: tuple[str, ...]  # the rules judged: selected, and judged on this kind of tree
+    selected: tuple[str, ...]
     findings: list[Finding]
     suppressed: list[Suppression]
     refused: list[tuple[str, suppressions.Comment]]
@@ -41,6 +42,11 @@ class Report:
     import_checks_ran: bool
     baseline_matched: int = 0
     seconds: float = 0.0
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """The rules `--select`/`--ignore` left out."""
+        return tuple(rule for rule in load_rules() if rule not in self.selected)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -115,11 +121,13 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
     if options.baseline is not None:
         kept, matched = baseline.new_findings(kept, baseline.read(options.baseline))
     noqa = sorted(
-        {item for item in ruff_result.noqa if item.rule in judged}, key=lambda item: (item.path, item.line, item.code)
+        {item for item in ruff_result.noqa if item.rule in judged},
+        key=lambda item: (item.path, item.finding_line, item.code),
     )
     return Report(
         project=project,
         rules=tuple(rule for rule in rules if rule in judged),
+        selected=rules,
         findings=kept,
         suppressed=hidden,
         refused=refused,

@@ -128,15 +128,41 @@ def comments_by_line(source: str) -> dict[int, str]:
 
 
 def any_names(tree: ast.Module) -> set[str]:
-    """The names `Any` goes by in the module: `Any` itself, and any alias it was imported as."""
+    """The names `Any` goes by in the module: `Any`, the aliases it was imported as, and module-level
+    aliases whose value mentions it (`Json = Any`, `Payload: TypeAlias = dict[str, Any]`, `type J = Any`)."""
     names = {"Any"}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "typing":
+        if isinstance(node, ast.ImportFrom) and node.module in ("typing", "typing_extensions"):
             names |= {alias.asname for alias in node.names if alias.name == "Any" and alias.asname}
+    aliases: list[tuple[str, ast.expr]] = []
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, value = statement.target, statement.value
+        elif isinstance(statement, ast.TypeAlias):
+            target, value = statement.name, statement.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            aliases.append((target.id, value))
+    grown = True
+    while grown:  # an alias of an alias of Any is Any too
+        grown = False
+        for name, value in aliases:
+            if name not in names and mentions_any(value, names):
+                names.add(name)
+                grown = True
     return names
 
 
 def is_any(node: ast.AST, names: set[str]) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a string annotation: "Any", "dict[str, Any]"
+        try:
+            parsed = ast.parse(node.value, mode="eval")
+        except SyntaxError:
+            return False
+        return mentions_any(parsed.body, names)
     return (isinstance(node, ast.Name) and node.id in names) or (isinstance(node, ast.Attribute) and node.attr == "Any")
 
 
@@ -284,10 +310,18 @@ def test_no_check_is_switched_off() -> None:
         for line, comment in sorted(comments_by_line(source).items())
         if SWITCHES.search(comment)
     ]
+    tree = ast.parse(source)
+    no_type_check = {"no_type_check"} | {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name in ("no_type_check", "no_type_check_decorator") and alias.asname
+    }
     switches += [
         f"  line {node.lineno}: @no_type_check"
-        for node in ast.walk(ast.parse(source))
-        if (isinstance(node, ast.Name) and node.id == "no_type_check")
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Name) and node.id in no_type_check)
         or (isinstance(node, ast.Attribute) and node.attr == "no_type_check")
     ]
     check(

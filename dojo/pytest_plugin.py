@@ -317,6 +317,7 @@ def pytest_collection(session: pytest.Session) -> Generator[None, object, object
             load_modules(slug, _kata_root().resolve() / slug)
     if plan.role != "child" or plan.child_kata is None:
         return (yield)
+    isolation.warm_up(postgresql=_on_postgresql())
     with isolation.load_time_limit():
         _enter_kata(plan.child_kata)
         return (yield)
@@ -340,11 +341,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _prepare_items(items)
 
 
-def _prepare_items(items: list[pytest.Item]) -> None:
-    order = {kata.slug: position for position, kata in enumerate(load_katas())}
+def _on_postgresql() -> bool:
     from django.conf import settings
 
-    on_postgresql = "postgresql" in settings.DATABASES["default"]["ENGINE"]
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"]
+
+
+def _prepare_items(items: list[pytest.Item]) -> None:
+    order = {kata.slug: position for position, kata in enumerate(load_katas())}
+    on_postgresql = _on_postgresql()
     needs_postgresql = pytest.mark.skip(
         reason=f"{results.NEEDS_POSTGRESQL}: run with {results.POSTGRESQL_EXAMPLE} (CI does)"
     )
@@ -412,9 +417,7 @@ def _grade_in_children(session: pytest.Session, plan: Plan) -> None:
             f"({how}, up to {min(isolation.jobs(), len(plan.slugs))} at once)"
         )
     if forking:
-        from django.conf import settings
-
-        isolation.warm_up(postgresql="postgresql" in settings.DATABASES["default"]["ENGINE"])
+        isolation.warm_up(postgresql=_on_postgresql())
         base = config._tmp_path_factory  # type: ignore[attr-defined]
         base.getbasetemp()  # one base folder for every child's tmp_path, made before they start
 

@@ -445,6 +445,7 @@ def _grade_in_children(session: pytest.Session, plan: Plan) -> None:
 
 
 def _child_paths(plan: Plan, slug: str) -> list[str]:
+    """A spawned child's paths: the kata, or the node ids chosen in it (the child applies them itself)."""
     return [str(paths.REPO / node) for node in plan.selections.get(slug, [])] or [str(paths.GRADERS / slug)]
 
 
@@ -469,7 +470,7 @@ def _run_forked_child(session: pytest.Session, child: isolation.Child) -> None:
         from _pytest._io import TerminalWriter
 
         reporter._tw = TerminalWriter(open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process's life
-    config.args[:] = _child_paths(plan, child.slug)
+    config.args[:] = [str(paths.GRADERS / child.slug)]  # all of it: a selection is applied after collection
     # the parent may have replayed other katas before this fork: this child starts from nothing
     session.testsfailed = session.testscollected = 0
     session.shouldfail = session.shouldstop = False

@@ -292,6 +292,7 @@ def _grading(config: pytest.Config) -> bool:
 
 def _enter_kata(slug: str) -> None:
     """In a kata's child: set Django up with this kata's app alone, and load every module of the kata."""
+    from asgiref.local import Local
     from django.apps import apps
     from django.conf import settings
     from django.db import connections
@@ -302,7 +303,10 @@ def _enter_kata(slug: str) -> None:
     os.environ["DOJO_KATAS"] = slug
     settings._wrapped = empty  # read the settings again, for this kata (and its own test database)
     sys.modules.pop("dojo.settings", None)
+    # the connections read DATABASES afresh (the test database's name is this process's own)
     connections.__dict__.pop("settings", None)
+    connections._settings = None
+    connections._connections = Local(connections.thread_critical)
     apps.set_installed_apps(settings.INSTALLED_APPS)
     load_modules(slug, _kata_root().resolve() / slug)
 

@@ -4,6 +4,7 @@ Most tests write `.dojo/results.json` the way the grading plugin does instead of
 `check` and `watch` grade for real (a pytest subprocess each time, in the temporary clone).
 """
 
+import argparse
 import itertools
 import json
 import shutil
@@ -17,7 +18,7 @@ import pytest
 from watchfiles import Change
 
 from dojo import backups, cli, docs_hooks, paths, progress, runner
-from dojo.cli import core, watch
+from dojo.cli import app, core, registry, watch
 from dojo.manifest import Kata
 from dojo.runner import Grading, KataResult
 
@@ -624,6 +625,19 @@ def test_reset_without_a_committed_starter_touches_nothing(repo: Path, run: Run)
     assert status == 1
     assert "Your files are untouched" in err
     assert (repo / "katas" / "n_plus_one" / "services.py").read_text() == "# mine\n"
+
+
+def test_a_new_command_is_one_registered_function(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "COMMANDS", dict(registry.COMMANDS))
+    monkeypatch.setattr(app, "COMMANDS", registry.COMMANDS)
+
+    @registry.command("greet", "say hello", registry.arg("name"))
+    def greet(dojo: core.Dojo, args: argparse.Namespace) -> int:
+        dojo.out.print(f"hello {args.name} from {dojo.repo.root.name}")
+        return 0
+
+    assert run("greet", "Ada") == (0, "hello Ada from dojo\n", "")
+    assert "say hello" in run("--help")[1]
 
 
 def test_help_lists_every_command(run: Run) -> None:

@@ -339,6 +339,18 @@ def dev_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     server.server_close()
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 8000, {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"}),
+        ("0.0.0.0", 8001, {"0.0.0.0:8001", "127.0.0.1:8001", "localhost:8001", "[::1]:8001"}),  # noqa: S104
+        ("192.168.1.20", 8000, {"192.168.1.20:8000"}),
+    ],
+)
+def test_the_status_is_served_to_the_served_address_only(host: str, port: int, expected: set[str]) -> None:
+    assert docs_hooks.served_hosts(host, port) == expected
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "LOCALHOST:8000"])
 def test_the_served_site_answers_the_learners_status_to_its_own_host(dev_server: Any, host: str) -> None:
     status, body = served(dev_server.get_app(), host)

@@ -369,7 +369,7 @@ def workshop_agendas() -> str:
             "",
             f"## {agenda.name}",
             "",
-            f"From {times[0][0]} to {times[-1][0]}, breaks included.",
+            f"From {times[0][0]} to {times[-1][0]}" + (", breaks included." if agenda.breaks else "."),
             "",
             "| Time | Block | Minutes |",
             "|-----:|-------|--------:|",

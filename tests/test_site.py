@@ -185,7 +185,7 @@ def test_workshop_agendas_show_clock_times_with_their_breaks(agenda: site.Agenda
     length = sum(block.minutes for _at, block in times)
     assert length == sum(b.minutes for b in site.plan(agenda)) <= agenda.minutes + sum(m for *_, m in agenda.breaks)
     page = site.workshop_agendas()
-    assert f"From {times[0][0]} to {times[-1][0]}, breaks included." in page
+    assert f"From {times[0][0]} to {times[-1][0]}{', breaks included' if agenda.breaks else ''}." in page
     for at, block in times:
         assert f"| {at} |" in page
         assert block.title in page

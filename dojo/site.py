@@ -79,7 +79,8 @@ def _fence(code: str, language: str, title: str | None = None) -> str:
 
 
 def _readme(kata: Kata) -> str:
-    return trees.shipped_files(kata.slug)["README.md"].decode("utf-8")
+    shipped = trees.shipped_files(kata.slug).get("README.md")
+    return shipped.decode("utf-8") if shipped is not None else f"# {kata.title}\n"
 
 
 def readme_body(kata: Kata) -> str:

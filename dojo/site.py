@@ -79,7 +79,8 @@ def _fence(code: str, language: str, title: str | None = None) -> str:
 
 
 def _readme(kata: Kata) -> str:
-    return trees.shipped_files(kata.slug)["README.md"].decode("utf-8")
+    shipped = trees.shipped_files(kata.slug).get("README.md")
+    return shipped.decode("utf-8") if shipped is not None else f"# {kata.title}\n"
 
 
 def readme_body(kata: Kata) -> str:
@@ -369,7 +370,7 @@ def workshop_agendas() -> str:
             "",
             f"## {agenda.name}",
             "",
-            f"From {times[0][0]} to {times[-1][0]}, breaks included.",
+            f"From {times[0][0]} to {times[-1][0]}" + (", breaks included." if agenda.breaks else "."),
             "",
             "| Time | Block | Minutes |",
             "|-----:|-------|--------:|",

@@ -5,6 +5,7 @@ services, one HTTP wrapper), which read the summaries the per-file pass leaves b
 """
 
 import ast
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,6 +71,11 @@ class FileChecks:
         self.lines = lines
         self.findings: list[Finding] = []
         self.facts = ModuleFacts(source)
+        self.nodes = list(ast.walk(tree))  # walked once: every check reads this list
+        self.for_lines = sorted(node.lineno for node in self.nodes if isinstance(node, ast.For))
+        text = "\n".join(lines)
+        self.has_atomic = "atomic" in text
+        self.has_writes = any(word in text for word in (".save(", ".delete(", ".objects"))
         path = PurePosixPath(source.relative)
         self.stem = path.stem if path.stem != "__init__" else path.parent.name
         self.parts = set(path.parts[:-1]) | {self.stem}
@@ -85,7 +91,7 @@ class FileChecks:
 
     def run(self) -> list[Finding]:
         self._imports()
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Name):
                 self.facts.names.add(node.id)
             elif isinstance(node, ast.Attribute):
@@ -102,7 +108,7 @@ class FileChecks:
     def _client_types(self) -> set[str]:
         """Names imported from a clients module: annotations of injected clients."""
         names: set[str] = set()
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.ImportFrom) and node.module and node.module.rsplit(".", 1)[-1] in CLIENT_MODULES:
                 names.update(alias.asname or alias.name for alias in node.names)
         return names
@@ -110,7 +116,7 @@ class FileChecks:
     def _imports(self) -> None:
         if self.source.is_test or self.source.is_migration:
             return
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             modules: list[str] = []
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
@@ -134,7 +140,7 @@ class FileChecks:
     # --- tests ------------------------------------------------------------------------------------
 
     def _tests(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 for decorator in node.decorator_list:
                     name = dotted(decorator.func if isinstance(decorator, ast.Call) else decorator)
@@ -171,7 +177,7 @@ class FileChecks:
     # --- application code -------------------------------------------------------------------------
 
     def _code(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 self._function(node)
             if isinstance(node, ast.Call) and _loads_data(node):
@@ -194,8 +200,10 @@ class FileChecks:
                         "client-built-in-service",
                         f"`{node.name}` builds its client (`{name}()`): receive it as an argument, so tests can pass a fake.",  # noqa: E501
                     )
-        self._transactions(node)
-        self._writes(node)
+        if self.has_atomic:
+            self._transactions(node)
+        if self.has_writes:
+            self._writes(node)
         self._loops(node)
 
     def _route_kind(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -326,6 +334,8 @@ class FileChecks:
 
     def _loops(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         start, end = node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno
+        if bisect.bisect_right(self.for_lines, end) - bisect.bisect_left(self.for_lines, start) < 2:
+            return  # fewer than two loops: nothing nested
         if COMPLEXITY_NOTE.search("\n".join(self.lines[start - 1 : end])):
             return
         for outer in _own_nodes(node):
@@ -348,7 +358,7 @@ class FileChecks:
     # --- classes: models, factories, test cases ----------------------------------------------------
 
     def _classes(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if not isinstance(node, ast.ClassDef):
                 continue
             bases = [dotted(base.value if isinstance(base, ast.Subscript) else base) for base in node.bases]

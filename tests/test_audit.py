@@ -29,7 +29,8 @@ NAIVE_SERVICE = """
 
     def order_numbers() -> list[str]:
         stamp = datetime.now()
-        return [f"{number}/{stamp.year}" for number in Order.objects.values_list("number", flat=True)]
+        numbers = Order.objects.values_list("number", flat=True)
+        return [f"{number}/{stamp.year}" for number in numbers]
 """  # one finding: DJ-5 at line 7
 
 
@@ -145,7 +146,7 @@ def test_a_baseline_reports_only_findings_made_after_it(tmp_path: Path, capsys: 
     out = capsys.readouterr().out
     assert "1 findings in 1 of" in out
     assert "1 known from the baseline" in out
-    assert "services.py:13" in out
+    assert "services.py:14" in out
 
 
 def test_a_suppression_with_a_reason_hides_a_finding_and_is_listed(tmp_path: Path) -> None:
@@ -237,6 +238,12 @@ def test_no_django_project_at_the_path_is_a_usage_error(tmp_path: Path, capsys: 
     assert run(tmp_path) == 2
     assert "No Django project at" in capsys.readouterr().err
     assert run(tmp_path / "missing") == 2
+
+
+def test_a_file_that_ruff_format_would_change_is_a_finding(tmp_path: Path) -> None:
+    untidy = "def order_numbers() -> list[str]:\n    return [ 'a' ]\n"
+    report = static_audit(clean_project(tmp_path, apps__orders__services_py=untidy))
+    assert [(finding.check, finding.line) for finding in report.findings] == [("ruff-format", 2)]
 
 
 def test_a_file_that_does_not_parse_is_a_finding_and_the_rest_is_audited(tmp_path: Path) -> None:

@@ -151,10 +151,10 @@ def _format_findings(output: tuple[str, str], project: Project, problems: list[P
     stdout, stderr = output
     for item in _diagnostics(stdout, project, problems):
         if item.get("code") == "unformatted":
-            line = int(item["location"]["row"])
+            row = int(item["location"]["row"])
             yield Finding(
-                project.relative(item["filename"]), line, "PY-3", "ruff-format",
-                f"`ruff format` would change this file, from line {line} on.",
+                project.relative(item["filename"]), row, "PY-3", "ruff-format",
+                f"`ruff format` would change this file, from line {row} on.",
             )  # fmt: skip
     for line in stderr.splitlines():
         # a file that does not parse is reported once, by the syntax check; other errors are problems

@@ -12,12 +12,12 @@ from dojo import paths
 from dojo.audit import render
 from dojo.audit.cli import main
 from dojo.audit.project import MAX_FILE_BYTES
-from dojo.audit.registry import Kind, all_checks, checks_for, coverage
+from dojo.audit.registry import Kind, all_checks, check_named, checks_for, coverage
 from dojo.audit.run import Options, Report, audit
 from dojo.cli import main as dojo_main
 from dojo.rules import load_rules
 
-from .audit_projects import PYTHON, clean_project
+from .audit_projects import PYTHON, clean_project, project_with_tests
 
 SITE = "http://127.0.0.1:8000"
 
@@ -228,6 +228,31 @@ def test_settings_that_fail_to_import_are_reported_and_the_static_checks_still_r
     assert [finding.rule for finding in report.findings] == ["DJ-5"]
     assert any("NOT_SET_ANYWHERE" in problem.message for problem in report.problems)
     assert "its checks did not run" in render.text(report, SITE)
+
+
+# --- runtime checks: the project's own tests -------------------------------------------------------------
+
+
+def test_the_tests_run_finds_n_plus_ones_per_service_call_calls_in_transactions_and_skips(tmp_path: Path) -> None:
+    root = project_with_tests(tmp_path)
+    before = tree_state(root)
+    options = Options(path=root, python=PYTHON, tests=True, select=("PERF-2", "DATA-2", "TEST-1"), env=dict(os.environ))
+    report = audit(options)
+    assert report.runtime_checks_ran, report.problems
+    assert "4 passed, 1 skipped" in report.tests_summary
+    runtime = {
+        (finding.rule, finding.path, finding.line)
+        for finding in report.findings
+        if check_named(finding.check).kind is Kind.RUNTIME
+    }
+    # customer_names() is an N+1; customer_name() called twice in one test is not; the test's own
+    # call inside its test-case transaction is not a call inside a transaction of the code
+    assert runtime == {
+        ("PERF-2", "apps/orders/services.py", 8),
+        ("DATA-2", "apps/orders/services.py", 18),
+        ("TEST-1", "tests/orders/test_services.py", 35),
+    }
+    assert tree_state(root) == before
 
 
 # --- bad input -------------------------------------------------------------------------------------

@@ -20,10 +20,12 @@ from typing import Any
 
 import inflect
 
+from dojo import paths
 from dojo.audit.findings import Finding, Problem, Suppression
 from dojo.audit.project import Project
 
 PROBE = Path(__file__).with_name("probe.py")
+PYCACHE = paths.STATE / "pycache"
 VERSIONED = re.compile(r"^/api/v[0-9]+/")
 TIMEOUT_SECONDS = 120
 TIMESTAMPS = ("created_at", "updated_at")
@@ -56,11 +58,13 @@ def gather(project: Project, env: Mapping[str, str], apps: Sequence[Path] = ()) 
         child_env = {
             **env,
             "PYTHONPATH": ":".join(paths),
-            "PYTHONDONTWRITEBYTECODE": "1",
+            # bytecode goes to the dojo's own cache, never next to the project's sources or into its venv
+            "PYTHONPYCACHEPREFIX": str(PYCACHE),
             "DJANGO_SETTINGS_MODULE": project.settings or "",
         }
         child_env.pop("VIRTUAL_ENV", None)
-        command = [project.python, "-B", "-c", "import dojo_audit_probe; dojo_audit_probe.main()"]
+        child_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        command = [project.python, "-c", "import dojo_audit_probe; dojo_audit_probe.main()"]
         only = [str(app) for app in apps] or ([str(project.root)] if project.app_folder else [])
         command += [str(output), str(project.root), os.pathsep.join(only)]
         try:

@@ -21,13 +21,44 @@ from typing import Any
 CANDIDATE_MODULES = ("api", "urls", "views", "routers", "endpoints")
 
 
+_SOURCES: dict[str, list[str]] = {}
+
+
+def _source_lines(path: str) -> list[str]:
+    if path not in _SOURCES:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                _SOURCES[path] = handle.read().splitlines()
+        except OSError:
+            _SOURCES[path] = []
+    return _SOURCES[path]
+
+
 def _location(obj: Any) -> dict[str, Any]:
-    try:
-        target = inspect.unwrap(obj)
-        lines, start = inspect.getsourcelines(target)
-        return {"file": inspect.getsourcefile(target), "line": start, "end_line": start + len(lines) - 1}
-    except (TypeError, OSError):
+    """Where a class or function is defined: its file, first and last line (cheaper than inspect's)."""
+    target = inspect.unwrap(obj)
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        ends = [line for _start, _end, line in code.co_lines() if line]
+        return {"file": code.co_filename, "line": code.co_firstlineno, "end_line": max(ends or [code.co_firstlineno])}
+    module = sys.modules.get(getattr(target, "__module__", ""), None)
+    path = getattr(module, "__file__", None)
+    if not path:
         return {"file": None, "line": 1, "end_line": 1}
+    lines = _source_lines(path)
+    name = getattr(target, "__name__", "")
+    for number, line in enumerate(lines, start=1):
+        stripped = line.lstrip()
+        if stripped.startswith(f"class {name}") and stripped[len(name) + 6 : len(name) + 7] in ("(", ":"):
+            indent = len(line) - len(stripped)
+            end = number
+            for later, text in enumerate(lines[number:], start=number + 1):
+                if text.strip() and len(text) - len(text.lstrip()) <= indent:
+                    break
+                if text.strip():
+                    end = later
+            return {"file": path, "line": number, "end_line": end}
+    return {"file": path, "line": 1, "end_line": 1}
 
 
 def _inside(path: str | None, roots: list[str]) -> bool:

@@ -44,7 +44,8 @@ def statuses(report: Report, site: str) -> Iterator[RuleStatus]:
         not_run = [
             check.name
             for check in entry.checks
-            if (check.kind is Kind.IMPORT and not report.import_checks_ran) or check.kind is Kind.RUNTIME
+            if (check.kind is Kind.IMPORT and not report.import_checks_ran)
+            or (check.kind is Kind.RUNTIME and not report.runtime_checks_ran)
         ]
         partly = entry.unchecked if entry.checks else ""
         if not_run and not not_judged:
@@ -73,6 +74,8 @@ def _header(report: Report) -> tuple[str, str]:
 def text(report: Report, site: str) -> str:
     where, versions = _header(report)
     out = [f"dojo audit of {where}", versions, ""]
+    if report.tests_summary:
+        out[-1:] = [f"its tests, run with --tests: {report.tests_summary}", ""]
     rows = list(statuses(report, site))
     for status in rows:
         if status.not_judged or not status.findings:

@@ -1,8 +1,6 @@
 """Grader of `webhook_idempotency`: a redelivered event changes nothing and sends nothing."""
 
-import importlib.util
 import itertools
-import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import ModuleType
@@ -13,7 +11,7 @@ from django.apps import apps
 from django.db import OperationalError, connection, models, transaction
 
 from dojo.grading import check, fails_once_when_saved
-from dojo.races import race
+from dojo.races import another_worker, race
 from webhook_idempotency.models import Invoice, Payment
 
 from .factories import InvoiceFactory
@@ -26,22 +24,9 @@ Committed = Callable[[], AbstractContextManager[object]]
 _event_ids = itertools.count(1)
 
 
-_workers = itertools.count(1)
-
-
 def fresh_worker() -> ModuleType:
     """The services module loaded anew, as by another worker process: nothing kept in memory is shared."""
-    spec = importlib.util.find_spec("webhook_idempotency.services")
-    assert spec is not None
-    assert spec.origin is not None
-    name = f"webhook_idempotency.services_worker_{next(_workers)}"
-    worker = importlib.util.spec_from_file_location(name, spec.origin)
-    assert worker is not None
-    assert worker.loader is not None
-    module = importlib.util.module_from_spec(worker)
-    sys.modules[name] = module  # as an import would; dataclasses look their module up
-    worker.loader.exec_module(module)
-    return module
+    return another_worker("webhook_idempotency.services")
 
 
 def payment_event(invoice: Invoice, amount_cents: int, event_id: str | None = None) -> Any:

@@ -8,7 +8,8 @@ from django.db import transaction
 
 from at_least_once_consumer.clients import SubscriptionUpdated
 from at_least_once_consumer.models import Subscription
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
 from dojo.races import another_worker, meanwhile
 
 from .factories import SubscriptionFactory
@@ -241,4 +242,18 @@ def test_the_plan_email_is_sent_after_the_commit(
         f"{len(emails.sent)} of 2 emails sent). Until the commit, the change can still roll back, and the email "
         "provider's answer holds the subscription's row lock. Register the email with transaction.on_commit() "
         "inside the block, as the consumer did before your change.",
+    )
+
+
+@pytest.mark.guard("DATA-3")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["at_least_once_consumer"].files
+    edited = unexpected_edits("at_least_once_consumer", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset at_least_once_consumer` restores the whole kata, after a backup).",
     )

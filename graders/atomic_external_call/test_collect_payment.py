@@ -12,7 +12,8 @@ from django.db import OperationalError, connection, models
 from atomic_external_call.clients import ChargeDeclinedError
 from atomic_external_call.models import ChargeAttempt, Invoice, Payment
 from atomic_external_call.services import InvoiceNotPayableError, collect_payment
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
 
 from .factories import InvoiceFactory
 from .fakes import FakeEventBus, FakePaymentProvider
@@ -260,4 +261,18 @@ def test_a_charge_that_can_no_longer_be_applied_is_not_lost(
         f"charge in {recorded or 'no table'}, published {len(bus.published)} event(s), and left the invoice "
         f"on {invoice.provider_charge_id}. Record the charge on its attempt (as unapplied, to be refunded) "
         "and raise an error that says so.",
+    )
+
+
+@pytest.mark.guard("DATA-2")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["atomic_external_call"].files
+    edited = unexpected_edits("atomic_external_call", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset atomic_external_call` restores the whole kata, after a backup).",
     )

@@ -10,7 +10,8 @@ import pytest
 from django.apps import apps
 from django.db import OperationalError, connection, models, transaction
 
-from dojo.grading import check, fails_once_when_saved
+from dojo.grading import check, fails_once_when_saved, unexpected_edits
+from dojo.manifest import kata_by_slug
 from dojo.races import another_worker, race
 from webhook_idempotency.models import Invoice, Payment
 
@@ -212,4 +213,18 @@ def test_concurrent_deliveries_of_one_event_apply_once() -> None:
         "receipts. Checking first and inserting later leaves a gap between the two: let the database "
         "refuse the second record (a unique constraint on the event ID) inside the transaction. Errors "
         f"seen: {outcome.failures() or 'none'}",
+    )
+
+
+@pytest.mark.guard("DATA-3")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["webhook_idempotency"].files
+    edited = unexpected_edits("webhook_idempotency", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset webhook_idempotency` restores the whole kata, after a backup).",
     )

@@ -35,6 +35,9 @@ CaptureCallbacks = Callable[..., AbstractContextManager[list[Callable[[], object
 
 MID_PERIOD = datetime(2026, 3, 16, tzinfo=UTC)  # 15 of the period's 30 days are left
 PRORATED_UPGRADE_CENTS = 3_500  # half of the 70.00 a month between Basic and Pro
+# the service is graded at another moment than the API, so that no figure can be hard-coded
+LATE_IN_PERIOD = datetime(2026, 3, 24, 12, tzinfo=UTC)  # 6.5 of 30 days are left
+LATE_UPGRADE_CENTS = 1_517  # 7,000 x 6.5 / 30 = 1,516.67
 
 # What a route function may be: a few statements that parse, call one service and return.
 MAX_ROUTE_STATEMENTS = 4
@@ -277,16 +280,16 @@ def test_the_plan_change_is_a_service_with_an_injected_email_client(
     basic, pro = basic_and_pro()
     subscription = SubscriptionFactory(plan=basic)
 
-    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(MID_PERIOD, tick=False):
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(LATE_IN_PERIOD, tick=False):
         change_plan(subscription.pk, "pro", emails=emails)
 
     subscription.refresh_from_db()
     amounts = list(Invoice.objects.values_list("amount_cents", flat=True))
     check(
-        subscription.plan == pro and amounts == [PRORATED_UPGRADE_CENTS],
-        f"services.change_plan(subscription_id, 'pro', emails=...) halfway through the period left the "
-        f"subscription on {subscription.plan.code!r} with invoices of {amounts} cents; the route moves it "
-        f"to 'pro' and invoices {PRORATED_UPGRADE_CENTS} cents. The service does all of it, without HTTP.",
+        subscription.plan == pro and amounts == [LATE_UPGRADE_CENTS],
+        f"After services.change_plan(subscription_id, 'pro', emails=...) with 6.5 days of the period left, the "
+        f"subscription is on {subscription.plan.code!r} with invoices of {amounts} cents; the route moves it "
+        f"to 'pro' and invoices {LATE_UPGRADE_CENTS} cents. The service does all of it, without HTTP.",
     )
     check(
         [(mail.to, mail.subject) for mail in emails.sent] == [(subscription.customer.email, "Your plan is now Pro")]

@@ -1,5 +1,8 @@
 """Grader of `cursor_pagination`: bounded pages; a cursor that gives each invoice once; limit/offset for admin."""
 
+import itertools
+import random
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,7 +13,7 @@ import time_machine
 from django.test import Client
 
 from cursor_pagination.models import Invoice, Organization
-from dojo.grading import check
+from dojo.grading import QueryLog, check, count_queries
 
 from .factories import InvoiceFactory, OrganizationFactory
 
@@ -24,6 +27,9 @@ ADMIN_MAX_LIMIT = 50
 STATUSES_URL = "/api/v1/invoice-statuses"
 INVOICE_FIELDS = {"id", "number", "status", "total_cents", "currency", "created_at"}
 MAX_PAGES = 100
+# Django Ninja's CursorPagination counts invoices that share the last created_at, and refuses 100 or more
+NINJA_TIE_LIMIT = 100
+FIRST_EXPLICIT_ID = 1_000_000_000
 
 
 def portal_url(organization: Organization) -> str:
@@ -34,13 +40,25 @@ def hourly(count: int, *, start: datetime = START) -> list[datetime]:
     return [start + timedelta(hours=hour) for hour in range(count)]
 
 
-def invoices_created_at(organization: Organization, moments: Iterable[datetime]) -> list[Invoice]:
-    """One invoice per moment, each created (auto_now_add) at exactly that instant."""
+def invoices_created_at(
+    organization: Organization, moments: Iterable[datetime], *, ids: Iterable[int] | None = None
+) -> list[Invoice]:
+    """One invoice per moment, each created (auto_now_add) at exactly that instant, with the given ids."""
     invoices = []
-    for moment in moments:
+    chosen = iter(ids) if ids is not None else None
+    for moment, same in itertools.groupby(moments):
         with time_machine.travel(moment, tick=False):
-            invoices.append(InvoiceFactory(organization=organization))
+            for _ in same:
+                extra = {"id": next(chosen)} if chosen is not None else {}
+                invoices.append(InvoiceFactory(organization=organization, **extra))
     return invoices
+
+
+def shuffled_ids(count: int, *, seed: int) -> list[int]:
+    """Ids far above the sequence's, in an order unlike the insertion order (SQLite scans by id)."""
+    ids = list(range(FIRST_EXPLICIT_ID, FIRST_EXPLICIT_ID + count))
+    random.Random(seed).shuffle(ids)  # noqa: S311 - test data, not a secret
+    return ids
 
 
 def newest_first(invoices: Iterable[Invoice]) -> list[str]:
@@ -73,7 +91,11 @@ def walk(
     pages: list[list[dict[str, Any]]] = []
     response = client.get(url, params)
     while True:
-        assert response.status_code == 200, f"GET {url} answered {response.status_code}: {response.content[:300]!r}"
+        check(
+            response.status_code == 200,
+            f"Following `next` ({len(pages)} pages read), GET {response.request['PATH_INFO']} answered "
+            f"{response.status_code}: {response.content[:300]!r}",
+        )
         body = response.json()
         if isinstance(body, list):  # not paginated: everything in one answer
             pages.append(body)
@@ -131,13 +153,13 @@ def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
         f"GET {url} answered {describe(first)}: every invoice of the organization in one response. With "
         "180,000 invoices that is one enormous query, a huge JSON body and a worker's memory gone, and "
         "the list grows every day. Answer one page at a time, with a cursor: "
-        '{"results": [...], "next": "<URL of the next page>"}. Django Ninja has '
-        "ninja.pagination.CursorPagination; a paginator of your own is fine too.",
+        '{"results": [...], "next": "<URL of the next page>"}: a keyset on (created_at, id), a small '
+        "paginator of your own (Django Ninja's CursorPagination fails when 100 invoices share a created_at).",
     )
     check(
         len(first["results"]) == PAGE_SIZE and first["next"],
         f"With 60 invoices, the first page held {len(first['results'])} invoices and `next` was "
-        f"{first['next']!r}. A page holds {PAGE_SIZE} invoices by default, and `next` points to the rest.",
+        f"{first['next']!r}. A page holds {PAGE_SIZE} invoices by default, and `next` is the URL of the rest.",
     )
     fewer = client.get(url, {"page_size": 5}).json()
     check(
@@ -154,28 +176,86 @@ def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
 
 @pytest.mark.guard("API-4")
 def test_walking_next_gives_each_invoice_once_when_timestamps_tie(client: Client) -> None:
+    """Walking next gives each invoice once when 250 invoices share one created_at"""
     organization = OrganizationFactory()
     tied_at = START + timedelta(days=1)
+    tied = 2 * NINJA_TIE_LIMIT + 50  # e.g. one import, or a backfill with default=timezone.now
+    # the newest first and the oldest last, so that neither the insertion order nor the id order is the
+    # order the portal shows; the tied invoices get ids in a shuffled order
     invoices = [
-        *invoices_created_at(organization, hourly(4)),
-        *invoices_created_at(organization, [tied_at] * 12),  # e.g. one import, one instant
         *invoices_created_at(organization, hourly(4, start=tied_at + timedelta(hours=1))),
+        *invoices_created_at(organization, [tied_at] * tied, ids=shuffled_ids(tied, seed=11)),
+        *invoices_created_at(organization, hourly(4)),
     ]
 
-    seen = walk(client, portal_url(organization), {"page_size": 5}).numbers
+    seen = walk(client, portal_url(organization), {"page_size": MAX_PAGE_SIZE}).numbers
 
     expected = newest_first(invoices)
     missing = [number for number in expected if number not in seen]
     check(
         seen == expected,
-        f"12 of the organization's {len(invoices)} invoices were created at the same instant. Following "
-        f"`next` with page_size=5 gave {len(seen)} invoices; missing: {missing or 'none'}; repeated: "
-        f"{repeated(seen) or 'none'}"
-        f"{'' if missing or repeated(seen) else '; the order differs from newest first'}. A cursor that "
-        "remembers only the last created_at cannot say where, among invoices of one instant, the page "
-        "ended: `created_at < last` skips the rest of them, `<=` repeats them. Order by "
-        '("-created_at", "-id") so that the order is total, and let the cursor remember the position in '
-        "that order, the pair (created_at, id), not the timestamp alone.",
+        f"{tied} of the organization's {len(invoices)} invoices were created at the same instant. Following "
+        f"`next` with page_size={MAX_PAGE_SIZE} gave {len(seen)} invoices; missing: {len(missing)} "
+        f"{missing[:3] or ''}; repeated: {len(repeated(seen))}"
+        f"{'' if missing or repeated(seen) else '; the order differs from newest first, then highest id'}. "
+        "A cursor that remembers only the last created_at cannot say where, among invoices of one "
+        "instant, the page ended: `created_at < last` skips the rest of them, `<=` repeats them. Django "
+        "Ninja's CursorPagination remembers the created_at and how many invoices of that instant were "
+        f'already sent, and refuses {NINJA_TIE_LIMIT} or more (a 500). Order by ("-created_at", "-id"), '
+        "a total order, and let the cursor remember the position in that order: the pair (created_at, id) "
+        "of the last invoice sent, so that the next page is `created_at < c OR (created_at = c AND id < i)`.",
+    )
+
+
+def page_queries(log: QueryLog) -> list[str]:
+    """The statements that read a page of the portal's list: they order by created_at."""
+    return [sql for sql in log.statements if re.search(r"order\s+by\s+.*created_at", sql, re.IGNORECASE | re.DOTALL)]
+
+
+ORDER_BY_CLAUSE = re.compile(r"\border\s+by\s+(.+?)(?:\blimit\b|\boffset\b|$)", re.IGNORECASE | re.DOTALL)
+CREATED_AT_THEN_ID = re.compile(r"created_at\W*\s+desc\s*,\s*[\w\".]*?\W?(id|pk)\W*\s+desc", re.IGNORECASE)
+
+
+@pytest.mark.guard("API-4")
+def test_the_page_query_orders_ties_by_id(client: Client) -> None:
+    """The page query orders invoices of one instant by -id, on every database"""
+    organization = OrganizationFactory()
+    tied_at = START + timedelta(days=2)
+    invoices_created_at(organization, [tied_at] * 12, ids=shuffled_ids(12, seed=5))
+
+    with count_queries() as log:
+        walk(client, portal_url(organization), {"page_size": 5})
+
+    clauses = [match.group(1).strip() for sql in page_queries(log) if (match := ORDER_BY_CLAUSE.search(sql))]
+    untied = [clause for clause in clauses if not CREATED_AT_THEN_ID.search(clause)]
+    check(
+        clauses and not untied,
+        f"The queries that read the portal's pages order by {untied[:1] or 'nothing at all'}. Invoices "
+        "with one created_at then come in whatever order the database finds them: SQLite happens to "
+        "follow the index, PostgreSQL may not, and the next request may differ from this one, so a "
+        'position among them means nothing. Order by ("-created_at", "-id") in every page query.',
+    )
+
+
+@pytest.mark.guard("API-4")
+def test_walking_next_gives_each_invoice_once_when_timestamps_differ_by_microseconds(client: Client) -> None:
+    """Walking next gives each invoice once when created_at values differ by microseconds"""
+    organization = OrganizationFactory()
+    # three invoices a second, 1 and 333,334 microseconds apart: a cursor cut to seconds or
+    # milliseconds points between two of them
+    moments = [START + timedelta(seconds=n // 3, microseconds=(n % 3) * 333_333 + n % 2) for n in range(17)]
+    invoices = invoices_created_at(organization, moments)
+
+    seen = walk(client, portal_url(organization), {"page_size": 4}).numbers
+
+    expected = newest_first(invoices)
+    missing = [number for number in expected if number not in seen]
+    check(
+        seen == expected,
+        f"{len(invoices)} invoices were created a third of a second apart. Following `next` with page_size=4 "
+        f"gave {len(seen)} invoices; missing: {missing or 'none'}; repeated: {repeated(seen) or 'none'}. "
+        "The cursor must carry the created_at exactly as stored, microseconds included "
+        "(`isoformat()`, not `timestamp()` rounded or a format without microseconds).",
     )
 
 
@@ -248,6 +328,25 @@ def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> 
         len(greedy.get("items", [])) <= ADMIN_MAX_LIMIT,
         f"?limit=10000 gave {len(greedy.get('items', []))} invoices: the table can still ask for everything "
         f"at once. Cap the limit at {ADMIN_MAX_LIMIT}.",
+    )
+
+
+@pytest.mark.guard("API-4")
+def test_the_admin_table_answers_a_huge_offset_without_crashing(client: Client) -> None:
+    """The admin table answers an offset beyond any table without a 500"""
+    InvoiceFactory()
+    client.raise_request_exception = False  # a crash answers 500, as in production
+
+    answers = {offset: client.get(ADMIN_URL, {"limit": 10, "offset": offset}) for offset in (10**6, 2**63, 10**30)}
+
+    crashed = {offset: response.status_code for offset, response in answers.items() if response.status_code >= 500}
+    check(
+        not crashed,
+        f"GET {ADMIN_URL} with the offsets {sorted(crashed)} answered {sorted(set(crashed.values()))}. Ninja's "
+        "LimitOffsetPagination takes any offset ≥ 0, and the database cannot: an offset above "
+        "9,223,372,036,854,775,807 (a 64-bit integer) overflows, in the driver or in the database. Bound "
+        "it in the paginator's Input schema (`offset: int = Field(0, ge=0, le=2**63 - 1)`), so that the "
+        "client gets a 422 that names the field.",
     )
 
 

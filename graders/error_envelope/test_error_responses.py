@@ -270,10 +270,68 @@ def test_invalid_input_answers_422_in_the_envelope(
     )
     named = [detail["field"] for detail in body["details"]]
     check(
-        any(field in str(name) for name in named),
+        field in named,
         f"The {where} parameter {field!r} is invalid, but the details name {named or 'no field'}. Each detail "
-        'says which field is wrong: {"field": "' + field + '", "message": ...}. Ninja\'s ValidationError '
-        'lists the problems in exc.errors, each with its "loc" and "msg".',
+        'says which field is wrong, as the client sent it: {"field": "' + field + '", "message": ...}. Ninja\'s '
+        'ValidationError lists the problems in exc.errors, each with its "loc" and "msg"; the loc starts with '
+        'where the value came from ("body", "path", "query") and, for a body, the view\'s parameter name, '
+        "which the client never sent. Drop those, and join the rest of the path (a nested field is "
+        '"lines.0.amount", not just "amount").',
+    )
+
+
+@pytest.mark.lesson("API-3")
+def test_an_id_larger_than_any_database_integer_answers_422_in_the_envelope(client: Client) -> None:
+    """An id larger than any database integer answers 422 in the envelope, not 500"""
+    api_key = ApiKeyFactory(can_write=True)
+    client.raise_request_exception = False  # a crash answers 500, as in production
+
+    for method, url in [("GET", f"/api/v1/invoices/{2**63}"), ("POST", f"/api/v1/invoices/{10**20}/void")]:
+        response = client.generic(method, url, headers=headers(api_key))
+        body = check_envelope(response, request=f"{method} {url}", status=422, code="validation_error")
+        check(
+            [detail["field"] for detail in body["details"]] == ["invoice_id"],
+            f"{method} {url} answered 422, but its details name {body['details']}, not the field invoice_id.",
+        )
+
+
+@pytest.mark.lesson("API-3")
+def test_a_method_the_path_does_not_have_answers_405_in_the_envelope(client: Client) -> None:
+    api_key = ApiKeyFactory(can_write=True)
+    invoice = InvoiceFactory(organization=api_key.organization)
+    url = f"/api/v1/invoices/{invoice.pk}"
+
+    response = client.delete(url, headers=headers(api_key))
+
+    check_envelope(response, request=f"DELETE {url}", status=405, code="method_not_allowed")
+    check(
+        response.get("Allow") == "GET",
+        f"DELETE {url} answered 405 without saying which methods the path has (Allow: {response.get('Allow')}): "
+        "keep the Allow header of Ninja's answer when you rewrite its body.",
+    )
+
+
+@pytest.mark.lesson("API-3")
+def test_a_lookup_that_finds_nothing_answers_404_in_the_envelope(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lookup that finds nothing (a DoesNotExist) answers 404 in the envelope"""
+    api_key = ApiKeyFactory(can_write=False)
+    client.raise_request_exception = False  # a crash answers 500, as in production
+
+    def lookup_that_finds_nothing(actor: object, invoice_id: int) -> Invoice:
+        return Invoice.objects.get(pk=invoice_id, organization_id=-1)  # raises Invoice.DoesNotExist
+
+    from error_envelope import services
+
+    monkeypatch.setattr(services, "get_invoice", lookup_that_finds_nothing)
+    response = client.get("/api/v1/invoices/7", headers=headers(api_key))
+
+    check_envelope(
+        response,
+        request="GET /api/v1/invoices/7, whose service raised Invoice.DoesNotExist",
+        status=404,
+        code="not_found",
     )
 
 

@@ -13,7 +13,13 @@ from schemas_not_models.models import Customer, Organization
 
 from .factories import CustomerFactory, OrganizationFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("schemas_not_models.api")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.urls("schemas_not_models.api"),
+    # a deprecated but working call of the learner's (Ninja 1.7's `return 201, customer`) is reported in
+    # the warnings summary, not turned into a failure by the project's `filterwarnings = error`
+    pytest.mark.filterwarnings("default::DeprecationWarning"),
+]
 
 PUBLIC_FIELDS = {"id", "name", "email", "currency", "created_at"}
 VALID = {"name": "Acme GmbH", "email": "ap@acme.test", "currency": "USD"}
@@ -117,9 +123,10 @@ def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
         ("email is a number", {**VALID, "email": 42}),
         ("email is not an address", {**VALID, "email": "accounts payable"}),
         ("currency is not one we bill in", {**VALID, "currency": "EURO"}),
+        ("currency is a real one we do not bill in", {**VALID, "currency": "CHF"}),
         ("email is missing", {"name": "Acme GmbH", "currency": "USD"}),
     ],
-    ids=["name_list", "email_number", "email_invalid", "currency_unknown", "email_missing"],
+    ids=["name_list", "email_number", "email_invalid", "currency_unknown", "currency_not_billed", "email_missing"],
 )
 def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict[str, Any]) -> None:
     organization = OrganizationFactory()
@@ -154,30 +161,53 @@ def test_unknown_fields_are_refused_with_422(client: Client) -> None:
         )
 
 
+def resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A schema of the OpenAPI document with its `$ref` followed."""
+    while "$ref" in schema:
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        schema = document.get("components", {}).get("schemas", {}).get(name, {})
+    return schema
+
+
+def json_schema(document: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of a request body or a response, {} when it has none."""
+    content = part.get("content", {}).get("application/json", {})
+    return resolved(document, content.get("schema", {})) if content else {}
+
+
 @pytest.mark.lesson("API-2")
 def test_the_openapi_schema_describes_the_request_and_the_responses() -> None:
     from schemas_not_models.api import api
 
-    operations = [operation for methods in api.get_openapi_schema()["paths"].values() for operation in methods.values()]
+    document = api.get_openapi_schema()
+    paths = document.get("paths", {})
 
-    def operation_of(view: str) -> dict[str, Any]:
-        found = [op for op in operations if str(op.get("operationId", "")).endswith(view)]
-        check(found, f"The OpenAPI schema has no operation for the view {view}().")
+    def operation(method: str, ending: str) -> dict[str, Any]:
+        """The operation of `method` on the path that ends in `ending`: the routes' shape, not their names."""
+        found = [methods[method] for url, methods in paths.items() if url.endswith(ending) and method in methods]
+        check(found, f"The OpenAPI schema has no {method.upper()} …{ending}; it lists {sorted(paths)}.")
         return found[0]
 
-    def answer(operation: dict[str, Any], status: str) -> dict[str, Any]:
-        return {str(code): response for code, response in operation.get("responses", {}).items()}.get(status, {})
-
-    create, read = operation_of("create_customer"), operation_of("get_customer")
-    described = {
-        "the request body of POST": "requestBody" in create,
-        "the 201 answer of POST": "content" in answer(create, "201"),
-        "the 200 answer of GET": "content" in answer(read, "200"),
+    create = operation("post", "/organizations/{organization_id}/customers")
+    read = operation("get", "/organizations/{organization_id}/customers/{customer_id}")
+    request = json_schema(document, create.get("requestBody", {}))
+    answers = {
+        "the 201 answer of POST": json_schema(document, create.get("responses", {}).get(201, {})),
+        "the 200 answer of GET": json_schema(document, read.get("responses", {}).get(200, {})),
     }
+    problems = [
+        f"{what} has the properties {sorted(schema.get('properties', {}))}"
+        for what, schema in answers.items()
+        if set(schema.get("properties", {})) != PUBLIC_FIELDS
+    ]
+    if set(request.get("properties", {})) != {"name", "email", "currency"}:
+        problems.append(f"the request body has the properties {sorted(request.get('properties', {}))}")
+    elif request.get("additionalProperties") is not False:
+        problems.append("the request body does not say that other fields are refused (additionalProperties)")
     check(
-        all(described.values()),
-        f"The OpenAPI schema (what partners generate their clients from) does not describe "
-        f"{[what for what, done in described.items() if not done]}. A view that reads request.body by hand "
-        "and returns a JsonResponse is invisible to it. With a schema parameter and response=..., Ninja "
-        "documents the contract it enforces.",
+        not problems,
+        f"The OpenAPI schema (what partners generate their clients from) does not describe the contract: "
+        f"{'; '.join(problems)}. A view that reads request.body by hand and returns a JsonResponse is "
+        "invisible to it. With a schema parameter and response=..., Ninja documents exactly the contract it "
+        "enforces: name, email and currency in, the five public fields out.",
     )

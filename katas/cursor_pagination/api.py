@@ -5,6 +5,9 @@ from django.http import HttpRequest
 from django.urls import path
 from ninja import NinjaAPI, Router, Schema
 
+from dojo import api_errors
+from dojo.api_errors import DatabaseId
+
 from . import services
 from .models import Invoice
 
@@ -37,7 +40,7 @@ router = Router(tags=["invoices"])
 
 
 @router.get("/organizations/{organization_id}/invoices", response=list[InvoiceOut])
-def list_invoices(request: HttpRequest, organization_id: int) -> QuerySet[Invoice]:
+def list_invoices(request: HttpRequest, organization_id: DatabaseId) -> QuerySet[Invoice]:
     """The customer portal's invoice list: the organization's invoices, newest first."""
     return services.organization_invoices(organization_id)
 
@@ -55,6 +58,7 @@ def list_invoice_statuses(request: HttpRequest) -> list[services.StatusChoice]:
 
 
 api = NinjaAPI(urls_namespace="cursor_pagination")
+api_errors.install(api)
 api.add_router("/api/v1/", router)
 
-urlpatterns = [path("", api.urls)]
+urlpatterns = [path("", api_errors.urls(api))]

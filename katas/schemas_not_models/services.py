@@ -1,4 +1,4 @@
-from .models import Customer
+from .models import Customer, Organization
 
 
 class CustomerNotFoundError(Exception):
@@ -13,4 +13,6 @@ def get_customer(organization_id: int, customer_id: int) -> Customer:
 
 
 def create_customer(organization_id: int, *, name: str, email: str, currency: str) -> Customer:
-    return Customer.objects.create(organization_id=organization_id, name=name, email=email, currency=currency)
+    """A new customer of the organization; an unknown organization raises Organization.DoesNotExist."""
+    organization = Organization.objects.get(pk=organization_id)
+    return Customer.objects.create(organization=organization, name=name, email=email, currency=currency)

@@ -1,15 +1,25 @@
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import path
-from ninja import NinjaAPI, Router, Schema
-from ninja.pagination import CursorPagination, LimitOffsetPagination, paginate
+from ninja import Field, NinjaAPI, Query, Router, Schema
+from ninja.errors import ValidationError
+from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import AwareDatetime
+
+from dojo import api_errors
+from dojo.api_errors import DatabaseId, Text
 
 from . import services
 from .models import Invoice
 
 # Authentication and authorization are left out of this kata to keep it short.
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 50
 
 
 class InvoiceOut(Schema):
@@ -19,6 +29,37 @@ class InvoiceOut(Schema):
     total_cents: int
     currency: str
     created_at: datetime
+
+
+class InvoicePageOut(Schema):
+    results: list[InvoiceOut]
+    next: str | None = Field(description="The URL of the next page; null on the last page")
+
+
+class PageIn(Schema):
+    cursor: Text | None = Field(None, max_length=200, description="From the `next` link of the previous page")
+    page_size: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+
+
+class Cursor(Schema):
+    """What a `next` link carries: the position of the last invoice sent, as url-safe base64 JSON."""
+
+    created_at: AwareDatetime
+    id: DatabaseId
+
+    @classmethod
+    def of(cls, position: services.Position) -> str:
+        text = cls(created_at=position.created_at, id=position.id).model_dump_json()
+        return urlsafe_b64encode(text.encode()).decode()
+
+    @classmethod
+    def position(cls, token: str) -> services.Position:
+        try:
+            cursor = cls.model_validate_json(urlsafe_b64decode(token.encode("ascii")))
+        except ValueError as error:  # not base64, not JSON, or not a position: not a cursor we gave
+            detail = {"loc": ("query", "cursor"), "msg": "Not a cursor from a `next` link."}
+            raise ValidationError([detail]) from error
+        return services.Position(cursor.created_at, cursor.id)
 
 
 class AdminInvoiceOut(InvoiceOut):
@@ -34,23 +75,37 @@ class StatusOut(Schema):
     label: str
 
 
+class BoundedLimitOffsetPagination(LimitOffsetPagination):
+    """Ninja's limit/offset, with an offset the database can take (Ninja sets no upper bound: a 500)."""
+
+    class Input(Schema):
+        limit: int = Field(MAX_PAGE_SIZE, ge=1, description=f"At most {MAX_PAGE_SIZE}")
+        offset: int = Field(0, ge=0, le=api_errors.BIGINT_MAX)
+
+
 router = Router(tags=["invoices"])
 
 
-@router.get("/organizations/{organization_id}/invoices", response=list[InvoiceOut])
-# A cursor is a position in this order, not a count of rows: the created_at of the next invoice, and how
-# many invoices of that same instant were already sent. Invoices created while a client pages sort
-# before the position, so they shift nothing. "-id" makes the order total: invoices that share a
-# created_at always come in the same order, so "how many of that instant" always means the same rows.
-@paginate(CursorPagination, ordering=("-created_at", "-id"), page_size=20, max_page_size=50)
-def list_invoices(request: HttpRequest, organization_id: int) -> QuerySet[Invoice]:
-    """The customer portal's invoice list: the organization's invoices, newest first."""
-    return services.organization_invoices(organization_id)
+@router.get("/organizations/{organization_id}/invoices", response=InvoicePageOut)
+def list_invoices(request: HttpRequest, organization_id: DatabaseId, page: Query[PageIn]) -> InvoicePageOut:
+    """The customer portal's invoice list: the organization's invoices, newest first, a page at a time.
+
+    The cursor is a position in the order, (created_at, id) of the last invoice sent, not a count of
+    rows: invoices created while a client pages, and any number of invoices sharing one created_at,
+    change nothing about where the next page starts.
+    """
+    after = Cursor.position(page.cursor) if page.cursor else None
+    found = services.organization_invoice_page(organization_id, after=after, size=page.page_size)
+    next_url = None
+    if found.next is not None:
+        query = urlencode({"cursor": Cursor.of(found.next), "page_size": page.page_size})
+        next_url = request.build_absolute_uri(f"{request.path}?{query}")
+    return InvoicePageOut(results=[InvoiceOut.from_orm(invoice) for invoice in found.invoices], next=next_url)
 
 
 @router.get("/admin/invoices", response=list[AdminInvoiceOut])
 # Limit/offset for the back-office table: it jumps to any page and shows a total (one COUNT query).
-@paginate(LimitOffsetPagination, max_limit=50)
+@paginate(BoundedLimitOffsetPagination, max_limit=MAX_PAGE_SIZE)
 def list_all_invoices(request: HttpRequest) -> QuerySet[Invoice]:
     """The back-office table: every organization's invoices, by number."""
     return services.all_invoices()
@@ -63,6 +118,7 @@ def list_invoice_statuses(request: HttpRequest) -> list[services.StatusChoice]:
 
 
 api = NinjaAPI(urls_namespace="cursor_pagination")
+api_errors.install(api)
 api.add_router("/api/v1/", router)
 
-urlpatterns = [path("", api.urls)]
+urlpatterns = [path("", api_errors.urls(api))]

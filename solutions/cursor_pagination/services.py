@@ -1,6 +1,7 @@
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import Invoice
 
@@ -11,9 +12,39 @@ class StatusChoice:
     label: str
 
 
+@dataclass(frozen=True)
+class Position:
+    """A place in the portal's order, newest first: the created_at and id of the last invoice sent."""
+
+    created_at: datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    invoices: list[Invoice]
+    next: Position | None  # None on the last page
+
+
 def organization_invoices(organization_id: int) -> QuerySet[Invoice]:
     """An organization's invoices, newest first; the id orders invoices created at the same instant."""
     return Invoice.objects.filter(organization_id=organization_id).order_by("-created_at", "-id")
+
+
+def organization_invoice_page(organization_id: int, *, after: Position | None, size: int) -> InvoicePage:
+    """The `size` invoices that come after `after` in the portal's order: a keyset page, with no OFFSET.
+
+    (created_at, id) is unique, so "after" means the same rows however many invoices share one
+    created_at, and invoices created meanwhile sort before the position, where they move nothing.
+    The index (organization, -created_at, -id) finds the page without reading the rows before it.
+    """
+    invoices = organization_invoices(organization_id)
+    if after is not None:
+        invoices = invoices.filter(Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__lt=after.id))
+    rows = list(invoices[: size + 1])  # one more than a page: is there a next one?
+    page = rows[:size]
+    last = page[-1] if len(rows) > size else None
+    return InvoicePage(page, Position(last.created_at, last.pk) if last else None)
 
 
 def all_invoices() -> QuerySet[Invoice]:

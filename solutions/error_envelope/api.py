@@ -1,12 +1,14 @@
+import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Literal
+from functools import wraps
+from typing import Annotated, Literal
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import path
-from ninja import Field, NinjaAPI, Query, Router, Schema, Status
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import URLPattern, URLResolver, path
+from ninja import Field, NinjaAPI, Path, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.security import APIKeyHeader
 
@@ -16,14 +18,20 @@ from .models import Invoice
 logger = logging.getLogger(__name__)
 
 Currency = Literal["EUR", "USD", "GBP"]
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# no NUL character either: PostgreSQL cannot store one in a text column
+EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
+# what the columns can hold: a larger number is the client's mistake (422), not an overflow (500)
+InvoiceId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+MAX_CENTS = 2**31 - 1
 
 
 class ApiKeyAuth(APIKeyHeader):
     param_name = "X-API-Key"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> services.Actor | None:
-        return services.actor_for_api_key(key) if key else None
+        if not key or "\x00" in key:
+            return None
+        return services.actor_for_api_key(key)
 
 
 def actor_of(request: HttpRequest) -> services.Actor:
@@ -33,7 +41,7 @@ def actor_of(request: HttpRequest) -> services.Actor:
 
 class InvoiceIn(Schema):
     customer_email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
-    total_cents: int = Field(gt=0)
+    total_cents: int = Field(gt=0, le=MAX_CENTS)
     currency: Currency
 
 
@@ -78,7 +86,7 @@ router = Router(tags=["invoices"])
 
 
 @router.get("/invoices/{invoice_id}", response={200: InvoiceOut, 404: ErrorOut})
-def get_invoice(request: HttpRequest, invoice_id: int) -> Invoice:
+def get_invoice(request: HttpRequest, invoice_id: InvoiceId) -> Invoice:
     return services.get_invoice(actor_of(request), invoice_id)
 
 
@@ -94,7 +102,7 @@ def create_invoice(request: HttpRequest, payload: InvoiceIn) -> Status[Invoice]:
 
 
 @router.post("/invoices/{invoice_id}/void", response={200: InvoiceOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut})
-def void_invoice(request: HttpRequest, invoice_id: int) -> Invoice:
+def void_invoice(request: HttpRequest, invoice_id: InvoiceId) -> Invoice:
     return services.void_invoice(actor_of(request), invoice_id)
 
 
@@ -111,11 +119,14 @@ api.add_router("/api/v1/", router)
 # handler of the most specific exception class, so the catch-all Exception handler only sees the rest.
 
 
+def error_body(code: str, message: str, details: Iterable[ErrorDetail] = ()) -> dict[str, object]:
+    return ErrorOut(code=code, message=message, details=list(details)).model_dump()
+
+
 def error_response(
     request: HttpRequest, status: int, code: str, message: str, details: Iterable[ErrorDetail] = ()
 ) -> HttpResponse:
-    error = ErrorOut(code=code, message=message, details=list(details))
-    return api.create_response(request, error.model_dump(), status=status)
+    return api.create_response(request, error_body(code, message, details), status=status)
 
 
 @api.exception_handler(services.InvoiceNotFoundError)
@@ -133,10 +144,25 @@ def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRespon
     return error_response(request, 403, "permission_denied", str(exc) or "This API key may not do this.")
 
 
+def field_of(loc: Iterable[object]) -> str:
+    """Ninja's location of an error as the field the client sent: the whole path, not its last part.
+
+    ("body", "payload", "lines", 0, "amount") is "lines.0.amount": the first part says where the value
+    came from, and for a body the second is the view's parameter; the client knows neither.
+    """
+    parts = [str(part) for part in loc]
+    where = parts.pop(0) if parts else "body"
+    if where == "body" and parts:
+        parts.pop(0)
+    return ".".join(parts) or where
+
+
 @api.exception_handler(ValidationError)
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     # Ninja's loc is e.g. ("body", "payload", "total_cents"), ("path", "invoice_id"), ("query", "month")
-    details = [ErrorDetail(field=str(error["loc"][-1]), message=error["msg"]) for error in exc.errors]
+    details = [
+        ErrorDetail(field=field_of(error.get("loc", ())), message=str(error.get("msg", ""))) for error in exc.errors
+    ]
     return error_response(request, 422, "validation_error", "The request is not valid.", details)
 
 
@@ -151,7 +177,8 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 @api.exception_handler(Http404)
-def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+@api.exception_handler(ObjectDoesNotExist)  # a lookup that found nothing, e.g. Invoice.DoesNotExist
+def not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(request, 404, "not_found", "Not found.")
 
 
@@ -162,4 +189,29 @@ def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(request, 500, "internal_error", "Something went wrong on our side. Please try again later.")
 
 
-urlpatterns = [path("", api.urls)]
+def method_not_allowed_in_the_envelope(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Ninja answers a method a path does not have with a plain-text 405, outside the handlers above."""
+
+    @wraps(view)
+    def answer(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = response["Allow"]
+        body = error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}.")
+        enveloped = HttpResponse(json.dumps(body), status=405, content_type="application/json")
+        enveloped["Allow"] = allowed
+        return enveloped
+
+    return answer
+
+
+def enveloped_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback = method_not_allowed_in_the_envelope(pattern.callback)
+    return patterns, app_name, namespace
+
+
+urlpatterns = [path("", enveloped_urls())]

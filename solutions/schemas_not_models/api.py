@@ -6,19 +6,23 @@ from django.urls import path
 from ninja import Field, NinjaAPI, Router, Schema
 from pydantic import ConfigDict
 
+from dojo import api_errors
+from dojo.api_errors import DatabaseId, Text
+
 from . import services
 from .models import Customer
 
 # Authentication and authorization are left out of this kata to keep it short.
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# no NUL character either: PostgreSQL cannot store one in a text column
+EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
 
 
 class CustomerIn(Schema):
     # a field we do not know is a client's mistake (a typo, an internal field): refuse it, never ignore it
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
     currency: Literal["EUR", "USD", "GBP"] = "EUR"
 
@@ -37,12 +41,12 @@ router = Router(tags=["customers"])
 
 
 @router.get("/organizations/{organization_id}/customers/{customer_id}", response=CustomerOut)
-def get_customer(request: HttpRequest, organization_id: int, customer_id: int) -> Customer:
+def get_customer(request: HttpRequest, organization_id: DatabaseId, customer_id: DatabaseId) -> Customer:
     return services.get_customer(organization_id, customer_id)
 
 
 @router.post("/organizations/{organization_id}/customers", response={201: CustomerOut})
-def create_customer(request: HttpRequest, organization_id: int, payload: CustomerIn) -> Customer:
+def create_customer(request: HttpRequest, organization_id: DatabaseId, payload: CustomerIn) -> Customer:
     return services.create_customer(
         organization_id,
         name=payload.name,
@@ -52,12 +56,13 @@ def create_customer(request: HttpRequest, organization_id: int, payload: Custome
 
 
 api = NinjaAPI(urls_namespace="schemas_not_models")
+api_errors.install(api)
 api.add_router("/api/v1/", router)
 
 
 @api.exception_handler(services.CustomerNotFoundError)
 def customer_not_found(request: HttpRequest, exc: services.CustomerNotFoundError) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=404)
+    return api.create_response(request, api_errors.error_body("customer_not_found", str(exc)), status=404)
 
 
-urlpatterns = [path("", api.urls)]
+urlpatterns = [path("", api_errors.urls(api))]

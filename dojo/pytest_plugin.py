@@ -305,8 +305,8 @@ def _enter_kata(slug: str) -> None:
     sys.modules.pop("dojo.settings", None)
     # the connections read DATABASES afresh (the test database's name is this process's own)
     connections.__dict__.pop("settings", None)
-    connections._settings = None
-    connections._connections = Local(connections.thread_critical)
+    connections._settings = None  # type: ignore[attr-defined]
+    connections._connections = Local(connections.thread_critical)  # type: ignore[attr-defined]
     apps.set_installed_apps(settings.INSTALLED_APPS)
     load_modules(slug, _kata_root().resolve() / slug)
 

@@ -305,10 +305,15 @@ def _enter_kata(slug: str) -> None:
     sys.modules.pop("dojo.settings", None)
     # the connections read DATABASES afresh (the test database's name is this process's own)
     connections.__dict__.pop("settings", None)
-    connections._settings = None
-    connections._connections = Local(connections.thread_critical)
-    apps.set_installed_apps(settings.INSTALLED_APPS)
-    load_modules(slug, _kata_root().resolve() / slug)
+    connections._settings = None  # type: ignore[attr-defined]
+    connections._connections = Local(connections.thread_critical)  # type: ignore[attr-defined]
+    kata_dir = _kata_root().resolve() / slug
+    try:
+        apps.set_installed_apps(settings.INSTALLED_APPS)
+    except (Exception, SystemExit) as error:  # e.g. models that Django refuses: this kata's problem alone
+        BROKEN[slug] = describe_error(error, kata_dir)
+        return
+    load_modules(slug, kata_dir)
 
 
 @pytest.hookimpl(wrapper=True)

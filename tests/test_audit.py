@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -329,3 +330,23 @@ def test_the_audit_page_names_every_check() -> None:
     page = (paths.DOCS / "audit.md").read_text()
     missing = [check.name for check in all_checks() if f"`{check.name}`" not in page]
     assert not missing, f"docs/audit.md does not name {missing}"
+
+
+def test_the_import_time_checks_run_as_django_system_checks(tmp_path: Path) -> None:
+    root = clean_project(tmp_path, apps__orders__models_py=PLURAL_MODELS)
+    settings = root / "shop/settings.py"
+    settings.write_text(
+        settings.read_text().replace('INSTALLED_APPS = ["', 'INSTALLED_APPS = ["dojo.audit.checks.StandardChecks", "')
+        + "\nBASE_DIR = __import__('pathlib').Path(__file__).resolve().parent.parent\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{paths.REPO}", "DJANGO_SETTINGS_MODULE": "shop.settings"}
+    completed = subprocess.run(
+        [PYTHON, "-m", "django", "check", "--tag", "dojo"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "dojo.DJ-2" in completed.stderr + completed.stdout, completed.stderr
+    assert "apps/orders/models.py:4" in completed.stderr + completed.stdout

@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from dojo.audit.importtime import plural_word
 from dojo.audit.project import SourceFile
 from dojo.audit.static import FileChecks
 
@@ -147,3 +148,21 @@ def test_a_check_finds_what_it_names_and_leaves_look_alikes_alone(
     relative: str, code: str, expected: list[str]
 ) -> None:
     assert checks_of(relative, code) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "plural"),
+    [
+        ("Organizations", "Organizations"),
+        ("InvoiceLines", "Lines"),
+        ("Categories", "Categories"),
+        ("Organization", None),
+        ("Address", None),
+        ("OrderStatus", None),
+        ("Analysis", None),
+        ("Canvas", None),
+        ("ApiKey", None),
+    ],
+)
+def test_a_model_name_is_plural_when_its_last_word_is(name: str, plural: str | None) -> None:
+    assert plural_word(name) == plural

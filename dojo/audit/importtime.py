@@ -14,11 +14,10 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import inflect
+import inflection
 
 from dojo import paths
 from dojo.audit.findings import Finding, Problem, Suppression
@@ -30,6 +29,7 @@ VERSIONED = re.compile(r"^/api/v[0-9]+/")
 TIMEOUT_SECONDS = 120
 TIMESTAMPS = ("created_at", "updated_at")
 DATETIME_FIELDS = {"DateTimeField"}
+SINGULAR_ENDINGS = ("ss", "us", "is", "ics", "news", "as")
 OPT_OUTS = {"DJ-3", "API-4"}  # the standard allows exceptions to these, "with justification"
 
 
@@ -95,21 +95,20 @@ def gather(project: Project, env: Mapping[str, str], apps: Sequence[Path] = ()) 
     )
 
 
-@cache
-def _inflect() -> inflect.engine:
-    return inflect.engine()
-
-
 def plural_word(name: str) -> str | None:
     """The plural noun a model's name ends in (`Organizations` -> `Organizations`), or None when singular."""
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", name)
     if not words:
         return None
     last = words[-1]
-    if len(last) < 3 or not last.lower().endswith("s") or last.lower().endswith(("ss", "us", "is", "ics", "news")):
+    # nouns whose singular ends in s: address, status, analysis, physics, news, canvas
+    if len(last) < 3 or not last.lower().endswith("s") or last.lower().endswith(SINGULAR_ENDINGS):
         return None
-    singular = _inflect().singular_noun(last.lower())
-    return last if singular and singular != last.lower() else None
+    return last if inflection.singularize(last.lower()) != last.lower() else None
+
+
+def singular(word: str) -> str:
+    return str(inflection.singularize(word.lower())).title()
 
 
 def _ours(project: Project, path: object) -> bool:
@@ -179,8 +178,7 @@ def _models(project: Project, facts: Facts) -> Iterator[Located]:
             if plural:
                 yield _finding(
                     project, model, "DJ-2", "singular-model-names",
-                    f"The model `{name}` is named in the plural: call one row `{name[: -len(plural)]}"
-                    f"{_inflect().singular_noun(plural.lower()).title()}`.",  # type: ignore[union-attr]
+                    f"The model `{name}` is named in the plural: call it `{name[: -len(plural)]}{singular(plural)}`.",
                 )  # fmt: skip
             fields = {item["name"]: item["type"] for item in model["fields"]}
             missing = [stamp for stamp in TIMESTAMPS if fields.get(stamp) not in DATETIME_FIELDS]

@@ -49,6 +49,9 @@ def _code_frame() -> tuple[str, int]:
     frame: Any = sys._getframe(2)
     fallback = ("", 0)
     while frame is not None:
+        if frame.f_code.co_filename.startswith("<"):  # frozen modules, exec'd code
+            frame = frame.f_back
+            continue
         path = os.path.realpath(frame.f_code.co_filename)
         if path.startswith(ROOT + os.sep) and "site-packages" not in path and __file__ != frame.f_code.co_filename:
             if not _is_test_file(path):
@@ -131,8 +134,18 @@ def _in_zeal_scope(function: Any) -> Any:
 
 
 def _on_n_plus_one(sender: Any, exception: Exception, **kwargs: Any) -> None:
-    path, line = _code_frame()
-    _record("n-plus-one", file=path, line=line, what=str(exception).split(" at ", 1)[0])
+    """Record an N+1 where the project's code made it; one that a library makes for a test is not the code's."""
+    zeal_dir = os.path.dirname(sys.modules[type(sender).__module__].__file__ or "")
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith("<") or name == __file__ or name.startswith(zeal_dir) or "site-packages" in name:
+            frame = frame.f_back
+            continue
+        real = os.path.realpath(name)
+        if real.startswith(ROOT + os.sep) and not _is_test_file(real):
+            _record("n-plus-one", file=real, line=frame.f_lineno, what=str(exception))
+        return
 
 
 def _scope_n_plus_one() -> None:

@@ -266,6 +266,14 @@ def main() -> None:
         with open(output, "w", encoding="utf-8") as handle:
             json.dump(facts, handle)
         return
+    facts.update(collect(root, only_app))
+    with open(output, "w", encoding="utf-8") as handle:
+        json.dump(facts, handle, default=str)
+
+
+def collect(root: str, only_app: str = "") -> dict[str, Any]:
+    """The facts of a Django that is set up: its first-party apps under `root` (or `only_app`), APIs, routes."""
+    facts: dict[str, Any] = {"problems": []}
     try:
         import ninja
 
@@ -287,8 +295,7 @@ def main() -> None:
     ]
     facts["apis"] = _apis(roots, app_modules, facts["problems"])
     facts["drf_routes"] = _drf_routes(facts["problems"], roots)
-    with open(output, "w", encoding="utf-8") as handle:
-        json.dump(facts, handle, default=str)
+    return json.loads(json.dumps(facts, default=str))  # type: ignore[no-any-return]
 
 
 if __name__ == "__main__":

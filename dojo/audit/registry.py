@@ -110,7 +110,7 @@ COVERAGE: tuple[Coverage, ...] = (
         ("apps-directory", IMP, "a first-party app of INSTALLED_APPS that is not under `apps/`"),
         project_only="where an app lives is decided by the project's layout, not by the app",
     ),
-    _coverage("DJ-2", ("singular-model-names", IMP, "a model whose name is a plural noun (inflect)")),
+    _coverage("DJ-2", ("singular-model-names", IMP, "a model whose name is a plural noun (inflection)")),
     _coverage(
         "DJ-3",
         (

@@ -64,7 +64,9 @@ def run(project: Project, env: Mapping[str, str], pytest_args: Sequence[str] = (
         }
         child_env.pop("PYTHONDONTWRITEBYTECODE", None)
         child_env.pop("VIRTUAL_ENV", None)
-        if project.settings:
+        # the project's pytest configuration names its test settings; --settings, when given, wins
+        child_env.pop("DJANGO_SETTINGS_MODULE", None)
+        if project.settings_given and project.settings:
             child_env["DJANGO_SETTINGS_MODULE"] = project.settings
         command = [project.python, "-m", "pytest", "-p", "dojo_audit_plugin", "-p", "no:cacheprovider"]
         command += ["-q", "--no-header", "-o", "console_output_style=classic", *pytest_args]

@@ -38,10 +38,11 @@ class RaceResult:
 
 
 class _Gate:
-    """Signals of one worker: it reached its first write; it may go on."""
+    """Signals of one worker: it reached the statement to hold at; it may go on."""
 
-    def __init__(self, hold: bool) -> None:
+    def __init__(self, hold: bool, at: re.Pattern[str]) -> None:
         self.hold = hold
+        self.at = at
         self.at_write = threading.Event()
         self.release = threading.Event()
         self.done = threading.Event()
@@ -52,7 +53,7 @@ class _Gate:
     def wrapper(
         self, execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
     ) -> object:
-        if _WRITE.match(sql) and not self.at_write.is_set():
+        if self.at.search(sql) and not self.at_write.is_set():
             self.at_write.set()
             if self.hold:
                 self.release.wait(WAIT_SECONDS)
@@ -69,17 +70,18 @@ def _waits_for_lock(pid: int | None) -> bool:
     return row is not None and row[0] == "Lock"
 
 
-def race(first: Callable[[], object], second: Callable[[], object]) -> RaceResult:
+def race(first: Callable[[], object], second: Callable[[], object], *, hold_at: re.Pattern[str] = _WRITE) -> RaceResult:
     """Run `first` and `second` in two threads, each on its own connection, interleaved as described above.
 
-    The first worker is held before its first INSERT, UPDATE or DELETE; the second then runs until it
+    The first worker is held before its first INSERT, UPDATE or DELETE (or the first statement that
+    `hold_at` finds, e.g. the first write to one table); the second then runs until it
     finishes, or until PostgreSQL reports it waiting for a lock (`pg_stat_activity`), which only the
     first can hold; then the first goes on.
 
     Needs PostgreSQL and `django_db(transaction=True)` (each worker commits for the other to see).
     """
     result = RaceResult()
-    gates = (_Gate(hold=True), _Gate(hold=False))
+    gates = (_Gate(hold=True, at=hold_at), _Gate(hold=False, at=hold_at))
 
     def run(index: int, work: Callable[[], object]) -> None:
         gate = gates[index]

@@ -7,12 +7,13 @@ process of its own (`tests/fuzz_apis.py`), on the solutions tree and the databas
 """
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from dojo import paths
-from dojo.runner import grade
+from dojo.runner import Grading, grade
 
 from .conftest import grading_env
 
@@ -24,16 +25,57 @@ NOT_ENVELOPED_YET = {
     "injectable_client": "injectable_client: its reference answers 404 and 502 as {'detail': ...}",
 }
 APIS = sorted(path.parent.name for path in paths.SOLUTIONS.glob("*/api.py"))
+EXAMPLES = 15  # fuzzing-phase examples per operation; the coverage phase adds every bound
+
+
+def wrong_fixes(root: Path) -> Path:
+    """Two references with wrong fixes laid in: the instrument must see each of them."""
+    tree = root / "katas"
+    for slug in ("cursor_pagination", "schemas_not_models"):
+        (tree / slug).mkdir(parents=True)
+        for path in (paths.SOLUTIONS / slug).glob("*.py"):
+            (tree / slug / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    breakages = [
+        # the offset of Ninja's LimitOffsetPagination, unbounded: a 500 past 64 bits
+        ("cursor_pagination/api.py", ", le=api_errors.BIGINT_MAX", ""),
+        # a customer of an organization that does not exist: a row that fails at commit
+        (
+            "schemas_not_models/services.py",
+            "organization = Organization.objects.get(pk=organization_id)",
+            "organization = Organization(pk=organization_id)",
+        ),
+        # the not-found answer in another shape
+        ("schemas_not_models/api.py", 'api_errors.error_body("customer_not_found", str(exc))', '{"detail": str(exc)}'),
+    ]
+    for name, before, after in breakages:
+        text = (tree / name).read_text(encoding="utf-8")
+        assert before in text, f"{name} no longer holds {before!r}: update the wrong fix"
+        (tree / name).write_text(text.replace(before, after), encoding="utf-8")
+    return tree
+
+
+def fuzzing(root: Path, kata_root: Path | None, examples: int) -> tuple[Path, Grading]:
+    report = root / "report"
+    report.mkdir()
+    targets = [str(paths.REPO / "tests" / "fuzz_apis.py"), *([] if kata_root else ["--solutions"])]
+    env = {**grading_env(), "DOJO_FUZZ_REPORT": str(report), "DOJO_FUZZ_EXAMPLES": str(examples)}
+    return report, grade(targets, kata_root=kata_root, env=env)
 
 
 @pytest.fixture(scope="session")
-def fuzz_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The findings of one fuzzing run over every API of `solutions/`, one JSON file per kata."""
-    report = tmp_path_factory.mktemp("fuzz")
-    grading = grade(
-        [str(paths.REPO / "tests" / "fuzz_apis.py"), "--solutions"],
-        env={**grading_env(), "DOJO_FUZZ_REPORT": str(report)},
-    )
+def fuzzings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Grading]]:
+    """Two fuzzing runs, side by side: every API of `solutions/`, and the wrong fixes."""
+    references, wrong = tmp_path_factory.mktemp("fuzz-solutions"), tmp_path_factory.mktemp("fuzz-wrong-fixes")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        solutions = pool.submit(fuzzing, references, None, EXAMPLES)
+        broken = pool.submit(fuzzing, wrong, wrong_fixes(wrong), 5)
+        return {"solutions": solutions.result(), "wrong fixes": broken.result()}
+
+
+@pytest.fixture(scope="session")
+def fuzz_report(fuzzings: dict[str, tuple[Path, Grading]]) -> Path:
+    """The findings of the fuzzing of every API of `solutions/`, one JSON file per kata."""
+    report, grading = fuzzings["solutions"]
     written = sorted(path.stem for path in report.glob("*.json"))
     assert written == APIS, f"the fuzzing run reported {written}, not {APIS}:\n{grading.output[-3000:]}"
     return report
@@ -56,47 +98,15 @@ def test_no_input_gives_a_server_error_and_every_error_has_the_envelope(slug: st
     )
 
 
-def test_the_fuzzing_finds_what_it_looks_for(tmp_path: Path) -> None:
+def test_the_fuzzing_finds_what_it_looks_for(fuzzings: dict[str, tuple[Path, Grading]]) -> None:
     """The instrument can fail: fixes known to give a 500, another error shape, or a dangling row are caught"""
-    tree = tmp_path / "katas"
-    tree.mkdir()
-    for slug in ("cursor_pagination", "schemas_not_models"):
-        source = paths.SOLUTIONS / slug
-        target = tree / slug
-        target.mkdir()
-        for path in source.glob("*.py"):
-            (target / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    api = tree / "cursor_pagination" / "api.py"  # the offset of Ninja's LimitOffsetPagination, unbounded
-    api.write_text(api.read_text(encoding="utf-8").replace(", le=api_errors.BIGINT_MAX", ""), encoding="utf-8")
-    services = tree / "schemas_not_models" / "services.py"  # a customer of an organization that does not exist
-    services.write_text(
-        services.read_text(encoding="utf-8").replace(
-            "organization = Organization.objects.get(pk=organization_id)",
-            "organization = Organization(pk=organization_id)",
-        ),
-        encoding="utf-8",
-    )
-    view = tree / "schemas_not_models" / "api.py"  # the not-found answer in another shape
-    view.write_text(
-        view.read_text(encoding="utf-8").replace(
-            'api_errors.error_body("customer_not_found", str(exc))', '{"detail": str(exc)}'
-        ),
-        encoding="utf-8",
-    )
-    report = tmp_path / "report"
-    report.mkdir()
-
-    grading = grade(
-        [str(paths.REPO / "tests" / "fuzz_apis.py")],
-        kata_root=tree,
-        env={**grading_env(), "DOJO_FUZZ_REPORT": str(report), "DOJO_FUZZ_EXAMPLES": "5"},
-    )
-    assert sorted(path.stem for path in report.glob("*.json")) == ["cursor_pagination", "schemas_not_models"], (
-        grading.output[-3000:]
-    )
+    report, grading = fuzzings["wrong fixes"]
+    written = sorted(path.stem for path in report.glob("*.json"))
+    assert written == ["cursor_pagination", "schemas_not_models"], grading.output[-3000:]
 
     cursor = json.loads((report / "cursor_pagination.json").read_text(encoding="utf-8"))["problems"]
     customers = json.loads((report / "schemas_not_models.json").read_text(encoding="utf-8"))["problems"]
+
     assert "500" in cursor, cursor
     assert "a row that fails at commit (500)" in customers, customers
     assert "another error shape" in customers, customers

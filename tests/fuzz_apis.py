@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 import respx
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.core import NOT_SET
@@ -141,8 +142,16 @@ FINDINGS: dict[str, Findings] = {}
 def caller(request: pytest.FixtureRequest, db: None) -> Iterator[tuple[str, dict[str, str]]]:
     """The kata under test, its URLconf, a few rows, the headers of a caller who may do anything."""
     slug = request.node.originalname.removeprefix("test_")
-    with override_settings(ROOT_URLCONF=f"{slug}.api"), _outside_services(slug):
-        yield slug, _seed(slug)
+    # as Django's test client does: a request must not close the connection that holds the test's
+    # transaction (on PostgreSQL it would, the connection not being in autocommit mode)
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        with override_settings(ROOT_URLCONF=f"{slug}.api"), _outside_services(slug):
+            yield slug, _seed(slug)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     report = Path(os.environ["DOJO_FUZZ_REPORT"]) / f"{slug}.json"
     report.write_text(json.dumps(FINDINGS[slug].as_json(), indent=2), encoding="utf-8")
 

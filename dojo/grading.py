@@ -45,6 +45,32 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+def _kata_file_names(root: Path) -> set[str]:
+    """The files of a kata folder, relative to it, bytecode left out."""
+    return {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+
+
+def unexpected_edits(slug: str, files: tuple[str, ...]) -> list[str]:
+    """The files of `slug` outside `files` that differ from the kata as shipped, in the graded tree.
+
+    The shipped context files are read from `solutions/<slug>/`: the integrity tests prove that a
+    solution differs from its starter only in the files to edit, so this needs no git. A new file (a
+    helper module of the learner's) is allowed and not listed; a shipped file that is missing is.
+    """
+    graded, shipped = kata_dir(slug), paths.SOLUTIONS / slug
+    editable = {Path(name).as_posix() for name in files}
+    present = _kata_file_names(graded)
+    return sorted(
+        name
+        for name in _kata_file_names(shipped) - editable
+        if name not in present or (graded / name).read_bytes() != (shipped / name).read_bytes()
+    )
+
+
 def check(condition: object, message: str) -> None:
     """Fail the grader test with `message` alone: the words for the learner, no assertion dump."""
     __tracebackhide__ = True

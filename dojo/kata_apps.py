@@ -5,10 +5,16 @@ from the manifest. The app label is the kata's slug in both trees, so graders im
 whether they grade `katas/` or `solutions/`.
 """
 
+import importlib
+from pathlib import Path
+
 from django.apps import AppConfig
 
 from dojo.manifest import load_katas
 from dojo.problems import BROKEN, describe_error
+
+#: Folders of a kata that are not its code: the learner's tests (run by their grader) and migrations.
+NOT_LOADED = ("tests", "migrations", "__pycache__")
 
 
 class KataAppConfig(AppConfig):
@@ -19,15 +25,39 @@ class KataAppConfig(AppConfig):
     def import_models(self) -> None:
         try:
             super().import_models()
-        except Exception as error:  # any error in learner code must not stop the other katas
-            from pathlib import Path
-
+        except (Exception, SystemExit) as error:  # any error (or exit) in learner code must not stop the others
             BROKEN[self.label] = describe_error(error, Path(self.path))
             self.models_module = None
 
 
 def _config_for(slug: str) -> type[KataAppConfig]:
     return type(slug, (KataAppConfig,), {"name": slug, "label": slug, "__module__": __name__})
+
+
+def module_names(slug: str, kata_dir: Path) -> list[str]:
+    """Every module of a kata, as its graders import them: `slug.services`, `slug.sub.helper`, …"""
+    names = []
+    for path in sorted(kata_dir.rglob("*.py")):
+        parts = path.relative_to(kata_dir).with_suffix("").parts
+        if parts[0] in NOT_LOADED or any(part.startswith(".") for part in parts):
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join((slug, *parts)))
+    return names
+
+
+def load_modules(slug: str, kata_dir: Path) -> None:
+    """Import every module of the kata before it is graded, so that one that cannot be loaded reads as
+    such (the kata is broken), not as a check that fails for the rule. Records the first problem."""
+    if slug in BROKEN:
+        return
+    for name in module_names(slug, kata_dir):
+        try:
+            importlib.import_module(name)
+        except (Exception, SystemExit) as error:  # learner code: any error, or an exit, is this kata's alone
+            BROKEN[slug] = describe_error(error, kata_dir)
+            return
 
 
 for _kata in load_katas():

@@ -18,7 +18,7 @@ from dojo.tomlcheck import Table, TableError
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
 MINUTES = (5, 60)
 HEADLINE = {"slug", "title", "rules", "difficulty", "minutes"}
-DETAILS = {"files", "hints", "discussion", "migrations", "decoys", "alternatives", "threat"}
+DETAILS = {"files", "hints", "discussion", "migrations", "decoys", "alternatives", "threat", "mutation"}
 MARKERS = ("lesson", "guard")
 
 
@@ -53,6 +53,8 @@ class Kata:
     migrations: bool = False
     alternatives: dict[str, str] = field(default_factory=dict, hash=False)
     threats: tuple[Threat, ...] = ()
+    equivalent_mutants: dict[str, str] = field(default_factory=dict, hash=False)
+    known_survivors: dict[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_table(cls, data: dict[str, object], where: str, graders: Path = paths.GRADERS) -> "Kata":
@@ -86,6 +88,8 @@ class Kata:
             migrations=details.flag("migrations", default=False),
             alternatives=details.mapping("alternatives", at_least=0, default={}),
             threats=_threats(details_data.get("threat", []), details_where),
+            equivalent_mutants=_mutation(details_data.get("mutation", {}), details_where, "equivalent"),
+            known_survivors=_mutation(details_data.get("mutation", {}), details_where, "survivors"),
         )
         if not kata.lessons:
             raise TableError(f"{details_where}: no check of graders/{slug}/ is marked @pytest.mark.lesson(...)")
@@ -173,6 +177,14 @@ def _marker(decorator: ast.expr) -> tuple[str, str] | None:
         ) if kind in MARKERS:
             return kind, rule_id
     return None
+
+
+def _mutation(data: object, where: str, key: str) -> dict[str, str]:
+    """`[mutation]`: `equivalent = { "<mutant id>" = "why it behaves as the solution does" }`, and
+    `survivors = { "<mutant id>" = "what check would kill it" }`, mutants not killed yet, said openly."""
+    if not isinstance(data, dict):
+        raise TableError(f"{where}: [mutation] must be a table")
+    return Table(data, f"{where}: [mutation]", {"equivalent", "survivors"}).mapping(key, at_least=0, default={})
 
 
 def _threats(data: object, where: str) -> tuple[Threat, ...]:

@@ -1,5 +1,6 @@
-"""Readable descriptions of a kata that cannot be loaded (syntax error, failing import, missing file)."""
+"""Readable descriptions of a kata that cannot be loaded (syntax error, failing import, missing file, an exit)."""
 
+import linecache
 import traceback
 from pathlib import Path
 
@@ -16,9 +17,37 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _restore_hint(slug: str) -> str:
+    return (
+        f"The other katas are still graded. Fix this file, or compare with the starter: "
+        f"`git diff -- katas/{slug}`; `uv run dojo reset {slug}` restores the starter "
+        "after backing up your files."
+    )
+
+
+def source_line(file: str, line: int) -> str:
+    """The text of `file` at `line`, stripped ("" when it cannot be read)."""
+    return linecache.getline(file, line).strip()
+
+
 def describe_error(error: BaseException, kata_dir: Path) -> str:
     """Say where in the learner's files the error is, without a wall of harness traceback."""
     slug = kata_dir.name
+    if isinstance(error, SystemExit):
+        frames = [
+            frame
+            for frame in traceback.extract_tb(error.__traceback__)
+            if Path(frame.filename).resolve().is_relative_to(kata_dir.resolve())
+        ]
+        where = f"{_shown(Path(frames[-1].filename))} calls" if frames else "The kata's code calls"
+        at = f" at line {frames[-1].lineno}" if frames else ""
+        lines = [
+            f"{where} sys.exit({error.code!r}){at} while it is loaded: that would end the whole grading, "
+            "so this kata cannot be graded."
+        ]
+        if frames and frames[-1].line:
+            lines.append(f"    {frames[-1].line}")
+        return "\n".join([*lines, "", _restore_hint(slug)])
     if isinstance(error, SyntaxError) and error.filename:
         where = f"{_shown(Path(error.filename))}, line {error.lineno}"
         lines = [f"Python cannot read {where}: {error.msg}."]
@@ -40,13 +69,41 @@ def describe_error(error: BaseException, kata_dir: Path) -> str:
                 lines.append(f"    {last.line}")
         else:
             lines = [f"Loading the kata failed: {summary}"]
-    lines += [
-        "",
-        f"The other katas are still graded. Fix this file, or compare with the starter: "
-        f"`git diff -- katas/{slug}`; `uv run dojo reset {slug}` restores the starter "
-        "after backing up your files.",
-    ]
+    lines += ["", _restore_hint(slug)]
     return "\n".join(lines)
+
+
+def describe_exit(slug: str, code: int, file: str | None, line: int | None) -> str:
+    """The kata's code called `os._exit`: the process is gone, and with it the grading of this kata."""
+    if file and line:
+        where = f"{_shown(Path(file))} calls os._exit({code}) at line {line}"
+        text = source_line(file, line)
+        shown_line = f"\n    {text}" if text else ""
+    else:
+        where, shown_line = f"The code of {slug} calls os._exit({code})", ""
+    return f"{where}: that ends the process at once, so this kata cannot be graded.{shown_line}\n\n" + _restore_hint(
+        slug
+    )
+
+
+def describe_stuck(slug: str, seconds: float, file: str | None, line: int | None) -> str:
+    """Loading the kata did not finish in time (an endless loop at import, a sleep, a wait)."""
+    if file and line:
+        text = source_line(file, line)
+        where = f" It was stuck in {_shown(Path(file))} at line {line}" + (f":\n    {text}" if text else ".")
+    else:
+        where = ""
+    return (
+        f"Loading {slug} did not finish within {seconds:g} s, so it was stopped.{where}\n"
+        "Code that runs when a module is imported must not loop or wait: look for a loop that never ends "
+        f"(the limit is DOJO_LOAD_TIMEOUT, in seconds).\n\n" + _restore_hint(slug)
+    )
+
+
+def describe_vanished(slug: str, how: str, during: str, output: str) -> str:
+    """The kata's process ended without saying why (a crash, a signal)."""
+    said = f"\nIt printed:\n{output}" if output.strip() else ""
+    return f"The process grading {slug} ended unexpectedly ({how}) {during}.{said}\n\n" + _restore_hint(slug)
 
 
 def describe_missing(kata_dir: Path) -> str:

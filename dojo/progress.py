@@ -6,11 +6,12 @@ collects) and the status boxes of the locally served site.
 
 import getpass
 import subprocess
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from dojo import paths
+from dojo import paths, trees
 from dojo.manifest import Kata, load_katas
 from dojo.rules import load_rules
 from dojo.runner import KataResult
@@ -18,6 +19,9 @@ from dojo.state import State, load_state, read_results
 
 Status = Literal["not started", "failing", "solved"]
 REPORT_VERSION = 1
+
+
+FAILED_OUTCOMES = frozenset({"failed", "error", "broken"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Failure:
     rule: str | None
     message: str
     broken: bool
+    title: str | None = None  # the check's own title, when the grader gives one
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Row:
 
 
 def status_of(result: KataResult | None) -> Status:
+    """Solved only when the grading says every check passed; any other status (one this version does
+    not know, "incomplete": not every check ran) is not a pass."""
     if result is None or result.status == "skipped":
         return "not started"
     return "solved" if result.status == "passed" else "failing"
@@ -55,31 +62,26 @@ def status_of(result: KataResult | None) -> Status:
 def failures_of(result: KataResult | None) -> tuple[Failure, ...]:
     if result is None:
         return ()
-    failed = [test for test in result.tests if test.outcome == "failed"]
-    return tuple(Failure(test=t.test, rule=t.rule, message=t.message, broken=t.broken) for t in failed)
-
-
-def kata_files(tree: Path) -> list[str]:
-    """The files of a kata folder (relative, sorted), leaving out caches."""
-    if not tree.is_dir():
-        return []
-    return sorted(
-        str(path.relative_to(tree))
-        for path in tree.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    failed = [test for test in result.tests if test.outcome in FAILED_OUTCOMES or test.broken]
+    return tuple(
+        Failure(test=t.test, rule=t.rule, message=t.message, broken=t.broken, title=getattr(t, "title", None))
+        for t in failed
     )
 
 
-def missing_files(root: Path, kata: Kata) -> tuple[str, ...]:
-    """Files the kata needs that are gone from the learner's folder (the reference has them all)."""
-    expected = set(kata_files(root / "solutions" / kata.slug)) | set(kata.files) | {"__init__.py"}
-    return tuple(sorted(name for name in expected if not (root / "katas" / kata.slug / name).is_file()))
+def missing_files(kata: Kata) -> tuple[str, ...]:
+    """Files of the starter that are gone from the learner's folder."""
+    try:
+        return tuple(trees.missing_files(kata.slug))
+    except trees.StarterError:  # no record of the starter: at least the files to edit must be there
+        folder = paths.repo().kata(kata.slug)
+        return tuple(sorted(name for name in {*kata.files, "__init__.py"} if not (folder / name).is_file()))
 
 
-def rows(root: Path, state: State, results: dict[str, KataResult], finished_at: str | None) -> list[Row]:
+def rows(state: State, results: dict[str, KataResult], finished_at: str | None) -> list[Row]:
     """One row per kata, in manifest order."""
     found = []
-    for kata in load_katas(root / "katas.toml"):
+    for kata in load_katas(paths.repo().manifest):
         remembered = state.katas.get(kata.slug)
         result = results.get(kata.slug)
         status = status_of(result)
@@ -91,22 +93,22 @@ def rows(root: Path, state: State, results: dict[str, KataResult], finished_at: 
                 kata=kata,
                 status=status,
                 attempts=remembered.attempts if remembered else 0,
-                hints_shown=remembered.hints_shown if remembered else 0,
+                hints_shown=min(remembered.hints_shown, len(kata.hints)) if remembered else 0,
                 first_passed_at=first_pass,
                 last_graded_at=(remembered.last_graded_at if remembered else None) or (finished_at if result else None),
                 failures=failures_of(result),
-                missing_files=missing_files(root, kata),
+                missing_files=missing_files(kata),
             )
         )
     return found
 
 
-def learner_name(root: Path) -> str:
+def learner_name() -> str:
     """Who this report is from: git's user.name, else the login name."""
     try:
         completed = subprocess.run(
             ["git", "config", "user.name"],  # noqa: S607 - git from PATH, as the learner runs it
-            cwd=root,
+            cwd=paths.repo().root,
             capture_output=True,
             text=True,
             check=False,
@@ -169,13 +171,15 @@ def markdown(found: list[Row], *, learner: str, generated_at: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def site_status(root: Path = paths.REPO) -> dict[str, Any]:
+def site_status(root: Path | None = None) -> dict[str, Any]:
     """What the locally served site shows: the report, plus the failing checks in the grader's words."""
-    state, _notice = load_state(root / ".dojo")
-    results, finished_at = read_results(root / ".dojo")
-    found = rows(root, state, results, finished_at)
+    with paths.use_repo(root) if root is not None else nullcontext(paths.repo()) as repo:
+        state, _notice = load_state(repo.state)
+        results, finished_at = read_results(repo.state)
+        found = rows(state, results, finished_at)
+        learner = learner_name()
     rules = load_rules()
-    document = report(found, learner=learner_name(root), generated_at=finished_at or "")
+    document = report(found, learner=learner, generated_at=finished_at or "")
     for entry, row in zip(document["katas"], found, strict=True):
         entry["difficulty"] = row.kata.difficulty
         entry["minutes"] = row.kata.minutes

@@ -1,7 +1,8 @@
 """Run the graders in a separate pytest process and read back their results.
 
 Each kata tree needs a process of its own (the app labels are the kata slugs in every tree), so the
-project's integrity tests and `uv run dojo` grade through here.
+project's integrity tests and `uv run dojo` grade through here. A grading that runs out of time is
+returned as one whose katas are broken, with a message that says so: `grade()` never raises for it.
 """
 
 import gc
@@ -15,31 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dojo import paths
+from dojo import isolation, paths, results
+from dojo.manifest import load_katas
+from dojo.results import KataResult, KataStatus, TestResult
 
-
-@dataclass(frozen=True)
-class TestResult:
-    """One grader test's outcome, as the plugin reported it."""
-
-    test: str
-    outcome: str
-    rule: str | None
-    message: str
-    broken: bool
-
-
-@dataclass(frozen=True)
-class KataResult:
-    slug: str
-    status: str
-    tests: tuple[TestResult, ...]
-
-    def outcome_of(self, test: str) -> str | None:
-        outcomes = [r.outcome for r in self.tests if r.test == test or r.test.startswith(test + "[")]
-        if not outcomes:
-            return None
-        return "failed" if "failed" in outcomes else outcomes[0]
+__all__ = ["Grading", "KataResult", "KataStatus", "TestResult", "WarmPytest", "grade", "parse_results"]
 
 
 @dataclass(frozen=True)
@@ -51,13 +32,54 @@ class Grading:
     katas: dict[str, KataResult] = field(default_factory=dict)
 
 
+#: The exit code of a grading that was stopped because it ran out of time (as `timeout(1)` uses).
+TIMED_OUT = 124
+
+
 def parse_results(document: dict[str, Any]) -> dict[str, KataResult]:
     """The per-kata results of a report the plugin wrote (`--dojo-report`, `.dojo/results.json`)."""
-    katas = {}
-    for slug, entry in document.get("katas", {}).items():
-        tests = tuple(TestResult(**test) for test in entry["tests"])
-        katas[slug] = KataResult(slug=slug, status=entry["status"], tests=tests)
-    return katas
+    return results.parse_katas(document)
+
+
+def _graded_slugs(targets: list[str]) -> list[str]:
+    """The katas that `targets` name (`katas`: every kata), for a grading that produced no results."""
+    slugs: list[str] = []
+    known = [kata.slug for kata in load_katas()]
+    for target in targets:
+        parts = Path(target.split("::", 1)[0]).parts
+        if parts and parts[0] in ("katas", "solutions", "graders"):
+            if len(parts) == 1:
+                return known
+            if parts[1] in known and parts[1] not in slugs:
+                slugs.append(parts[1])
+    return slugs
+
+
+def timed_out(targets: list[str], seconds: float, output: str) -> Grading:
+    """A grading stopped after `seconds`: every kata it was grading is broken, and says so."""
+    message = (
+        f"The grading timed out: it was stopped after {seconds:g} s without finishing. "
+        "Look for code that loops or waits for ever, then grade again."
+    )
+    katas = {
+        slug: KataResult(
+            slug=slug,
+            status=KataStatus.BROKEN,
+            tests=(
+                TestResult(
+                    test="kata_loads",
+                    outcome="failed",
+                    rule=None,
+                    message=message,
+                    broken=True,
+                    title="The kata can be graded",
+                ),
+            ),
+            notes=(message,),
+        )
+        for slug in _graded_slugs(targets)
+    }
+    return Grading(exit_code=TIMED_OUT, output=f"{output}\n{message}".strip(), katas=katas)
 
 
 def _process_env(env: dict[str, str] | None) -> dict[str, str]:
@@ -87,21 +109,31 @@ def grade(
         if kata_root is not None:
             args += ["--kata-root", str(kata_root)]
         args += list(extra_args)
-        if warm is not None and warm.ready():
-            completed = warm.run(args, timeout=timeout)
-        else:
-            completed = subprocess.run(  # noqa: S603 - our own interpreter running pytest
-                [sys.executable, "-m", "pytest", *args],
-                cwd=cwd or paths.REPO,
-                env=_process_env(env),
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
+        try:
+            if warm is not None and warm.ready():
+                completed = warm.run(args, timeout=timeout)
+            else:
+                completed = subprocess.run(  # noqa: S603 - our own interpreter running pytest
+                    [sys.executable, "-m", "pytest", *args],
+                    cwd=cwd or paths.REPO,
+                    env=_process_env(env),
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    check=False,
+                )
+        except subprocess.TimeoutExpired as expired:
+            return timed_out(targets, timeout, _text(expired.stdout) + _text(expired.stderr))
         output = completed.stdout + completed.stderr
-        katas = parse_results(json.loads(report.read_text(encoding="utf-8"))) if report.exists() else {}
+        document = results.read(report)
+        katas = document.katas if document is not None else {}
     return Grading(exit_code=completed.returncode, output=output, katas=katas)
+
+
+def _text(data: str | bytes | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data or ""
 
 
 # Imported ahead of time by a warm process: libraries only. Never the kata code, the settings (which
@@ -116,23 +148,15 @@ WARM_MODULES = (
     "_pytest.terminal",
     "django",
     "django.core.management",
-    "django.core.management.commands.migrate",
-    "django.db.backends.sqlite3.base",
-    "django.db.backends.sqlite3.creation",
-    "django.db.backends.sqlite3.schema",
     "django.db.models",
-    "django.test",
     "django.test.runner",
-    "django.test.utils",
-    "dateutil.parser",
     "dj_database_url",
-    "httpx",
-    "pydantic",
-    "sqlparse",
-    "dojo.grading",
     "dojo.manifest",
     "dojo.problems",
+    "dojo.results",
     "dojo.rules",
+    # ninja reads the settings when imported: the grading parent imports it (dojo.isolation.warm_up)
+    *(name for name in isolation.LIBRARIES if not name.startswith("ninja")),
 )
 
 

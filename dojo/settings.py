@@ -2,8 +2,11 @@
 
 `DOJO_KATA_ROOT` chooses the tree whose code is graded (`katas/` by default, `solutions/` with
 `--solutions`); `DATABASE_URL` switches from in-memory SQLite to another database (PostgreSQL in CI).
+`DOJO_KATAS` limits the kata apps installed: a comma-separated list of slugs, or `-` for none (the
+grading parent, which loads no kata code itself: each kata is loaded in a process of its own).
 """
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -12,7 +15,7 @@ import dj_database_url
 
 from dojo import paths
 from dojo.manifest import load_katas
-from dojo.problems import BROKEN, describe_missing, unreadable_migration
+from dojo.problems import BROKEN, describe_error, describe_missing, unreadable_migration
 
 KATA_ROOT = Path(os.environ.get("DOJO_KATA_ROOT", paths.KATAS)).resolve()
 # any process that loads the katas (grading, mypy, the site's examples) keeps their bytecode out of
@@ -30,6 +33,11 @@ for _kata in load_katas():
         continue
     if not (KATA_ROOT / _kata.slug / "__init__.py").is_file():
         BROKEN[_kata.slug] = describe_missing(KATA_ROOT / _kata.slug)
+        continue
+    try:  # the package itself: Django could not even list the app if its __init__.py fails
+        importlib.import_module(_kata.slug)
+    except (Exception, SystemExit) as _error:  # learner code: any error, or an exit, is this kata's alone
+        BROKEN[_kata.slug] = describe_error(_error, KATA_ROOT / _kata.slug)
         continue
     _present.append(_kata.slug)
     # a learner's migration that cannot even be read would stop the test database for every kata
@@ -60,6 +68,9 @@ if "DATABASE_URL" in os.environ:
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
-if "DOJO_TEST_DB" in os.environ:
-    # parallel grading runs (the project's integrity tests) each get a test database of their own
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["DOJO_TEST_DB"]}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # every grading process gets a test database of its own (the process id is unique while it runs),
+    # so that two gradings at once, and the per-kata processes of one grading, never share one
+    _base = os.environ.get("DOJO_TEST_DB") or f"test_{DATABASES['default'].get('NAME') or 'dojo'}"
+    _suffix = f"_{os.getpid()}"
+    DATABASES["default"]["TEST"] = {"NAME": _base[: 63 - len(_suffix)] + _suffix}  # PostgreSQL keeps 63 bytes

@@ -4,19 +4,22 @@
   result of each kata. This module only reads it (and forgets a kata's result when it is reset).
 * `.dojo/state.json` is written here: hints shown, gradings, first pass, per kata.
 
-A missing state file is a fresh start; an unreadable one is set aside and rebuilt, never a crash.
-Every write goes to a temporary file first and replaces the old one in one step.
+A missing state file is a fresh start; an unreadable one (not JSON, not UTF-8, not the expected
+shape, a folder) is set aside and rebuilt, never a crash; so is a `.dojo` that is a file. A `.dojo`
+that cannot be written gives `StateError`, whose message says what to do. Every write goes to a
+temporary file first and replaces the old one in one step.
 """
 
 import json
 import os
+import shutil
 import stat
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from dojo.runner import KataResult, parse_results
 
@@ -24,13 +27,21 @@ STATE_FILE = "state.json"
 RESULTS_FILE = "results.json"
 
 
+#: A count read back from the file: a negative one (edited by hand) counts as zero.
+Count = Annotated[int, AfterValidator(lambda value: max(value, 0))]
+
+
+class StateError(Exception):
+    """`.dojo` cannot be written; the message names the folder, the reason and the fix."""
+
+
 class KataState(BaseModel):
     """What the learner did with one kata."""
 
     model_config = ConfigDict(extra="ignore")
 
-    hints_shown: int = 0
-    attempts: int = 0
+    hints_shown: Count = 0  # may exceed the kata's hints (a hint removed since): readers clamp it
+    attempts: Count = 0
     first_passed_at: str | None = None
     last_graded_at: str | None = None
     last_status: str | None = None
@@ -51,42 +62,97 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def cannot_write(path: Path, error: OSError) -> StateError:
+    """The message for a write into `.dojo` that failed."""
+    folder = path.parent
+    reason = error.strerror or str(error)
+    return StateError(
+        f"Could not write {folder.name}/{path.name} ({reason}): your progress is not saved. "
+        f"{folder} must be a folder you can write to (e.g. `chmod u+w {folder.name}`); "
+        "nothing else was changed."
+    )
+
+
 def write_json_atomic(path: Path, document: object) -> None:
-    """Write `document` as JSON to `path`: to a temporary file first, then swapped in with one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
-    os.chmod(handle.name, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)  # not the temp file's 0600
-    os.replace(handle.name, path)
+    """Write `document` as JSON to `path`: to a temporary file first, then swapped in with one rename.
+
+    Raises `StateError` when the folder cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        os.chmod(handle.name, stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o644)  # not the temp's 0600
+        os.replace(handle.name, path)
+    except OSError as error:
+        raise cannot_write(path, error) from None
+
+
+def prepare_state_dir(state_dir: Path) -> str | None:
+    """Make sure `.dojo` is a folder: one that is a file (or a broken link) is set aside first.
+
+    Returns a one-line notice when something was set aside; raises `StateError` when it cannot be.
+    """
+    if state_dir.is_dir() or not (state_dir.exists() or state_dir.is_symlink()):
+        return None
+    kept = state_dir.with_name(f"{state_dir.name}.not-a-folder")
+    number = 1
+    while kept.exists() or kept.is_symlink():
+        number += 1
+        kept = state_dir.with_name(f"{state_dir.name}.not-a-folder-{number}")
+    try:
+        os.replace(state_dir, kept)
+        state_dir.mkdir()
+    except OSError as error:
+        raise StateError(
+            f"{state_dir.name} should be the folder where dojo keeps your progress, but it is a file, and it "
+            f"could not be moved aside ({error.strerror or error}). Move it yourself (`mv {state_dir.name} "
+            f"{kept.name}`) and run the command again."
+        ) from None
+    return (
+        f"{state_dir.name} was a file, not the folder where dojo keeps your progress: it is kept as {kept.name}, "
+        f"and a new {state_dir.name}/ was started."
+    )
+
+
+def _set_aside(path: Path) -> str:
+    kept = path.with_name(f"{path.name}.corrupt")
+    try:
+        if kept.is_dir() and not kept.is_symlink():
+            shutil.rmtree(kept)
+        os.replace(path, kept)
+    except OSError:
+        return f"{path.parent.name}/{path.name} was unreadable, and could not be set aside; a fresh state is used."
+    return (
+        f"{path.parent.name}/{path.name} was unreadable and has been rebuilt (the old file is kept as "
+        f"{path.parent.name}/{kept.name}); hints shown and attempts start again from zero, results come from "
+        "the last grading."
+    )
 
 
 def load_state(state_dir: Path) -> tuple[State, str | None]:
     """The saved state, and a one-line notice when the file was unreadable and a new one was started."""
     path = state_dir / STATE_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return State(), None
-    except OSError as error:
-        return State(), f"Could not read {path.name} ({error.strerror}); starting with a fresh state."
+    except PermissionError as error:
+        return State(), f"Could not read {state_dir.name}/{path.name} ({error.strerror}); using a fresh state."
+    except OSError:  # a folder, or `.dojo` is not a folder
+        if state_dir.is_dir():
+            return State(), _set_aside(path)
+        return State(), f"{state_dir.name} is not a folder; using a fresh state."
     try:
-        return State.model_validate(json.loads(text)), None
-    except (ValueError, ValidationError):
-        kept = path.with_name(f"{path.name}.corrupt")
-        try:
-            os.replace(path, kept)
-        except OSError:
-            kept = path
-        return State(), (
-            f".dojo/{path.name} was unreadable and has been rebuilt (the old file is kept as .dojo/{kept.name}); "
-            "hints shown and attempts start again from zero, results come from the last grading."
-        )
+        return State.model_validate(json.loads(raw.decode("utf-8"))), None
+    except (ValueError, ValidationError):  # not UTF-8, not JSON, not the shape
+        return State(), _set_aside(path)
 
 
 def save_state(state_dir: Path, state: State) -> None:
+    """Write the state (raises `StateError` when `.dojo` cannot be written)."""
     write_json_atomic(state_dir / STATE_FILE, state.model_dump(mode="json"))
 
 
@@ -110,4 +176,4 @@ def forget_result(state_dir: Path, slug: str) -> None:
         return
     if isinstance(katas, dict) and slug in katas:
         del katas[slug]
-        write_json_atomic(path, document)
+        write_json_atomic(path, document)  # `StateError` when `.dojo` cannot be written

@@ -4,26 +4,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from dojo import paths
+from dojo import paths, trees
 
 
 def starter_tree(destination: Path) -> Path:
-    """The starter as committed: a learner's edits in `katas/` must not change the project's tests.
-
-    Tracked files come from HEAD; files not yet committed (a kata being written) from the work tree.
-    Outside a git checkout, the work tree is used as it is.
-    """
-    shutil.copytree(paths.KATAS, destination, ignore=shutil.ignore_patterns("__pycache__"))
-    listed = subprocess.run(["git", "ls-files", "-z", "katas"], cwd=paths.REPO, capture_output=True, check=False)
-    if listed.returncode != 0:
-        return destination
-    for name in filter(None, listed.stdout.decode().split("\0")):
-        shown = subprocess.run(["git", "show", f"HEAD:{name}"], cwd=paths.REPO, capture_output=True, check=False)
-        target = destination / Path(name).relative_to("katas")
-        if shown.returncode == 0:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(shown.stdout)
-    return destination
+    """The starter as shipped (`dojo.trees`): a learner's edits in `katas/` must not change the project's tests."""
+    return trees.starter_tree(destination)
 
 
 def patched_tree(slug: str, diff: Path, destination: Path) -> Path:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,7 +16,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from dojo import paths
+from dojo import paths, site
+from dojo.manifest import load_katas
+from dojo.rules import load_rules
 
 CHROMIUM = os.environ.get("DOJO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = paths.REPO / "artifacts" / "screenshots"
@@ -64,9 +66,12 @@ def browser() -> Iterator[Any]:
 class Visit:
     """A browser page that records console errors and every request it makes."""
 
-    def __init__(self, browser: Any, base: str) -> None:
+    def __init__(self, browser: Any, base: str, width: int = 1280, dark: bool = False) -> None:
         self.base = base
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page = browser.new_page(
+            viewport={"width": width, "height": 900 if width > 600 else 844},
+            color_scheme="dark" if dark else "light",
+        )
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
@@ -77,31 +82,145 @@ class Visit:
         self.page.goto(self.base + path, wait_until="networkidle")
         return self.page
 
-    def screenshot(self, name: str) -> None:
+    def screenshot(self, name: str, *, full_page: bool = False) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+    def horizontal_overflow(self) -> int:
+        """How many pixels the page is wider than the window (0: no horizontal scroll)."""
+        return int(self.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
 
     def foreign_requests(self) -> list[str]:
         return [url for url in self.requests if urlsplit(url).hostname not in ("127.0.0.1", "localhost", None)]
 
 
 @pytest.fixture
-def visit(browser: Any, site_url: str) -> Iterator[Visit]:
-    current = Visit(browser, site_url)
-    yield current
-    assert current.errors == [], f"console errors: {current.errors}"
-    assert current.foreign_requests() == [], "the site must work offline: it asked other hosts"
-    current.page.close()
+def visits(browser: Any, site_url: str) -> Iterator[Callable[..., Visit]]:
+    """Open browser pages (`visits(width=390, dark=True)`); each must log no error and stay offline."""
+    opened: list[Visit] = []
+
+    def new(width: int = 1280, dark: bool = False) -> Visit:
+        opened.append(Visit(browser, site_url, width, dark))
+        return opened[-1]
+
+    yield new
+    for current in opened:
+        assert current.errors == [], f"console errors: {current.errors}"
+        assert current.foreign_requests() == [], "the site must work offline: it asked other hosts"
+        current.page.close()
 
 
-def test_the_home_page_shows_the_quickstart(visit: Visit) -> None:
+@pytest.fixture
+def visit(visits: Callable[..., Visit]) -> Visit:
+    return visits()
+
+
+def test_the_home_page_shows_the_hero_the_three_ways_in_and_the_quickstart(visit: Visit) -> None:
     page = visit.open("/")
-    assert page.locator("h1").first.inner_text().startswith("Backend Standards Dojo")
-    quickstart = page.locator("article").inner_text()
-    assert "Quickstart" in quickstart
-    assert "uv run mkdocs serve" in quickstart
-    assert "uv run pytest katas" in quickstart
+    assert page.locator(".dojo-hero h1").inner_text().startswith("Backend Standards Dojo")
+    cards = page.locator(".grid.cards > ul > li")
+    assert [cards.nth(n).locator("strong").first.inner_text() for n in range(cards.count())] == [
+        "Read the standard",
+        "Train",
+        "Run a workshop",
+    ]
+    boxes = [cards.nth(n).bounding_box() for n in range(3)]
+    assert len({round(box["y"]) for box in boxes}) == 1, "the three cards side by side at 1280 px"
+    article = page.locator("article").inner_text()
+    assert "Quickstart" in article
+    assert "uv run mkdocs serve" in article
+    assert "uv run pytest katas" in article
+    assert "The learning path" in article
+    assert visit.horizontal_overflow() == 0
     visit.screenshot("home")
+    visit.screenshot("home-full", full_page=True)
+
+
+def test_the_home_page_on_a_phone_stacks_its_cards_without_scrolling_sideways(visits: Callable[..., Visit]) -> None:
+    visit = visits(width=390)
+    page = visit.open("/")
+    cards = page.locator(".grid.cards > ul > li")
+    boxes = [cards.nth(n).bounding_box() for n in range(3)]
+    assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"], "one card per row on a phone"
+    assert all(box["x"] >= 0 and box["x"] + box["width"] <= 390 for box in boxes)
+    assert visit.horizontal_overflow() == 0
+    visit.screenshot("home-390")
+    visit.screenshot("home-390-full", full_page=True)
+
+
+def test_the_coverage_reads_at_1280_px_without_scrolling_sideways(visit: Visit) -> None:
+    page = visit.open("/rules/coverage/")
+    assert visit.horizontal_overflow() == 0
+    overflowing = page.evaluate(
+        "() => [...document.querySelectorAll('article .md-typeset__table, article table')]"
+        ".filter(box => box.scrollWidth > box.clientWidth + 1).length"
+    )
+    assert overflowing == 0, "a coverage table scrolls sideways"
+    tables = page.locator("article table")
+    assert tables.count() == len({rule.section for rule in load_rules().values()})
+    perf_2 = page.locator("tr", has=page.locator("a", has_text="PERF-2"))
+    assert "n_plus_one" in perf_2.inner_text()
+    kept = page.locator("tr", has_text="Kept by tooling and review")
+    assert kept.count() == sum(1 for rule in load_rules().values() if not site.katas_for_rule(rule.id))
+    visit.screenshot("coverage")
+    visit.screenshot("coverage-full", full_page=True)
+
+
+def test_the_katas_index_shows_each_slug_with_its_level_and_minutes(visit: Visit) -> None:
+    page = visit.open("/katas/")
+    rows = page.locator("article table tbody tr")
+    assert rows.count() == len(load_katas())
+    for number, kata in enumerate(load_katas()):
+        cells = rows.nth(number).locator("td").all_inner_texts()
+        assert cells[2:5] == [kata.slug, kata.difficulty, str(kata.minutes)]
+    assert visit.horizontal_overflow() == 0
+    visit.screenshot("katas-index")
+
+
+def test_a_rule_page_frames_its_body_in_light_and_dark(visits: Callable[..., Visit]) -> None:
+    for dark in (False, True):
+        visit = visits(dark=dark)
+        page = visit.open("/rules/perf-2/")
+        assert page.locator("h1").first.inner_text().startswith("PERF-2 · Avoid N+1 queries")
+        assert page.locator(".admonition.quote").first.is_visible()
+        scheme = page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")
+        assert scheme == ("slate" if dark else "default")
+        visit.screenshot("rule-dark" if dark else "rule")
+    home = visits(dark=True)
+    home.open("/")
+    home.screenshot("home-dark")
+    coverage = visits(dark=True)
+    coverage.open("/rules/coverage/")
+    coverage.screenshot("coverage-dark")
+
+
+def test_the_agendas_run_on_the_clock_with_their_breaks(visit: Visit) -> None:
+    page = visit.open("/workshops/agendas/")
+    for agenda in site.AGENDAS:
+        times = list(site.clock(agenda))
+        table = page.locator("article table").nth(site.AGENDAS.index(agenda))
+        rows = table.locator("tbody tr")
+        assert rows.count() == len(times)
+        assert [rows.nth(n).locator("td").first.inner_text() for n in range(rows.count())] == [t for t, _ in times]
+    assert page.locator("article td", has_text="Lunch").count() == 1
+    assert visit.horizontal_overflow() == 0
+    visit.screenshot("agendas")
+
+
+def test_code_formatted_to_88_columns_fits_the_text_column_at_1280_px(visit: Visit) -> None:
+    """Examples are formatted to 88 columns (docs/ruff.toml): none of them scrolls at 1280 px."""
+    cut = []
+    for rule in load_rules().values():
+        page = visit.open(f"/{rule.page}")
+        cut += page.evaluate(
+            """(page) => [...document.querySelectorAll('article pre > code')]
+            .filter(code => code.offsetParent !== null)
+            .filter(code => Math.max(...code.innerText.split('\\n').map(line => line.length)) <= 88)
+            .filter(code => code.scrollWidth > code.clientWidth)
+            .map(code => page + ': ' + code.innerText.split('\\n')[0])""",
+            rule.page,
+        )
+    assert cut == []
 
 
 def test_searching_select_related_finds_the_n_plus_one_rule(visit: Visit) -> None:
@@ -160,6 +279,8 @@ def test_a_mermaid_diagram_is_drawn(visit: Visit) -> None:
 
 def test_a_kata_page_opens_its_hints_and_the_solution_spoiler(visit: Visit) -> None:
     page = visit.open("/katas/n_plus_one/")
+    assert page.locator("article p").first.inner_text().startswith("n_plus_one · beginner · about 15 minutes")
+    visit.screenshot("kata")
     hint = page.locator("details", has=page.locator("summary", has_text="Hint 1"))
     assert not hint.locator("p").first.is_visible()
     hint.locator("summary").click()

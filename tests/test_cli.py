@@ -4,126 +4,27 @@ Most tests write `.dojo/results.json` the way the grading plugin does instead of
 `check` and `watch` grade for real (a pytest subprocess each time, in the temporary clone).
 """
 
-import io
+import argparse
+import itertools
 import json
 import shutil
 import subprocess
-import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from rich.console import Console
+from watchfiles import Change
 
-from dojo import cli, docs_hooks, paths, progress, runner
-from dojo.manifest import Kata, load_katas
+from dojo import backups, cli, paths, progress, runner
+from dojo.cli import app, core, registry, watch
+from dojo.manifest import Kata
 from dojo.runner import Grading, KataResult
 
-from .conftest import grading_env
+from .clones import SAVE_GAP, Run, console, katas, repo, run, solve, starter, state, template, write_results
 
-GIT = ["git", "-c", "user.name=Dojo Tests", "-c", "user.email=tests@example.com", "-c", "commit.gpgsign=false"]
-COMMITTED = ["katas", "solutions", "graders", "katas.toml", "rules.toml", "pyproject.toml", ".gitignore"]
-
-Run = Callable[..., tuple[int, str, str]]
-SAVE_GAP = (cli.SAVE_GROUPING_MS + 300) / 1000  # long enough for two saves to make two batches
-
-
-@pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone-like copy: the katas as committed (hermetic while others write new ones), this harness."""
-    root = tmp_path_factory.mktemp("dojo-clone") / "dojo"
-    root.mkdir()
-    archive = subprocess.run(["git", "archive", "HEAD", *COMMITTED], cwd=paths.REPO, capture_output=True, check=False)
-    if archive.returncode == 0:
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(root, filter="data")
-    else:  # not a git checkout: the work tree as it is
-        for name in COMMITTED:
-            source = paths.REPO / name
-            if source.is_dir():
-                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-            elif source.is_file():
-                shutil.copy2(source, root / name)
-    # the harness under test; `python -m pytest` in the clone imports it from there
-    shutil.copytree(paths.REPO / "dojo", root / "dojo", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run([*GIT, "commit", "-q", "-m", "the dojo as shipped"], cwd=root, check=True)
-    return root
-
-
-@pytest.fixture
-def repo(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "dojo"
-    shutil.copytree(template, root)
-    monkeypatch.chdir(root / "katas")  # any folder inside the clone will do
-    monkeypatch.delenv("DOJO_REPO", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    for name, value in grading_env().items():
-        monkeypatch.setenv(name, value)
-    return root
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    """`dojo ARGS…` in this process: (exit status, stdout, stderr); `answer=` is typed at a prompt."""
-
-    def dojo(*args: str, answer: str | None = None) -> tuple[int, str, str]:
-        capsys.readouterr()
-        if answer is not None:
-            monkeypatch.setattr("sys.stdin", io.StringIO(answer))
-        status = cli.main(list(args))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return dojo
-
-
-def katas(root: Path) -> tuple[Kata, ...]:
-    return load_katas(root / "katas.toml")
-
-
-def write_results(root: Path, statuses: dict[str, str]) -> None:
-    """`.dojo/results.json` as the grading plugin writes it: one check per kata, passed or failed."""
-    by_slug = {kata.slug: kata for kata in katas(root)}
-    document: dict[str, Any] = {"tree": "katas/", "finished_at": "2026-03-02T10:00:00+00:00", "katas": {}}
-    for slug, status in statuses.items():
-        test, rule = next(iter(by_slug[slug].lessons.items()))
-        failed = status != "passed"
-        document["katas"][slug] = {
-            "status": status,
-            "tests": [
-                {
-                    "test": test,
-                    "outcome": "failed" if failed else "passed",
-                    "rule": rule,
-                    "message": f"{slug} still breaks {rule}." if failed else "",
-                    "broken": status == "broken",
-                }
-            ],
-        }
-    (root / ".dojo").mkdir(exist_ok=True)
-    (root / ".dojo" / "results.json").write_text(json.dumps(document), encoding="utf-8")
-
-
-def state(root: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((root / ".dojo" / "state.json").read_text(encoding="utf-8"))
-    return loaded
-
-
-def starter(root: Path, name: str) -> str:
-    shown = subprocess.run(["git", "show", f"HEAD:{name}"], cwd=root, capture_output=True, text=True, check=True)
-    return shown.stdout
-
-
-def solve(root: Path, slug: str, extra: str = "") -> None:
-    for name in next(kata for kata in katas(root) if kata.slug == slug).files:
-        code = (root / "solutions" / slug / name).read_text(encoding="utf-8")
-        (root / "katas" / slug / name).write_text(code + extra, encoding="utf-8")
-
+__all__ = ["repo", "run", "template"]  # fixtures
 
 # --- list, next, progress -------------------------------------------------------------------------
 
@@ -226,6 +127,134 @@ def test_check_fails_on_the_starter_with_the_lesson_and_passes_once_solved(repo:
     assert "match the reference solution exactly" in out
 
 
+def _graded(monkeypatch: pytest.MonkeyPatch, *gradings: Grading | BaseException) -> list[list[str]]:
+    """Make `dojo` grade with these results, one per grading, instead of running pytest."""
+    queue = list(gradings)
+    calls: list[list[str]] = []
+
+    def fake_grade(targets: list[str], **_: object) -> Grading:
+        calls.append(targets)
+        outcome = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(core, "grade", fake_grade)
+    return calls
+
+
+def _one_check(
+    status: str, outcome: str, message: str = "", *, rule: str | None = "PERF-2", broken: bool = False
+) -> Grading:
+    test = runner.TestResult(test="test_lesson", outcome=outcome, rule=rule, message=message, broken=broken)
+    return Grading(exit_code=1, output="", katas={"n_plus_one": KataResult("n_plus_one", status, (test,))})
+
+
+def test_check_shows_a_lesson_message_whole(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    lesson = " ".join(f"Sentence {n} of the lesson explains a little more of the cause and the fix." for n in range(60))
+    _graded(monkeypatch, _one_check("failing", "failed", lesson))
+
+    status, out, _ = run("check", "n_plus_one")
+
+    assert status == 1
+    assert len(lesson) > 4000
+    assert lesson in out
+    assert "lines more" not in out
+
+
+def test_check_puts_long_learner_output_behind_a_note(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    printed = "\n".join(f"line {n} that the learner's code printed" for n in range(10_000))
+    _graded(monkeypatch, Grading(exit_code=3, output=printed, katas={}))
+    status, out, _ = run("check", "n_plus_one")
+    assert status == 1
+    assert "… 9975 lines more above (uv run dojo check -v n_plus_one shows all)" in out
+    assert "line 9999 that" in out
+    assert "line 9974 that" not in out
+
+    _graded(monkeypatch, _one_check("broken", "failed", printed + "\n" + "x" * 50_000, broken=True))
+    status, out, _ = run("check", "n_plus_one")
+    assert status == 1
+    assert "the code could not be loaded" in out
+    assert "line 59 that" in out
+    assert "… 9941 lines more (uv run dojo check -v n_plus_one shows all)" in out
+    assert len(out) < 20_000
+
+
+def test_a_grading_that_times_out_is_reported_not_a_crash(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _graded(monkeypatch, subprocess.TimeoutExpired(["pytest"], 600))
+
+    status, out, err = run("check", "n_plus_one")
+
+    assert status == 1
+    assert "✘ n_plus_one: it took too long." in out
+    assert "The grading of n_plus_one was stopped after 600 s without a result" in out
+    assert "also at the top of a module" in out
+    assert "Traceback" not in out + err
+
+
+def test_watch_goes_on_after_a_grading_that_times_out(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_results(repo, {kata.slug: "passed" for kata in katas(repo)[1:]})
+    calls = _graded(monkeypatch, subprocess.TimeoutExpired(["pytest"], 600), _one_check("passed", "passed"))
+
+    def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
+        yield {("modified", str(folder / "services.py"))}
+
+    dojo, buffer = console()
+    assert watch.watch_loop(dojo, katas(repo)[0], saves, warm=False) == 0
+    assert len(calls) == 2
+    assert "stopped after 600 s" in buffer.getvalue()
+    assert "Still watching" in buffer.getvalue()
+    assert "Every kata is solved!" in buffer.getvalue()
+
+
+@pytest.mark.parametrize("status", ["incomplete", "some-status-of-tomorrow"])
+def test_a_status_other_than_passed_is_never_shown_as_solved(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    """ "incomplete": every check that ran passed, but not all of them ran (`-k`, a skip)."""
+    _graded(monkeypatch, _one_check(status, "passed"))
+
+    code, out, _ = run("check", "n_plus_one")
+
+    assert code == 1
+    assert "n_plus_one is not solved yet" in out
+    assert ("not every check ran" in out) == (status == "incomplete")
+    assert "Solved!" not in out
+    assert "first_passed_at" not in json.dumps(state(repo)["katas"]["n_plus_one"]).replace(
+        '"first_passed_at": null', ""
+    )
+    write_results(repo, {"n_plus_one": status})
+    assert "✔ solved" not in run("list")[1]
+    assert run("solution", "n_plus_one")[0] == 1
+
+
+def test_the_watch_banner_leaves_out_editors_temporary_files(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _graded(monkeypatch, _one_check("failing", "failed", "still failing"))
+    temporary = ["sedMXYSYi", ".services.py.swp", "services.py~", "4913", "#services.py#", ".#services.py",
+                 "services.py___jb_tmp___", "services.py___jb_old___"]  # fmt: skip
+
+    def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
+        yield {("added", str(folder / name)) for name in temporary}  # only temporary files: not a save
+        yield {("modified", str(folder / "services.py"))} | {("deleted", str(folder / n)) for n in temporary}
+
+    dojo, buffer = console()
+    assert watch.watch_loop(dojo, katas(repo)[0], saves, warm=False) == 0
+
+    output = buffer.getvalue()
+    assert len(calls) == 2  # the start, and the one real save
+    assert output.count("saved:") == 1
+    assert "saved: services.py" in output
+    assert not any(name in output for name in temporary)
+    folder = repo / "katas" / "n_plus_one"
+    keeps = watch.KataFilter(folder)
+    assert [keeps(Change.added, str(folder / name)) for name in temporary] == [False] * len(temporary)
+    assert keeps(Change.modified, str(folder / "services.py"))
+    assert not keeps(Change.modified, str(repo / "katas" / "n_plus_one_other" / "services.py"))
+    assert not keeps(Change.modified, str(repo / "katas" / "webhook_idempotency" / "services.py"))
+
+
 # --- watch ----------------------------------------------------------------------------------------
 
 
@@ -253,11 +282,10 @@ def test_watch_regrades_on_every_save_and_moves_on_only_after_a_real_pass(
             for _ in range(4):
                 yield {("modified", str(folder / "services.py"))}
 
-    monkeypatch.setattr(cli, "grade", fake_grade)
-    buffer = io.StringIO()
-    dojo = cli.Dojo(root=repo, out=Console(file=buffer, width=200), err=Console(file=buffer, width=200))
+    monkeypatch.setattr(core, "grade", fake_grade)
+    dojo, buffer = console()
 
-    status = cli.watch_loop(dojo, katas(repo)[0], saves, warm=False)
+    status = watch.watch_loop(dojo, katas(repo)[0], saves, warm=False)
 
     output = buffer.getvalue()
     assert status == 0
@@ -288,11 +316,10 @@ def test_watch_stays_on_a_named_kata_that_already_passes(
             yield {("modified", str(folder / "services.py"))}
             yield {("modified", str(folder / "services.py"))}
 
-    monkeypatch.setattr(cli, "grade", fake_grade)
-    buffer = io.StringIO()
-    dojo = cli.Dojo(root=repo, out=Console(file=buffer, width=200), err=Console(file=buffer, width=200))
+    monkeypatch.setattr(core, "grade", fake_grade)
+    dojo, buffer = console()
 
-    assert cli.watch_loop(dojo, katas(repo)[0], saves, warm=False, stay=named) == 0
+    assert watch.watch_loop(dojo, katas(repo)[0], saves, warm=False, stay=named) == 0
 
     if named:  # refactoring a solved kata: every save is graded, and it stays
         assert graded == ["n_plus_one"] * 3
@@ -301,36 +328,74 @@ def test_watch_stays_on_a_named_kata_that_already_passes(
         assert graded == ["n_plus_one", "webhook_idempotency"]
 
 
+class RealWatch:
+    """`dojo watch` with watchfiles, in a thread, writing to a buffer; stopped (if still running) on exit."""
+
+    def __init__(self, kata: Kata) -> None:
+        self.dojo, self.buffer = console(width=300)
+        self.stop = threading.Event()
+        self.outcome: list[int] = []
+        changes = watch.changes_from_watchfiles(poll=False)
+        self.thread = threading.Thread(
+            target=lambda: self.outcome.append(watch.watch_loop(self.dojo, kata, changes, stop=self.stop))
+        )
+
+    @property
+    def output(self) -> str:
+        return self.buffer.getvalue()
+
+    def __enter__(self) -> "RealWatch":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=300)
+
+    def wait_for(self, text: str, *, count: int = 1, timeout: float = 300) -> None:
+        wait_for(lambda: self.output.count(text) >= count or not self.thread.is_alive(), timeout)
+        assert self.output.count(text) >= count, self.output
+
+    def save_until(self, save: Callable[[], None], text: str, *, timeout: float = 300) -> None:
+        """Save, and save again every few seconds until `text` shows (a watcher can start late on a busy
+        machine; a save it did not see yet is not what is tested here)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output and self.thread.is_alive():
+            save()
+            wait_for(lambda: text in self.output or not self.thread.is_alive(), timeout=10, fail=False)
+            assert time.monotonic() < deadline, self.output
+        assert text in self.output, self.output
+
+
 def test_watch_regrades_a_real_save_within_seconds(repo: Path) -> None:
     """The real loop: watchfiles notices a save and the grader runs again; the delay is reported."""
     write_results(repo, {kata.slug: "passed" for kata in katas(repo)[1:]})  # n_plus_one is the last one left
-    buffer = io.StringIO()
-    dojo = cli.Dojo(root=repo, out=Console(file=buffer, width=300), err=Console(file=buffer, width=300))
-    stop = threading.Event()
-    outcome: list[int] = []
-    watcher = threading.Thread(
-        target=lambda: outcome.append(
-            cli.watch_loop(dojo, katas(repo)[0], cli._changes_from_watchfiles(poll=False), stop=stop)
-        )
-    )
-    watcher.start()
-    try:
-        wait_for(lambda: "✘ n_plus_one" in buffer.getvalue(), timeout=120)
+    with RealWatch(katas(repo)[0]) as watching:
+        watching.wait_for("✘ n_plus_one")
         saved = time.monotonic()
-        solve(repo, "n_plus_one")
-        wait_for(lambda: "✔ n_plus_one passes" in buffer.getvalue(), timeout=120)
+        watching.save_until(lambda: solve(repo, "n_plus_one"), "✔ n_plus_one passes")
         delay = time.monotonic() - saved
-    finally:
-        stop.set()
-        watcher.join(timeout=120)
-    output = buffer.getvalue()
-    assert not watcher.is_alive()
-    assert outcome == [0]
-    assert "result " in output
+        watching.thread.join(timeout=300)  # the last line is printed, then watch ends by itself
+    output = watching.output
+    assert not watching.thread.is_alive()
+    assert watching.outcome == [0]
     assert "s after the save" in output
+    assert output.rstrip().endswith("uv run dojo progress shows your report."), output
     assert "Every kata is solved!" in output
-    assert delay < 60, output
     print(f"dojo watch: save → result in {delay:.2f} s")  # shown with -s
+
+
+def test_watch_keeps_noticing_saves_after_a_reset_in_another_terminal(repo: Path) -> None:
+    write_results(repo, {kata.slug: "passed" for kata in katas(repo)[1:]})
+    (repo / "katas" / "n_plus_one" / "services.py").write_text("# my attempt\n", encoding="utf-8")
+    with RealWatch(katas(repo)[0]) as watching:
+        watching.wait_for("the code could not be loaded")  # services.py defines nothing
+        backups.reset("n_plus_one")  # the folder is replaced as a whole
+        watching.wait_for("checks fail.")  # the reset itself is a save: the starter is graded, and fails
+        watching.save_until(lambda: solve(repo, "n_plus_one"), "Every kata is solved!")
+        watching.thread.join(timeout=300)
+    assert watching.outcome == [0]
+    assert "saved: " in watching.output
 
 
 def test_a_warm_process_grades_exactly_as_a_cold_one(repo: Path) -> None:
@@ -347,25 +412,37 @@ def test_a_warm_process_grades_exactly_as_a_cold_one(repo: Path) -> None:
 
 
 def test_saves_made_while_a_grading_runs_are_graded_once_afterwards(tmp_path: Path) -> None:
-    changes = cli.FolderChanges(tmp_path, None, poll=False)
+    folder = tmp_path / "katas" / "n_plus_one"
+    folder.mkdir(parents=True)
+    changes = watch.FolderChanges(folder, None, poll=False)
     try:
-        time.sleep(0.5)  # the watcher starts
-        (tmp_path / "services.py").write_text("a = 1\n")
+        probe = folder / "probe.py"
+        for number in itertools.count():  # until the watcher runs: it starts in a thread of its own
+            probe.write_text(f"n = {number}\n")
+            wait_for(lambda: "probe.py" in changes.waiting(), timeout=2, fail=False)
+            if "probe.py" in changes.waiting():
+                break
+        assert next(changes)
+        (folder / "services.py").write_text("a = 1\n")
         time.sleep(SAVE_GAP)  # a second save, as a separate batch, while "a grading runs"
-        (tmp_path / "models.py").write_text("b = 2\n")
-        time.sleep(SAVE_GAP)
+        (folder / "models.py").write_text("b = 2\n")
+        (tmp_path / "katas" / "other.py").write_text("c = 3\n")  # not in the kata's folder
+        wait_for(lambda: {"services.py", "models.py"} <= changes.waiting(), timeout=120)
         batch = next(changes)
     finally:
         changes.close()
-    assert {Path(name).name for _change, name in batch} == {"services.py", "models.py"}
+    assert {Path(name).name for _change, name in batch} - {"probe.py"} == {"services.py", "models.py"}
     assert next(changes, None) is None  # closed: the iteration ends
 
 
-def wait_for(condition: Callable[[], bool], timeout: float) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float, *, fail: bool = True) -> None:
+    """Wait until `condition` holds: a generous deadline, and a failure only after it."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("timed out")
+            if fail:
+                raise AssertionError(f"timed out after {timeout} s")
+            return
         time.sleep(0.05)
 
 
@@ -480,30 +557,15 @@ def test_solution_is_refused_before_a_pass_forced_with_a_warning_and_shown_after
     assert status == 0
     assert err == ""
     assert "-# my own note" in out
-    assert "--- katas/n_plus_one/services.py (yours)" in out
+    assert "From your code (-) to the reference solution (+)" in out
+    lesson = out.split("From your code", 1)[0]
+    assert "my own note" not in lesson  # the lesson is the starter as shipped against the reference
+    assert "--- katas/n_plus_one/services.py" in lesson
+    assert "+++ solutions/n_plus_one/services.py" in lesson
     assert "http://127.0.0.1:8000/katas/n_plus_one/#reference-solution" in out
 
 
 # --- state and bad input --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("damage", ["{not json", '{"katas": {"n_plus_one": {"hints_shown": "many"}}}', "[]"])
-def test_a_corrupt_state_file_is_set_aside_and_rebuilt(repo: Path, run: Run, damage: str) -> None:
-    (repo / ".dojo").mkdir()
-    (repo / ".dojo" / "state.json").write_text(damage, encoding="utf-8")
-    (repo / ".dojo" / "results.json").write_text("garbage", encoding="utf-8")
-
-    status, out, err = run("hint", "n_plus_one")
-
-    assert status == 0
-    assert "Hint 1 of 3" in out
-    assert "state.json was unreadable and has been rebuilt" in err
-    assert len(err.strip().splitlines()) == 1
-    assert state(repo)["katas"]["n_plus_one"]["hints_shown"] == 1
-    assert (repo / ".dojo" / "state.json.corrupt").read_text() == damage
-    status, _, err = run("list")
-    assert status == 0
-    assert err == ""
 
 
 @pytest.mark.parametrize(
@@ -565,6 +627,19 @@ def test_reset_without_a_committed_starter_touches_nothing(repo: Path, run: Run)
     assert (repo / "katas" / "n_plus_one" / "services.py").read_text() == "# mine\n"
 
 
+def test_a_new_command_is_one_registered_function(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "COMMANDS", dict(registry.COMMANDS))
+    monkeypatch.setattr(app, "COMMANDS", registry.COMMANDS)
+
+    @registry.command("greet", "say hello", registry.arg("name"))
+    def greet(dojo: core.Dojo, args: argparse.Namespace) -> int:
+        dojo.out.print(f"hello {args.name} from {dojo.repo.root.name}")
+        return 0
+
+    assert run("greet", "Ada") == (0, "hello Ada from dojo\n", "")
+    assert "say hello" in run("--help")[1]
+
+
 def test_help_lists_every_command(run: Run) -> None:
     status, out, _ = run("--help")
     assert status == 0
@@ -598,43 +673,3 @@ def test_the_site_status_holds_each_katas_status_and_failing_lessons(repo: Path,
         }
     ]
     assert status["graded_at"] == "2026-03-02T10:00:00+00:00"
-
-
-class FakeServer:
-    def __init__(self) -> None:
-        self.watched: list[tuple[str, bool]] = []
-
-    def watch(self, path: str, *, recursive: bool = True) -> None:
-        self.watched.append((path, recursive))
-
-
-@pytest.mark.parametrize(("command", "published"), [("serve", True), ("build", False), ("gh-deploy", False)])
-def test_only_the_served_site_publishes_the_learners_status(
-    monkeypatch: pytest.MonkeyPatch, command: str, published: bool
-) -> None:
-    from mkdocs.config import load_config
-    from mkdocs.structure.files import Files
-
-    monkeypatch.setattr(docs_hooks, "_serving", False)
-    monkeypatch.setattr(docs_hooks, "GENERATED", {})
-    monkeypatch.setattr(docs_hooks, "load_katas", tuple)
-    monkeypatch.setattr(docs_hooks.progress, "site_status", lambda root: {"katas": [], "root": str(root)})
-    config = load_config(str(paths.REPO / "mkdocs.yml"))
-    monkeypatch.setattr(config.plugins, "_current_plugin", "dojo/docs_hooks.py", raising=False)  # as during a build
-
-    docs_hooks.on_startup(command=command, dirty=False)  # type: ignore[arg-type]
-    files = docs_hooks.on_files(Files([]), config)
-
-    assert [file.src_uri for file in files] == ["dojo-status.json"]
-    status = json.loads(files.get_file_from_path("dojo-status.json").content_string)  # type: ignore[union-attr]
-    assert status == ({"katas": [], "root": str(paths.REPO)} if published else None)
-
-
-def test_the_served_site_rebuilds_when_the_learners_state_changes(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(docs_hooks.paths, "STATE", tmp_path / ".dojo")
-    server = FakeServer()
-    assert docs_hooks.on_serve(server, config=None, builder=print) is server  # type: ignore[arg-type]
-    assert server.watched == [(str(tmp_path / ".dojo"), False)]
-    assert (tmp_path / ".dojo").is_dir()

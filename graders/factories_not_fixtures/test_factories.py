@@ -104,7 +104,7 @@ def test_a_line_factory_creates_its_invoice_customer_and_organization() -> None:
 def test_create_batch_gives_unique_values() -> None:
     organization_factory, customer_factory = factory_for(Organization), factory_for(Customer)
     invoice_factory, line_factory = factory_for(Invoice), factory_for(InvoiceLine)
-    batches: dict[str, Callable[[], object]] = {
+    batches: dict[str, Callable[[], list[object]]] = {
         f"{organization_factory.__name__}.create_batch({BATCH})": lambda: organization_factory.create_batch(BATCH),
         f"{customer_factory.__name__}.create_batch({BATCH}, organization=one_organization)": (
             lambda: customer_factory.create_batch(BATCH, organization=organization_factory())
@@ -116,14 +116,22 @@ def test_create_batch_gives_unique_values() -> None:
         f"{line_factory.__name__}.create_batch({BATCH})": lambda: line_factory.create_batch(BATCH),
     }
 
-    failures = {call: error for call, make in batches.items() if (error := attempt(make)) is not None}
-
+    failures: dict[str, str] = {}
+    for call, make in batches.items():
+        made: list[object] = []
+        error = attempt(lambda make=make, made=made: made.extend(make()))  # type: ignore[misc]
+        if error is not None:
+            failures[call] = f"{type(error).__name__}: {error}"
+        elif len({getattr(row, "pk", id(row)) for row in made}) != BATCH:
+            distinct = len({getattr(row, "pk", id(row)) for row in made})
+            failures[call] = f"gave {distinct} distinct rows, not {BATCH} (get_or_create on a fixed value?)"
     check(
         not failures,
-        "These batches break a unique constraint (or fail otherwise):\n"
-        + "\n".join(f"  {call}: {type(error).__name__}: {error}" for call, error in failures.items())
-        + '\nA fixed value (`number = "INV-00001"`) is fine for one row and breaks at the second. Give '
-        "every unique field, and every field of a unique constraint, a factory.Sequence: "
+        "These batches break a unique constraint, or do not give as many rows as asked:\n"
+        + "\n".join(f"  {call}: {problem}" for call, problem in failures.items())
+        + '\nA fixed value (`number = "INV-00001"`) is fine for one row and breaks at the second, and '
+        "`django_get_or_create` on it hides the break by handing back the same row. Give every unique field, "
+        "and every field of a unique constraint, a factory.Sequence: "
         '`number = factory.Sequence(lambda n: f"INV-{n:05d}")`, `position = factory.Sequence(lambda n: n + 1)`.',
     )
 

@@ -18,7 +18,11 @@ from injectable_client.services import send_invoice_email
 from .factories import InvoiceFactory
 from .fakes import FakeEmailClient, SentEmail
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # a learner's deprecated but working call is reported, not failed
+    pytest.mark.filterwarnings("default::DeprecationWarning"),
+]
 
 EXPECTED_TEXT = (
     "Hello Acme GmbH,\n\ninvoice INV-00042 for EUR 123.45 is due on 2026-04-30.\n\nThank you for your business."
@@ -94,7 +98,10 @@ def test_a_failing_provider_answers_502(client: Client, email_provider: respx.Mo
 
     response = client.post(f"/api/v1/invoices/{invoice.number}/email")
 
-    assert (response.status_code, response.json()) == (502, {"detail": "The email provider failed; try again later."})
+    assert (response.status_code, response.json()) == (
+        502,
+        {"code": "bad_gateway", "message": "The email provider failed; try again later.", "details": []},
+    )
     invoice.refresh_from_db()
     assert invoice.email_status == Invoice.EmailStatus.NOT_SENT
 
@@ -103,7 +110,17 @@ def test_a_failing_provider_answers_502(client: Client, email_provider: respx.Mo
 def test_an_unknown_invoice_answers_404(client: Client, email_provider: respx.MockRouter) -> None:
     response = client.post("/api/v1/invoices/INV-99999/email")
 
-    assert (response.status_code, response.json()) == (404, {"detail": "Invoice not found."})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"code": "not_found", "message": "Invoice not found.", "details": []},
+    )
+
+
+@pytest.mark.urls("injectable_client.api")
+def test_a_number_with_a_nul_byte_is_a_422(client: Client, email_provider: respx.MockRouter) -> None:
+    response = client.post("/api/v1/invoices/INV%0000042/email")
+
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")
 
 
 # --- the lesson ---
@@ -135,6 +152,13 @@ def test_the_service_sends_through_the_client_it_is_given(
         (invoice.email_status, invoice.email_message_id) == (Invoice.EmailStatus.SENT, "fake-1"),
         f"The invoice must record the message ID the client returned ('fake-1'); it says "
         f"{invoice.email_status!r}, {invoice.email_message_id!r}.",
+    )
+    check(
+        not emails.calls_in_transaction,
+        f"The service called the email client's {', '.join(emails.calls_in_transaction)} inside a "
+        "transaction.atomic() block. A provider call can take seconds, and the transaction (and any row "
+        "lock) stays open while it waits; if the block then rolls back, the email has gone out anyway. "
+        "Call the provider outside the transaction, or after it commits (rule DATA-2).",
     )
 
 
@@ -198,10 +222,42 @@ def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRout
         "subject": "Invoice INV-00042",
         "text": "Hello",
     }
-    assert request.headers["Idempotency-Key"] == "key-1"
+    check(
+        request.headers.get("Idempotency-Key") == "key-1",
+        f"send(..., idempotency_key='key-1') sent the header Idempotency-Key: "
+        f"{request.headers.get('Idempotency-Key')!r}. The provider sends an email once per key; without "
+        "the header, a retried request (a double click, a timeout) emails the customer twice.",
+    )
     provider_error = clients.EmailProviderError
     with pytest.raises(provider_error):
         real.send(to="nobody", subject="s", text="t", idempotency_key="key-2")
+    email_provider.get("/v1/suppressions/flaky@acme.test").respond(503)
+    try:
+        flaky: object = real.is_suppressed("flaky@acme.test")
+    except provider_error:
+        flaky = None
+    except Exception as error:  # reported to the learner
+        flaky = error
+    check(
+        flaky is None,
+        f"The provider answered 503 to GET /v1/suppressions/<address>, and is_suppressed() "
+        f"{'raised ' + repr(flaky) if isinstance(flaky, Exception) else 'returned ' + repr(flaky)}. Only a 404 "
+        "means 'not suppressed' and a 200 'suppressed'; any other answer is the provider failing, and the "
+        "client raises EmailProviderError so that the button answers 502 instead of guessing.",
+    )
+
+
+@pytest.mark.guard("ARCH-4")
+def test_the_service_has_no_default_email_client() -> None:
+    """The service's `emails` parameter has no default: every caller passes a client."""
+    parameter = inspect.signature(send_invoice_email).parameters.get("emails")
+    check(
+        parameter is None or parameter.default is inspect.Parameter.empty,
+        f"send_invoice_email() has `emails` with a default ({parameter and parameter.default!r}). With a "
+        "default, a caller (or a test) that forgets the argument silently gets the real provider, or none: "
+        "the dependency is hidden again. Let every caller pass the client; the router passes "
+        "default_email_client().",
+    )
 
 
 @pytest.mark.guard("ARCH-4")

@@ -4,7 +4,8 @@ from datetime import date
 
 import pytest
 
-from dojo.grading import check, count_queries
+from dojo.grading import check, count_queries, unexpected_edits
+from dojo.manifest import kata_by_slug
 from n_plus_one.models import Invoice, Organization
 from n_plus_one.services import StatementLine, monthly_statement
 
@@ -83,11 +84,19 @@ def test_statement_matches_on_larger_months(lines_each: int) -> None:
 def test_query_count_does_not_grow_with_invoices() -> None:
     counts: dict[int, int] = {}
     logs = {}
+    listed: dict[int, int] = {}
     for size in (1, 10, 50):
         organization = organization_with_invoices(size)
         with count_queries() as log:
-            monthly_statement(organization.pk, 2026, 3)
+            statement = monthly_statement(organization.pk, 2026, 3)
         counts[size], logs[size] = log.count, log
+        listed[size] = len({line.invoice_number for line in statement})
+
+    check(
+        listed == {1: 1, 10: 10, 50: 50},
+        f"The statements of months with 1, 10 and 50 invoices listed {listed[1]}, {listed[10]} and "
+        f"{listed[50]} distinct invoices: every invoice of the month must be on the statement, however many.",
+    )
 
     check(
         len(set(counts.values())) == 1,
@@ -109,4 +118,20 @@ def test_query_count_is_within_budget() -> None:
         log.count <= QUERY_BUDGET,
         f"The statement for 10 invoices ran {log.count} queries; it needs at most {QUERY_BUDGET}: one "
         "for the invoices with their customers, one for all of their lines.\n" + log.describe(),
+    )
+
+
+@pytest.mark.guard("PERF-2")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only services.py was changed: the models are as shipped."""
+    files = kata_by_slug()["n_plus_one"].files
+    edited = unexpected_edits("n_plus_one", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
+        f"{', '.join(files)}. (A default manager that always joins and prefetches, for example, hides the "
+        "N+1 from this statement and makes every other query of the model pay for it.) Put the file back "
+        "as shipped "
+        "(`uv run dojo reset n_plus_one` restores the whole kata, after backing up your version) and fix "
+        "the query where it is built.",
     )

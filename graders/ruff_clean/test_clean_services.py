@@ -7,7 +7,6 @@ configuration of its own.
 """
 
 import json
-import os
 import re
 import subprocess
 import tokenize
@@ -18,26 +17,21 @@ from pathlib import Path
 import pytest
 from ruff.__main__ import find_ruff_bin
 
-from dojo import paths
-from dojo.grading import check
+from dojo import grading, paths
+from dojo.grading import check, shown
 from ruff_clean.models import Invoice
 from ruff_clean.services import Reminder, dunning_stage, overdue_invoices, parse_grace_days, reminder_for
 
 from .factories import CustomerFactory, InvoiceFactory
 
-SILENCERS = re.compile(r"#\s*(ruff\s*:\s*noqa|noqa|isort\s*:|ruff\s*:\s*isort|fmt\s*:\s*(off|skip))", re.IGNORECASE)
+SILENCERS = re.compile(
+    r"#\s*((ruff|flake8)\s*:\s*noqa|noqa|isort\s*:|ruff\s*:\s*isort|fmt\s*:\s*(off|skip))", re.IGNORECASE
+)
 FIX_COMMANDS = "uv run ruff format {folder} && uv run ruff check --fix {folder}"
 
 
 def services_path() -> Path:
-    return Path(os.environ["DOJO_KATA_ROOT"]) / "ruff_clean" / "services.py"
-
-
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
+    return grading.kata_dir("ruff_clean") / "services.py"
 
 
 @dataclass(frozen=True)
@@ -56,6 +50,7 @@ class Finding:
 class RuffRun:
     format_diff: str  # what `ruff format` would change; empty when the file is formatted
     findings: tuple[Finding, ...]
+    unsilenced: tuple[Finding, ...]  # what `ruff check --ignore-noqa` finds: every noqa comment disregarded
     failure: str  # what ruff printed when it could not run at all; empty otherwise
 
 
@@ -71,28 +66,37 @@ def ruff_run() -> RuffRun:
         check=False,
         timeout=30,
     )
-    checked = subprocess.run(  # noqa: S603 - the project's ruff on the kata's file
-        [ruff, "check", "--output-format", "json", *common, str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-    failures = [process.stderr.strip() for process in (formatted, checked) if process.returncode not in (0, 1)]
-    try:
-        entries = json.loads(checked.stdout or "[]")
-    except ValueError:
-        entries, failures = [], [*failures, checked.stdout.strip()]
-    findings = tuple(
-        Finding(
-            code=entry["code"] or "syntax",
-            line=entry["location"]["row"],
-            message=entry["message"],
-            fixable=bool(entry["fix"]) and entry["fix"]["applicability"] == "safe",
+    checked, unsilenced = (
+        subprocess.run(  # noqa: S603 - the project's ruff on the kata's file
+            [ruff, "check", "--output-format", "json", *common, *extra, str(target)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
         )
-        for entry in entries
+        for extra in ([], ["--ignore-noqa"])
     )
-    return RuffRun(format_diff=formatted.stdout, findings=findings, failure="\n".join(failures))
+    failures = [
+        process.stderr.strip() for process in (formatted, checked, unsilenced) if process.returncode not in (0, 1)
+    ]
+    found: list[tuple[Finding, ...]] = []
+    for process in (checked, unsilenced):
+        try:
+            entries = json.loads(process.stdout or "[]")
+        except ValueError:
+            entries, failures = [], [*failures, process.stdout.strip()]
+        found.append(
+            tuple(
+                Finding(
+                    code=entry["code"] or "syntax",
+                    line=entry["location"]["row"],
+                    message=entry["message"],
+                    fixable=bool(entry["fix"]) and entry["fix"]["applicability"] == "safe",
+                )
+                for entry in entries
+            )
+        )
+    return RuffRun(format_diff=formatted.stdout, findings=found[0], unsilenced=found[1], failure="\n".join(failures))
 
 
 def listing(findings: list[Finding]) -> str:
@@ -224,7 +228,7 @@ def test_ruff_check_is_clean(ruff_run: RuffRun) -> None:
 
 
 @pytest.mark.guard("PY-3")
-def test_no_finding_is_silenced() -> None:
+def test_no_finding_is_silenced(ruff_run: RuffRun) -> None:
     path = services_path()
     with path.open("rb") as source:
         comments = [
@@ -232,11 +236,14 @@ def test_no_finding_is_silenced() -> None:
             for token in tokenize.tokenize(source.readline)
             if token.type == tokenize.COMMENT and SILENCERS.search(token.string)
         ]
+    hidden = [finding for finding in ruff_run.unsilenced if finding not in ruff_run.findings]
     check(
-        not comments,
+        not comments and not hidden,
         f"{shown(path)} silences ruff instead of passing it:\n"
         + "\n".join(f"  line {line}: {comment}" for line, comment in comments)
-        + "\nA `# noqa`, a `# ruff: noqa` header, `# isort: skip_file` or `# fmt: off` hide a finding "
-        "from CI but leave it in the code. They are for the rare justified exception, with the code and "
-        "the reason; nothing in this module needs one. Remove them and fix what ruff then reports.",
+        + ("\n" if comments and hidden else "")
+        + "\n".join(f"  hidden: {finding}" for finding in hidden)
+        + "\nA `# noqa`, a `# ruff: noqa` or `# flake8: noqa` header, `# isort: skip_file` or `# fmt: off` hide "
+        "a finding from CI but leave it in the code. They are for the rare justified exception, with the code "
+        "and the reason; nothing in this module needs one. Remove them and fix what ruff then reports.",
     )

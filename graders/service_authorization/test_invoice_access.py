@@ -1,7 +1,5 @@
 """Grader of `service_authorization`: the service decides who may see an invoice, for every entry point."""
 
-import inspect
-
 import pytest
 from django.test import Client
 
@@ -11,14 +9,19 @@ from service_authorization.services import InvoiceNotFoundError, get_invoice
 
 from .factories import InvoiceFactory, MemberFactory, MembershipFactory, OrganizationFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("service_authorization.api")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.urls("service_authorization.api"),
+    # a learner's deprecated but working call is reported, not failed
+    pytest.mark.filterwarnings("default::DeprecationWarning"),
+]
 
 ENDPOINTS = {
     "the invoice page": "/api/v1/invoices/{id}",
     "the mobile summary": "/api/v1/invoices/{id}/summary",
 }
 ENDPOINT_URLS = pytest.mark.parametrize("url", ENDPOINTS.values(), ids=["page", "summary"])
-NOT_FOUND = {"detail": "Invoice not found."}
+NOT_FOUND = {"code": "not_found", "message": "Invoice not found.", "details": []}
 
 
 def member_of(*organizations: Organization) -> Member:
@@ -32,10 +35,30 @@ def invoice_of(organization: Organization) -> Invoice:
     return InvoiceFactory(customer__organization=organization, customer__name="Acme GmbH")
 
 
-def get_as(client: Client, member: Member | None, url: str) -> tuple[int, object]:
+def get_as(
+    client: Client, member: Member | None, url: str, extra_headers: dict[str, str] | None = None
+) -> tuple[int, object]:
     headers = {} if member is None else {"X-User-Id": str(member.pk)}
-    response = client.get(url, headers=headers)
+    response = client.get(url, headers=headers | (extra_headers or {}))
     return response.status_code, response.json()
+
+
+def outcome_of(invoice: Invoice, **arguments: object) -> object:
+    """What get_invoice(invoice.pk, **arguments) did: the invoice, None for a refusal, or another exception."""
+    try:
+        return get_invoice(invoice.pk, **arguments)
+    except InvoiceNotFoundError:
+        return None
+    except Exception as error:  # reported to the learner
+        return error
+
+
+def told(outcome: object) -> str:
+    if outcome is None:
+        return "raised InvoiceNotFoundError"
+    if isinstance(outcome, Exception):
+        return f"raised {type(outcome).__name__}: {outcome}"
+    return f"returned invoice {outcome}"
 
 
 # --- who gets what: unchanged by the lesson ---
@@ -76,8 +99,19 @@ def test_a_member_of_several_organizations_reads_the_invoices_of_each(client: Cl
 def test_a_caller_who_is_not_a_member_at_all_gets_401(client: Client, url: str) -> None:
     invoice = invoice_of(OrganizationFactory())
 
-    for headers in ({}, {"X-User-Id": "987654"}, {"X-User-Id": "not-a-number"}):
-        assert client.get(url.format(id=invoice.pk), headers=headers).status_code == 401
+    for headers in ({}, {"X-User-Id": "987654"}, {"X-User-Id": "not-a-number"}, {"X-User-Id": str(2**64)}):
+        response = client.get(url.format(id=invoice.pk), headers=headers)
+        assert (response.status_code, response.json()["code"]) == (401, "not_authenticated"), headers
+
+
+@ENDPOINT_URLS
+@pytest.mark.parametrize("invoice_id", ["0", str(2**63), "abc"])
+def test_an_invoice_id_out_of_range_is_a_422(client: Client, url: str, invoice_id: str) -> None:
+    member = member_of(OrganizationFactory())
+
+    status, body = get_as(client, member, url.format(id=invoice_id))
+
+    assert (status, body["code"]) == (422, "validation_error")  # type: ignore[index]
 
 
 @ENDPOINT_URLS
@@ -92,19 +126,37 @@ def test_an_unknown_invoice_answers_404(client: Client, url: str) -> None:
 
 @pytest.mark.lesson("ARCH-6")
 def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> None:
-    invoice = invoice_of(OrganizationFactory())
-    outsider = member_of(OrganizationFactory())  # a member, signed in, of another organization
+    organization, other = OrganizationFactory.create_batch(2)
+    invoice = invoice_of(organization)
+    member_of(organization)  # the invoice's organization has members of its own
+    outsider = member_of(other)  # a member, signed in, of another organization
 
-    answers = {name: get_as(client, outsider, url.format(id=invoice.pk)) for name, url in ENDPOINTS.items()}
+    # what a client may add to say which organization it acts for: nothing, its own, or the invoice's
+    claims = {
+        "": {},
+        " (saying it acts for its own organization)": {"X-Organization-Id": str(other.pk)},
+        " (saying it acts for the invoice's organization)": {"X-Organization-Id": str(organization.pk)},
+    }
+    answers = {
+        name + claim + (", also in the query" if query else ""): get_as(
+            client, outsider, url.format(id=invoice.pk) + query, headers
+        )
+        for name, url in ENDPOINTS.items()
+        for claim, headers in claims.items()
+        for query in ("", f"?organization_id={headers.get('X-Organization-Id', '')}")
+        if query == "" or headers
+    }
 
     leaks = {name: answer for name, answer in answers.items() if answer != (404, NOT_FOUND)}
     check(
         not leaks,
         f"A signed-in member of another organization asked for invoice {invoice.number} (ID {invoice.pk}), and "
-        + "; ".join(f"{name} answered {status} {body}" for name, (status, body) in leaks.items())
+        + "; ".join(f"{name} answered {status} {body}" for name, (status, body) in list(leaks.items())[:2])
+        + (f" (and {len(leaks) - 2} more ways of asking)" if len(leaks) > 2 else "")
         + f". Every entry point must answer 404 {NOT_FOUND}, exactly as for an invoice that does not exist, "
         "so that nobody learns which IDs are in use. One endpoint checks membership and the other forgot: "
-        "move the check into the service, get_invoice(), which every endpoint already calls.",
+        "move the check into the service, get_invoice(), which every endpoint already calls. Decide from "
+        "the signed-in member's memberships, never from an organization ID the client sends.",
     )
 
 
@@ -112,32 +164,50 @@ def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> N
 def test_the_service_refuses_a_non_member() -> None:
     organization = OrganizationFactory()
     invoice = invoice_of(organization)
-    check(
-        "member" in inspect.signature(get_invoice).parameters,
-        "get_invoice() does not know who is asking: it has no `member` parameter, so it hands any "
-        "organization's invoice to whoever calls it, and each endpoint, job or command has to remember "
-        "its own check (the mobile summary forgot). Give the service the member, "
-        "`get_invoice(invoice_id, *, member: Member)`, and let it refuse non-members.",
-    )
+    insider = member_of(organization)
     outsider = member_of(OrganizationFactory())
 
-    try:
-        leaked: object = get_invoice(invoice.pk, member=outsider)
-    except InvoiceNotFoundError:
-        leaked = None
-    except Exception as error:  # reported to the learner
-        leaked = error
+    refused = outcome_of(invoice, member=outsider)
 
+    if isinstance(refused, TypeError) and "member" in str(refused):
+        check(
+            False,
+            "get_invoice() does not know who is asking: it takes no `member`, so it hands any "
+            "organization's invoice to whoever calls it, and each endpoint, job or command has to remember "
+            "its own check (the mobile summary forgot). Give the service the member, "
+            "`get_invoice(invoice_id, *, member: Member)`, and let it refuse non-members.",
+        )
     check(
-        leaked is None,
-        f"get_invoice({invoice.pk}, member=<a member of another organization>) "
-        f"{'raised ' + repr(leaked) if isinstance(leaked, Exception) else 'returned invoice ' + str(leaked)}. "
-        "The service must refuse a non-member with InvoiceNotFoundError, the error it raises for an "
-        "unknown ID: then every caller, today's endpoints and tomorrow's, gets the check and the API "
-        "answers 404 for both.",
+        refused is None,
+        f"get_invoice({invoice.pk}, member=<a member of another organization>) {told(refused)}. The service "
+        "must refuse a non-member with InvoiceNotFoundError, the error it raises for an unknown ID: then "
+        "every caller, today's endpoints and tomorrow's, gets the check and the API answers 404 for both. "
+        "A check in the endpoints or in a decorator protects only the callers that remember it.",
     )
-    insider = member_of(organization)
     check(
         get_invoice(invoice.pk, member=insider) == invoice,
         "A member of the invoice's organization must still get the invoice from get_invoice().",
+    )
+
+
+@pytest.mark.lesson("ARCH-6")
+def test_the_service_cannot_be_called_without_the_check() -> None:
+    """Without a member, or with member=None, the service does not hand out the invoice."""
+    organization = OrganizationFactory()
+    invoice = invoice_of(organization)
+    member_of(organization)
+
+    answers = {
+        "get_invoice(invoice_id)": outcome_of(invoice),
+        "get_invoice(invoice_id, member=None)": outcome_of(invoice, member=None),
+    }
+
+    leaks = {call: outcome for call, outcome in answers.items() if isinstance(outcome, Invoice)}
+    check(
+        not leaks,
+        "; ".join(f"{call} {told(outcome)}" for call, outcome in leaks.items())
+        + ". When the service can be called without saying who asks, the check is the caller's to "
+        "remember again, and a job that passes nobody (or None) reads every organization's invoices. "
+        "Make `member` a required keyword argument with no default, and refuse anyone who is not a "
+        "member of the invoice's organization: None is nobody's member.",
     )

@@ -1,16 +1,24 @@
 """A pytest plugin for the one pytest process the `test_the_logic` grader starts.
 
 Loaded with `-p graders.test_the_logic.mutation_plugin` next to the learner's test file, it runs every
-test once against the real `prorate()` ("original") and once against each mutant (an autouse fixture
-with one parameter per variant swaps the function in), then writes each test's outcome per variant as
-JSON to the file named by `DOJO_MUTATION_REPORT`.
+test once against the real `prorate()` ("original"), once against each mutant, and once against the real
+function disguised exactly as the mutants are ("disguised": an autouse fixture with one parameter per
+variant swaps the function in), then writes each test's outcome per variant as JSON to the file named
+by `DOJO_MUTATION_REPORT`.
+
+A mutant is a plain function with the real one's name, docstring, module and signature, so that a test
+can only tell it apart by what it returns. A test that can still tell the disguised original from the
+real one looks at the function object, not its results; the grader reports such tests, and their
+failures on the mutants do not count.
 """
 
+import functools
 import importlib
+import inspect
 import json
 import os
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,8 @@ import pytest
 from graders.test_the_logic.mutants import MUTANTS
 
 ORIGINAL = "original"
-VARIANTS = [ORIGINAL, *MUTANTS]
+DISGUISED = "disguised"
+VARIANTS = [ORIGINAL, DISGUISED, *MUTANTS]
 SERVICES = "test_the_logic.services"
 _VARIANT_ID = re.compile(r"-?variant=[a-z0-9_]+-?")
 _outcomes: dict[tuple[str, str], dict[str, Any]] = {}
@@ -31,12 +40,26 @@ def _dojo_variant(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     """Replace `prorate` by the mutant: in the services module, and wherever the test module holds it."""
     if request.param != ORIGINAL:
         services = importlib.import_module(SERVICES)
-        real, mutant = services.prorate, MUTANTS[request.param].prorate
+        real = services.prorate
+        behaviour = real if request.param == DISGUISED else MUTANTS[request.param].prorate
+        mutant = disguise(behaviour, like=real)
         monkeypatch.setattr(services, "prorate", mutant)
         for name, value in list(vars(request.module).items()):
             if value is real:
                 monkeypatch.setattr(request.module, name, mutant)
     return str(request.param)
+
+
+def disguise(behaviour: Callable[..., Any], *, like: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain function that does what `behaviour` does and looks like `like`: name, docstring, signature."""
+
+    @functools.wraps(like)
+    def prorate(*args: Any, **kwargs: Any) -> Any:
+        return behaviour(*args, **kwargs)
+
+    del prorate.__wrapped__  # type: ignore[attr-defined]  # set by wraps; the real function has none
+    prorate.__signature__ = inspect.signature(like)  # type: ignore[attr-defined]
+    return prorate
 
 
 def _label(item: pytest.Item) -> str:

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dojo import paths
-from dojo.grading import check
+from dojo import grading, paths
+from dojo.grading import check, read_source, shown
 from test_the_logic.services import prorate
 
 from .mutants import MUTANTS, reference_prorate
@@ -31,14 +31,7 @@ BERLIN, NEW_YORK, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"
 
 
 def kata_dir() -> Path:
-    return Path(os.environ["DOJO_KATA_ROOT"]) / "test_the_logic"
-
-
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
+    return grading.kata_dir("test_the_logic")
 
 
 @dataclass(frozen=True)
@@ -65,6 +58,16 @@ class LearnerRun:
     @property
     def on_original(self) -> dict[str, Outcome]:
         return self.of("original")
+
+    @property
+    def judging_the_function_object(self) -> list[str]:
+        """Tests that pass on the real prorate() and fail on it disguised as the mutants are."""
+        disguised = self.of("disguised")
+        return sorted(
+            name
+            for name, outcome in self.on_original.items()
+            if outcome.outcome == "passed" and disguised.get(name, outcome).outcome == "failed"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +123,7 @@ def held_tests(path: Path) -> str:
     if path.name.startswith("test_") or path.name.endswith("_test.py"):
         return " (a test file)"
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = ast.parse(read_source(path))
     except (SyntaxError, UnicodeDecodeError):
         return ""
     names = [
@@ -205,7 +208,7 @@ def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
     path = kata_dir() / MIRRORED
     found: list[str] = []
     if path.is_file():
-        source = path.read_text(encoding="utf-8")
+        source = read_source(path)
         lines = source.splitlines()
         try:
             tree = ast.parse(source)
@@ -256,13 +259,29 @@ def test_the_tests_pass_against_the_correct_code(learner_run: LearnerRun) -> Non
     )
 
 
+@pytest.mark.guard("TEST-2")
+@pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
+def test_the_tests_judge_what_prorate_returns(learner_run: LearnerRun) -> None:
+    """The tests judge what prorate() returns, not the function object."""
+    require_a_run(learner_run)
+    suspects = learner_run.judging_the_function_object
+    check(
+        not suspects,
+        f"These tests fail when prorate() is replaced by a wrapper that returns exactly what it returns: "
+        f"{', '.join(suspects)}. They look at the function itself (its type, code, file or attributes), "
+        "so they would also fail after a harmless refactoring, and they catch no bug in what it computes. "
+        "Test what prorate() returns for chosen inputs instead.",
+    )
+
+
 @pytest.mark.lesson("TEST-2")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
 @pytest.mark.parametrize("mutant", list(MUTANTS))
 def test_the_tests_catch_the_bug(mutant: str, learner_run: LearnerRun) -> None:
     require_a_run(learner_run)
     bug = MUTANTS[mutant]
-    passing = {name for name, o in learner_run.on_original.items() if o.outcome == "passed"}
+    fingerprints = set(learner_run.judging_the_function_object)
+    passing = {name for name, o in learner_run.on_original.items() if o.outcome == "passed"} - fingerprints
     caught_by = sorted(name for name, o in learner_run.of(mutant).items() if name in passing and o.outcome == "failed")
     skipped = sum(1 for o in learner_run.on_original.values() if o.outcome == "skipped")
     skipped_note = f" ({skipped} skipped, which catch nothing)" if skipped else ""

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from dojo import paths
-from dojo.grading import check
+from dojo import grading, paths
+from dojo.grading import check, read_source, shown
 from type_hints.models import Invoice
 from type_hints.services import InvoiceTotals, invoice_totals, open_balance_cents, overdue, parse_tax_rates, tax_cents
 
@@ -39,14 +39,7 @@ SWITCHES = re.compile(r"#\s*(type:\s*ignore\b|mypy:|ruff:\s*noqa\b|noqa\b(?!:)|n
 
 
 def services_path() -> Path:
-    return Path(os.environ["DOJO_KATA_ROOT"]) / "type_hints" / "services.py"
-
-
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
+    return grading.kata_dir("type_hints") / "services.py"
 
 
 @dataclass(frozen=True)
@@ -135,15 +128,41 @@ def comments_by_line(source: str) -> dict[int, str]:
 
 
 def any_names(tree: ast.Module) -> set[str]:
-    """The names `Any` goes by in the module: `Any` itself, and any alias it was imported as."""
+    """The names `Any` goes by in the module: `Any`, the aliases it was imported as, and module-level
+    aliases whose value mentions it (`Json = Any`, `Payload: TypeAlias = dict[str, Any]`, `type J = Any`)."""
     names = {"Any"}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "typing":
+        if isinstance(node, ast.ImportFrom) and node.module in ("typing", "typing_extensions"):
             names |= {alias.asname for alias in node.names if alias.name == "Any" and alias.asname}
+    aliases: list[tuple[str, ast.expr]] = []
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, value = statement.target, statement.value
+        elif isinstance(statement, ast.TypeAlias):
+            target, value = statement.name, statement.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            aliases.append((target.id, value))
+    grown = True
+    while grown:  # an alias of an alias of Any is Any too
+        grown = False
+        for name, value in aliases:
+            if name not in names and mentions_any(value, names):
+                names.add(name)
+                grown = True
     return names
 
 
 def is_any(node: ast.AST, names: set[str]) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a string annotation: "Any", "dict[str, Any]"
+        try:
+            parsed = ast.parse(node.value, mode="eval")
+        except SyntaxError:
+            return False
+        return mentions_any(parsed.body, names)
     return (isinstance(node, ast.Name) and node.id in names) or (isinstance(node, ast.Attribute) and node.attr == "Any")
 
 
@@ -258,7 +277,7 @@ def test_mypy_strict_is_clean(mypy_run: MypyRun) -> None:
 @pytest.mark.lesson("PY-2")
 def test_every_any_says_why() -> None:
     path = services_path()
-    source = path.read_text(encoding="utf-8")
+    source = read_source(path)
     tree = ast.parse(source)
     imports = {
         line
@@ -285,16 +304,24 @@ def test_every_any_says_why() -> None:
 @pytest.mark.lesson("PY-2")
 def test_no_check_is_switched_off() -> None:
     path = services_path()
-    source = path.read_text(encoding="utf-8")
+    source = read_source(path)
     switches = [
         f"  line {line}: {comment.strip()}"
         for line, comment in sorted(comments_by_line(source).items())
         if SWITCHES.search(comment)
     ]
+    tree = ast.parse(source)
+    no_type_check = {"no_type_check"} | {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name in ("no_type_check", "no_type_check_decorator") and alias.asname
+    }
     switches += [
         f"  line {node.lineno}: @no_type_check"
-        for node in ast.walk(ast.parse(source))
-        if (isinstance(node, ast.Name) and node.id == "no_type_check")
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Name) and node.id in no_type_check)
         or (isinstance(node, ast.Attribute) and node.attr == "no_type_check")
     ]
     check(
@@ -310,7 +337,7 @@ def test_no_check_is_switched_off() -> None:
 @pytest.mark.guard("PY-2")
 def test_any_only_at_the_integration_boundary() -> None:
     path = services_path()
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = ast.parse(read_source(path))
     names = any_names(tree)
     loose = [
         where

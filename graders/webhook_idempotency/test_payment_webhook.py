@@ -1,16 +1,18 @@
 """Grader of `webhook_idempotency`: a redelivered event changes nothing and sends nothing."""
 
-import importlib
 import itertools
-import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
+from django.apps import apps
+from django.db import OperationalError, connection, models, transaction
 
-from dojo.grading import check, fails_once_when_saved
+from dojo.grading import check, fails_once_when_saved, unexpected_edits
+from dojo.manifest import kata_by_slug
+from dojo.races import another_worker, race
 from webhook_idempotency.models import Invoice, Payment
 
 from .factories import InvoiceFactory
@@ -18,12 +20,14 @@ from .fakes import FakeEmailClient
 
 pytestmark = pytest.mark.django_db
 
+Committed = Callable[[], AbstractContextManager[object]]
+
 _event_ids = itertools.count(1)
 
 
 def fresh_worker() -> ModuleType:
-    """The services module imported anew, as by another worker: nothing kept in memory survives."""
-    return importlib.reload(importlib.import_module("webhook_idempotency.services"))
+    """The services module loaded anew, as by another worker process: nothing kept in memory is shared."""
+    return another_worker("webhook_idempotency.services")
 
 
 def payment_event(invoice: Invoice, amount_cents: int, event_id: str | None = None) -> Any:
@@ -41,10 +45,13 @@ def database_fails_after_the_payment_row() -> AbstractContextManager[None]:
     return fails_once_when_saved(Payment, OperationalError("server closed the connection unexpectedly"))
 
 
-def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(emails: FakeEmailClient) -> None:
+def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(
+    emails: FakeEmailClient, committed: Committed
+) -> None:
     invoice = InvoiceFactory(amount_due_cents=12_000)
 
-    fresh_worker().handle_payment_succeeded(payment_event(invoice, 12_000), emails=emails)
+    with committed():
+        fresh_worker().handle_payment_succeeded(payment_event(invoice, 12_000), emails=emails)
 
     invoice.refresh_from_db()
     assert list(Payment.objects.values_list("invoice_id", "amount_cents")) == [(invoice.pk, 12_000)]
@@ -52,25 +59,35 @@ def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(
     assert [mail.to for mail in emails.sent] == [invoice.customer.email]
 
 
-def test_distinct_events_are_all_applied(emails: FakeEmailClient) -> None:
+@pytest.mark.guard("DATA-3")
+def test_distinct_events_are_all_applied(emails: FakeEmailClient, committed: Committed) -> None:
+    """Distinct events for the same invoice and the same amount are all applied"""
     invoice = InvoiceFactory(amount_due_cents=12_000)
+    first, second = payment_event(invoice, 6_000), payment_event(invoice, 6_000)
 
-    for amount in (5_000, 7_000):  # two partial payments of one invoice: two different events
-        fresh_worker().handle_payment_succeeded(payment_event(invoice, amount), emails=emails)
+    for event in (first, second):  # two instalments of 60.00: two events, two payment IDs, one amount
+        with committed():
+            fresh_worker().handle_payment_succeeded(event, emails=emails)
 
     invoice.refresh_from_db()
-    assert Payment.objects.filter(invoice=invoice).count() == 2, "Two different events must give two payments."
-    assert (invoice.status, invoice.amount_paid_cents) == (Invoice.Status.PAID, 12_000)
-    assert len(emails.sent) == 2
+    payments = Payment.objects.filter(invoice=invoice).count()
+    check(
+        payments == 2 and invoice.amount_paid_cents == 12_000 and len(emails.sent) == 2,
+        f"Two different events ({first.event_id} and {second.event_id}, payments {first.payment_id} and "
+        f"{second.payment_id}) each paid 60.00 of invoice {invoice.number}; your handler recorded {payments} "
+        f"payment(s), {invoice.amount_paid_cents / 100:.2f} paid and {len(emails.sent)} receipt(s). Only the "
+        "event ID says whether an event is a redelivery: two instalments of the same amount are two events.",
+    )
 
 
 @pytest.mark.lesson("DATA-3")
-def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient) -> None:
+def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
     invoice = InvoiceFactory(amount_due_cents=12_000)
     event = payment_event(invoice, 5_000)
 
     for _delivery in range(3):  # the provider retries; each delivery may reach another worker
-        fresh_worker().handle_payment_succeeded(event, emails=emails)
+        with committed():
+            fresh_worker().handle_payment_succeeded(event, emails=emails)
 
     invoice.refresh_from_db()
     payments = Payment.objects.filter(invoice=invoice).count()
@@ -85,11 +102,11 @@ def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient) -> None:
 
 
 @pytest.mark.guard("DATA-1")
-def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmailClient) -> None:
+def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmailClient, committed: Committed) -> None:
     invoice = InvoiceFactory(amount_due_cents=12_000)
     event = payment_event(invoice, 12_000)
 
-    with database_fails_after_the_payment_row(), pytest.raises(OperationalError):
+    with committed(), database_fails_after_the_payment_row(), pytest.raises(OperationalError):
         fresh_worker().handle_payment_succeeded(event, emails=emails)
 
     invoice.refresh_from_db()
@@ -99,7 +116,8 @@ def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmai
         "every write of one delivery must commit together or not at all (transaction.atomic()).",
     )
 
-    fresh_worker().handle_payment_succeeded(event, emails=emails)  # the provider retries
+    with committed():
+        fresh_worker().handle_payment_succeeded(event, emails=emails)  # the provider retries
 
     invoice.refresh_from_db()
     check(
@@ -110,36 +128,103 @@ def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmai
     )
 
 
+@pytest.mark.guard("DATA-2")
+def test_the_receipt_is_sent_after_the_commit(emails: FakeEmailClient, committed: Committed) -> None:
+    """The receipt is sent after the commit, also when the handler runs in a caller's transaction"""
+    alone, nested = InvoiceFactory(), InvoiceFactory()
+
+    with committed():
+        fresh_worker().handle_payment_succeeded(payment_event(alone, 5_000), emails=emails)
+    with committed(), transaction.atomic():  # a caller (a view, a job) that opened a transaction first
+        fresh_worker().handle_payment_succeeded(payment_event(nested, 5_000), emails=emails)
+
+    inside = [mail.subject for mail in emails.sent if mail.inside_transaction]
+    check(
+        len(emails.sent) == 2 and not inside,
+        f"The receipt went out while a database transaction was still open ({inside or emails.sent}). Until "
+        "the commit, the payment can still roll back (the customer then holds a receipt for nothing), and "
+        "the email provider's answer holds the invoice's row lock. Register the email with "
+        "transaction.on_commit() inside the block, as the handler did before your change.",
+    )
+
+
+def _unique_columns_holding(value: str) -> tuple[list[str], list[str]]:
+    """The `model.field` columns of the kata that hold `value`: those with a unique constraint, and the rest."""
+    unique, other = [], []
+    for model in apps.get_app_config("webhook_idempotency").get_models():
+        for model_field in model._meta.concrete_fields:
+            if not isinstance(model_field, models.CharField | models.TextField):
+                continue
+            if not model._default_manager.filter(**{model_field.name: value}).exists():
+                continue
+            alone = (model_field.name,)
+            is_unique = (
+                model_field.unique
+                or alone in model._meta.unique_together
+                or any(
+                    isinstance(constraint, models.UniqueConstraint)
+                    and constraint.condition is None
+                    and tuple(constraint.fields) == alone
+                    for constraint in model._meta.constraints
+                )
+            )
+            (unique if is_unique else other).append(f"{model.__name__}.{model_field.name}")
+    return unique, other
+
+
 @pytest.mark.lesson("DATA-4")
-@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_deliveries_of_one_event_apply_once(emails: FakeEmailClient) -> None:
+def test_concurrent_deliveries_of_one_event_apply_once() -> None:
+    """Concurrent deliveries of one event apply once (PostgreSQL: a forced race; SQLite: the unique constraint)"""
     invoice = InvoiceFactory(amount_due_cents=12_000)
     event = payment_event(invoice, 5_000)
-    services = fresh_worker()
-    start = threading.Barrier(2)
-    errors: list[Exception] = []
+    emails = FakeEmailClient()
 
-    def worker() -> None:
-        try:
-            start.wait(timeout=5)
-            services.handle_payment_succeeded(event, emails=emails)
-        except Exception as error:  # a worker that loses the race may fail; the effect must still be single
-            errors.append(error)
-        finally:
-            connection.close()
+    if connection.vendor != "postgresql":
+        fresh_worker().handle_payment_succeeded(event, emails=emails)
+        unique, other = _unique_columns_holding(event.event_id)
+        unique_payment, _ = _unique_columns_holding(event.payment_id)
+        check(
+            unique or unique_payment,
+            "Two workers can receive the same event at the same moment. SQLite runs one writer at a time, "
+            "so this run cannot show them racing; it checks what makes the dedupe safe on PostgreSQL: the "
+            f"record of event {event.event_id} must sit in a column with a unique constraint, so that the "
+            "database refuses the second record, however the workers interleave. The event ID is in "
+            f"{other or 'no column of the kata'}, and no column holding it is unique. A check first and an "
+            "insert later leaves a gap between the two. Declare the column unique (unique=True), and grade "
+            "the race itself on PostgreSQL: "
+            "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test uv run pytest katas/webhook_idempotency",
+        )
+        return
 
-    workers = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join(timeout=8)
+    first, second = fresh_worker(), fresh_worker()
+    outcome = race(
+        lambda: first.handle_payment_succeeded(event, emails=emails),
+        lambda: second.handle_payment_succeeded(event, emails=emails),
+    )
 
+    invoice.refresh_from_db()
     payments = Payment.objects.filter(invoice=invoice).count()
     check(
-        payments == 1 and len(emails.sent) == 1,
-        f"Two workers received event {event.event_id} at the same moment and together recorded "
-        f"{payments} payments and sent {len(emails.sent)} receipts. Checking first and inserting later "
-        "leaves a gap between the two: let the database refuse the second record (a unique "
-        f"constraint on the event ID) inside the transaction. Errors seen: {errors or 'none'}",
+        payments == 1 and len(emails.sent) == 1 and invoice.amount_paid_cents == 5_000,
+        f"Two workers received event {event.event_id} at the same moment: the first was held before its "
+        f"first write until the other had made its checks ({outcome.interleaving}). Together they "
+        f"recorded {payments} payments, {invoice.amount_paid_cents / 100:.2f} paid and {len(emails.sent)} "
+        "receipts. Checking first and inserting later leaves a gap between the two: let the database "
+        "refuse the second record (a unique constraint on the event ID) inside the transaction. Errors "
+        f"seen: {outcome.failures() or 'none'}",
+    )
+
+
+@pytest.mark.guard("DATA-3")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["webhook_idempotency"].files
+    edited = unexpected_edits("webhook_idempotency", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset webhook_idempotency` restores the whole kata, after a backup).",
     )

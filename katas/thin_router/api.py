@@ -7,6 +7,8 @@ from django.utils import timezone
 from ninja import Field, NinjaAPI, Router, Schema
 from ninja.errors import HttpError
 
+from dojo import api_errors
+
 from . import services
 from .models import Invoice, Plan, Subscription
 
@@ -25,7 +27,7 @@ class SubscriptionOut(Schema):
 
 
 class PlanChangeIn(Schema):
-    plan: str = Field(min_length=1, max_length=32)
+    plan: api_errors.Text = Field(min_length=1, max_length=32)
 
 
 class PlanChangeOut(Schema):
@@ -37,12 +39,14 @@ router = Router(tags=["subscriptions"])
 
 
 @router.get("/subscriptions/{subscription_id}", response=SubscriptionOut)
-def get_subscription(request: HttpRequest, subscription_id: int) -> Subscription:
+def get_subscription(request: HttpRequest, subscription_id: api_errors.DatabaseId) -> Subscription:
     return services.get_subscription(subscription_id)
 
 
 @router.post("/subscriptions/{subscription_id}/change-plan", response=PlanChangeOut)
-def change_plan(request: HttpRequest, subscription_id: int, payload: PlanChangeIn) -> dict[str, object]:
+def change_plan(
+    request: HttpRequest, subscription_id: api_errors.DatabaseId, payload: PlanChangeIn
+) -> dict[str, object]:
     subscription = services.get_subscription(subscription_id)
     new_plan = Plan.objects.filter(code=payload.plan, is_active=True).first()
     if new_plan is None:
@@ -70,12 +74,13 @@ def change_plan(request: HttpRequest, subscription_id: int, payload: PlanChangeI
 
 
 api = NinjaAPI(urls_namespace="thin_router")
+api_errors.install(api)  # one error shape for every answer, and no 500 for bad input
 api.add_router("/api/v1/", router)
 
 
 @api.exception_handler(services.SubscriptionNotFoundError)
 def subscription_not_found(request: HttpRequest, exc: services.SubscriptionNotFoundError) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=404)
+    return api.create_response(request, api_errors.error_body("not_found", str(exc)), status=404)
 
 
-urlpatterns = [path("", api.urls)]
+urlpatterns = [path("", api_errors.urls(api))]

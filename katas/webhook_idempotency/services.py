@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 
@@ -19,7 +20,10 @@ class PaymentSucceeded:
 def handle_payment_succeeded(event: PaymentSucceeded, *, emails: EmailClient) -> None:
     """Record the payment, settle the invoice, and email the customer a receipt."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("customer").get(number=event.invoice_number)
+        # of=("self",): lock the invoice row only, not the customer row that select_related joins
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(number=event.invoice_number)
+        )
         Payment.objects.create(
             invoice=invoice,
             provider_payment_id=event.payment_id,
@@ -27,10 +31,13 @@ def handle_payment_succeeded(event: PaymentSucceeded, *, emails: EmailClient) ->
         )
         invoice.record_payment(event.amount_cents)
         invoice.save(update_fields=["amount_paid_cents", "status", "updated_at"])
-
-    # after the commit: a slow or failing email provider must not hold the invoice row lock
-    emails.send(
-        to=invoice.customer.email,
-        subject=f"Receipt for invoice {invoice.number}",
-        body=f"We received your payment of {event.amount_cents / 100:.2f}. Thank you.",
-    )
+        # sent once the transaction has committed, never for a rolled-back delivery, and without
+        # holding the invoice's row lock while the email provider answers
+        transaction.on_commit(
+            partial(
+                emails.send,
+                to=invoice.customer.email,
+                subject=f"Receipt for invoice {invoice.number}",
+                body=f"We received your payment of {event.amount_cents / 100:.2f}. Thank you.",
+            )
+        )

@@ -1,8 +1,9 @@
 // The learner's own status, from the last grading, on each kata page and on the progress page.
 //
-// `uv run mkdocs serve` adds dojo-status.json to the site (dojo/docs_hooks.py) and rebuilds it when a
-// grading writes .dojo/results.json; the open page then reloads. A built or published site has no such
-// file: the request fails and the placeholders stay empty.
+// Under `uv run mkdocs serve`, dojo-status.json answers the learner's status from .dojo/ (to the served
+// host only; dojo/docs_hooks.py), and the site rebuilds when a grading writes .dojo/results.json, so the
+// open page reloads. A built or published site's dojo-status.json holds `null`: the placeholders stay
+// empty.
 (function () {
   "use strict";
 

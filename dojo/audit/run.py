@@ -1,0 +1,152 @@
+"""One audit, from a path to a report: discover, run every kind of check, filter, suppress, compare."""
+
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dojo.audit import baseline, importtime, projectfiles, ruff, runtime, static, suppressions
+from dojo.audit.findings import Finding, Noqa, Problem, Suppression
+from dojo.audit.project import Project, discover, parse
+from dojo.audit.registry import coverage
+from dojo.rules import load_rules
+
+
+class UsageError(ValueError):
+    """The command line asks for something that does not exist; exit status 2."""
+
+
+@dataclass(frozen=True)
+class Options:
+    path: Path
+    settings: str | None = None
+    python: str | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    baseline: Path | None = None
+    static_only: bool = False
+    tests: bool = False
+    pytest_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    project: Project
+    rules: tuple[str, ...]  # the rules judged: selected, and judged on this kind of tree
+    selected: tuple[str, ...]
+    findings: list[Finding]
+    suppressed: list[Suppression]
+    refused: list[tuple[str, suppressions.Comment]]
+    noqa: list[Noqa]
+    problems: list[Problem]
+    versions: dict[str, str]
+    import_checks_ran: bool
+    runtime_checks_ran: bool = False
+    tests_summary: str = ""
+    baseline_matched: int = 0
+    seconds: float = 0.0
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """The rules `--select`/`--ignore` left out."""
+        return tuple(rule for rule in load_rules() if rule not in self.selected)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.rules, 0)
+        for finding in self.findings:
+            counts[finding.rule] += 1
+        return counts
+
+
+def rules_selected(select: Collection[str], ignore: Collection[str]) -> tuple[str, ...]:
+    """Rule IDs chosen by `--select` and `--ignore`: an ID (`PERF-2`) or a section prefix (`PERF`)."""
+    known = list(load_rules())
+
+    def expand(names: Collection[str]) -> set[str]:
+        chosen: set[str] = set()
+        for name in names:
+            matches = {rule for rule in known if rule == name.upper() or rule.split("-")[0] == name.upper()}
+            if not matches:
+                raise UsageError(f"unknown rule {name!r}: rules.toml has {', '.join(known)}")
+            chosen |= matches
+        return chosen
+
+    selected = expand(select) if select else set(known)
+    selected -= expand(ignore)
+    return tuple(rule for rule in known if rule in selected)
+
+
+def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
+    """Audit one path. `facts` from an earlier `importtime.gather()` of several apps saves loading Django again."""
+    started = time.perf_counter()
+    rules = rules_selected(options.select, options.ignore)
+    project = discover(options.path, settings=options.settings, python=options.python, env=options.env)
+    findings: list[Finding] = []
+    facts_list: list[static.ModuleFacts] = []
+    lint_files = []
+    for source in project.files:
+        tree, lines, error = parse(source)
+        if error is not None or tree is None:
+            line = error.lineno or 1 if error is not None else 1
+            message = (
+                f"The file does not parse: {error.msg if error is not None else 'unknown error'} (the rest is audited)."
+            )
+            findings.append(Finding(source.relative, line, "PY-3", "ruff-lint", message))
+            continue
+        checks = static.FileChecks(source, tree, lines)
+        findings += checks.run()
+        facts_list.append(checks.facts)
+        if not source.is_migration:
+            lint_files.append(source)
+    findings += static.project_checks(facts_list, app_folder=project.app_folder)
+    findings += projectfiles.check(project)
+    ruff_result = ruff.run(project, lint_files)
+    findings += ruff_result.findings
+    problems = [*project.problems, *ruff_result.problems]
+    versions: dict[str, str] = {"ruff": ruff.ruff_version().removeprefix("ruff ")}
+    ran_import = False
+    opted_out: list[Suppression] = []
+    if not options.static_only:
+        facts = facts or importtime.gather(project, options.env)
+        versions |= facts.versions
+        more, opted_out, trouble = importtime.check(project, facts)
+        findings += more
+        problems += trouble
+        ran_import = not facts.error
+    runtime_ran, tests_summary = False, ""
+    if options.tests:
+        outcome = runtime.run(project, options.env, options.pytest_args)
+        findings += outcome.findings
+        problems += outcome.problems
+        runtime_ran, tests_summary = outcome.ran, outcome.summary
+    judged = set(rules)
+    if project.app_folder:
+        judged = {rule for rule in judged if not coverage()[rule].project_only}
+    findings = sorted({finding for finding in findings if finding.rule in judged})
+    kept, hidden, refused = suppressions.apply(findings, project.root)
+    hidden += [item for item in opted_out if item.finding.rule in judged]
+    matched = 0
+    if options.baseline is not None:
+        kept, matched = baseline.new_findings(kept, baseline.read(options.baseline))
+    noqa = sorted(
+        {item for item in ruff_result.noqa if item.rule in judged},
+        key=lambda item: (item.path, item.finding_line, item.code),
+    )
+    return Report(
+        project=project,
+        rules=tuple(rule for rule in rules if rule in judged),
+        selected=rules,
+        findings=kept,
+        suppressed=hidden,
+        refused=refused,
+        noqa=noqa,
+        problems=problems,
+        versions=versions,
+        import_checks_ran=ran_import,
+        runtime_checks_ran=runtime_ran,
+        tests_summary=tests_summary,
+        baseline_matched=matched,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,289 @@
+"""Grader of `idempotent_retries`: a keyed POST is retried, an unkeyed one is not, and Retry-After is honoured."""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import httpx
+import pytest
+import respx
+import stamina
+
+from dojo.grading import check
+from idempotent_retries.clients import PaymentProviderClient
+from idempotent_retries.http import ProviderError
+from idempotent_retries.models import ChargeAttempt, Invoice
+from idempotent_retries.services import collect_invoice
+
+from .factories import InvoiceFactory
+
+pytestmark = pytest.mark.filterwarnings("default::DeprecationWarning")  # a learner's deprecated call is reported
+
+KEY = "charge-attempt-1842"
+CHARGE = {"amount_cents": 12_000, "currency": "EUR"}
+MAX_ATTEMPTS = 10
+RUNAWAY_ATTEMPTS = 30  # the mocked provider stops a retry loop here, so that "retry forever" ends and is reported
+RETRY_AFTER_SECONDS = 7
+LONGEST_WAIT_SECONDS = 60.0  # a provider that asks for an hour is down: waiting for it holds the worker
+
+TRANSIENT_FAILURES: dict[str, Callable[[], httpx.Response | Exception]] = {
+    "a read timeout (the charge may have been made; its answer was lost)": lambda: httpx.ReadTimeout("no answer"),
+    "503 Service Unavailable": lambda: httpx.Response(503),
+    "502 Bad Gateway": lambda: httpx.Response(502),
+    "a refused connection": lambda: httpx.ConnectError("connection refused"),
+}
+
+
+class RunawayRetriesError(BaseException):
+    """Raised by the mocked provider once a retry loop has gone on far too long; not an Exception, so no
+    `except Exception` or retry predicate of the learner's catches it."""
+
+
+@cache  # one client, as in production: building an httpx client (its TLS context) takes a while
+def payments() -> PaymentProviderClient:
+    return PaymentProviderClient(api_key="pay-key")
+
+
+def charge() -> object:
+    """What charge() returned, or the exception it raised."""
+    try:
+        return payments().charge(amount_cents=12_000, currency="EUR", idempotency_key=KEY)
+    except Exception as error:  # the grader reports whatever went wrong
+        return error
+
+
+def charge_status() -> object:
+    try:
+        return payments().charge_status("ch_1")
+    except Exception as error:  # the grader reports whatever went wrong
+        return error
+
+
+def describe(outcome: object) -> str:
+    if isinstance(outcome, RunawayRetriesError):
+        return f"was still retrying when the grader stopped it after {RUNAWAY_ATTEMPTS} attempts"
+    if isinstance(outcome, Exception):
+        return f"raised {type(outcome).__name__}: {outcome}"
+    return f"returned {outcome!r}"
+
+
+def attempts(count: int) -> str:
+    return f"{count} attempt" + ("" if count == 1 else "s")
+
+
+@contextmanager
+def real_retry_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """stamina's test mode off, so that the waits and the attempts are the ones the code configures;
+    the waits are recorded, not slept, and the clock moves on by each wait, so that a time budget
+    ends the retries as it would in production."""
+    waits: list[float] = []
+    real_monotonic = time.monotonic
+    monkeypatch.setattr(time, "sleep", waits.append)
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + sum(waits))
+    with stamina.set_testing(False):
+        yield waits
+
+
+def recorded_calls(answers: Callable[[int], httpx.Response]) -> tuple[list[float], Callable[..., httpx.Response]]:
+    """A respx side effect that answers the n-th call with `answers(n)` and records when each call came."""
+    times: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        times.append(time.monotonic())
+        if len(times) >= RUNAWAY_ATTEMPTS:
+            raise RunawayRetriesError
+        return answers(len(times))
+
+    return times, answer
+
+
+# --- what the client does: unchanged by the lesson ---
+
+
+def test_a_charge_returns_the_providers_charge_id(provider: respx.MockRouter) -> None:
+    route = provider.post("/v1/charges").respond(201, json={"id": "ch_1"})
+
+    assert charge() == "ch_1"
+    request = route.calls.last.request
+    assert json.loads(request.content) == CHARGE
+    assert (request.headers["Idempotency-Key"], request.headers["Authorization"]) == (KEY, "Bearer pay-key")
+
+
+def test_a_charge_status_is_read_again_after_a_503(provider: respx.MockRouter) -> None:
+    route = provider.get("/v1/charges/ch_1").mock(
+        side_effect=[httpx.Response(503), httpx.Response(200, json={"status": "succeeded"})]
+    )
+
+    assert (charge_status(), route.call_count) == ("succeeded", 2)
+
+
+def test_a_declined_charge_is_a_provider_error(provider: respx.MockRouter) -> None:
+    provider.post("/v1/charges").respond(402, json={"error": "card_declined"})
+
+    outcome = charge()
+
+    assert isinstance(outcome, ProviderError), describe(outcome)
+    assert "402" in str(outcome)
+
+
+@pytest.mark.django_db
+def test_collecting_an_invoice_charges_it_and_notes_it(provider: respx.MockRouter) -> None:
+    invoice = InvoiceFactory(number="INV-00042")
+    charges = provider.post("/v1/charges").respond(201, json={"id": "ch_1"})
+    notes = provider.post("/v1/charges/ch_1/notes").respond(201, json={"id": "note_1"})
+
+    attempt = collect_invoice(invoice.pk, payments=payments())
+
+    attempt.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (attempt.status, attempt.provider_charge_id, invoice.status) == (
+        ChargeAttempt.Status.SUCCEEDED,
+        "ch_1",
+        Invoice.Status.PAID,
+    )
+    assert charges.calls.last.request.headers["Idempotency-Key"] == f"charge-attempt-{attempt.pk}"
+    assert json.loads(notes.calls.last.request.content) == {"text": "Invoice INV-00042"}
+
+
+# --- the lesson ---
+
+
+@pytest.mark.lesson("ARCH-5")
+def test_a_keyed_charge_is_retried_after_a_transient_failure(provider: respx.MockRouter) -> None:
+    route = provider.post("/v1/charges")
+    problems = []
+    for failure, make in TRANSIENT_FAILURES.items():
+        route.reset()
+        route.mock(side_effect=[make(), httpx.Response(201, json={"id": "ch_1"})])
+        outcome = charge()
+        requests = [call.request for call in route.calls]
+        keys = {request.headers.get("Idempotency-Key") for request in requests}
+        bodies = {request.content for request in requests}
+        if len(requests) != 2 or outcome != "ch_1":
+            problems.append(f"after {failure}: {attempts(len(requests))}, then it {describe(outcome)}")
+        elif keys != {KEY} or len(bodies) != 1:
+            problems.append(f"after {failure}: the resend carried other keys or another body: {sorted(map(str, keys))}")
+
+    check(
+        not problems,
+        "charge() sends POST /v1/charges with an Idempotency-Key, and failed on a single transient error "
+        "that a second attempt would have passed:\n"
+        + "\n".join(f"  {problem}" for problem in problems)
+        + "\nThe provider keeps the result of the first request it received with a key and answers any "
+        "resend with that key the same way: sending the same request again, with the same key, cannot "
+        "charge twice. So the wrapper may retry a POST that carries an Idempotency-Key exactly as it "
+        "retries a GET (is_retryable() in http.py), and must resend it unchanged.",
+    )
+
+
+@pytest.mark.guard("ARCH-5")
+def test_a_post_without_a_key_is_sent_once(provider: respx.MockRouter) -> None:
+    route = provider.post("/v1/charges/ch_1/notes")
+    problems = []
+    failures: dict[str, Callable[[], httpx.Response | Exception]] = {
+        "503 Service Unavailable": lambda: httpx.Response(503),
+        "a read timeout (the request arrived; its answer was lost)": lambda: httpx.ReadTimeout("no answer"),
+    }
+    for failure, make in failures.items():
+        route.reset()
+        route.mock(side_effect=[make(), httpx.Response(201, json={"id": "note_1"})])
+        try:
+            outcome: object = payments().add_note(charge_id="ch_1", text="Invoice INV-00042")
+        except Exception as error:  # reported to the learner
+            outcome = error
+        if route.call_count != 1 or not isinstance(outcome, ProviderError):
+            problems.append(f"after {failure}: POST sent {route.call_count} times, then it {describe(outcome)}")
+
+    check(
+        not problems,
+        "add_note() sends a POST without an Idempotency-Key: the provider appends a note per request. It "
+        "must be sent exactly once, and its failure raised as a ProviderError:\n"
+        + "\n".join(f"  {problem}" for problem in problems)
+        + "\nWhen the answer is lost, the request may have been applied: a resend adds a second note (or, "
+        "on another endpoint, a second refund). Retry a POST only when it carries an Idempotency-Key.",
+    )
+
+
+@pytest.mark.lesson("ARCH-5")
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured(status: int, provider: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait before the next attempt is the one that Retry-After asks for."""
+    busy = httpx.Response(status, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    times, answer = recorded_calls(lambda n: busy if n == 1 else httpx.Response(200, json={"status": "succeeded"}))
+    provider.get("/v1/charges/ch_1").mock(side_effect=answer)
+
+    with real_retry_policy(monkeypatch):  # stamina's test mode would make every wait 0
+        outcome = charge_status()
+
+    gap = times[1] - times[0] if len(times) > 1 else None
+    check(
+        outcome == "succeeded" and gap is not None and RETRY_AFTER_SECONDS <= gap <= RETRY_AFTER_SECONDS + 6,
+        f"The provider answered {status} with Retry-After: {RETRY_AFTER_SECONDS}. charge_status() made "
+        f"{attempts(len(times))}"
+        + (f", the second {gap:.1f} s after the first" if gap is not None else "")
+        + f", and {describe(outcome)}. The provider says when it will take the request again: an attempt "
+        "before that only counts against our rate limit and prolongs the outage. Wait what Retry-After "
+        "says (stamina: let the `on=` hook return the seconds to wait), and your own backoff otherwise.",
+    )
+
+
+@pytest.mark.guard("ARCH-5")
+def test_a_retry_after_beyond_reason_is_not_waited_for(
+    provider: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Retry-After of an hour is not waited for: the wrapper gives up at once."""
+    down = httpx.Response(503, headers={"Retry-After": "3600"})
+    times, answer = recorded_calls(lambda n: down)
+    provider.get("/v1/charges/ch_1").mock(side_effect=answer)
+
+    with real_retry_policy(monkeypatch) as waits:
+        try:
+            outcome = charge_status()
+        except RunawayRetriesError as runaway:
+            outcome = runaway
+
+    check(
+        sum(waits) <= LONGEST_WAIT_SECONDS and isinstance(outcome, ProviderError) and "503" in str(outcome),
+        f"The provider answered 503 with Retry-After: 3600 (an hour). charge_status() made "
+        f"{attempts(len(times))}, waited {sum(waits):.0f} s in all, and {describe(outcome)}. Honour "
+        f"Retry-After within the same budget as every retry: a wait longer than that (here more than "
+        f"{LONGEST_WAIT_SECONDS:.0f} s) holds the worker for nothing. Give up with a ProviderError, and "
+        "let the next collection run try again.",
+    )
+
+
+@pytest.mark.guard("ARCH-5")
+def test_a_provider_that_stays_down_is_given_up_on(provider: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+    down = httpx.Response(503, headers={"Retry-After": "1"})
+    times, answer = recorded_calls(lambda n: down)
+    provider.post("/v1/charges").mock(side_effect=answer)
+
+    with real_retry_policy(monkeypatch):
+        try:
+            outcome = charge()
+        except RunawayRetriesError as runaway:
+            outcome = runaway
+
+    check(
+        len(times) <= MAX_ATTEMPTS and isinstance(outcome, ProviderError),
+        f"The provider answered every attempt of a keyed charge with 503 and Retry-After: 1. charge() made "
+        f"{attempts(len(times))} and {describe(outcome)}. A Retry-After says how long to wait, not to keep "
+        f"trying: keep the cap on attempts (at most {MAX_ATTEMPTS}) and the time budget for every retry.",
+    )
+
+
+@pytest.mark.guard("ARCH-5")
+@pytest.mark.parametrize("status", [400, 402, 404])
+def test_a_refused_charge_is_not_retried(status: int, provider: respx.MockRouter) -> None:
+    route = provider.post("/v1/charges").respond(status, json={"error": "refused"})
+
+    outcome = charge()
+
+    check(
+        route.call_count == 1 and isinstance(outcome, ProviderError),
+        f"The provider answered {status} to a keyed charge. charge() sent it {route.call_count} times, then "
+        f"{describe(outcome)}. A key makes a resend safe, not useful: a 4xx is the provider's answer to "
+        "this request, and with the same key it gives the same answer again. Retry only transient failures.",
+    )

@@ -1,0 +1,208 @@
+"""Grader of `service_roles`: the service decides who may void an invoice, by the role in its organization."""
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.test import Client
+
+from dojo.grading import check
+from service_roles.models import Invoice, Member, Membership, Organization
+from service_roles.services import InvoiceNotFoundError, void_invoice
+
+from .factories import InvoiceFactory, MemberFactory, MembershipFactory, OrganizationFactory
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.urls("service_roles.api"),
+    # a learner's deprecated but working call is reported, not failed
+    pytest.mark.filterwarnings("default::DeprecationWarning"),
+]
+
+ADMIN, MEMBER = Membership.Role.ADMIN, Membership.Role.MEMBER
+
+
+def member_with(**roles: Organization) -> Member:
+    """A member with a role in each organization given: member_with(admin=acme, member=globex)."""
+    member = MemberFactory()
+    for role, organization in roles.items():
+        MembershipFactory(member=member, organization=organization, role=role)
+    return member
+
+
+def void_as(
+    client: Client, member: Member | None, invoice_id: int, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, object]]:
+    auth = {} if member is None else {"X-User-Id": str(member.pk)}
+    response = client.post(f"/api/v1/invoices/{invoice_id}/void", headers=auth | (headers or {}))
+    return response.status_code, response.json()
+
+
+def outcome_of(invoice: Invoice, **arguments: object) -> object:
+    """What void_invoice(invoice.pk, **arguments) did: the invoice it returned, or the exception it raised."""
+    try:
+        return void_invoice(invoice.pk, **arguments)
+    except Exception as error:  # reported to the learner
+        return error
+
+
+def told(outcome: object) -> str:
+    if isinstance(outcome, Exception):
+        return f"raised {type(outcome).__name__}: {outcome}"
+    return f"voided it (returned {outcome})"
+
+
+def status_of(invoice: Invoice) -> str:
+    invoice.refresh_from_db()
+    return invoice.status
+
+
+# --- what the Void button does: unchanged by the lesson ---
+
+
+def test_an_admin_voids_an_open_invoice_of_their_organization(client: Client) -> None:
+    acme = OrganizationFactory()
+    invoice = InvoiceFactory(customer__organization=acme)
+    admin = member_with(admin=acme)
+
+    assert void_as(client, admin, invoice.pk) == (200, {"id": invoice.pk, "number": invoice.number, "status": "void"})
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.voided_by) == (Invoice.Status.VOID, admin)
+
+
+def test_a_paid_invoice_cannot_be_voided(client: Client) -> None:
+    acme = OrganizationFactory()
+    invoice = InvoiceFactory(customer__organization=acme, status=Invoice.Status.PAID)
+
+    status, body = void_as(client, member_with(admin=acme), invoice.pk)
+
+    assert (status, body["code"]) == (409, "conflict")
+    assert status_of(invoice) == Invoice.Status.PAID
+
+
+def test_another_organizations_invoice_is_not_found(client: Client) -> None:
+    invoice = InvoiceFactory()
+    outsider = member_with(admin=OrganizationFactory())
+
+    assert void_as(client, outsider, invoice.pk) == (
+        404,
+        {"code": "not_found", "message": "Invoice not found.", "details": []},
+    )
+    assert void_as(client, outsider, 987654)[0] == 404
+    assert status_of(invoice) == Invoice.Status.OPEN
+
+
+@pytest.mark.parametrize("user_id", [None, "987654", "abc", str(2**64)])
+def test_a_caller_who_is_not_a_member_at_all_gets_401(client: Client, user_id: str | None) -> None:
+    invoice = InvoiceFactory()
+    headers = {} if user_id is None else {"X-User-Id": user_id}
+
+    response = client.post(f"/api/v1/invoices/{invoice.pk}/void", headers=headers)
+
+    assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
+
+
+# --- the lesson ---
+
+
+@pytest.mark.lesson("ARCH-6")
+def test_a_member_who_is_not_an_admin_here_cannot_void(client: Client) -> None:
+    """A member who is an admin elsewhere, but not of the invoice's organization, gets 403."""
+    acme, globex = OrganizationFactory.create_batch(2)
+    invoices = InvoiceFactory.create_batch(2, customer__organization=acme)
+    member_with(admin=acme)  # the organization has admins of its own
+    accountant = member_with(member=acme, admin=globex)  # reads Acme's invoices, manages Globex's billing
+
+    answers = {
+        "": void_as(client, accountant, invoices[0].pk),
+        " (told it acts for Globex)": void_as(
+            client, accountant, invoices[1].pk, {"X-Organization-Id": str(globex.pk)}
+        ),
+    }
+
+    wrong = {claim: answer for claim, answer in answers.items() if answer[0] != 403}
+    voided = [invoice.number for invoice in invoices if status_of(invoice) != Invoice.Status.OPEN]
+    check(
+        not wrong and not voided,
+        "A member of Acme who is an admin of another organization asked to void an Acme invoice, and "
+        + "; ".join(f"the API{claim} answered {status} {body}" for claim, (status, body) in wrong.items())
+        + f" (voided: {voided or 'none'}). Only Acme's admins may void Acme's invoices: answer "
+        "403 (the member may see the invoice, so its existence is no secret to them) and change nothing. "
+        "The router's decorator asks whether the caller is an admin anywhere; the role that counts is the "
+        "one in the invoice's organization, and only the service, which loads the invoice, can ask that.",
+    )
+
+
+@pytest.mark.lesson("ARCH-6")
+def test_the_service_refuses_a_member_without_the_role() -> None:
+    acme, globex = OrganizationFactory.create_batch(2)
+    member_with(admin=acme)
+    refused = {
+        "a plain member of Acme": member_with(member=acme),
+        "a plain member of Acme who is an admin of Globex": member_with(member=acme, admin=globex),
+    }
+    invoices = {who: InvoiceFactory(customer__organization=acme) for who in refused}
+
+    outcomes = {who: outcome_of(invoices[who], member=member) for who, member in refused.items()}
+
+    wrong = {
+        who: outcome
+        for who, outcome in outcomes.items()
+        if not isinstance(outcome, PermissionDenied) or status_of(invoices[who]) != Invoice.Status.OPEN
+    }
+    check(
+        not wrong,
+        "; ".join(
+            f"void_invoice(invoice_id, member=<{who}>) {told(outcome)}, and the invoice is now "
+            f"{status_of(invoices[who])!r}"
+            for who, outcome in wrong.items()
+        )
+        + ". The service must refuse a member who is not an "
+        "admin of the invoice's organization with django.core.exceptions.PermissionDenied, before it "
+        "writes anything: then the Void button, a bulk job and a management command all get the check, "
+        "and the API answers 403. A check in the router or a decorator protects only the callers that "
+        "remember it.",
+    )
+
+
+@pytest.mark.guard("ARCH-6")
+def test_an_admin_here_may_void_whatever_their_other_roles() -> None:
+    acme, globex = OrganizationFactory.create_batch(2)
+    invoice = InvoiceFactory(customer__organization=acme)
+    admin = member_with(member=globex, admin=acme)  # their first membership is a plain one
+
+    outcome = outcome_of(invoice, member=admin)
+
+    check(
+        status_of(invoice) == Invoice.Status.VOID,
+        f"void_invoice(invoice_id, member=<an admin of Acme, and a plain member of Globex>) {told(outcome)}. "
+        "An admin of the invoice's organization may void it, whatever their role elsewhere: look up the "
+        "membership of the invoice's organization, not the member's first or any membership.",
+    )
+
+
+@pytest.mark.guard("ARCH-6")
+def test_the_service_cannot_be_called_without_the_check() -> None:
+    """Without a member, or with member=None, the service voids nothing."""
+    acme = OrganizationFactory()
+    invoice = InvoiceFactory(customer__organization=acme)
+    member_with(admin=acme)
+
+    outcomes = {
+        "void_invoice(invoice_id)": outcome_of(invoice),
+        "void_invoice(invoice_id, member=None)": outcome_of(invoice, member=None),
+    }
+
+    check(
+        status_of(invoice) == Invoice.Status.OPEN,
+        "; ".join(f"{call} {told(outcome)}" for call, outcome in outcomes.items())
+        + ". When the service can be called without saying who asks, the check is the caller's to "
+        "remember again. Keep `member` a required keyword argument with no default: None is nobody's "
+        "member, and nobody's admin.",
+    )
+
+
+def test_the_service_hides_another_organizations_invoice() -> None:
+    invoice = InvoiceFactory()
+    outsider = member_with(admin=OrganizationFactory())
+
+    assert isinstance(outcome_of(invoice, member=outsider), InvoiceNotFoundError)
+    assert status_of(invoice) == Invoice.Status.OPEN

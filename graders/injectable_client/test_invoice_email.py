@@ -11,7 +11,8 @@ import pytest
 import respx
 from django.test import Client
 
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
 from injectable_client.models import Invoice
 from injectable_client.services import send_invoice_email
 
@@ -284,4 +285,19 @@ def test_no_email_client_is_built_at_import(monkeypatch: pytest.MonkeyPatch) -> 
         "process that imports the module (a test run, a management command) then holds the provider's "
         "client and its API key, and a test that forgets to pass a stub talks to the provider. Build "
         "the real client in a factory (default_email_client()) that the router calls.",
+    )
+
+
+@pytest.mark.guard("ARCH-4")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed: the others are as shipped."""
+    files = kata_by_slug()["injectable_client"].files
+    edited = unexpected_edits("injectable_client", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
+        f"{', '.join(files)}. "
+        "The models hold no HTTP: the provider's client belongs in clients.py. "
+        f"Put the file back as shipped (`uv run dojo reset injectable_client` restores the "
+        "whole kata, after backing up your version) and make the fix where it belongs.",
     )

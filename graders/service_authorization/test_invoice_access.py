@@ -3,7 +3,8 @@
 import pytest
 from django.test import Client
 
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
 from service_authorization.models import Invoice, Member, Organization
 from service_authorization.services import InvoiceNotFoundError, get_invoice
 
@@ -210,4 +211,20 @@ def test_the_service_cannot_be_called_without_the_check() -> None:
         "remember again, and a job that passes nobody (or None) reads every organization's invoices. "
         "Make `member` a required keyword argument with no default, and refuse anyone who is not a "
         "member of the invoice's organization: None is nobody's member.",
+    )
+
+
+@pytest.mark.guard("ARCH-6")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed: the others are as shipped."""
+    files = kata_by_slug()["service_authorization"].files
+    edited = unexpected_edits("service_authorization", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
+        f"{', '.join(files)}. "
+        "A default manager that filters by a member, for example, cannot know who asks, and hides the "
+        "check from every caller. "
+        f"Put the file back as shipped (`uv run dojo reset service_authorization` restores the "
+        "whole kata, after backing up your version) and make the fix where it belongs.",
     )

@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
 from service_roles.models import Invoice, Member, Membership, Organization
 from service_roles.services import InvoiceNotFoundError, void_invoice
 
@@ -206,3 +207,18 @@ def test_the_service_hides_another_organizations_invoice() -> None:
 
     assert isinstance(outcome_of(invoice, member=outsider), InvoiceNotFoundError)
     assert status_of(invoice) == Invoice.Status.OPEN
+
+
+@pytest.mark.guard("ARCH-6")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed: the others are as shipped."""
+    files = kata_by_slug()["service_roles"].files
+    edited = unexpected_edits("service_roles", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
+        f"{', '.join(files)}. "
+        "A manager or a model method cannot know who asks: the role check belongs in the service. "
+        f"Put the file back as shipped (`uv run dojo reset service_roles` restores the "
+        "whole kata, after backing up your version) and make the fix where it belongs.",
+    )

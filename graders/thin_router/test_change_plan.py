@@ -16,7 +16,8 @@ from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.test import Client
 
-from dojo.grading import check, fails_once_when_saved, read_source, shown
+from dojo.grading import check, fails_once_when_saved, read_source, shown, unexpected_edits
+from dojo.manifest import kata_by_slug
 from thin_router import api, services
 from thin_router.models import Invoice, Plan, Subscription
 
@@ -435,4 +436,20 @@ def test_the_service_not_the_model_writes_and_sends(
         "model's rows and calls the email provider, so every caller of that method gets these effects, "
         "and a test of the model needs a database and fakes. Keep the small rules about the model's own "
         "data in the model (like fraction_of_period_left()), and the writes and side effects in the service.",
+    )
+
+
+@pytest.mark.guard("ARCH-1")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed: the others are as shipped."""
+    files = kata_by_slug()["thin_router"].files
+    edited = unexpected_edits("thin_router", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
+        f"{', '.join(files)}. "
+        "The email client in clients.py is the seam the service is given; changing it (a client that "
+        "sends nothing, say) hides the email instead of moving it. "
+        f"Put the file back as shipped (`uv run dojo reset thin_router` restores the "
+        "whole kata, after backing up your version) and make the fix where it belongs.",
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import DatabaseError, transaction
 
-from dojo.grading import check, kata_dir, read_source, shown, unexpected_edits
+from dojo.grading import check, count_queries, kata_dir, read_source, shown, unexpected_edits
 from dojo.manifest import kata_by_slug
 from raw_sql_injection.models import Invoice, Organization
 from raw_sql_injection.services import SEARCH_LIMIT, InvoiceHit, search_invoices
@@ -107,6 +107,16 @@ def test_search_returns_the_newest_invoices_first_up_to_the_limit() -> None:
     assert result == expected(world, "umbrella"), (
         f"The search must return the newest {SEARCH_LIMIT} matching invoices, by issue date then number, newest first."
     )
+
+
+def test_a_search_is_one_query() -> None:
+    world = platform()
+
+    with count_queries() as log:
+        hits = search_invoices(world.ours.pk, "acme")
+
+    assert len(hits) == 3
+    assert log.count == 1, "The search must stay one query, customers included.\n" + log.describe()
 
 
 @pytest.mark.lesson("DJ-4")

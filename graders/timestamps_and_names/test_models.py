@@ -64,6 +64,7 @@ def shown(value: Any) -> str:
 
 def test_invoices_stay_open_until_paid_or_voided() -> None:
     organization = OrganizationFactory()
+    later = create_invoice(organization, number="INV-109", amount_due_cents=500)  # created first, listed last
     first, second, third = (
         create_invoice(organization, number=f"INV-10{n}", amount_due_cents=1_000 * n) for n in (1, 2, 3)
     )
@@ -72,7 +73,7 @@ def test_invoices_stay_open_until_paid_or_voided() -> None:
     mark_paid(second)
     void_invoice(third)
 
-    assert [invoice.number for invoice in open_invoices(organization)] == ["INV-101"]
+    assert [invoice.number for invoice in open_invoices(organization)] == ["INV-101", later.number]
     assert [(i.number, i.status, i.amount_due_cents) for i in (first, second, third)] == [
         ("INV-101", "open", 1_000),
         ("INV-102", "paid", 2_000),

@@ -256,6 +256,18 @@ def test_the_tests_run_finds_n_plus_ones_per_service_call_calls_in_transactions_
     assert tree_state(root) == before
 
 
+def test_a_project_whose_pytest_does_not_start_is_told_so(tmp_path: Path) -> None:
+    root = project_with_tests(tmp_path / "project")
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho 'No module named pytest' >&2\nexit 1\n")
+    python.chmod(0o755)
+    report = audit(Options(path=root, python=str(python), tests=True, static_only=True))
+    assert not report.runtime_checks_ran
+    assert [problem.message for problem in report.problems] == [
+        "the project's pytest did not start: No module named pytest"
+    ]
+
+
 # --- bad input -------------------------------------------------------------------------------------
 
 

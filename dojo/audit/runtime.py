@@ -88,9 +88,14 @@ def run(project: Project, env: Mapping[str, str], pytest_args: Sequence[str] = (
     if completed.returncode not in (0, 1, 5):  # 1: some tests failed; 5: none collected
         why = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
         return RuntimeResult(False, problems=[Problem("--tests", f"pytest stopped ({completed.returncode}): {why}")])
+    events_read = [json.loads(line) for line in lines]
+    if not any(event["kind"] == "started" for event in events_read):
+        why = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-2:]) or "no output"
+        return RuntimeResult(False, problems=[Problem("--tests", f"the project's pytest did not start: {why}")])
     result = RuntimeResult(True, summary=summary)
-    for line in lines:
-        event = json.loads(line)
+    for event in events_read:
+        if event["kind"] == "started":
+            continue
         if event["kind"] == "problem":
             result.problems.append(Problem("--tests", event["what"]))
             continue

@@ -140,6 +140,17 @@ def check(project: Project, facts: Facts) -> tuple[list[Finding], list[Suppressi
     return findings, opted_out, problems
 
 
+def inventory(project: Project, facts: Facts) -> dict[str, int]:
+    """What the loaded project holds under the audited path: said in the report, so that none is silently missed."""
+    apps = [app for app in facts.apps if _ours(project, app["path"])]
+    return {
+        "apps": len(apps),
+        "models": sum(len(app["models"]) for app in apps),
+        "NinjaAPIs": sum(1 for api in facts.apis if _ours(project, api["file"])),
+        "DRF views": len({route["name"] for route in facts.drf_routes if _ours(project, route["file"])}),
+    }
+
+
 def _written_opt_out(where: Mapping[str, Any], rule: str) -> str:
     """The line of a model's or a route's source that names the rule it opts out of, if any."""
     if rule not in OPT_OUTS or not where.get("file"):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,7 @@ from dojo import paths
 from dojo.audit import render
 from dojo.audit.cli import main
 from dojo.audit.project import MAX_FILE_BYTES
-from dojo.audit.registry import Kind, all_checks, check_named, checks_for, coverage
+from dojo.audit.registry import Kind, all_checks, check_named, checks_for, coverage, how_it_is_checked
 from dojo.audit.run import Options, Report, audit
 from dojo.cli import main as dojo_main
 from dojo.rules import load_rules
@@ -256,6 +257,18 @@ def test_the_tests_run_finds_n_plus_ones_per_service_call_calls_in_transactions_
     assert tree_state(root) == before
 
 
+def test_a_project_whose_pytest_does_not_start_is_told_so(tmp_path: Path) -> None:
+    root = project_with_tests(tmp_path / "project")
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho 'No module named pytest' >&2\nexit 1\n")
+    python.chmod(0o755)
+    report = audit(Options(path=root, python=str(python), tests=True, static_only=True))
+    assert not report.runtime_checks_ran
+    assert [problem.message for problem in report.problems] == [
+        "the project's pytest did not start: No module named pytest"
+    ]
+
+
 # --- bad input -------------------------------------------------------------------------------------
 
 
@@ -350,3 +363,20 @@ def test_the_import_time_checks_run_as_django_system_checks(tmp_path: Path) -> N
     )
     assert "dojo.DJ-2" in completed.stderr + completed.stdout, completed.stderr
     assert "apps/orders/models.py:4" in completed.stderr + completed.stdout
+
+
+def test_the_audit_page_lists_the_registry_as_it_is() -> None:
+    cells = [
+        [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+        for line in (paths.DOCS / "audit.md").read_text().splitlines()
+        if line.startswith("| ")
+    ]
+    rows = {tuple(row[:3]) for row in cells if re.fullmatch(r"[A-Z]+-[0-9]+", row[0])}
+    assert rows == {(check.rule, check.name, str(check.kind)) for check in all_checks()}
+
+
+def test_a_rule_page_can_say_how_it_is_checked_from_the_registry() -> None:
+    text = how_it_is_checked("DJ-5")
+    assert "`ruff-naive-datetimes` (static)" in text
+    assert coverage()["DJ-5"].unchecked in text
+    assert "Not checked by the audit" in how_it_is_checked("DATA-3")

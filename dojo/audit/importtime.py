@@ -2,8 +2,9 @@
 
 The facts are gathered by `probe.py`, run with the project's own interpreter, so a project on other
 versions of Django and Ninja than ours audits as itself. Its code reaches that interpreter through
-PYTHONPATH: a temporary folder outside the audited tree, which holds the probe alone. Bytecode is
-off (`-B`, PYTHONDONTWRITEBYTECODE), so nothing is written into the project.
+PYTHONPATH: a temporary folder outside the audited tree, which holds the probe alone. Bytecode goes
+to the user's cache (PYTHONPYCACHEPREFIX), so nothing is written into the project or its venv, and a
+second audit does not compile the project again.
 """
 
 import json
@@ -19,12 +20,18 @@ from typing import Any
 
 import inflection
 
-from dojo import paths
 from dojo.audit.findings import Finding, Problem, Suppression
 from dojo.audit.project import Project
 
 PROBE = Path(__file__).with_name("probe.py")
-PYCACHE = paths.STATE / "pycache"
+
+
+def pycache(env: Mapping[str, str]) -> Path:
+    """Where the project's bytecode goes while the audit loads it: the user's cache, never the project's tree."""
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "dojo-audit" / "pycache"
+
+
 VERSIONED = re.compile(r"^/api/v[0-9]+/")
 TIMEOUT_SECONDS = 120
 TIMESTAMPS = ("created_at", "updated_at")
@@ -58,8 +65,8 @@ def gather(project: Project, env: Mapping[str, str], apps: Sequence[Path] = ()) 
         child_env = {
             **env,
             "PYTHONPATH": ":".join(paths),
-            # bytecode goes to the dojo's own cache, never next to the project's sources or into its venv
-            "PYTHONPYCACHEPREFIX": str(PYCACHE),
+            # bytecode goes to the user's cache, never next to the project's sources or into its venv
+            "PYTHONPYCACHEPREFIX": str(pycache(env)),
             "DJANGO_SETTINGS_MODULE": project.settings or "",
         }
         child_env.pop("VIRTUAL_ENV", None)
@@ -138,6 +145,17 @@ def check(project: Project, facts: Facts) -> tuple[list[Finding], list[Suppressi
         else:
             findings.append(finding)
     return findings, opted_out, problems
+
+
+def inventory(project: Project, facts: Facts) -> dict[str, int]:
+    """What the loaded project holds under the audited path: said in the report, so that none is silently missed."""
+    apps = [app for app in facts.apps if _ours(project, app["path"])]
+    return {
+        "apps": len(apps),
+        "models": sum(len(app["models"]) for app in apps),
+        "NinjaAPIs": sum(1 for api in facts.apis if _ours(project, api["file"])),
+        "DRF views": len({route["name"] for route in facts.drf_routes if _ours(project, route["file"])}),
+    }
 
 
 def _written_opt_out(where: Mapping[str, Any], rule: str) -> str:

@@ -179,6 +179,10 @@ def _scope_n_plus_one() -> None:
                 setattr(module, name, _in_zeal_scope(value))
 
 
+def pytest_sessionstart(session: Any) -> None:
+    _record("started", what="the plugin is loaded")
+
+
 def pytest_collection(session: Any) -> None:
     """After pytest-django has set Django up, before the test modules import the project's services."""
     try:

@@ -2,9 +2,10 @@
 
 This file imports nothing of the dojo and only the standard library at the top, so it runs on the
 project's Python and its versions of Django and Ninja. The audit copies it to a temporary folder,
-puts that folder on PYTHONPATH and runs `python -B -c "import dojo_audit_probe; ..."` with the
-project's interpreter. It writes one JSON file (given as the first argument) and nothing else.
-It reads facts only; the rules are judged by the audit, in the dojo's own environment.
+puts that folder on PYTHONPATH and runs `python -c "import dojo_audit_probe; ..."` with the
+project's interpreter (bytecode to the user's cache, PYTHONPYCACHEPREFIX). It writes one JSON file
+(given as the first argument) and nothing else. It reads facts only; the rules are judged by the
+audit, in the dojo's own environment.
 """
 # ruff: noqa: ANN401 - facts from the project's Django are untyped here: the audit types them when it reads the JSON
 

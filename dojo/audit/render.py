@@ -74,6 +74,8 @@ def _header(report: Report) -> tuple[str, str]:
 def text(report: Report, site: str) -> str:
     where, versions = _header(report)
     out = [f"dojo audit of {where}", versions, ""]
+    if report.found:
+        out[-1:] = ["found " + ", ".join(f"{count} {name}" for name, count in report.found.items()), ""]
     if report.tests_summary:
         out[-1:] = [f"its tests, run with --tests: {report.tests_summary}", ""]
     rows = list(statuses(report, site))
@@ -159,6 +161,7 @@ def as_json(report: Report, site: str) -> str:
         "settings": report.project.settings,
         "app_folder": report.project.app_folder,
         "versions": report.versions,
+        "found": report.found,
         "rules": [
             {
                 "id": status.rule,

@@ -43,6 +43,7 @@ class Report:
     versions: dict[str, str]
     import_checks_ran: bool
     runtime_checks_ran: bool = False
+    found: dict[str, int] = field(default_factory=dict)  # what the loaded project holds: apps, models, APIs
     tests_summary: str = ""
     baseline_matched: int = 0
     seconds: float = 0.0
@@ -108,10 +109,12 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
     versions: dict[str, str] = {"ruff": ruff.ruff_version().removeprefix("ruff ")}
     ran_import = False
     opted_out: list[Suppression] = []
+    found: dict[str, int] = {}
     if not options.static_only:
         facts = facts or importtime.gather(project, options.env)
         versions |= facts.versions
         more, opted_out, trouble = importtime.check(project, facts)
+        found = importtime.inventory(project, facts) if not facts.error else {}
         findings += more
         problems += trouble
         ran_import = not facts.error
@@ -146,6 +149,7 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
         versions=versions,
         import_checks_ran=ran_import,
         runtime_checks_ran=runtime_ran,
+        found=found,
         tests_summary=tests_summary,
         baseline_matched=matched,
         seconds=time.perf_counter() - started,

@@ -3,7 +3,7 @@
 The plugin (`plugin.py`) and django-zeal reach the project's interpreter through PYTHONPATH: a temporary
 folder outside the audited tree holds a copy of the plugin and a link to zeal. Nothing is installed
 into the project's environment; pytest's cache is off (`-p no:cacheprovider`) and bytecode goes to the
-dojo's own cache. Where `unshare` can drop the network, the tests run without it.
+user's cache. Where `unshare` can drop the network, the tests run without it.
 """
 
 import json
@@ -17,7 +17,7 @@ from pathlib import Path
 import zeal  # type: ignore[import-untyped]
 
 from dojo.audit.findings import Finding, Problem
-from dojo.audit.importtime import PYCACHE
+from dojo.audit.importtime import pycache
 from dojo.audit.project import Project
 
 PLUGIN = Path(__file__).with_name("plugin.py")
@@ -58,7 +58,7 @@ def run(project: Project, env: Mapping[str, str], pytest_args: Sequence[str] = (
         child_env = {
             **env,
             "PYTHONPATH": ":".join([str(overlay), *(str(path) for path in project.import_paths)]),
-            "PYTHONPYCACHEPREFIX": str(PYCACHE),
+            "PYTHONPYCACHEPREFIX": str(pycache(env)),
             "DOJO_AUDIT_ROOT": str(project.root),
             "DOJO_AUDIT_EVENTS": str(events),
         }
@@ -88,9 +88,14 @@ def run(project: Project, env: Mapping[str, str], pytest_args: Sequence[str] = (
     if completed.returncode not in (0, 1, 5):  # 1: some tests failed; 5: none collected
         why = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
         return RuntimeResult(False, problems=[Problem("--tests", f"pytest stopped ({completed.returncode}): {why}")])
+    events_read = [json.loads(line) for line in lines]
+    if not any(event["kind"] == "started" for event in events_read):
+        why = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-2:]) or "no output"
+        return RuntimeResult(False, problems=[Problem("--tests", f"the project's pytest did not start: {why}")])
     result = RuntimeResult(True, summary=summary)
-    for line in lines:
-        event = json.loads(line)
+    for event in events_read:
+        if event["kind"] == "started":
+            continue
         if event["kind"] == "problem":
             result.problems.append(Problem("--tests", event["what"]))
             continue

@@ -10,7 +10,8 @@ from django.db import OperationalError
 from django.http import HttpResponse
 from django.test import Client
 
-from dojo.grading import check, fails_once_when_saved
+from dojo.grading import check, fails_once_when_saved, unexpected_edits
+from dojo.manifest import kata_by_slug
 from error_envelope.models import ApiKey, Invoice
 
 from .factories import ApiKeyFactory, InvoiceFactory
@@ -344,4 +345,18 @@ def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(cli
         "names, addresses and exception texts help an attacker and mean nothing to a client. Log the "
         "exception (logger.exception) and answer a fixed message such as "
         '"Something went wrong on our side."',
+    )
+
+
+@pytest.mark.guard("API-3")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["error_envelope"].files
+    edited = unexpected_edits("error_envelope", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset error_envelope` restores the whole kata, after a backup).",
     )

@@ -8,7 +8,8 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
 from schemas_not_models.models import Customer, Organization
 
 from .factories import CustomerFactory, OrganizationFactory
@@ -210,4 +211,18 @@ def test_the_openapi_schema_describes_the_request_and_the_responses() -> None:
         f"{'; '.join(problems)}. A view that reads request.body by hand and returns a JsonResponse is "
         "invisible to it. With a schema parameter and response=..., Ninja documents exactly the contract it "
         "enforces: name, email and currency in, the five public fields out.",
+    )
+
+
+@pytest.mark.guard("API-2")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["schemas_not_models"].files
+    edited = unexpected_edits("schemas_not_models", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset schemas_not_models` restores the whole kata, after a backup).",
     )

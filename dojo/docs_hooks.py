@@ -34,10 +34,15 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     return config
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+EVERY_INTERFACE = ("0.0.0.0", "::")  # noqa: S104 - names of what `mkdocs serve -a` binds, not a bind
+
+
 def served_hosts(host: str, port: int) -> set[str]:
-    """The Host headers a browser sends for the served site: its address, and localhost's names."""
-    names = {host, "127.0.0.1", "localhost", "[::1]"} if host in ("127.0.0.1", "localhost", "::1") else {host}
-    return {f"[{name}]:{port}" if name == "::1" else f"{name}:{port}" for name in names}
+    """The Host headers a browser on this machine sends for the served site: its address with its port,
+    and localhost's names when it listens there."""
+    names = {host, *LOOPBACK} if host in LOOPBACK + EVERY_INTERFACE else {host}
+    return {f"[{name}]:{port}" if ":" in name else f"{name}:{port}" for name in names}
 
 
 def status_endpoint(app: WSGIApp, path: str, hosts: set[str]) -> WSGIApp:

@@ -82,11 +82,19 @@ LIBRARIES = (
 POSTGRESQL_LIBRARIES = ("psycopg", "django.db.backends.postgresql.base", "django.db.backends.postgresql.creation")
 
 
+_warm = False
+
+
 def warm_up(*, postgresql: bool) -> None:
-    """Import the libraries every kata needs, once, before the children are forked."""
+    """Import the libraries every kata needs, once, before the children are forked (or, in a spawned
+    child, before the time limit on loading the kata starts: that limit is for the kata's code)."""
     import gc
     import importlib
 
+    global _warm
+    if _warm:
+        return
+    _warm = True
     for name in (*LIBRARIES, *(POSTGRESQL_LIBRARIES if postgresql else ())):
         try:
             importlib.import_module(name)

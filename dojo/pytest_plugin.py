@@ -292,6 +292,7 @@ def _grading(config: pytest.Config) -> bool:
 
 def _enter_kata(slug: str) -> None:
     """In a kata's child: set Django up with this kata's app alone, and load every module of the kata."""
+    from asgiref.local import Local
     from django.apps import apps
     from django.conf import settings
     from django.db import connections
@@ -302,9 +303,17 @@ def _enter_kata(slug: str) -> None:
     os.environ["DOJO_KATAS"] = slug
     settings._wrapped = empty  # read the settings again, for this kata (and its own test database)
     sys.modules.pop("dojo.settings", None)
+    # the connections read DATABASES afresh (the test database's name is this process's own)
     connections.__dict__.pop("settings", None)
-    apps.set_installed_apps(settings.INSTALLED_APPS)
-    load_modules(slug, _kata_root().resolve() / slug)
+    connections._settings = None  # type: ignore[attr-defined]
+    connections._connections = Local(connections.thread_critical)  # type: ignore[attr-defined]
+    kata_dir = _kata_root().resolve() / slug
+    try:
+        apps.set_installed_apps(settings.INSTALLED_APPS)
+    except (Exception, SystemExit) as error:  # e.g. models that Django refuses: this kata's problem alone
+        BROKEN[slug] = describe_error(error, kata_dir)
+        return
+    load_modules(slug, kata_dir)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -317,6 +326,7 @@ def pytest_collection(session: pytest.Session) -> Generator[None, object, object
             load_modules(slug, _kata_root().resolve() / slug)
     if plan.role != "child" or plan.child_kata is None:
         return (yield)
+    isolation.warm_up(postgresql=_on_postgresql())
     with isolation.load_time_limit():
         _enter_kata(plan.child_kata)
         return (yield)
@@ -340,11 +350,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _prepare_items(items)
 
 
-def _prepare_items(items: list[pytest.Item]) -> None:
-    order = {kata.slug: position for position, kata in enumerate(load_katas())}
+def _on_postgresql() -> bool:
     from django.conf import settings
 
-    on_postgresql = "postgresql" in settings.DATABASES["default"]["ENGINE"]
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"]
+
+
+def _prepare_items(items: list[pytest.Item]) -> None:
+    order = {kata.slug: position for position, kata in enumerate(load_katas())}
+    on_postgresql = _on_postgresql()
     needs_postgresql = pytest.mark.skip(
         reason=f"{results.NEEDS_POSTGRESQL}: run with {results.POSTGRESQL_EXAMPLE} (CI does)"
     )
@@ -412,9 +426,7 @@ def _grade_in_children(session: pytest.Session, plan: Plan) -> None:
             f"({how}, up to {min(isolation.jobs(), len(plan.slugs))} at once)"
         )
     if forking:
-        from django.conf import settings
-
-        isolation.warm_up(postgresql="postgresql" in settings.DATABASES["default"]["ENGINE"])
+        isolation.warm_up(postgresql=_on_postgresql())
         base = config._tmp_path_factory  # type: ignore[attr-defined]
         base.getbasetemp()  # one base folder for every child's tmp_path, made before they start
 
@@ -442,6 +454,7 @@ def _grade_in_children(session: pytest.Session, plan: Plan) -> None:
 
 
 def _child_paths(plan: Plan, slug: str) -> list[str]:
+    """A spawned child's paths: the kata, or the node ids chosen in it (the child applies them itself)."""
     return [str(paths.REPO / node) for node in plan.selections.get(slug, [])] or [str(paths.GRADERS / slug)]
 
 
@@ -466,7 +479,7 @@ def _run_forked_child(session: pytest.Session, child: isolation.Child) -> None:
         from _pytest._io import TerminalWriter
 
         reporter._tw = TerminalWriter(open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process's life
-    config.args[:] = _child_paths(plan, child.slug)
+    config.args[:] = [str(paths.GRADERS / child.slug)]  # all of it: a selection is applied after collection
     # the parent may have replayed other katas before this fork: this child starts from nothing
     session.testsfailed = session.testscollected = 0
     session.shouldfail = session.shouldstop = False

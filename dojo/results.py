@@ -69,7 +69,7 @@ class KataResult:
     tests: tuple[TestResult, ...]
     notes: tuple[str, ...] = ()  # why the kata is not solved when no check failed (incomplete, broken)
     deselected: tuple[str, ...] = ()  # checks this grading left out (`-k`, a node id)
-    graded_at: str | None = None
+    graded_at: str | None = field(default=None, compare=False)  # when: two gradings alike are equal
 
     def outcome_of(self, test: str) -> str | None:
         outcomes = [r.outcome for r in self.tests if r.test == test or r.test.startswith(test + "[")]

@@ -160,18 +160,13 @@ WARM_MODULES = (
 )
 
 
-def _not_to_import_early() -> set[str]:
-    """Modules a warm process must leave to pytest: its plugins (to rewrite them) and the kata settings."""
-    from importlib.metadata import entry_points
-
-    names = {"dojo.settings", "dojo.kata_apps", "dojo.pytest_plugin"}
-    for entry in entry_points(group="pytest11"):
-        names.add(entry.value.split(":")[0].split(".")[0])
-        for file in (entry.dist.files or []) if entry.dist else []:
-            top = file.parts[0] if file.parts else ""
-            if top and not top.endswith((".dist-info", ".egg-info", ".pth")) and top not in ("..", "__pycache__"):
-                names.add(top.removesuffix(".py"))
-    return names
+#: Modules a warm process must leave to pytest: the kata settings (they look at the tree to grade)
+#: and our plugin, whose asserts pytest rewrites.
+NOT_TO_IMPORT_EARLY = frozenset({"dojo.settings", "dojo.kata_apps", "dojo.pytest_plugin"})
+# Libraries that ship a pytest plugin (faker, respx, time-machine, anyio through httpx) are imported
+# ahead of time on purpose: pytest would warn that it can no longer rewrite their asserts, which only
+# matters for assertions inside those plugins. This warning alone is let through.
+ALREADY_IMPORTED = "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"
 
 
 class WarmPytest:
@@ -217,12 +212,12 @@ def _warm_process() -> int:
             importlib.import_module(name)
         except Exception:  # noqa: S112 - only a head start: pytest imports what it needs anyway
             continue
-    clean = not (_not_to_import_early() & set(sys.modules))
+    clean = not (NOT_TO_IMPORT_EARLY & set(sys.modules))
     gc.freeze()  # what was imported so far stays: pytest's garbage collections need not walk it again
     line = sys.stdin.readline()
     if not line:
         return 0
-    args = [str(arg) for arg in json.loads(line)]
+    args = [str(arg) for arg in json.loads(line)] + ["-W", ALREADY_IMPORTED]
     if not clean:  # a library imported a plugin early: grade in a fresh interpreter instead
         os.execv(sys.executable, [sys.executable, "-m", "pytest", *args])  # noqa: S606
     import pytest

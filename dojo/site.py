@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dojo import paths, trees
+from dojo.audit import registry as audit_registry
 from dojo.manifest import Kata, load_katas
 from dojo.rules import Rule, load_rules
 
@@ -29,6 +30,7 @@ RULE_SECTIONS = (
     "References",
 )
 KATAS_SECTION = "Katas that train it"
+AUDIT_SECTION = "In your codebase"
 HOW_CHECKED = "how-it-is-checked"  # the anchor of the section that says how an untrained rule is kept
 
 STANDARD = "standard.md"
@@ -79,7 +81,8 @@ def _fence(code: str, language: str, title: str | None = None) -> str:
 
 
 def _readme(kata: Kata) -> str:
-    return trees.shipped_files(kata.slug)["README.md"].decode("utf-8")
+    shipped = trees.shipped_files(kata.slug).get("README.md")
+    return shipped.decode("utf-8") if shipped is not None else f"# {kata.title}\n"
 
 
 def readme_body(kata: Kata) -> str:
@@ -188,6 +191,13 @@ def rule_page(rule: Rule, body: str) -> str:
                 f"## {KATAS_SECTION}",
                 "",
                 *trained,
+                "",
+                f"## {AUDIT_SECTION}",
+                "",
+                f"`uv run dojo audit PATH` checks a codebase against this rule "
+                f"({link('Audit your codebase', 'audit.md', page=rule.source)}):",
+                "",
+                audit_registry.how_it_is_checked(rule.id),
             ]
         )
         + "\n"
@@ -369,7 +379,7 @@ def workshop_agendas() -> str:
             "",
             f"## {agenda.name}",
             "",
-            f"From {times[0][0]} to {times[-1][0]}, breaks included.",
+            f"From {times[0][0]} to {times[-1][0]}" + (", breaks included." if agenda.breaks else "."),
             "",
             "| Time | Block | Minutes |",
             "|-----:|-------|--------:|",

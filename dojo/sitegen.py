@@ -40,11 +40,12 @@ def hand_written(source: Path = paths.DOCS, build: Path = BUILD) -> dict[str, by
     """The files of `docs/` that the site shows as they are, by path relative to `docs/`."""
     found = {}
     for path in sorted(source.rglob("*")):
-        if not path.is_file() or path.is_relative_to(build) or path.name.startswith("."):
+        if not path.is_file() or path.is_relative_to(build):
             continue
-        relative = path.relative_to(source).as_posix()
-        if relative not in SOURCE_ONLY and "__pycache__" not in path.parts:
-            found[relative] = path.read_bytes()
+        relative = path.relative_to(source)
+        hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+        if not hidden and relative.as_posix() not in SOURCE_ONLY:
+            found[relative.as_posix()] = path.read_bytes()
     return found
 
 

@@ -87,9 +87,24 @@ def _entries_of(folder: Path) -> dict[str, Entry]:
 # --- the lock -------------------------------------------------------------------------------------
 
 
+_read: dict[Path, tuple[tuple[int, int], dict[str, dict[str, Entry]]]] = {}
+
+
 def read_lock(lock: Path | None = None) -> dict[str, dict[str, Entry]]:
-    """Every kata's shipped files, from `katas.lock`."""
+    """Every kata's shipped files, from `katas.lock` (read again when the file changes)."""
     path = lock or paths.repo().lock
+    try:
+        changed = (path.stat().st_mtime_ns, path.stat().st_size)
+    except OSError:
+        changed = (-1, -1)
+    if path in _read and _read[path][0] == changed:
+        return _read[path][1]
+    found = _parse_lock(path)
+    _read[path] = (changed, found)
+    return found
+
+
+def _parse_lock(path: Path) -> dict[str, dict[str, Entry]]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         return {
@@ -249,8 +264,8 @@ def keep_snapshots() -> None:
     for slug, files in locked.items():
         for name, entry in files.items():
             snapshot = _snapshot(slug, name)
-            if snapshot.is_file():
-                continue
+            if _checked(snapshot, entry) is not None:
+                continue  # kept already (a snapshot of a starter changed since is written again)
             content = _checked(repo.kata(slug) / name, entry)
             if content is None:
                 continue

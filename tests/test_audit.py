@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -12,12 +14,12 @@ from dojo import paths
 from dojo.audit import render
 from dojo.audit.cli import main
 from dojo.audit.project import MAX_FILE_BYTES
-from dojo.audit.registry import Kind, all_checks, checks_for, coverage
+from dojo.audit.registry import Kind, all_checks, check_named, checks_for, coverage, how_it_is_checked
 from dojo.audit.run import Options, Report, audit
 from dojo.cli import main as dojo_main
 from dojo.rules import load_rules
 
-from .audit_projects import PYTHON, clean_project
+from .audit_projects import PYTHON, clean_project, project_with_tests
 
 SITE = "http://127.0.0.1:8000"
 
@@ -29,7 +31,8 @@ NAIVE_SERVICE = """
 
     def order_numbers() -> list[str]:
         stamp = datetime.now()
-        return [f"{number}/{stamp.year}" for number in Order.objects.values_list("number", flat=True)]
+        numbers = Order.objects.values_list("number", flat=True)
+        return [f"{number}/{stamp.year}" for number in numbers]
 """  # one finding: DJ-5 at line 7
 
 
@@ -145,7 +148,7 @@ def test_a_baseline_reports_only_findings_made_after_it(tmp_path: Path, capsys: 
     out = capsys.readouterr().out
     assert "1 findings in 1 of" in out
     assert "1 known from the baseline" in out
-    assert "services.py:13" in out
+    assert "services.py:14" in out
 
 
 def test_a_suppression_with_a_reason_hides_a_finding_and_is_listed(tmp_path: Path) -> None:
@@ -229,6 +232,43 @@ def test_settings_that_fail_to_import_are_reported_and_the_static_checks_still_r
     assert "its checks did not run" in render.text(report, SITE)
 
 
+# --- runtime checks: the project's own tests -------------------------------------------------------------
+
+
+def test_the_tests_run_finds_n_plus_ones_per_service_call_calls_in_transactions_and_skips(tmp_path: Path) -> None:
+    root = project_with_tests(tmp_path)
+    before = tree_state(root)
+    options = Options(path=root, python=PYTHON, tests=True, select=("PERF-2", "DATA-2", "TEST-1"), env=dict(os.environ))
+    report = audit(options)
+    assert report.runtime_checks_ran, report.problems
+    assert "4 passed, 1 skipped" in report.tests_summary
+    runtime = {
+        (finding.rule, finding.path, finding.line)
+        for finding in report.findings
+        if check_named(finding.check).kind is Kind.RUNTIME
+    }
+    # customer_names() is an N+1; customer_name() called twice in one test is not; the test's own
+    # call inside its test-case transaction is not a call inside a transaction of the code
+    assert runtime == {
+        ("PERF-2", "apps/orders/services.py", 8),
+        ("DATA-2", "apps/orders/services.py", 18),
+        ("TEST-1", "tests/orders/test_services.py", 35),
+    }
+    assert tree_state(root) == before
+
+
+def test_a_project_whose_pytest_does_not_start_is_told_so(tmp_path: Path) -> None:
+    root = project_with_tests(tmp_path / "project")
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho 'No module named pytest' >&2\nexit 1\n")
+    python.chmod(0o755)
+    report = audit(Options(path=root, python=str(python), tests=True, static_only=True))
+    assert not report.runtime_checks_ran
+    assert [problem.message for problem in report.problems] == [
+        "the project's pytest did not start: No module named pytest"
+    ]
+
+
 # --- bad input -------------------------------------------------------------------------------------
 
 
@@ -237,6 +277,12 @@ def test_no_django_project_at_the_path_is_a_usage_error(tmp_path: Path, capsys: 
     assert run(tmp_path) == 2
     assert "No Django project at" in capsys.readouterr().err
     assert run(tmp_path / "missing") == 2
+
+
+def test_a_file_that_ruff_format_would_change_is_a_finding(tmp_path: Path) -> None:
+    untidy = "def order_numbers() -> list[str]:\n    return [ 'a' ]\n"
+    report = static_audit(clean_project(tmp_path, apps__orders__services_py=untidy))
+    assert [(finding.check, finding.line) for finding in report.findings] == [("ruff-format", 2)]
 
 
 def test_a_file_that_does_not_parse_is_a_finding_and_the_rest_is_audited(tmp_path: Path) -> None:
@@ -297,3 +343,40 @@ def test_the_audit_page_names_every_check() -> None:
     page = (paths.DOCS / "audit.md").read_text()
     missing = [check.name for check in all_checks() if f"`{check.name}`" not in page]
     assert not missing, f"docs/audit.md does not name {missing}"
+
+
+def test_the_import_time_checks_run_as_django_system_checks(tmp_path: Path) -> None:
+    root = clean_project(tmp_path, apps__orders__models_py=PLURAL_MODELS)
+    settings = root / "shop/settings.py"
+    settings.write_text(
+        settings.read_text().replace('INSTALLED_APPS = ["', 'INSTALLED_APPS = ["dojo.audit.checks.StandardChecks", "')
+        + "\nBASE_DIR = __import__('pathlib').Path(__file__).resolve().parent.parent\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{paths.REPO}", "DJANGO_SETTINGS_MODULE": "shop.settings"}
+    completed = subprocess.run(
+        [PYTHON, "-m", "django", "check", "--tag", "dojo"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "dojo.DJ-2" in completed.stderr + completed.stdout, completed.stderr
+    assert "apps/orders/models.py:4" in completed.stderr + completed.stdout
+
+
+def test_the_audit_page_lists_the_registry_as_it_is() -> None:
+    cells = [
+        [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+        for line in (paths.DOCS / "audit.md").read_text().splitlines()
+        if line.startswith("| ")
+    ]
+    rows = {tuple(row[:3]) for row in cells if re.fullmatch(r"[A-Z]+-[0-9]+", row[0])}
+    assert rows == {(check.rule, check.name, str(check.kind)) for check in all_checks()}
+
+
+def test_a_rule_page_can_say_how_it_is_checked_from_the_registry() -> None:
+    text = how_it_is_checked("DJ-5")
+    assert "`ruff-naive-datetimes` (static)" in text
+    assert coverage()["DJ-5"].unchecked in text
+    assert "Not checked by the audit" in how_it_is_checked("DATA-3")

@@ -194,6 +194,19 @@ def test_a_rule_page_frames_its_body_in_light_and_dark(visits: Callable[..., Vis
     coverage.screenshot("coverage-dark")
 
 
+def test_the_agendas_run_on_the_clock_with_their_breaks(visit: Visit) -> None:
+    page = visit.open("/workshops/agendas/")
+    for agenda in site.AGENDAS:
+        times = list(site.clock(agenda))
+        table = page.locator("article table").nth(site.AGENDAS.index(agenda))
+        rows = table.locator("tbody tr")
+        assert rows.count() == len(times)
+        assert [rows.nth(n).locator("td").first.inner_text() for n in range(rows.count())] == [t for t, _ in times]
+    assert page.locator("article td", has_text="Lunch").count() == 1
+    assert visit.horizontal_overflow() == 0
+    visit.screenshot("agendas")
+
+
 def test_code_formatted_to_88_columns_fits_the_text_column_at_1280_px(visit: Visit) -> None:
     """Examples are formatted to 88 columns (docs/ruff.toml): none of them scrolls at 1280 px."""
     cut = []
@@ -266,6 +279,8 @@ def test_a_mermaid_diagram_is_drawn(visit: Visit) -> None:
 
 def test_a_kata_page_opens_its_hints_and_the_solution_spoiler(visit: Visit) -> None:
     page = visit.open("/katas/n_plus_one/")
+    assert page.locator("article p").first.inner_text().startswith("n_plus_one · beginner · about 15 minutes")
+    visit.screenshot("kata")
     hint = page.locator("details", has=page.locator("summary", has_text="Hint 1"))
     assert not hint.locator("p").first.is_visible()
     hint.locator("summary").click()

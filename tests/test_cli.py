@@ -4,18 +4,21 @@ Most tests write `.dojo/results.json` the way the grading plugin does instead of
 `check` and `watch` grade for real (a pytest subprocess each time, in the temporary clone).
 """
 
+import argparse
 import itertools
 import json
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from watchfiles import Change
 
 from dojo import backups, cli, paths, progress, runner
-from dojo.cli import core, watch
+from dojo.cli import app, core, registry, watch
 from dojo.manifest import Kata
 from dojo.runner import Grading, KataResult
 
@@ -122,6 +125,134 @@ def test_check_fails_on_the_starter_with_the_lesson_and_passes_once_solved(repo:
     status, out, _ = run("solution", "n_plus_one")
     assert status == 0
     assert "match the reference solution exactly" in out
+
+
+def _graded(monkeypatch: pytest.MonkeyPatch, *gradings: Grading | BaseException) -> list[list[str]]:
+    """Make `dojo` grade with these results, one per grading, instead of running pytest."""
+    queue = list(gradings)
+    calls: list[list[str]] = []
+
+    def fake_grade(targets: list[str], **_: object) -> Grading:
+        calls.append(targets)
+        outcome = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(core, "grade", fake_grade)
+    return calls
+
+
+def _one_check(
+    status: str, outcome: str, message: str = "", *, rule: str | None = "PERF-2", broken: bool = False
+) -> Grading:
+    test = runner.TestResult(test="test_lesson", outcome=outcome, rule=rule, message=message, broken=broken)
+    return Grading(exit_code=1, output="", katas={"n_plus_one": KataResult("n_plus_one", status, (test,))})
+
+
+def test_check_shows_a_lesson_message_whole(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    lesson = " ".join(f"Sentence {n} of the lesson explains a little more of the cause and the fix." for n in range(60))
+    _graded(monkeypatch, _one_check("failing", "failed", lesson))
+
+    status, out, _ = run("check", "n_plus_one")
+
+    assert status == 1
+    assert len(lesson) > 4000
+    assert lesson in out
+    assert "lines more" not in out
+
+
+def test_check_puts_long_learner_output_behind_a_note(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    printed = "\n".join(f"line {n} that the learner's code printed" for n in range(10_000))
+    _graded(monkeypatch, Grading(exit_code=3, output=printed, katas={}))
+    status, out, _ = run("check", "n_plus_one")
+    assert status == 1
+    assert "… 9975 lines more above (uv run dojo check -v n_plus_one shows all)" in out
+    assert "line 9999 that" in out
+    assert "line 9974 that" not in out
+
+    _graded(monkeypatch, _one_check("broken", "failed", printed + "\n" + "x" * 50_000, broken=True))
+    status, out, _ = run("check", "n_plus_one")
+    assert status == 1
+    assert "the code could not be loaded" in out
+    assert "line 59 that" in out
+    assert "… 9941 lines more (uv run dojo check -v n_plus_one shows all)" in out
+    assert len(out) < 20_000
+
+
+def test_a_grading_that_times_out_is_reported_not_a_crash(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _graded(monkeypatch, subprocess.TimeoutExpired(["pytest"], 600))
+
+    status, out, err = run("check", "n_plus_one")
+
+    assert status == 1
+    assert "✘ n_plus_one: it took too long." in out
+    assert "The grading of n_plus_one was stopped after 600 s without a result" in out
+    assert "also at the top of a module" in out
+    assert "Traceback" not in out + err
+
+
+def test_watch_goes_on_after_a_grading_that_times_out(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_results(repo, {kata.slug: "passed" for kata in katas(repo)[1:]})
+    calls = _graded(monkeypatch, subprocess.TimeoutExpired(["pytest"], 600), _one_check("passed", "passed"))
+
+    def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
+        yield {("modified", str(folder / "services.py"))}
+
+    dojo, buffer = console()
+    assert watch.watch_loop(dojo, katas(repo)[0], saves, warm=False) == 0
+    assert len(calls) == 2
+    assert "stopped after 600 s" in buffer.getvalue()
+    assert "Still watching" in buffer.getvalue()
+    assert "Every kata is solved!" in buffer.getvalue()
+
+
+@pytest.mark.parametrize("status", ["incomplete", "some-status-of-tomorrow"])
+def test_a_status_other_than_passed_is_never_shown_as_solved(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    """ "incomplete": every check that ran passed, but not all of them ran (`-k`, a skip)."""
+    _graded(monkeypatch, _one_check(status, "passed"))
+
+    code, out, _ = run("check", "n_plus_one")
+
+    assert code == 1
+    assert "n_plus_one is not solved yet" in out
+    assert ("not every check ran" in out) == (status == "incomplete")
+    assert "Solved!" not in out
+    assert "first_passed_at" not in json.dumps(state(repo)["katas"]["n_plus_one"]).replace(
+        '"first_passed_at": null', ""
+    )
+    write_results(repo, {"n_plus_one": status})
+    assert "✔ solved" not in run("list")[1]
+    assert run("solution", "n_plus_one")[0] == 1
+
+
+def test_the_watch_banner_leaves_out_editors_temporary_files(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _graded(monkeypatch, _one_check("failing", "failed", "still failing"))
+    temporary = ["sedMXYSYi", ".services.py.swp", "services.py~", "4913", "#services.py#", ".#services.py",
+                 "services.py___jb_tmp___", "services.py___jb_old___"]  # fmt: skip
+
+    def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
+        yield {("added", str(folder / name)) for name in temporary}  # only temporary files: not a save
+        yield {("modified", str(folder / "services.py"))} | {("deleted", str(folder / n)) for n in temporary}
+
+    dojo, buffer = console()
+    assert watch.watch_loop(dojo, katas(repo)[0], saves, warm=False) == 0
+
+    output = buffer.getvalue()
+    assert len(calls) == 2  # the start, and the one real save
+    assert output.count("saved:") == 1
+    assert "saved: services.py" in output
+    assert not any(name in output for name in temporary)
+    folder = repo / "katas" / "n_plus_one"
+    keeps = watch.KataFilter(folder)
+    assert [keeps(Change.added, str(folder / name)) for name in temporary] == [False] * len(temporary)
+    assert keeps(Change.modified, str(folder / "services.py"))
+    assert not keeps(Change.modified, str(repo / "katas" / "n_plus_one_other" / "services.py"))
+    assert not keeps(Change.modified, str(repo / "katas" / "webhook_idempotency" / "services.py"))
 
 
 # --- watch ----------------------------------------------------------------------------------------
@@ -300,7 +431,7 @@ def test_saves_made_while_a_grading_runs_are_graded_once_afterwards(tmp_path: Pa
         batch = next(changes)
     finally:
         changes.close()
-    assert {Path(name).name for _change, name in batch} == {"services.py", "models.py"}
+    assert {Path(name).name for _change, name in batch} - {"probe.py"} == {"services.py", "models.py"}
     assert next(changes, None) is None  # closed: the iteration ends
 
 
@@ -494,6 +625,19 @@ def test_reset_without_a_committed_starter_touches_nothing(repo: Path, run: Run)
     assert status == 1
     assert "Your files are untouched" in err
     assert (repo / "katas" / "n_plus_one" / "services.py").read_text() == "# mine\n"
+
+
+def test_a_new_command_is_one_registered_function(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "COMMANDS", dict(registry.COMMANDS))
+    monkeypatch.setattr(app, "COMMANDS", registry.COMMANDS)
+
+    @registry.command("greet", "say hello", registry.arg("name"))
+    def greet(dojo: core.Dojo, args: argparse.Namespace) -> int:
+        dojo.out.print(f"hello {args.name} from {dojo.repo.root.name}")
+        return 0
+
+    assert run("greet", "Ada") == (0, "hello Ada from dojo\n", "")
+    assert "say hello" in run("--help")[1]
 
 
 def test_help_lists_every_command(run: Run) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from dojo import paths
-from dojo.runner import Grading, grade
+from dojo.results import KataStatus
+from dojo.runner import TIMED_OUT, Grading, grade
 
 from .conftest import grading_env
 
+GRADING_TIMEOUT = 5  # seconds: far less than the looping check's own limit in that grading
 ENDLESS = "def monthly_statement(*args: object) -> list[object]:\n    while True:\n        pass\n"
 
 
@@ -28,8 +30,8 @@ def append(path: Path, text: str) -> None:
 
 @pytest.fixture(scope="module")
 def harness_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grading]:
-    """Three gradings, run side by side: a tree of katas broken in different ways, an endless loop,
-    and a fix that changes behaviour."""
+    """Gradings run side by side: a tree of katas broken in different ways, an endless loop (stopped
+    by the check's time limit, and by the whole grading's), and a fix that changes behaviour."""
     broken_katas = ["n_plus_one", "webhook_idempotency", "atomic_external_call", "missing_index", "schemas_not_models"]
     broken = solved_copy(tmp_path_factory.mktemp("broken"), *broken_katas)
     append(broken / "n_plus_one" / "services.py", "\ndef broken(:\n")  # a syntax error
@@ -57,8 +59,14 @@ def harness_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grading]
             env={**grading_env(), "DOJO_GRADER_TIMEOUT": "1"},
         ),
         "reordered": lambda: grade(["katas/n_plus_one"], kata_root=reordered, env=grading_env()),
+        "timed out": lambda: grade(
+            ["katas/n_plus_one", "-k", "test_statement_of_a_month_without_invoices_is_empty"],
+            kata_root=looping,
+            env={**grading_env(), "DOJO_GRADER_TIMEOUT": "120"},
+            timeout=GRADING_TIMEOUT,
+        ),
     }
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(job) for name, job in jobs.items()}
         return {name: future.result() for name, future in futures.items()}
 
@@ -92,13 +100,21 @@ def test_an_unreadable_migration_breaks_only_its_kata(harness_runs: dict[str, Gr
 
 
 def test_the_other_katas_are_still_graded(harness_runs: dict[str, Grading]) -> None:
-    assert harness_runs["broken"].katas["schemas_not_models"].status == "passed"
+    assert harness_runs["broken"].katas["schemas_not_models"].status == "solved"
 
 
 def test_an_endless_loop_is_stopped_by_the_timeout(harness_runs: dict[str, Grading]) -> None:
     grading = harness_runs["looping"]
     assert grading.katas["n_plus_one"].status == "failing"
     assert "look for a loop that never ends" in grading.output
+
+
+def test_a_grading_that_runs_out_of_time_says_so_and_does_not_raise(harness_runs: dict[str, Grading]) -> None:
+    grading = harness_runs["timed out"]
+    assert grading.exit_code == TIMED_OUT
+    result = grading.katas["n_plus_one"]
+    assert result.status == KataStatus.BROKEN
+    assert f"stopped after {GRADING_TIMEOUT} s" in result.tests[0].message
 
 
 def test_a_behaviour_failure_is_not_blamed_on_the_rule(harness_runs: dict[str, Grading]) -> None:

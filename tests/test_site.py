@@ -1,8 +1,14 @@
 """The site: it builds strictly, every example runs, every rule has its page and every page is reachable."""
 
+import http.client
 import json
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import tomllib
 import wsgiref.util
 from collections.abc import Iterator
@@ -185,7 +191,7 @@ def test_workshop_agendas_show_clock_times_with_their_breaks(agenda: site.Agenda
     length = sum(block.minutes for _at, block in times)
     assert length == sum(b.minutes for b in site.plan(agenda)) <= agenda.minutes + sum(m for *_, m in agenda.breaks)
     page = site.workshop_agendas()
-    assert f"From {times[0][0]} to {times[-1][0]}, breaks included." in page
+    assert f"From {times[0][0]} to {times[-1][0]}{', breaks included' if agenda.breaks else ''}." in page
     for at, block in times:
         assert f"| {at} |" in page
         assert block.title in page
@@ -339,6 +345,18 @@ def dev_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     server.server_close()
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 8000, {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"}),
+        ("0.0.0.0", 8001, {"0.0.0.0:8001", "127.0.0.1:8001", "localhost:8001", "[::1]:8001"}),  # noqa: S104
+        ("192.168.1.20", 8000, {"192.168.1.20:8000"}),
+    ],
+)
+def test_the_status_is_served_to_the_served_address_only(host: str, port: int, expected: set[str]) -> None:
+    assert docs_hooks.served_hosts(host, port) == expected
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "LOCALHOST:8000"])
 def test_the_served_site_answers_the_learners_status_to_its_own_host(dev_server: Any, host: str) -> None:
     status, body = served(dev_server.get_app(), host)
@@ -365,3 +383,47 @@ def test_the_served_site_rebuilds_on_its_sources_and_the_learners_state_not_its_
     assert str(sitegen.BUILD) not in watched
     assert {str(tmp_path / ".dojo"), str(paths.DOCS), str(paths.DOCS / "rules"), str(paths.REPO)} <= watched
     assert (tmp_path / ".dojo").is_dir()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_mkdocs_serve_answers_the_status_to_its_own_host_only(tmp_path: Path) -> None:
+    """The real `mkdocs serve`, as a learner starts it, asked with its own Host and with a rebound one."""
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"],
+        cwd=paths.REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    try:
+
+        def get(host: str) -> tuple[int, bytes]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/dojo-status.json", headers={"Host": host})
+            response = connection.getresponse()
+            return response.status, response.read()
+
+        for _attempt in range(600):  # the first build comes before the server listens
+            try:
+                status, body = get(f"127.0.0.1:{port}")
+                break
+            except ConnectionRefusedError:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                time.sleep(0.5)
+        else:
+            pytest.fail("mkdocs serve did not listen within five minutes")
+        assert status == 200
+        assert "katas" in json.loads(body)
+        assert get(f"localhost:{port}")[0] == 200
+        assert get(f"rebound.example:{port}")[0] == 403
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,13 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--baseline", type=Path, metavar="FILE", help="report only findings that FILE does not hold")
     top.add_argument("--write-baseline", type=Path, metavar="FILE", help="record today's findings in FILE, exit 0")
     top.add_argument("--static-only", action="store_true", help="do not load the project's Django")
+    top.add_argument(
+        "--tests",
+        nargs="?",
+        const="",
+        metavar="PYTEST_ARGS",
+        help="also run the project's pytest suite with the audit's plugin (N+1s, calls in transactions, skips)",
+    )
     top.add_argument("--site-url", default=paths.SITE_URL, help="where the rule pages are served")
     return top
 
@@ -48,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ignore=tuple(args.ignore),
         baseline=args.baseline,
         static_only=args.static_only,
+        tests=args.tests is not None,
+        pytest_args=tuple(shlex.split(args.tests or "")),
         env=dict(os.environ),
     )
     try:

@@ -2,8 +2,9 @@
 
 The facts are gathered by `probe.py`, run with the project's own interpreter, so a project on other
 versions of Django and Ninja than ours audits as itself. Its code reaches that interpreter through
-PYTHONPATH: a temporary folder outside the audited tree, which holds the probe alone. Bytecode is
-off (`-B`, PYTHONDONTWRITEBYTECODE), so nothing is written into the project.
+PYTHONPATH: a temporary folder outside the audited tree, which holds the probe alone. Bytecode goes
+to the user's cache (PYTHONPYCACHEPREFIX), so nothing is written into the project or its venv, and a
+second audit does not compile the project again.
 """
 
 import json
@@ -14,20 +15,28 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import inflect
+import inflection
 
 from dojo.audit.findings import Finding, Problem, Suppression
 from dojo.audit.project import Project
 
 PROBE = Path(__file__).with_name("probe.py")
+
+
+def pycache(env: Mapping[str, str]) -> Path:
+    """Where the project's bytecode goes while the audit loads it: the user's cache, never the project's tree."""
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "dojo-audit" / "pycache"
+
+
 VERSIONED = re.compile(r"^/api/v[0-9]+/")
 TIMEOUT_SECONDS = 120
 TIMESTAMPS = ("created_at", "updated_at")
 DATETIME_FIELDS = {"DateTimeField"}
+SINGULAR_ENDINGS = ("ss", "us", "is", "ics", "news", "as")
 OPT_OUTS = {"DJ-3", "API-4"}  # the standard allows exceptions to these, "with justification"
 
 
@@ -56,11 +65,13 @@ def gather(project: Project, env: Mapping[str, str], apps: Sequence[Path] = ()) 
         child_env = {
             **env,
             "PYTHONPATH": ":".join(paths),
-            "PYTHONDONTWRITEBYTECODE": "1",
+            # bytecode goes to the user's cache, never next to the project's sources or into its venv
+            "PYTHONPYCACHEPREFIX": str(pycache(env)),
             "DJANGO_SETTINGS_MODULE": project.settings or "",
         }
         child_env.pop("VIRTUAL_ENV", None)
-        command = [project.python, "-B", "-c", "import dojo_audit_probe; dojo_audit_probe.main()"]
+        child_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        command = [project.python, "-c", "import dojo_audit_probe; dojo_audit_probe.main()"]
         only = [str(app) for app in apps] or ([str(project.root)] if project.app_folder else [])
         command += [str(output), str(project.root), os.pathsep.join(only)]
         try:
@@ -91,21 +102,20 @@ def gather(project: Project, env: Mapping[str, str], apps: Sequence[Path] = ()) 
     )
 
 
-@cache
-def _inflect() -> inflect.engine:
-    return inflect.engine()
-
-
 def plural_word(name: str) -> str | None:
     """The plural noun a model's name ends in (`Organizations` -> `Organizations`), or None when singular."""
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", name)
     if not words:
         return None
     last = words[-1]
-    if len(last) < 3 or not last.lower().endswith("s") or last.lower().endswith(("ss", "us", "is", "ics", "news")):
+    # nouns whose singular ends in s: address, status, analysis, physics, news, canvas
+    if len(last) < 3 or not last.lower().endswith("s") or last.lower().endswith(SINGULAR_ENDINGS):
         return None
-    singular = _inflect().singular_noun(last.lower())
-    return last if singular and singular != last.lower() else None
+    return last if inflection.singularize(last.lower()) != last.lower() else None
+
+
+def singular(word: str) -> str:
+    return str(inflection.singularize(word.lower())).title()
 
 
 def _ours(project: Project, path: object) -> bool:
@@ -135,6 +145,17 @@ def check(project: Project, facts: Facts) -> tuple[list[Finding], list[Suppressi
         else:
             findings.append(finding)
     return findings, opted_out, problems
+
+
+def inventory(project: Project, facts: Facts) -> dict[str, int]:
+    """What the loaded project holds under the audited path: said in the report, so that none is silently missed."""
+    apps = [app for app in facts.apps if _ours(project, app["path"])]
+    return {
+        "apps": len(apps),
+        "models": sum(len(app["models"]) for app in apps),
+        "NinjaAPIs": sum(1 for api in facts.apis if _ours(project, api["file"])),
+        "DRF views": len({route["name"] for route in facts.drf_routes if _ours(project, route["file"])}),
+    }
 
 
 def _written_opt_out(where: Mapping[str, Any], rule: str) -> str:
@@ -175,8 +196,7 @@ def _models(project: Project, facts: Facts) -> Iterator[Located]:
             if plural:
                 yield _finding(
                     project, model, "DJ-2", "singular-model-names",
-                    f"The model `{name}` is named in the plural: call one row `{name[: -len(plural)]}"
-                    f"{_inflect().singular_noun(plural.lower()).title()}`.",  # type: ignore[union-attr]
+                    f"The model `{name}` is named in the plural: call it `{name[: -len(plural)]}{singular(plural)}`.",
                 )  # fmt: skip
             fields = {item["name"]: item["type"] for item in model["fields"]}
             missing = [stamp for stamp in TIMESTAMPS if fields.get(stamp) not in DATETIME_FIELDS]

@@ -2,9 +2,10 @@
 
 This file imports nothing of the dojo and only the standard library at the top, so it runs on the
 project's Python and its versions of Django and Ninja. The audit copies it to a temporary folder,
-puts that folder on PYTHONPATH and runs `python -B -c "import dojo_audit_probe; ..."` with the
-project's interpreter. It writes one JSON file (given as the first argument) and nothing else.
-It reads facts only; the rules are judged by the audit, in the dojo's own environment.
+puts that folder on PYTHONPATH and runs `python -c "import dojo_audit_probe; ..."` with the
+project's interpreter (bytecode to the user's cache, PYTHONPYCACHEPREFIX). It writes one JSON file
+(given as the first argument) and nothing else. It reads facts only; the rules are judged by the
+audit, in the dojo's own environment.
 """
 # ruff: noqa: ANN401 - facts from the project's Django are untyped here: the audit types them when it reads the JSON
 
@@ -21,13 +22,44 @@ from typing import Any
 CANDIDATE_MODULES = ("api", "urls", "views", "routers", "endpoints")
 
 
+_SOURCES: dict[str, list[str]] = {}
+
+
+def _source_lines(path: str) -> list[str]:
+    if path not in _SOURCES:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                _SOURCES[path] = handle.read().splitlines()
+        except OSError:
+            _SOURCES[path] = []
+    return _SOURCES[path]
+
+
 def _location(obj: Any) -> dict[str, Any]:
-    try:
-        target = inspect.unwrap(obj)
-        lines, start = inspect.getsourcelines(target)
-        return {"file": inspect.getsourcefile(target), "line": start, "end_line": start + len(lines) - 1}
-    except (TypeError, OSError):
+    """Where a class or function is defined: its file, first and last line (cheaper than inspect's)."""
+    target = inspect.unwrap(obj)
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        ends = [line for _start, _end, line in code.co_lines() if line]
+        return {"file": code.co_filename, "line": code.co_firstlineno, "end_line": max(ends or [code.co_firstlineno])}
+    module = sys.modules.get(getattr(target, "__module__", ""), None)
+    path = getattr(module, "__file__", None)
+    if not path:
         return {"file": None, "line": 1, "end_line": 1}
+    lines = _source_lines(path)
+    name = getattr(target, "__name__", "")
+    for number, line in enumerate(lines, start=1):
+        stripped = line.lstrip()
+        if stripped.startswith(f"class {name}") and stripped[len(name) + 6 : len(name) + 7] in ("(", ":"):
+            indent = len(line) - len(stripped)
+            end = number
+            for later, text in enumerate(lines[number:], start=number + 1):
+                if text.strip() and len(text) - len(text.lstrip()) <= indent:
+                    break
+                if text.strip():
+                    end = later
+            return {"file": path, "line": number, "end_line": end}
+    return {"file": path, "line": 1, "end_line": 1}
 
 
 def _inside(path: str | None, roots: list[str]) -> bool:
@@ -235,6 +267,14 @@ def main() -> None:
         with open(output, "w", encoding="utf-8") as handle:
             json.dump(facts, handle)
         return
+    facts.update(collect(root, only_app))
+    with open(output, "w", encoding="utf-8") as handle:
+        json.dump(facts, handle, default=str)
+
+
+def collect(root: str, only_app: str = "") -> dict[str, Any]:
+    """The facts of a Django that is set up: its first-party apps under `root` (or `only_app`), APIs, routes."""
+    facts: dict[str, Any] = {"problems": []}
     try:
         import ninja
 
@@ -256,8 +296,7 @@ def main() -> None:
     ]
     facts["apis"] = _apis(roots, app_modules, facts["problems"])
     facts["drf_routes"] = _drf_routes(facts["problems"], roots)
-    with open(output, "w", encoding="utf-8") as handle:
-        json.dump(facts, handle, default=str)
+    return json.loads(json.dumps(facts, default=str))  # type: ignore[no-any-return]
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class SourceFile:
         parts = Path(self.relative).parts
         name = parts[-1]
         return (
-            name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            name.startswith("test_") or name.endswith("_test.py") or name in {"conftest.py", "test.py", "tests.py"}
             or any(part in {"tests", "test"} for part in parts[:-1])
         )  # fmt: skip
 
@@ -54,6 +54,7 @@ class Project:
     import_paths: tuple[Path, ...]
     files: list[SourceFile] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    settings_given: bool = False  # named with --settings, not found in the project's files
 
     def relative(self, path: Path | str) -> str:
         try:
@@ -69,6 +70,7 @@ def discover(path: Path, *, settings: str | None, python: str | None, env: Mappi
     if not path.is_dir():
         raise NoProjectError(f"{path} is not a directory: give the folder of a Django project.")
     root = path.resolve()
+    settings_given = settings is not None
     app_folder = (root / "__init__.py").is_file() and not (root / "manage.py").is_file()
     project_root = _project_root(root) if app_folder else root
     if settings is None:
@@ -90,6 +92,7 @@ def discover(path: Path, *, settings: str | None, python: str | None, env: Mappi
         python=python or find_python(project_root, env),
         app_folder=app_folder,
         import_paths=tuple(dict.fromkeys(import_paths)),
+        settings_given=settings_given,
     )
     project.files = list(python_files(project))
     return project

@@ -110,7 +110,7 @@ COVERAGE: tuple[Coverage, ...] = (
         ("apps-directory", IMP, "a first-party app of INSTALLED_APPS that is not under `apps/`"),
         project_only="where an app lives is decided by the project's layout, not by the app",
     ),
-    _coverage("DJ-2", ("singular-model-names", IMP, "a model whose name is a plural noun (inflect)")),
+    _coverage("DJ-2", ("singular-model-names", IMP, "a model whose name is a plural noun (inflection)")),
     _coverage(
         "DJ-3",
         (
@@ -303,3 +303,14 @@ def check_named(name: str) -> Check:
         if check.name == name:
             return check
     raise KeyError(name)
+
+
+def how_it_is_checked(rule_id: str) -> str:
+    """The "How it is checked" lines of a rule's page, in Markdown, from this registry."""
+    entry = coverage()[rule_id]
+    lines = [f"- `dojo audit` check `{check.name}` ({check.kind}): {check.finds}." for check in entry.checks]
+    if entry.unchecked:
+        lines.append(f"- Not checked by the audit: {entry.unchecked}.")
+    if entry.project_only:
+        lines.append(f"- Judged on a whole project, not on one app folder: {entry.project_only}.")
+    return "\n".join(lines)

@@ -44,7 +44,8 @@ def statuses(report: Report, site: str) -> Iterator[RuleStatus]:
         not_run = [
             check.name
             for check in entry.checks
-            if (check.kind is Kind.IMPORT and not report.import_checks_ran) or check.kind is Kind.RUNTIME
+            if (check.kind is Kind.IMPORT and not report.import_checks_ran)
+            or (check.kind is Kind.RUNTIME and not report.runtime_checks_ran)
         ]
         partly = entry.unchecked if entry.checks else ""
         if not_run and not not_judged:
@@ -73,6 +74,10 @@ def _header(report: Report) -> tuple[str, str]:
 def text(report: Report, site: str) -> str:
     where, versions = _header(report)
     out = [f"dojo audit of {where}", versions, ""]
+    if report.found:
+        out[-1:] = ["found " + ", ".join(f"{count} {name}" for name, count in report.found.items()), ""]
+    if report.tests_summary:
+        out[-1:] = [f"its tests, run with --tests: {report.tests_summary}", ""]
     rows = list(statuses(report, site))
     for status in rows:
         if status.not_judged or not status.findings:
@@ -156,6 +161,7 @@ def as_json(report: Report, site: str) -> str:
         "settings": report.project.settings,
         "app_folder": report.project.app_folder,
         "versions": report.versions,
+        "found": report.found,
         "rules": [
             {
                 "id": status.rule,

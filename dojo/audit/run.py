@@ -5,7 +5,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dojo.audit import baseline, importtime, projectfiles, ruff, static, suppressions
+from dojo.audit import baseline, importtime, projectfiles, ruff, runtime, static, suppressions
 from dojo.audit.findings import Finding, Noqa, Problem, Suppression
 from dojo.audit.project import Project, discover, parse
 from dojo.audit.registry import coverage
@@ -25,6 +25,8 @@ class Options:
     ignore: tuple[str, ...] = ()
     baseline: Path | None = None
     static_only: bool = False
+    tests: bool = False
+    pytest_args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -40,6 +42,9 @@ class Report:
     problems: list[Problem]
     versions: dict[str, str]
     import_checks_ran: bool
+    runtime_checks_ran: bool = False
+    found: dict[str, int] = field(default_factory=dict)  # what the loaded project holds: apps, models, APIs
+    tests_summary: str = ""
     baseline_matched: int = 0
     seconds: float = 0.0
 
@@ -104,13 +109,21 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
     versions: dict[str, str] = {"ruff": ruff.ruff_version().removeprefix("ruff ")}
     ran_import = False
     opted_out: list[Suppression] = []
+    found: dict[str, int] = {}
     if not options.static_only:
         facts = facts or importtime.gather(project, options.env)
         versions |= facts.versions
         more, opted_out, trouble = importtime.check(project, facts)
+        found = importtime.inventory(project, facts) if not facts.error else {}
         findings += more
         problems += trouble
         ran_import = not facts.error
+    runtime_ran, tests_summary = False, ""
+    if options.tests:
+        outcome = runtime.run(project, options.env, options.pytest_args)
+        findings += outcome.findings
+        problems += outcome.problems
+        runtime_ran, tests_summary = outcome.ran, outcome.summary
     judged = set(rules)
     if project.app_folder:
         judged = {rule for rule in judged if not coverage()[rule].project_only}
@@ -135,6 +148,9 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
         problems=problems,
         versions=versions,
         import_checks_ran=ran_import,
+        runtime_checks_ran=runtime_ran,
+        found=found,
+        tests_summary=tests_summary,
         baseline_matched=matched,
         seconds=time.perf_counter() - started,
     )

@@ -4,6 +4,7 @@ import argparse
 import importlib
 import json
 import sys
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -337,11 +338,20 @@ def cmd_progress(dojo: Dojo, args: argparse.Namespace) -> int:
 
 @command("site", "for contributors: generate the site's pages (`uv run dojo site --help`)", passthrough=True)
 def cmd_site(dojo: Dojo, args: argparse.Namespace) -> int:
-    status: int = importlib.import_module("dojo.sitegen").main(args.rest)  # from dojo.sitegen import main
+    status: int = _contributor_module("dojo.sitegen").main(args.rest)  # from dojo.sitegen import main
     return status
 
 
 @command("audit", "for contributors: audit the katas (`uv run dojo audit --help`)", passthrough=True)
 def cmd_audit(dojo: Dojo, args: argparse.Namespace) -> int:
-    status: int = importlib.import_module("dojo.audit.cli").main(args.rest)  # from dojo.audit.cli import main
+    status: int = _contributor_module("dojo.audit.cli").main(args.rest)  # from dojo.audit.cli import main
     return status
+
+
+def _contributor_module(name: str) -> Any:  # noqa: ANN401 - a module of ours, loaded by name
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is None or not name.startswith(error.name):
+            raise
+        raise DojoError(f"This copy of the dojo has no {name} (a module for contributors).", FAILED) from None

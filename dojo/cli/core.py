@@ -88,7 +88,7 @@ class Dojo:
 
     out: Console
     err: Console
-    grading_timeout: float = GRADING_TIMEOUT
+    grading_timeout: float | None = None  # seconds; GRADING_TIMEOUT by default
     _notices: set[str] = field(default_factory=set, init=False)
 
     @property
@@ -177,6 +177,7 @@ class Dojo:
         Raises `GradingTimeoutError` when the grading does not finish in `grading_timeout` seconds.
         """
         label = ", ".join(kata.slug for kata in katas) if len(katas) <= 3 else f"{len(katas)} katas"
+        timeout = self.grading_timeout or GRADING_TIMEOUT
         process = warm.take() if warm is not None else None
         try:
             with self.out.status(f"Grading {label}…"):
@@ -184,10 +185,10 @@ class Dojo:
                     [f"katas/{kata.slug}" for kata in katas],
                     cwd=self.repo.root,
                     warm=process,
-                    timeout=self.grading_timeout,
+                    timeout=timeout,
                 )
         except subprocess.TimeoutExpired:
-            raise GradingTimeoutError(katas, self.grading_timeout) from None
+            raise GradingTimeoutError(katas, timeout) from None
         finally:
             if process is not None:
                 process.close()

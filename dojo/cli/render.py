@@ -49,7 +49,7 @@ def clip_lines(text: str, limit: int, *, keep: str = "head", more: str = "") -> 
     if len(lines) > limit:
         hidden = len(lines) - limit
         note = f"… {_plural(hidden, 'line')} more{more}"
-        lines = [*lines[:limit], note] if keep == "head" else [note.replace("more", "before", 1), *lines[-limit:]]
+        lines = [*lines[:limit], note] if keep == "head" else [note.replace(" more", " more above", 1), *lines[-limit:]]
     shortened = []
     for line in lines:
         if len(line) > LINE_CHARACTERS:
@@ -78,7 +78,7 @@ def show_result(
     True only for a pass: every check ran and passed. Any other status (one this version does not
     know, or "incomplete") is shown as not solved.
     """
-    verbose = f" ([bold]uv run dojo check -v {kata.slug}[/] shows all)"
+    verbose = f" (uv run dojo check -v {kata.slug} shows all)"
     if result is None:
         out.print(f"[red]✘ {kata.slug}[/]: it could not be graded; pytest said:")
         output = grading.output.strip() or "(nothing)"
@@ -103,7 +103,7 @@ def show_result(
     if result.status == "broken" or (first and first.broken):
         out.print(f"[bold red]✘ {kata.slug}[/]: the code could not be loaded.")
         if first:
-            out.print(indented(clip_lines(first.message, MESSAGE_LINES, more=verbose.replace("all", "it all"))))
+            out.print(indented(clip_lines(first.message, MESSAGE_LINES, more=verbose)))
         out.print(
             f"  [bold]uv run dojo check -v {kata.slug}[/] shows where; [bold]uv run dojo reset {kata.slug}[/] "
             "restores the starter (your files are backed up first).",
@@ -128,7 +128,7 @@ def show_result(
         out.print(Text(f"  Read: {rule_url(rule.id)}"), soft_wrap=True)
     else:
         out.print(f"  [bold]Behaviour check[/] — {escape(title_of(first))}", soft_wrap=True)
-        out.print(indented(clip_lines(first.message, MESSAGE_LINES, more=verbose.replace("all", "it all"))))
+        out.print(indented(clip_lines(first.message, MESSAGE_LINES, more=verbose)))
         out.print(f"  This check is not the lesson: the code must still do what it did (katas/{kata.slug}/README.md).")
     others = [f"{title_of(f)} ({f.rule or 'behaviour'})" for f in failures[1:]]
     if others:

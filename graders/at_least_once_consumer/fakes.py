@@ -1,37 +1,44 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from dojo.grading import in_application_transaction
+
 
 @dataclass(frozen=True)
 class SentEmail:
     to: str
     subject: str
     body: str
+    inside_transaction: bool
 
 
 @dataclass
 class FakeEmailClient:
-    """Stands in for the email provider: records what would have been sent."""
+    """Stands in for the email provider: records what would have been sent, and whether an
+    application transaction was open at that moment."""
 
     sent: list[SentEmail] = field(default_factory=list)
 
     def send(self, *, to: str, subject: str, body: str) -> None:
-        self.sent.append(SentEmail(to=to, subject=subject, body=body))
+        self.sent.append(SentEmail(to=to, subject=subject, body=body, inside_transaction=in_application_transaction()))
 
 
 @dataclass
 class FakeQueue:
     """Stands in for SQS: hands out the deliveries in the order scripted, duplicates and late copies
-    included, in batches, and records which messages the consumer deleted."""
+    included, and records which messages the consumer deleted. Like SQS, it may hand out fewer
+    messages than asked for: at most `per_receive` at a time."""
 
     deliveries: list[Any] = field(default_factory=list)
     deleted: list[Any] = field(default_factory=list)
+    per_receive: int = 2
 
     def deliver(self, *messages: Any) -> None:
         self.deliveries.extend(messages)
 
     def receive(self, *, max_messages: int) -> list[Any]:
-        batch, self.deliveries = self.deliveries[:max_messages], self.deliveries[max_messages:]
+        count = min(max_messages, self.per_receive)
+        batch, self.deliveries = self.deliveries[:count], self.deliveries[count:]
         return batch
 
     def delete(self, message: Any) -> None:

@@ -1,16 +1,25 @@
 """Grader of `at_least_once_consumer`: repeated and late messages leave the newest state, one email per change."""
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
 import pytest
+from django.db import transaction
 
 from at_least_once_consumer.clients import SubscriptionUpdated
 from at_least_once_consumer.models import Subscription
-from at_least_once_consumer.services import consume
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
+from dojo.races import another_worker, meanwhile
 
 from .factories import SubscriptionFactory
 from .fakes import FakeEmailClient, FakeQueue
 
 pytestmark = pytest.mark.django_db
+
+Committed = Callable[[], AbstractContextManager[object]]
+SERVICES = "at_least_once_consumer.services"
+Drain = Callable[[FakeQueue, FakeEmailClient], None]
 
 STARTER, TEAM, BUSINESS = Subscription.Plan.STARTER, Subscription.Plan.TEAM, Subscription.Plan.BUSINESS
 ACTIVE, PAST_DUE = Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE
@@ -30,9 +39,18 @@ def change(
     )
 
 
-def drain(queue: FakeQueue, emails: FakeEmailClient) -> None:
-    while consume(queue, emails=emails):
-        pass
+@pytest.fixture
+def drain(committed: Committed) -> Callable[[FakeQueue, FakeEmailClient], None]:
+    """Consume until the queue is empty. Each batch goes to another worker, so nothing kept in memory
+    is shared, and each batch's on_commit callbacks (its emails) run as its transactions commit."""
+
+    def consume_all(queue: FakeQueue, emails: FakeEmailClient) -> None:
+        while True:
+            with committed():
+                if not another_worker(SERVICES).consume(queue, emails=emails):
+                    return
+
+    return consume_all
 
 
 def state(subscription: Subscription) -> tuple[str, int, str]:
@@ -50,7 +68,7 @@ def plans_emailed(emails: FakeEmailClient) -> list[str]:
 
 
 def test_an_update_brings_the_new_state_and_emails_the_change_of_plan(
-    queue: FakeQueue, emails: FakeEmailClient
+    queue: FakeQueue, emails: FakeEmailClient, drain: Drain
 ) -> None:
     subscription = SubscriptionFactory(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=25)
@@ -65,7 +83,7 @@ def test_an_update_brings_the_new_state_and_emails_the_change_of_plan(
     assert queue.deleted == [upgrade]
 
 
-def test_changes_that_keep_the_plan_send_no_email(queue: FakeQueue, emails: FakeEmailClient) -> None:
+def test_changes_that_keep_the_plan_send_no_email(queue: FakeQueue, emails: FakeEmailClient, drain: Drain) -> None:
     acme = SubscriptionFactory(plan=TEAM, seats=10)
     globex = SubscriptionFactory(plan=BUSINESS, seats=40)
 
@@ -81,7 +99,7 @@ def test_changes_that_keep_the_plan_send_no_email(queue: FakeQueue, emails: Fake
     assert emails.sent == []
 
 
-def test_every_delivery_is_deleted_from_the_queue(queue: FakeQueue, emails: FakeEmailClient) -> None:
+def test_every_delivery_is_deleted_from_the_queue(queue: FakeQueue, emails: FakeEmailClient, drain: Drain) -> None:
     subscription = SubscriptionFactory(plan=STARTER, seats=3)
     first, second = change(subscription, 1, plan=TEAM, seats=5), change(subscription, 2, plan=TEAM, seats=8)
     deliveries = [first, second, second, first]
@@ -96,7 +114,7 @@ def test_every_delivery_is_deleted_from_the_queue(queue: FakeQueue, emails: Fake
 
 
 @pytest.mark.lesson("DATA-3")
-def test_a_redelivered_message_is_applied_once(queue: FakeQueue, emails: FakeEmailClient) -> None:
+def test_a_redelivered_message_is_applied_once(queue: FakeQueue, emails: FakeEmailClient, drain: Drain) -> None:
     subscription = SubscriptionFactory(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=10)
     downgrade = change(subscription, 2, plan=TEAM, seats=10)
@@ -118,7 +136,9 @@ def test_a_redelivered_message_is_applied_once(queue: FakeQueue, emails: FakeEma
 
 
 @pytest.mark.lesson("DATA-4")
-def test_an_older_message_never_overwrites_a_newer_state(queue: FakeQueue, emails: FakeEmailClient) -> None:
+def test_an_older_message_never_overwrites_a_newer_state(
+    queue: FakeQueue, emails: FakeEmailClient, drain: Drain
+) -> None:
     subscription = SubscriptionFactory(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
     more_seats = change(subscription, 2, plan=BUSINESS, seats=20)
@@ -144,7 +164,7 @@ def test_an_older_message_never_overwrites_a_newer_state(queue: FakeQueue, email
 
 
 @pytest.mark.lesson("DATA-3")
-def test_the_plan_email_goes_out_once_per_real_change(queue: FakeQueue, emails: FakeEmailClient) -> None:
+def test_the_plan_email_goes_out_once_per_real_change(queue: FakeQueue, emails: FakeEmailClient, drain: Drain) -> None:
     subscription = SubscriptionFactory(plan=TEAM, seats=10)
     v1 = change(subscription, 1, plan=BUSINESS, seats=10)  # upgrade
     v2 = change(subscription, 2, plan=BUSINESS, seats=14)  # more seats
@@ -171,4 +191,69 @@ def test_the_plan_email_goes_out_once_per_real_change(queue: FakeQueue, emails: 
         f"then Team; it got {len(emails.sent)}: {plans_emailed(emails)}. Decide on the email only for a "
         "message you actually apply, by comparing the plan before and after applying it; a redelivered "
         "or overtaken message must send nothing.",
+    )
+
+
+@pytest.mark.lesson("DATA-4")
+def test_an_older_message_loses_to_a_newer_one_applied_meanwhile(emails: FakeEmailClient, committed: Committed) -> None:
+    """An older message never overwrites a newer one that another worker applies meanwhile"""
+    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
+    more_seats = change(subscription, 2, plan=BUSINESS, seats=20)
+    ours, theirs = another_worker(SERVICES), another_worker(SERVICES)
+
+    with committed(), meanwhile(lambda: theirs.apply_subscription_updated(more_seats, emails=emails)) as other:
+        ours.apply_subscription_updated(upgrade, emails=emails)
+    if not other.when:  # your code neither locked nor wrote: the other worker comes after it
+        with committed():
+            theirs.apply_subscription_updated(more_seats, emails=emails)
+
+    now = state(subscription)
+    check(
+        now == (BUSINESS, 20, ACTIVE) and plans_emailed(emails) == ["Business"],
+        "Two workers received messages of the same subscription at the same moment: yours the upgrade "
+        "(version 1, Business, 12 seats), the other the newer change (version 2, Business, 20 seats), which "
+        f"it committed {other.when or 'after yours'}. The subscription must end as Business with 20 seats "
+        f"and one email; it ended as {shown(now)}, with emails {plans_emailed(emails)}. Your code decided on "
+        "a version it had read before the other worker committed. Read the subscription with "
+        "select_for_update() inside the transaction, before comparing versions (or make the write itself "
+        "conditional on the version), so that the second worker waits and then sees the newer version.",
+    )
+
+
+@pytest.mark.guard("DATA-2")
+def test_the_plan_email_is_sent_after_the_commit(
+    queue: FakeQueue, emails: FakeEmailClient, committed: Committed
+) -> None:
+    """The plan email is sent after the commit, also when the consumer runs in a caller's transaction"""
+    alone, nested = SubscriptionFactory(plan=TEAM), SubscriptionFactory(plan=TEAM)
+
+    with committed():
+        queue.deliver(change(alone, 1, plan=BUSINESS, seats=10))
+        another_worker(SERVICES).consume(queue, emails=emails)
+    with committed(), transaction.atomic():  # a caller (a job runner) that opened a transaction first
+        queue.deliver(change(nested, 1, plan=BUSINESS, seats=10))
+        another_worker(SERVICES).consume(queue, emails=emails)
+
+    inside = [mail.to for mail in emails.sent if mail.inside_transaction]
+    check(
+        len(emails.sent) == 2 and not inside,
+        f"The plan email went out while a database transaction was still open (to {inside or 'nobody'}; "
+        f"{len(emails.sent)} of 2 emails sent). Until the commit, the change can still roll back, and the email "
+        "provider's answer holds the subscription's row lock. Register the email with transaction.on_commit() "
+        "inside the block, as the consumer did before your change.",
+    )
+
+
+@pytest.mark.guard("DATA-3")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["at_least_once_consumer"].files
+    edited = unexpected_edits("at_least_once_consumer", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset at_least_once_consumer` restores the whole kata, after a backup).",
     )

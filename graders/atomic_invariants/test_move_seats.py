@@ -14,7 +14,8 @@ from django.db.models.functions import Concat
 
 from atomic_invariants.models import Organization, Subscription
 from atomic_invariants.services import NotEnoughSeatsError, SeatMoveError, move_seats
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
 
 from .factories import OrganizationFactory, SubscriptionFactory
 
@@ -253,4 +254,18 @@ def test_concurrent_moves_never_lose_or_invent_seats() -> None:
         "where the organization pays for 18). A move that reads the seat counts while another is between "
         "its read and its write overwrites that move. Read both rows with select_for_update() inside the "
         "transaction, so that concurrent moves on the same subscriptions run one after the other.",
+    )
+
+
+@pytest.mark.guard("DATA-1")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["atomic_invariants"].files
+    edited = unexpected_edits("atomic_invariants", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset atomic_invariants` restores the whole kata, after a backup).",
     )

@@ -6,7 +6,8 @@ from contextlib import AbstractContextManager
 import pytest
 from django.db import IntegrityError, OperationalError
 
-from dojo.grading import check, fails_once_when_saved
+from dojo.grading import check, fails_once_when_saved, unexpected_edits
+from dojo.manifest import kata_by_slug
 from on_commit_events.models import BillingPeriod, Invoice, LedgerEntry
 from on_commit_events.services import (
     InvoiceNotDraftError,
@@ -200,4 +201,18 @@ def test_an_invoice_the_period_close_skips_is_not_announced(
         bus.invoices() == [first.number, last.number],
         f"After the close committed, invoice.finalized must go out once for each invoice it finalized, "
         f"{[first.number, last.number]}; it went out for {bus.invoices()}.",
+    )
+
+
+@pytest.mark.guard("DATA-5")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["on_commit_events"].files
+    edited = unexpected_edits("on_commit_events", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset on_commit_events` restores the whole kata, after a backup).",
     )

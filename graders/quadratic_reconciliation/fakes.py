@@ -1,13 +1,19 @@
 """Inputs that count the work done with them, so that the grader measures work, not seconds.
 
 The invoices and payments handed to `match_payments()` count every read of their fields, and their
-texts (invoice numbers, payment references) count every comparison, hash and case change. Whatever
-the algorithm, matching needs these operations: a nested loop does them for every pair of payment
-and invoice, a dict once or twice per invoice and per payment.
+texts (invoice numbers, payment references) count every comparison, hash and case change; `str()`,
+`%` and f-strings of them stay counted texts. Whatever the algorithm, matching needs these
+operations: a nested loop does them for every pair of payment and invoice, a dict once or twice per
+invoice and per payment. `counting_lines()` also counts every line the kata's own code runs, so a
+loop over texts turned into something else (bytes, say) is counted too.
 """
 
 import dataclasses
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
 from typing import Any, SupportsIndex
 
 
@@ -90,6 +96,37 @@ class CountedText(str):
 
     def replace(self, old: str, new: str, count: SupportsIndex = -1) -> "CountedText":
         return self._counted(str.replace(self, old, new, count))
+
+    def __str__(self) -> "CountedText":
+        return self
+
+    def __format__(self, format_spec: str) -> "CountedText":
+        return self._counted(str.__format__(self, format_spec))
+
+
+@contextmanager
+def counting_lines(tally: Tally, root: Path) -> Iterator[None]:
+    """Count, in `tally`, every line that code in files under `root` runs (a loop's lines once per turn).
+
+    Comprehensions count once per item too. Code under `root` can switch the tracer off (`sys.settrace`):
+    that is a deliberate act, visible in review, not an accident.
+    """
+    folder = str(root.resolve())
+
+    def in_kata(frame: FrameType, event: str, arg: object) -> object:
+        if event == "line":
+            tally.tick()
+        return in_kata
+
+    def calls(frame: FrameType, event: str, arg: object) -> object:
+        return in_kata if frame.f_code.co_filename.startswith(folder) else None
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 def counting(cls: type[Any], tally: Tally) -> type[Any]:

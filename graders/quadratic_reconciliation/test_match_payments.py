@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from dojo.grading import check, count_queries
+from dojo.grading import check, count_queries, kata_dir, unexpected_edits
+from dojo.manifest import kata_by_slug
 from quadratic_reconciliation import services
 from quadratic_reconciliation.services import (
     BankPayment,
@@ -20,7 +21,7 @@ from quadratic_reconciliation.services import (
 )
 
 from .factories import InvoiceFactory, OrganizationFactory
-from .fakes import CountedText, Tally, WorkLimitReachedError, counting
+from .fakes import CountedText, Tally, WorkLimitReachedError, counting, counting_lines
 
 SMALL, LARGE = 100, 1_000
 # From SMALL to LARGE, linear work grows about 10×, O(n log n) work (sorting) about 15×, and the
@@ -99,7 +100,8 @@ def work(size: int, limit: int | None = None) -> tuple[int, bool]:
     invoices, payments = counted_inputs(*statement(size), tally)
     tally.limit = limit if limit is not None else sys.maxsize
     try:
-        match_payments(invoices, payments)
+        with counting_lines(tally, kata_dir("quadratic_reconciliation")):
+            match_payments(invoices, payments)
     except WorkLimitReachedError:
         return tally.operations, True
     return tally.operations, False
@@ -190,20 +192,49 @@ def test_the_work_grows_linearly_with_the_statement() -> None:
         "every invoice, so its work grows with payments × invoices (100× here): for our largest customer, "
         "12,000 payments against 180,000 invoices, that is 2 billion comparisons a night. Index the "
         "invoices by number in a dict once, O(n), then look each payment's reference up in it, O(1) "
-        "each: O(n + m) in all. (Counted: reads of the invoices' and payments' fields, and comparisons, "
-        "hashes and case changes of their texts.)",
+        "each: O(n + m) in all. (Counted: reads of the invoices' and payments' fields, comparisons, "
+        "hashes and case changes of their texts, and the lines your code runs.)",
     )
+
+
+# "O(n + m)", "O((n + m) log n)", "O(n)": what a big-O statement says, one level of brackets inside
+BIG_O = re.compile(r"\bO\(((?:[^()]|\([^()]*\))*)\)")
+QUADRATIC = re.compile(r"[·*×⋅]|\^|²|\b[nm]\s*[nm]\b|squared", re.IGNORECASE)
+MEMORY = re.compile(r"\b(memory|space|RAM)\b", re.IGNORECASE)
 
 
 @pytest.mark.lesson("PERF-1")
 def test_the_complexity_is_documented() -> None:
     documented = inspect.getsource(services.match_payments) + (inspect.getcomments(services.match_payments) or "")
+    stated = BIG_O.findall(documented)
+    sub_quadratic = [f"O({inner})" for inner in stated if not QUADRATIC.search(inner)]
 
     check(
-        re.search(r"\bO\(", documented),
-        "match_payments() does not say what it costs: its docstring and comments state no complexity. "
-        "PERF-1 asks us to document performance trade-offs that are not obvious. Say it in the "
-        'docstring, in big-O terms (e.g. "O(n + m) for n invoices and m payments"), and what the speed is '
-        'traded for (a dict of the n invoices, held in memory). The grader looks for "O(" in the '
-        "function's docstring or comments.",
+        sub_quadratic and MEMORY.search(documented),
+        "match_payments() does not say what it costs"
+        + (
+            f": it states {', '.join(f'O({inner})' for inner in stated)}, but not the cost of the code as it is now"
+            if stated and not sub_quadratic
+            else ": its docstring and comments state no complexity"
+            if not stated
+            else ", in memory: it states the time but not what the speed is traded for"
+        )
+        + ". PERF-1 asks us to document performance trade-offs that are not obvious. Say it in the "
+        'docstring, in big-O terms (e.g. "O(n + m) time for n invoices and m payments"), and what the '
+        'speed is traded for (a dict of the n invoices, "O(n) memory"). The grader looks in the '
+        'function\'s docstring and comments for an "O(...)" that is not quadratic, and for the word '
+        '"memory" (or "space").',
+    )
+
+
+@pytest.mark.guard("PERF-1")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only services.py was changed (a new helper module is fine): the models are as shipped."""
+    files = kata_by_slug()["quadratic_reconciliation"].files
+    edited = unexpected_edits("quadratic_reconciliation", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
+        f"{', '.join(files)}. Put the file back as shipped (`uv run dojo reset quadratic_reconciliation` "
+        "restores the whole kata, after backing up your version).",
     )

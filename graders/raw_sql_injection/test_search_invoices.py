@@ -2,21 +2,23 @@
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.db import DatabaseError, transaction
 
-from dojo import paths
-from dojo.grading import check
-from raw_sql_injection import services
+from dojo.grading import check, count_queries, kata_dir, read_source, shown, unexpected_edits
+from dojo.manifest import kata_by_slug
 from raw_sql_injection.models import Invoice, Organization
 from raw_sql_injection.services import SEARCH_LIMIT, InvoiceHit, search_invoices
 
 from .factories import CustomerFactory, InvoiceFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
+
+SLUG = "raw_sql_injection"
 
 HOSTILE_TERMS = {
     "x')) OR 1=1 --": "closes the condition, adds one that is always true and comments out the rest",
@@ -107,6 +109,16 @@ def test_search_returns_the_newest_invoices_first_up_to_the_limit() -> None:
     )
 
 
+def test_a_search_is_one_query() -> None:
+    world = platform()
+
+    with count_queries() as log:
+        hits = search_invoices(world.ours.pk, "acme")
+
+    assert len(hits) == 3
+    assert log.count == 1, "The search must stay one query, customers included.\n" + log.describe()
+
+
 @pytest.mark.lesson("DJ-4")
 def test_a_quote_in_a_search_term_is_just_a_character() -> None:
     world = platform()
@@ -155,11 +167,35 @@ def test_injected_sql_returns_nothing_extra() -> None:
     )
 
 
-# --- the source of services.py: no SQL built from values -------------------------------------------
+# --- the source: no SQL built from values -----------------------------------------------------------
 
-SINKS = {"execute", "executemany", "raw", "extra", "RawSQL"}
-# SQL as we write it, in capitals: prose in messages ("select a plan from the list") is not SQL
-SQL_LOOKING = re.compile(r"\b(SELECT\b.+\bFROM|INSERT INTO|UPDATE\b.+\bSET|DELETE FROM|WHERE|LIKE|UNION|JOIN)\b", re.S)
+# Where SQL text goes: the argument (or keyword) of these calls is SQL, whatever its case or shape.
+SINKS = {"execute", "executemany", "raw", "extra", "RawSQL", "RunSQL"}
+SQL_KEYWORDS = {"sql", "raw_query", "where", "select", "tables", "order_by"}
+# SQL in a string, in any case: a statement, or two of the clauses a query is made of. Prose rarely
+# has both "select ... from" and a comparison, or two clauses; SQL almost always does.
+_ITEM = r"""(?:\*|[\w."]+(?:\([^()]*\))?(?:\s+as\s+\w+)?)"""  # a column, a call, `*`; "an invoice" is not one
+_STATEMENT = re.compile(
+    rf"\bselect\s+(?:distinct\s+)?{_ITEM}(?:\s*,\s*{_ITEM})*\s+from\b"
+    r"|\binsert\s+into\b|\bupdate\s+\S+\s+set\b|\bdelete\s+from\b",
+    re.IGNORECASE,
+)
+_CLAUSES = {
+    "where": re.compile(r"\bwhere\b", re.IGNORECASE),
+    "like": re.compile(r"\b(?:i?like)\b", re.IGNORECASE),
+    "join": re.compile(r"\bjoin\b.+?\bon\b", re.IGNORECASE | re.DOTALL),
+    "order": re.compile(r"\border\s+by\b", re.IGNORECASE),
+    "group": re.compile(r"\bgroup\s+by\b", re.IGNORECASE),
+    "limit": re.compile(r"\blimit\b\s*(?:\d|\{|%|$)", re.IGNORECASE),
+    "union": re.compile(r"\bunion\b(?:\s+all)?\s+select\b", re.IGNORECASE),
+    "compare": re.compile(r"\w\s*(?:=|<>|!=|<=|>=)\s*(?:'|\{|%|\d)", re.IGNORECASE),
+}
+
+
+def looks_like_sql(text: str) -> bool:
+    """True for SQL text in any letter case (`select ... from`, or two clauses such as where and like)."""
+    clauses = sum(1 for clause in _CLAUSES.values() if clause.search(text))
+    return bool(_STATEMENT.search(text)) or clauses >= 2
 
 
 def _literal_text(node: ast.AST) -> str:
@@ -189,44 +225,110 @@ def built_from_values(node: ast.AST) -> str | None:
         if any(not _is_literal(part) for part in parts) and any(_literal_text(part) for part in parts):
             return "concatenation (+)"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr == "format" and (node.args or node.keywords):
+        if node.func.attr in ("format", "format_map") and (node.args or node.keywords):
             return "str.format()"
         if node.func.attr == "join" and isinstance(node.func.value, ast.Constant):
             return "str.join()"
+        if node.func.attr == "replace" and any(not _is_literal(arg) for arg in node.args):
+            return "str.replace()"
+        if node.func.attr in ("substitute", "safe_substitute") and (node.args or node.keywords):
+            return "string.Template"
     return None
 
 
-def sql_built_from_values(source: str) -> list[tuple[str, str, str]]:
-    """(where, how, code) for each SQL text in `source` that is built from values."""
-    tree = ast.parse(source)
-    assigned: dict[str, list[ast.AST]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    assigned.setdefault(target.id, []).append(node.value)
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and not _is_literal(node.value):
-            appended = ast.BinOp(ast.Name(node.target.id), ast.Add(), node.value)
-            assigned.setdefault(node.target.id, []).append(ast.copy_location(appended, node))
+class SourceFlow:
+    """What the kata's names and functions can hold: the expressions assigned to a name, returned by a
+    function, or put in a list or a dict, in any of its modules, followed back from the call that runs SQL.
+    """
 
-    found: dict[int, tuple[str, ast.AST]] = {}
-    for node in ast.walk(tree):
-        how = built_from_values(node)
-        text = _literal_text(node)
-        if how and SQL_LOOKING.search(text):
-            found.setdefault(node.lineno, (how, node))
-        if isinstance(node, ast.Call):
+    def __init__(self, trees: Iterable[ast.Module]) -> None:
+        self.assigned: dict[str, list[ast.AST]] = {}
+        self.returned: dict[str, list[ast.AST]] = {}
+        for tree in trees:
+            self._read(tree)
+
+    def _read(self, tree: ast.Module) -> None:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            self.assigned.setdefault(name.id, []).append(node.value)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                appended = ast.copy_location(ast.BinOp(ast.Name(node.target.id), ast.Add(), node.value), node)
+                self.assigned.setdefault(node.target.id, []).append(appended)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                returns = [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None]
+                self.returned.setdefault(node.name, []).extend(returns)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("append", "extend", "insert")
+                and isinstance(node.func.value, ast.Name)
+            ):
+                # parts.append(f"..."), parts.extend([...]): the list's name holds them too
+                self.assigned.setdefault(node.func.value.id, []).extend(node.args)
+
+    def sources(self, node: ast.AST, seen: set[int] | None = None) -> list[ast.AST]:
+        """`node` and every expression whose value can reach it."""
+        seen = set() if seen is None else seen
+        if id(node) in seen:
+            return []
+        seen.add(id(node))
+        found = [node]
+        followed: list[ast.AST] = []
+        if isinstance(node, ast.Name):
+            followed = self.assigned.get(node.id, [])
+        elif isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            sql = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "sql"), None)
-            if name not in SINKS or sql is None:
-                continue
-            candidates = assigned.get(sql.id, []) if isinstance(sql, ast.Name) else [sql]
-            for candidate in candidates:
-                if how := built_from_values(candidate):
-                    found.setdefault(candidate.lineno, (how, candidate))
-    lines = source.splitlines()
-    return [_shown(lines, how, node) for _line, (how, node) in sorted(found.items())]
+            followed = self.returned.get(name, [])
+            if isinstance(node.func, ast.Attribute):  # sql.strip(), " ".join(parts)
+                followed = [*followed, node.func.value, *node.args]
+        elif isinstance(node, ast.List | ast.Tuple | ast.Set):
+            followed = list(node.elts)
+        elif isinstance(node, ast.Dict):
+            followed = [value for value in node.values if value is not None]
+        elif isinstance(node, ast.BinOp):
+            followed = [node.left, node.right]
+        elif isinstance(node, ast.IfExp):
+            followed = [node.body, node.orelse]
+        for child in followed:
+            found += self.sources(child, seen)
+        return found
+
+
+def sql_arguments(call: ast.Call) -> list[ast.AST]:
+    """The arguments of a call that runs SQL: the first positional one and the SQL keywords."""
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    if name not in SINKS:
+        return []
+    return call.args[:1] + [keyword.value for keyword in call.keywords if keyword.arg in SQL_KEYWORDS]
+
+
+def sql_built_from_values(sources: dict[Path, str]) -> list[tuple[Path, str, str, str]]:
+    """(file, where, how, code) for each SQL text in the kata's modules that is built from values."""
+    trees = {path: ast.parse(source) for path, source in sources.items()}
+    flow = SourceFlow(trees.values())
+    module_of = {id(node): path for path, tree in trees.items() for node in ast.walk(tree)}
+    found: dict[tuple[str, int], tuple[str, ast.AST]] = {}
+
+    def record(how: str, node: ast.AST) -> None:
+        found.setdefault((str(module_of.get(id(node), "")), node.lineno), (how, node))
+
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            how = built_from_values(node)
+            # the text the value goes into, wherever it was written: `SQL.format(...)` reads SQL's
+            if how and looks_like_sql(" ".join(_literal_text(part) for part in flow.sources(node))):
+                record(how, node)
+            if isinstance(node, ast.Call):
+                for argument in sql_arguments(node):
+                    for candidate in flow.sources(argument):
+                        if how := built_from_values(candidate):
+                            record(how, candidate)
+    lines = {str(path): source.splitlines() for path, source in sources.items()}
+    return [(Path(module), *_shown(lines[module], how, node)) for (module, _line), (how, node) in sorted(found.items())]
 
 
 def _shown(lines: list[str], how: str, node: ast.AST) -> tuple[str, str, str]:
@@ -236,18 +338,37 @@ def _shown(lines: list[str], how: str, node: ast.AST) -> tuple[str, str, str]:
     return where, how, "\n      ".join(lines[number - 1].strip() for number in pasted)
 
 
+def kata_modules() -> list[Path]:
+    """The kata's Python files: services.py and any module the learner added (a helper is graded too)."""
+    root = kata_dir(SLUG)
+    return sorted(
+        path for path in root.rglob("*.py") if "__pycache__" not in path.parts and "migrations" not in path.parts
+    )
+
+
 @pytest.mark.lesson("DJ-4")
 def test_no_sql_is_built_from_values() -> None:
-    path = Path(services.__file__)
-    findings = sql_built_from_values(path.read_text(encoding="utf-8"))
+    findings = sql_built_from_values({path: read_source(path) for path in kata_modules()})
 
-    shown = path.resolve().relative_to(paths.REPO) if path.resolve().is_relative_to(paths.REPO) else path
     check(
         not findings,
-        f"{shown} builds SQL text out of values:\n"
-        + "\n".join(f"  {where}, with {how}:\n      {code}" for where, how, code in findings)
+        "SQL text is built out of values:\n"
+        + "\n".join(f"  {shown(path)}, {where}, with {how}:\n      {code}" for path, where, how, code in findings)
         + "\nWhatever the value, and however it is escaped by hand (doubled quotes, characters removed), "
         "SQL text built from it is one forgotten case away from an injection: quoting rules differ between "
         "databases and their settings. Let the ORM build the query, or keep the SQL text constant, with "
         "`%s` placeholders, and pass the values beside it: `cursor.execute(sql, [value, ...])`.",
+    )
+
+
+@pytest.mark.guard("DJ-4")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only services.py was changed (a new helper module is fine): the models are as shipped."""
+    files = kata_by_slug()[SLUG].files
+    edited = unexpected_edits(SLUG, files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
+        f"{', '.join(files)}. Put the file back as shipped (`uv run dojo reset {SLUG}` restores the whole "
+        "kata, after backing up your version).",
     )

@@ -16,7 +16,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import DeleteModel, RemoveField
 from django.test.utils import override_settings
 
-from dojo.grading import check
+from dojo.grading import check, unexpected_edits
+from dojo.manifest import kata_by_slug
 from timestamps_and_names.services import (
     InvoiceNotOpenError,
     change_billing_email,
@@ -35,6 +36,7 @@ CREATED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PAID = datetime(2026, 2, 3, 16, 45, tzinfo=UTC)
 VOIDED = datetime(2026, 2, 4, 8, 15, tzinfo=UTC)
 EMAIL_CHANGED = datetime(2026, 3, 1, 11, 30, tzinfo=UTC)
+EDITED = datetime(2026, 3, 2, 14, 5, 30, 250_000, tzinfo=UTC)  # sub-second, as real saves are
 
 
 def kata_models() -> list[type[models.Model]]:
@@ -54,7 +56,7 @@ def timestamps(instance: models.Model) -> tuple[Any, Any]:
 
 
 def shown(value: Any) -> str:
-    return f"{value:%Y-%m-%d %H:%M}" if isinstance(value, datetime) else "missing"
+    return f"{value:%Y-%m-%d %H:%M:%S.%f}" if isinstance(value, datetime) else "missing"
 
 
 # --- what the code does: these pass on the starter and must keep passing ---------------------------
@@ -62,6 +64,7 @@ def shown(value: Any) -> str:
 
 def test_invoices_stay_open_until_paid_or_voided() -> None:
     organization = OrganizationFactory()
+    later = create_invoice(organization, number="INV-109", amount_due_cents=500)  # created first, listed last
     first, second, third = (
         create_invoice(organization, number=f"INV-10{n}", amount_due_cents=1_000 * n) for n in (1, 2, 3)
     )
@@ -70,7 +73,7 @@ def test_invoices_stay_open_until_paid_or_voided() -> None:
     mark_paid(second)
     void_invoice(third)
 
-    assert [invoice.number for invoice in open_invoices(organization)] == ["INV-101"]
+    assert [invoice.number for invoice in open_invoices(organization)] == ["INV-101", later.number]
     assert [(i.number, i.status, i.amount_due_cents) for i in (first, second, third)] == [
         ("INV-101", "open", 1_000),
         ("INV-102", "paid", 2_000),
@@ -135,17 +138,22 @@ def test_created_at_is_set_once_and_updated_at_on_every_change() -> None:
         organization = OrganizationFactory()
         paid = create_invoice(organization, number="INV-201", amount_due_cents=5_000)
         voided = create_invoice(organization, number="INV-202", amount_due_cents=7_000)
+        edited = create_invoice(organization, number="INV-203", amount_due_cents=9_000)
     with time_machine.travel(PAID, tick=False):
         mark_paid(paid)
     with time_machine.travel(VOIDED, tick=False):
         void_invoice(voided)
     with time_machine.travel(EMAIL_CHANGED, tick=False):
         change_billing_email(organization, "ap@organization.test")
+    with time_machine.travel(EDITED, tick=False):  # a save of the whole row, as the admin makes
+        edited.amount_due_cents = 9_500
+        edited.save()
 
     cases = [
         ("the organization", "its billing email changed", organization, EMAIL_CHANGED),
         ("invoice INV-201", "it was paid", paid, PAID),
         ("invoice INV-202", "it was voided", voided, VOIDED),
+        ("invoice INV-203", "it was saved in full", edited, EDITED),
     ]
     wrong = []
     for label, change, instance, changed_at in cases:
@@ -211,4 +219,18 @@ def test_the_migrations_keep_every_row() -> None:
         "invoice would be gone after the deploy. (This is what `makemigrations` writes when it asks "
         '"Was the model renamed?" and hears no, e.g. with --noinput.) Use '
         "`migrations.RenameModel(old_name=..., new_name=...)`, which renames the table and keeps its rows.",
+    )
+
+
+@pytest.mark.guard("DJ-2")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """The shipped 0001_initial is unchanged: a new migration does the work."""
+    edited = unexpected_edits(SLUG, kata_by_slug()[SLUG].files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped. Production has "
+        "already run 0001_initial: a migration that has run never runs again, so an edit to it changes a "
+        "fresh test database and never production's tables, whose names and columns then differ from "
+        f"the code's. Put the file back as shipped and write the change in {SLUG}/migrations/"
+        "0002_singular_names_and_timestamps.py (or in new migrations after it).",
     )

@@ -1,8 +1,6 @@
 """Grader of `webhook_idempotency`: a redelivered event changes nothing and sends nothing."""
 
-import importlib.util
 import itertools
-import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import ModuleType
@@ -12,8 +10,9 @@ import pytest
 from django.apps import apps
 from django.db import OperationalError, connection, models, transaction
 
-from dojo.grading import check, fails_once_when_saved
-from dojo.races import race
+from dojo.grading import check, fails_once_when_saved, unexpected_edits
+from dojo.manifest import kata_by_slug
+from dojo.races import another_worker, race
 from webhook_idempotency.models import Invoice, Payment
 
 from .factories import InvoiceFactory
@@ -26,22 +25,9 @@ Committed = Callable[[], AbstractContextManager[object]]
 _event_ids = itertools.count(1)
 
 
-_workers = itertools.count(1)
-
-
 def fresh_worker() -> ModuleType:
     """The services module loaded anew, as by another worker process: nothing kept in memory is shared."""
-    spec = importlib.util.find_spec("webhook_idempotency.services")
-    assert spec is not None
-    assert spec.origin is not None
-    name = f"webhook_idempotency.services_worker_{next(_workers)}"
-    worker = importlib.util.spec_from_file_location(name, spec.origin)
-    assert worker is not None
-    assert worker.loader is not None
-    module = importlib.util.module_from_spec(worker)
-    sys.modules[name] = module  # as an import would; dataclasses look their module up
-    worker.loader.exec_module(module)
-    return module
+    return another_worker("webhook_idempotency.services")
 
 
 def payment_event(invoice: Invoice, amount_cents: int, event_id: str | None = None) -> Any:
@@ -227,4 +213,18 @@ def test_concurrent_deliveries_of_one_event_apply_once() -> None:
         "receipts. Checking first and inserting later leaves a gap between the two: let the database "
         "refuse the second record (a unique constraint on the event ID) inside the transaction. Errors "
         f"seen: {outcome.failures() or 'none'}",
+    )
+
+
+@pytest.mark.guard("DATA-3")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()["webhook_idempotency"].files
+    edited = unexpected_edits("webhook_idempotency", files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
+        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
+        "you changed; `uv run dojo reset webhook_idempotency` restores the whole kata, after a backup).",
     )

@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.db import transaction
 
 from .clients import EmailClient, SubscriptionEventQueue, SubscriptionUpdated
@@ -28,14 +30,18 @@ def apply_subscription_updated(message: SubscriptionUpdated, *, emails: EmailCli
         subscription.seats = message.seats
         subscription.status = message.status
         subscription.save(update_fields=["provider_version", "plan", "seats", "status", "updated_at"])
-
-    # after the commit: a slow email provider must not hold the subscription's row lock
-    if subscription.plan != previous_plan:
-        emails.send(
-            to=subscription.organization.billing_email,
-            subject=f"Your plan is now {subscription.get_plan_display()}",
-            body=f"{subscription.organization.name} is now on the {subscription.get_plan_display()} plan.",
-        )
+        if subscription.plan != previous_plan:
+            # sent once the transaction has committed, never for a rolled-back change, and without
+            # holding the subscription's row lock while the email provider answers
+            plan = subscription.get_plan_display()
+            transaction.on_commit(
+                partial(
+                    emails.send,
+                    to=subscription.organization.billing_email,
+                    subject=f"Your plan is now {plan}",
+                    body=f"{subscription.organization.name} is now on the {plan} plan.",
+                )
+            )
 
 
 def consume(queue: SubscriptionEventQueue, *, emails: EmailClient) -> int:

@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 
 
@@ -34,3 +36,44 @@ class Payment(models.Model):
     amount_cents = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+def new_idempotency_key() -> str:
+    return f"attempt-{uuid.uuid4().hex}"
+
+
+class ChargeAttempt(models.Model):
+    """One attempt to collect an invoice, and the idempotency key the provider knows it by.
+
+    The key belongs to the attempt, not to the invoice: retrying the same attempt (after a crash or a
+    timeout) reuses it and cannot charge twice, while a new attempt after a decline gets a new key,
+    since the provider would answer an old key with its first result, the decline.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending"
+        CHARGED = "charged"
+        DECLINED = "declined"
+        # the customer was charged, but the invoice had been paid meanwhile: to be refunded
+        UNAPPLIED = "unapplied"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="charge_attempts")
+    idempotency_key = models.CharField(max_length=64, unique=True, default=new_idempotency_key)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    provider_charge_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # at most one attempt in flight per invoice: concurrent collections share its key
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=models.Q(outcome="pending"),
+                name="atomic_external_call_one_pending_attempt",
+            ),
+        ]
+
+    def record(self, outcome: "ChargeAttempt.Outcome", charge_id: str = "") -> None:
+        self.outcome = outcome
+        self.provider_charge_id = charge_id

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 Currency = Literal["EUR", "USD", "GBP"]
 # no NUL character either: PostgreSQL cannot store one in a text column
 EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
-# what the columns can hold: a larger number is the client's mistake (422), not an overflow (500)
+# ids the columns can hold: a larger number is answered as what it is, a client mistake (422)
 InvoiceId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MAX_CENTS = 2**31 - 1
 

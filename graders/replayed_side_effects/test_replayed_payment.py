@@ -1,0 +1,246 @@
+"""Grader of `replayed_side_effects`: one payment announced in two events is applied, and receipted, once."""
+
+import itertools
+import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from types import ModuleType
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.db import OperationalError, connection, models, transaction
+
+from dojo.grading import check, fails_once_when_saved, unexpected_edits
+from dojo.manifest import kata_by_slug
+from dojo.races import another_worker, race
+from replayed_side_effects.models import Invoice, Payment
+
+from .factories import InvoiceFactory
+from .fakes import FakeEmailClient
+
+pytestmark = pytest.mark.django_db
+
+SLUG = "replayed_side_effects"
+Committed = Callable[[], AbstractContextManager[object]]
+PAYMENT_INSERT = re.compile(rf'^\s*INSERT\s+INTO\s+"?{Payment._meta.db_table}"?\s', re.IGNORECASE)
+
+_numbers = itertools.count(1)
+
+
+def fresh_worker() -> ModuleType:
+    """The services module loaded anew, as by another worker process: nothing kept in memory is shared."""
+    return another_worker(f"{SLUG}.services")
+
+
+def announcements(invoice: Invoice, amount_cents: int, times: int = 2) -> list[Any]:
+    """`times` events of the provider about ONE payment: each has an event ID of its own."""
+    payment = next(_numbers)
+    worker = fresh_worker()
+    return [
+        worker.PaymentSucceeded(
+            event_id=f"evt_{payment:04d}_{copy}",
+            invoice_number=invoice.number,
+            payment_id=f"pay_{payment:06d}",
+            amount_cents=amount_cents,
+        )
+        for copy in range(1, times + 1)
+    ]
+
+
+def test_a_payment_is_recorded_settles_the_invoice_and_sends_a_receipt(
+    emails: FakeEmailClient, committed: Committed
+) -> None:
+    invoice = InvoiceFactory(amount_due_cents=12_000)
+    (event,) = announcements(invoice, 12_000, times=1)
+
+    with committed():
+        fresh_worker().handle_payment_succeeded(event, emails=emails)
+
+    invoice.refresh_from_db()
+    assert list(Payment.objects.values_list("provider_payment_id", "amount_cents")) == [(event.payment_id, 12_000)]
+    assert (invoice.status, invoice.amount_paid_cents) == (Invoice.Status.PAID, 12_000)
+    assert [mail.to for mail in emails.sent] == [invoice.customer.email]
+
+
+def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
+    invoice = InvoiceFactory(amount_due_cents=12_000)
+    (event,) = announcements(invoice, 5_000, times=1)
+
+    for _delivery in range(2):
+        with committed():
+            fresh_worker().handle_payment_succeeded(event, emails=emails)
+
+    invoice.refresh_from_db()
+    assert (Payment.objects.count(), invoice.amount_paid_cents, len(emails.sent)) == (1, 5_000, 1)
+
+
+@pytest.mark.lesson("DATA-3")
+def test_one_payment_announced_in_two_events_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
+    invoice = InvoiceFactory(amount_due_cents=12_000)
+    first, second = announcements(invoice, 5_000)  # an instalment: the invoice stays open
+
+    for event in (first, second):
+        with committed():
+            fresh_worker().handle_payment_succeeded(event, emails=emails)
+
+    invoice.refresh_from_db()
+    payments = Payment.objects.filter(invoice=invoice).count()
+    check(
+        payments == 1 and invoice.amount_paid_cents == 5_000 and len(emails.sent) == 1,
+        f"The provider announced payment {first.payment_id} (50.00) twice, in events {first.event_id} and "
+        f"{second.event_id}: two event IDs, one payment. Your handler recorded {payments} payment(s), "
+        f"counted {invoice.amount_paid_cents / 100:.2f} paid and sent {len(emails.sent)} receipt(s). "
+        "Deduping by event ID catches a redelivery, not a second event about the same fact: make the "
+        "effect itself single, keyed by what it is about (a unique constraint on the payment's ID), and "
+        "send the receipt only when this event created the payment.",
+    )
+
+
+@pytest.mark.guard("DATA-3")
+def test_distinct_payments_of_the_same_amount_are_all_applied(emails: FakeEmailClient, committed: Committed) -> None:
+    """Distinct payments of one invoice, of the same amount, are all applied"""
+    invoice = InvoiceFactory(amount_due_cents=12_000)
+    (first,) = announcements(invoice, 6_000, times=1)
+    (second,) = announcements(invoice, 6_000, times=1)
+
+    for event in (first, second):  # two instalments of 60.00: two payments
+        with committed():
+            fresh_worker().handle_payment_succeeded(event, emails=emails)
+
+    invoice.refresh_from_db()
+    payments = Payment.objects.filter(invoice=invoice).count()
+    check(
+        payments == 2 and invoice.amount_paid_cents == 12_000 and len(emails.sent) == 2,
+        f"Two different payments ({first.payment_id} and {second.payment_id}) each paid 60.00 of invoice "
+        f"{invoice.number}; your handler recorded {payments} payment(s), {invoice.amount_paid_cents / 100:.2f} "
+        f"paid and {len(emails.sent)} receipt(s). Only the payment's ID says whether two events are about the "
+        "same payment: two instalments of the same amount, on the same invoice, are two payments.",
+    )
+
+
+@pytest.mark.guard("DATA-1")
+def test_an_announcement_that_failed_half_way_can_be_applied_again(
+    emails: FakeEmailClient, committed: Committed
+) -> None:
+    invoice = InvoiceFactory(amount_due_cents=12_000)
+    first, second = announcements(invoice, 12_000)
+
+    with (
+        committed(),
+        fails_once_when_saved(Invoice, OperationalError("server closed the connection unexpectedly")),
+        pytest.raises(OperationalError),
+    ):
+        fresh_worker().handle_payment_succeeded(first, emails=emails)
+    with committed():
+        fresh_worker().handle_payment_succeeded(second, emails=emails)  # the same payment, announced again
+
+    invoice.refresh_from_db()
+    check(
+        invoice.status == Invoice.Status.PAID and Payment.objects.count() == 1 and len(emails.sent) == 1,
+        f"Applying {first.event_id} failed half-way (the invoice's write), and {second.event_id}, about the "
+        f"same payment, came next. The payment must then be applied once: the invoice is {invoice.status}, "
+        f"with {Payment.objects.count()} payment(s) and {len(emails.sent)} receipt(s). Whatever records the "
+        "payment as applied must be written in the same transaction as the invoice, so that a failure rolls "
+        "both back.",
+    )
+
+
+@pytest.mark.guard("DATA-2")
+def test_the_receipt_is_sent_after_the_commit(emails: FakeEmailClient, committed: Committed) -> None:
+    """The receipt is sent after the commit, also when the handler runs in a caller's transaction"""
+    alone, nested = InvoiceFactory(), InvoiceFactory()
+
+    with committed():
+        fresh_worker().handle_payment_succeeded(announcements(alone, 5_000, times=1)[0], emails=emails)
+    with committed(), transaction.atomic():  # a caller (a view, a job) that opened a transaction first
+        fresh_worker().handle_payment_succeeded(announcements(nested, 5_000, times=1)[0], emails=emails)
+
+    inside = [mail.subject for mail in emails.sent if mail.inside_transaction]
+    check(
+        len(emails.sent) == 2 and not inside,
+        f"The receipt went out while a database transaction was still open ({inside or emails.sent}). Until "
+        "the commit, the payment can still roll back. Register the email with transaction.on_commit() inside "
+        "the block, as the handler did before your change.",
+    )
+
+
+def _columns_holding(value: str) -> tuple[list[str], list[str]]:
+    """The `model.field` columns of the kata that hold `value`: those with a unique constraint, and the rest."""
+    unique, other = [], []
+    for model in apps.get_app_config(SLUG).get_models():
+        for model_field in model._meta.concrete_fields:
+            if not isinstance(model_field, models.CharField | models.TextField):
+                continue
+            if not model._default_manager.filter(**{model_field.name: value}).exists():
+                continue
+            alone = (model_field.name,)
+            is_unique = (
+                model_field.unique
+                or alone in model._meta.unique_together
+                or any(
+                    isinstance(constraint, models.UniqueConstraint)
+                    and constraint.condition is None
+                    and tuple(constraint.fields) == alone
+                    for constraint in model._meta.constraints
+                )
+            )
+            (unique if is_unique else other).append(f"{model.__name__}.{model_field.name}")
+    return unique, other
+
+
+@pytest.mark.lesson("DATA-4")
+@pytest.mark.django_db(transaction=True)
+def test_two_announcements_of_one_payment_at_once_apply_once() -> None:
+    """Two events about one payment, handled at once, apply once (PostgreSQL: a forced race; SQLite: the constraint)"""
+    invoice = InvoiceFactory(amount_due_cents=12_000)
+    first, second = announcements(invoice, 5_000)
+    emails = FakeEmailClient()
+
+    if connection.vendor != "postgresql":
+        fresh_worker().handle_payment_succeeded(first, emails=emails)
+        unique, other = _columns_holding(first.payment_id)
+        check(
+            unique,
+            "Two workers can receive the two events about one payment at the same moment. SQLite runs one "
+            "writer at a time, so this run cannot show them racing; it checks what makes the effect single "
+            f"on PostgreSQL: the payment's ID ({first.payment_id}) must sit in a column with a unique "
+            "constraint, so that the database refuses a second record of it, however the workers "
+            f"interleave. It is in {other or 'no column of the kata'}, and no column holding it is unique. "
+            "Declare it unique (unique=True), and grade the race itself on PostgreSQL: "
+            f"DATABASE_URL=postgres://postgres@127.0.0.1:5432/test uv run pytest katas/{SLUG}",
+        )
+        return
+
+    ours, theirs = fresh_worker(), fresh_worker()
+    outcome = race(
+        lambda: ours.handle_payment_succeeded(first, emails=emails),
+        lambda: theirs.handle_payment_succeeded(second, emails=emails),
+        hold_at=PAYMENT_INSERT,
+    )
+
+    invoice.refresh_from_db()
+    payments = Payment.objects.filter(invoice=invoice).count()
+    check(
+        payments == 1 and len(emails.sent) == 1 and invoice.amount_paid_cents == 5_000,
+        f"Two workers received {first.event_id} and {second.event_id}, both about payment {first.payment_id}, "
+        "at the same moment: the first was held before it wrote the payment until the other had made its "
+        f"checks ({outcome.interleaving}). Together they recorded {payments} payments, "
+        f"{invoice.amount_paid_cents / 100:.2f} paid and {len(emails.sent)} receipts. A check for the payment "
+        "followed by an insert leaves a gap between the two: let the database refuse the second record (a "
+        f"unique constraint on the payment's ID). Errors seen: {outcome.failures() or 'none'}",
+    )
+
+
+@pytest.mark.guard("DATA-3")
+def test_only_the_files_to_edit_were_changed() -> None:
+    """Only the files this kata asks you to edit were changed"""
+    files = kata_by_slug()[SLUG].files
+    edited = unexpected_edits(SLUG, files)
+    check(
+        not edited,
+        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
+        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are: "
+        "put the others back as shipped (`git diff` shows what you changed; "
+        f"`uv run dojo reset {SLUG}` restores the whole kata, after a backup).",
+    )

@@ -240,6 +240,44 @@ def test_refused_plan_changes_change_nothing(
     assert (subscription.plan, Invoice.objects.count(), len(mailoutbox)) == (basic, 0, 0)
 
 
+@pytest.mark.parametrize(
+    ("case", "price", "moment", "status", "charged"),
+    [
+        ("a plan of the same price", 2_900, MID_PERIOD, 200, 0),
+        ("a plan one cent cheaper", 2_899, MID_PERIOD, 409, None),
+        ("Pro, six minutes before the period ends", 9_900, datetime(2026, 3, 30, 23, 54, tzinfo=UTC), 200, 1),
+    ],
+    ids=["same_price", "one_cent_cheaper", "last_minutes"],
+)
+def test_the_boundaries_of_an_upgrade(
+    client: Client,
+    mailoutbox: list[EmailMessage],
+    django_capture_on_commit_callbacks: CaptureCallbacks,
+    case: str,
+    price: int,
+    moment: datetime,
+    status: int,
+    charged: int | None,
+) -> None:
+    basic = PlanFactory(code="basic", name="Basic", monthly_price_cents=2_900)
+    PlanFactory(code="target", name="Target", monthly_price_cents=price)
+    subscription = SubscriptionFactory(plan=basic)
+
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(moment, tick=False):
+        response = client.post(
+            f"/api/v1/subscriptions/{subscription.pk}/change-plan", {"plan": "target"}, content_type="application/json"
+        )
+
+    assert response.status_code == status, f"Moving to {case} must answer {status}: {response.content!r}"
+    invoices = list(Invoice.objects.values_list("amount_cents", flat=True))
+    if charged is None:
+        assert (invoices, len(mailoutbox)) == ([], 0)
+    else:
+        assert response.json()["prorated_charge_cents"] == charged
+        assert invoices == ([charged] if charged else []), f"{case}: a charge of 0 makes no invoice"
+        assert len(mailoutbox) == 1
+
+
 def test_a_subscription_is_read(client: Client) -> None:
     subscription = SubscriptionFactory(plan=PlanFactory(code="basic"))
 

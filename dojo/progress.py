@@ -13,11 +13,12 @@ from typing import Any, Literal
 
 from dojo import paths, trees
 from dojo.manifest import Kata, load_katas
+from dojo.results import KataStatus
 from dojo.rules import load_rules
 from dojo.runner import KataResult
 from dojo.state import State, load_state, read_results
 
-Status = Literal["not started", "failing", "solved"]
+Status = Literal["not started", "failing", "incomplete", "solved"]
 REPORT_VERSION = 1
 
 
@@ -54,9 +55,11 @@ class Row:
 def status_of(result: KataResult | None) -> Status:
     """Solved only when the grading says every check passed; any other status (one this version does
     not know, "incomplete": not every check ran) is not a pass."""
-    if result is None or result.status == "skipped":
+    if result is None:
         return "not started"
-    return "solved" if result.status == "passed" else "failing"
+    if result.status == KataStatus.SOLVED:
+        return "solved"
+    return "incomplete" if result.status == KataStatus.INCOMPLETE else "failing"
 
 
 def failures_of(result: KataResult | None) -> tuple[Failure, ...]:

@@ -17,11 +17,12 @@ import stat
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
-from dojo.runner import KataResult, parse_results
+from dojo import results
+from dojo.runner import KataResult
 
 STATE_FILE = "state.json"
 RESULTS_FILE = "results.json"
@@ -157,23 +158,32 @@ def save_state(state_dir: Path, state: State) -> None:
 
 
 def read_results(state_dir: Path) -> tuple[dict[str, KataResult], str | None]:
-    """The learner's last results per kata (`.dojo/results.json`), and when that grading finished."""
+    """The learner's last results per kata (`.dojo/results.json`), and when that grading finished.
+
+    The format belongs to `dojo.results`. A file that still does not parse after a writer had time to
+    finish is set aside (`results.json.corrupt`), never taken for "nothing graded" silently: the next
+    grading writes a new one.
+    """
+    path = state_dir / RESULTS_FILE
     try:
-        document: Any = json.loads((state_dir / RESULTS_FILE).read_text(encoding="utf-8"))
-        return parse_results(document), document.get("finished_at")
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        # missing, or not what the plugin writes: as if nothing had been graded; the next grading rewrites it
+        document = results.read(path)
+    except results.UnreadableResultsError:
+        _set_aside(path)
         return {}, None
+    except OSError:
+        return {}, None
+    if document is None:
+        return {}, None
+    return document.katas, document.finished_at
 
 
 def forget_result(state_dir: Path, slug: str) -> None:
     """Drop a kata's last result (after a reset, the old result no longer describes the files)."""
     path = state_dir / RESULTS_FILE
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        katas = document["katas"]
-    except (OSError, ValueError, TypeError, KeyError):
+        document = results.read(path)
+    except (results.UnreadableResultsError, OSError):
         return
-    if isinstance(katas, dict) and slug in katas:
-        del katas[slug]
-        write_json_atomic(path, document)  # `StateError` when `.dojo` cannot be written
+    if document is not None and slug in document.katas:
+        del document.katas[slug]
+        results.write(path, document)  # `StateError` when `.dojo` cannot be written

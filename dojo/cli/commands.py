@@ -16,6 +16,7 @@ from dojo.cli.core import FAILED, OK, Dojo, DojoError, GradingTimeoutError
 from dojo.cli.registry import arg, command
 from dojo.cli.watch import changes_from_watchfiles, watch_loop
 from dojo.manifest import Kata
+from dojo.results import KataStatus
 from dojo.state import now
 
 SLUG = "SLUG"
@@ -100,12 +101,12 @@ def cmd_check(dojo: Dojo, args: argparse.Namespace) -> int:
     passed = []
     for kata in gradable:
         result = grading.katas.get(kata.slug)
-        first_pass = result is not None and result.status == "passed" and not before.get(kata.slug)
+        first_pass = result is not None and result.status == KataStatus.SOLVED and not before.get(kata.slug)
         shown = hints.kata(kata.slug).hints_shown
         passed.append(
             render.show_result(dojo.out, kata, result, grading, first_pass=first_pass, hints_shown=shown)
             and result is not None
-            and result.status == "passed"
+            and result.status == KataStatus.SOLVED
         )
     return OK if all(passed) and len(gradable) == len(katas) else FAILED
 

@@ -16,6 +16,7 @@ from rich.markup import escape
 from dojo import names, paths
 from dojo.manifest import Kata, load_katas
 from dojo.progress import Row, rows
+from dojo.results import KataStatus
 from dojo.runner import Grading, WarmPytest, grade
 from dojo.state import State, StateError, load_state, now, prepare_state_dir, read_results, save_state
 
@@ -204,7 +205,7 @@ class Dojo:
             remembered.attempts += 1
             remembered.last_graded_at = graded_at
             remembered.last_status = result.status
-            if result.status == "passed" and remembered.first_passed_at is None:
+            if result.status == KataStatus.SOLVED and remembered.first_passed_at is None:
                 remembered.first_passed_at = graded_at
         self.save_state(state)
         return grading

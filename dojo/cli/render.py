@@ -15,11 +15,12 @@ from dojo import paths
 from dojo.cli.core import GradingTimeoutError
 from dojo.manifest import Kata
 from dojo.progress import Failure, Row, failures_of
+from dojo.results import KataStatus
 from dojo.rules import load_rules, rule_url
 from dojo.runner import Grading, KataResult
 
-STATUS_STYLES = {"solved": "green", "failing": "red", "not started": "dim"}
-STATUS_MARKS = {"solved": "✔", "failing": "✘", "not started": "·"}
+STATUS_STYLES = {"solved": "green", "failing": "red", "incomplete": "yellow", "not started": "dim"}
+STATUS_MARKS = {"solved": "✔", "failing": "✘", "incomplete": "…", "not started": "·"}
 OUTPUT_LINES = 25  # of pytest's output, when a kata could not be graded
 MESSAGE_LINES = 60  # of a message that may hold the learner's own output (not a lesson: those are whole)
 LINE_CHARACTERS = 2000
@@ -86,21 +87,16 @@ def show_result(
         return False
     failures = failures_of(result)
     total = len(result.tests)
-    if result.status == "passed":
-        skipped = sum(t.outcome == "skipped" for t in result.tests)
-        note = f" ({_plural(skipped, 'check')} skipped: PostgreSQL only)" if skipped else ""
-        out.print(f"[bold green]✔ {kata.slug}[/] passes: {total - skipped} of {total} checks{note}.")
+    if result.status == KataStatus.SOLVED:
+        out.print(f"[bold green]✔ {kata.slug}[/] passes: all {total} checks.")
         if first_pass:
             out.print(
                 f"  [green]Solved![/] Compare with the reference: [bold]uv run dojo solution {kata.slug}[/] · "
                 f"next kata: [bold]uv run dojo next[/]"
             )
         return True
-    if result.status == "skipped":
-        out.print(f"[yellow]• {kata.slug}[/]: every check was skipped (they need PostgreSQL).")
-        return False
     first = failures[0] if failures else None
-    if result.status == "broken" or (first and first.broken):
+    if result.status == KataStatus.BROKEN or (first and first.broken):
         out.print(f"[bold red]✘ {kata.slug}[/]: the code could not be loaded.")
         if first:
             out.print(indented(clip_lines(first.message, MESSAGE_LINES, more=verbose)))
@@ -113,11 +109,13 @@ def show_result(
     if first is None:  # not a pass, and no failing check to show: say what the grading said
         ran = sum(t.outcome == "passed" for t in result.tests)
         why = (
-            "every check that ran passes, but not every check ran (a `-k`, a skip or a stop part-way)"
-            if result.status == "incomplete"
+            "every check that ran passes, but not every check ran"
+            if result.status == KataStatus.INCOMPLETE
             else f"the grading ended as {result.status!r}"
         )
         out.print(f"[bold yellow]• {kata.slug}[/] is not solved yet: {why}; {ran} of {total} checks passed.")
+        for note in getattr(result, "notes", ()):
+            out.print(indented(note), soft_wrap=True)
         out.print(f"  Grade the whole kata: [bold]uv run dojo check {kata.slug}[/]")
         return False
     out.print(f"[bold red]✘ {kata.slug}[/]: {len(failures)} of {total} checks fail.")

@@ -21,6 +21,7 @@ from dojo.cli import render
 from dojo.cli.core import FAILED, OK, Dojo, DojoError, GradingTimeoutError, WarmPool
 from dojo.manifest import Kata
 from dojo.progress import missing_files
+from dojo.results import KataStatus
 
 SAVE_GROUPING_MS = 400  # a save that writes several files (or a temp file, then renames) grades once
 
@@ -245,4 +246,4 @@ def grade_once(dojo: Dojo, kata: Kata, saved: float | None, pool: WarmPool | Non
         delay = time.time() - saved
         if 0 <= delay < 600:
             dojo.out.print(Text(f"  (result {delay:.1f} s after the save)", style="dim"))
-    return passed and result is not None and result.status == "passed"
+    return passed and result is not None and result.status == KataStatus.SOLVED

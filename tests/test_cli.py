@@ -45,7 +45,7 @@ def test_list_shows_every_kata_in_order_with_its_status_and_the_progress(repo: P
         assert ", ".join(kata.rules) in out
         assert kata.difficulty in out
     assert f"1/{len(order)} solved" in out
-    assert "▶ webhook_idempotency" in out  # the next kata
+    assert f"▶ {order[1]}" in out  # the next kata: the first one not solved
     assert run("list")[1] == out
 
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,28 @@ def test_every_kata_either_runs_in_the_browser_or_says_why_not() -> None:
         why = bundle.why_not(kata)
         assert (kata.slug in bundle.IN_BROWSER) == (why is None)
     assert set(bundle.WHY_NOT) <= set(kata_by_slug())
+
+
+def test_the_django_wheel_the_site_serves_has_no_admin_gis_or_foreign_locales(tmp_path: Path) -> None:
+    names = [
+        "django/__init__.py",
+        "django/contrib/admin/options.py",
+        "django/contrib/gis/db/models.py",
+        "django/contrib/auth/locale/fr/LC_MESSAGES/django.mo",
+        "django/conf/locale/__init__.py",
+        "django/conf/locale/en/formats.py",
+        "django/conf/locale/de/formats.py",
+        "django/contrib/auth/models.py",
+    ]
+    source = tmp_path / "django.whl"
+    with zipfile.ZipFile(source, "w") as wheel:
+        for name in names:
+            wheel.writestr(name, name)
+    fetch.slim(source, tmp_path / "slim.whl", fetch.SLIM["django"])
+    with zipfile.ZipFile(tmp_path / "slim.whl") as smaller:
+        assert smaller.namelist() == [
+            "django/__init__.py",
+            "django/conf/locale/__init__.py",
+            "django/conf/locale/en/formats.py",
+            "django/contrib/auth/models.py",
+        ]

@@ -24,6 +24,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.livereload import LiveReloadServer
 
 from dojo import paths, progress, site, sitegen
+from dojo.browser import fetch
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -83,3 +84,8 @@ def on_serve(server: LiveReloadServer, config: MkDocsConfig, builder: Callable[.
     paths.STATE.mkdir(exist_ok=True)
     server.watch(str(paths.STATE), recursive=False)  # a grading's results, not the backups below them
     return server
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    """Copy the in-browser runner (Pyodide, the wheels, the kata bundles) into the built site."""
+    fetch.install(Path(config.site_dir))

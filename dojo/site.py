@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dojo import paths, trees
 from dojo.audit import registry as audit_registry
+from dojo.browser import bundle as browser_bundle
 from dojo.manifest import Kata, load_katas
 from dojo.rules import Rule, load_rules
 
@@ -103,6 +104,30 @@ def _kata_facts(kata: Kata) -> str:
     return f"`{kata.slug}` · {kata.difficulty} · about {kata.minutes} minutes"
 
 
+def try_it_here(kata: Kata) -> list[str]:
+    """The in-browser runner's panel (`dojo-try.js`), or why this kata grades on the command line only."""
+    why = browser_bundle.why_not(kata)
+    if why is not None:
+        return [
+            "## Try it here",
+            f'!!! note "On the command line only"\n    This kata does not run in the browser: {why}. '
+            f"Grade it with `uv run pytest katas/{kata.slug}`.",
+        ]
+    return [
+        "## Try it here",
+        "Edit the starter below and press **Check**: the same grader runs in your browser, on Python compiled "
+        "to WebAssembly (Pyodide, Python 3.14 against our 3.12), with SQLite, and nothing leaves your machine. "
+        "Your code stays in this browser, for this kata, until you reset it. The page needs a web server "
+        "(`uv run mkdocs serve` or any static server), not `file://`.",
+        f'<div class="dojo-try" data-kata="{kata.slug}">\n'
+        '<div class="dojo-try__body"><p>Loading the in-browser runner…</p></div>\n'
+        '<div class="dojo-try__unavailable" hidden><p>The in-browser runner is unavailable on this copy of the '
+        'site: <span class="dojo-try__unavailable-reason"></span>. '
+        f"Grade on the command line: <code>uv run pytest katas/{kata.slug}</code>.</p></div>\n"
+        "</div>",
+    ]
+
+
 def kata_page(kata: Kata) -> str:
     """The whole page of a kata."""
     page = kata_source(kata)
@@ -124,6 +149,7 @@ def kata_page(kata: Kata) -> str:
         "A failing check says what is wrong and which rule it breaks; the others keep passing as long "
         f"as the code still does what it did. {link('The dojo command', CLI_PAGE, page=page)} has more: "
         "hints, reset, the solution once you pass.",
+        *try_it_here(kata),
         "## Hints",
         f"Open one at a time: each says a little more than the one before (`uv run dojo hint {kata.slug}` "
         "shows them one by one in your terminal, and remembers).",

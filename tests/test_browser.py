@@ -1,6 +1,7 @@
 """The built site in a real browser (headless Chromium), served on localhost, as a reader uses it."""
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -355,3 +356,71 @@ def test_every_internal_anchor_resolves(built_site: Path) -> None:
             if file in pages and unquote(fragment) not in pages[file].ids:
                 broken.append(f"{path.relative_to(built_site)}: {link}")
     assert broken == []
+
+
+# "Try it here": the real grader of a kata, on Pyodide in a Web Worker (dojo/browser/, dojo-try.js)
+RUNNER_SECONDS = 240  # a ceiling for a wait, not a timed assertion: the page answers when it has graded
+
+
+@pytest.fixture(scope="module")
+def runner_site(built_site: Path) -> Path:
+    """The built site, which must carry the in-browser runner when CI asks for the browser checks."""
+    manifest = json.loads((built_site / "assets" / "runtime" / "runtime.json").read_text(encoding="utf-8"))
+    if not manifest["available"]:
+        if os.environ.get("DOJO_REQUIRE_BROWSER"):
+            pytest.fail(f"the in-browser runner was not built: {manifest['reason']}")
+        pytest.skip(f"the in-browser runner was not built: {manifest['reason']}; CI runs these checks")
+    return built_site
+
+
+def _editor(page: Any) -> Any:
+    return page.locator("textarea.dojo-try__editor[aria-label='katas/n_plus_one/services.py']")
+
+
+def _check(page: Any) -> str:
+    """Press Check and return the verdict the page shows."""
+    page.locator(".dojo-try button", has_text="Check").click()
+    verdict = page.locator(".dojo-try__verdict")
+    verdict.wait_for(timeout=RUNNER_SECONDS * 1000)
+    return str(verdict.inner_text())
+
+
+def test_the_starter_fails_its_lesson_in_the_browser_the_solution_passes_and_a_reload_keeps_it(
+    runner_site: Path, visit: Visit
+) -> None:
+    page = visit.open("/katas/n_plus_one/")
+    assert _editor(page).input_value() == (paths.KATAS / "n_plus_one" / "services.py").read_text(encoding="utf-8")
+    assert _check(page) == "2 of 7 checks fail."
+    failed = page.locator(".dojo-try__check--failed")
+    assert failed.count() == 2
+    assert "some query runs once per invoice (the N+1 pattern)" in failed.nth(0).inner_text()
+    assert failed.nth(0).locator("a").get_attribute("href") == f"{visit.base}/rules/perf-2/"
+    visit.screenshot("kata-try-starter")
+    solution = (paths.SOLUTIONS / "n_plus_one" / "services.py").read_text(encoding="utf-8")
+    _editor(page).fill(solution)
+    page.locator(".dojo-try__status", has_text="Ready").wait_for(timeout=RUNNER_SECONDS * 1000)
+    assert _check(page) == "Solved: all 7 checks pass."
+    assert page.locator(".dojo-try__check--failed").count() == 0
+    page.reload(wait_until="load")
+    _editor(page).wait_for()
+    assert _editor(page).input_value() == solution
+
+
+def test_an_endless_loop_in_the_browser_is_stopped_with_a_message(runner_site: Path, visit: Visit) -> None:
+    visit.page.add_init_script("localStorage.setItem('dojo-try:limit-seconds', '5')")
+    page = visit.open("/katas/n_plus_one/")
+    starter = (paths.KATAS / "n_plus_one" / "services.py").read_text(encoding="utf-8")
+    looping = starter.replace('    """', '    while True:\n        pass\n    """', 1)
+    assert looping != starter
+    _editor(page).fill(looping)
+    page.locator(".dojo-try__status", has_text="Ready").wait_for(timeout=RUNNER_SECONDS * 1000)
+    verdict = _check(page)
+    assert verdict == "The grading ran for more than 5 s, so it was stopped: look for a loop that never ends."
+    assert page.locator(".dojo-try button", has_text="Check").is_enabled()
+
+
+def test_a_kata_whose_grader_cannot_run_in_the_browser_says_why_and_shows_the_command(built_site: Path) -> None:
+    page = (built_site / "katas" / "ruff_clean" / "index.html").read_text(encoding="utf-8")
+    assert "does not run in the browser: its grader runs a program of its own" in page
+    assert "uv run pytest katas/ruff_clean" in page
+    assert 'class="dojo-try"' not in page

@@ -1,0 +1,101 @@
+"""The in-browser runner's build step (dojo/browser/): the lock, the cache, what a built site carries."""
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dojo import paths
+from dojo.browser import bundle, fetch
+from dojo.manifest import kata_by_slug, load_katas
+
+
+def test_the_lock_pins_pyodide_and_every_wheel_at_the_versions_of_uv_lock() -> None:
+    pinned = fetch.load_lock()
+    assert [entry.name for entry in pinned if entry.kind == "wheel"] == fetch.WHEELS
+    assert [(entry.name, entry.version) for entry in pinned if entry.kind == "pyodide"] == [("pyodide", fetch.PYODIDE)]
+    locked = fetch._locked_packages()
+    for entry in pinned:
+        assert entry.url.startswith("https://")
+        assert len(entry.sha256) == 64
+        if entry.kind == "wheel":
+            assert entry.version == locked[entry.name]["version"], f"{entry.name}: uv.lock moved on; re-lock"
+
+
+def test_a_file_whose_hash_differs_from_the_lock_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = fetch.Pinned(
+        "x", "1", "https://example.invalid/x.whl", hashlib.sha256(b"good").hexdigest(), "x.whl", "wheel"
+    )
+    monkeypatch.setattr(fetch, "_get", lambda url: b"tampered")
+    with pytest.raises(fetch.FetchError, match="sha256"):
+        fetch.fetch([entry], tmp_path)
+    assert not (tmp_path / "x.whl").exists()
+    monkeypatch.setattr(fetch, "_get", lambda url: b"good")
+    fetch.fetch([entry], tmp_path)
+    assert (tmp_path / "x.whl").read_bytes() == b"good"
+
+
+def test_with_no_network_and_an_empty_cache_the_site_says_the_runner_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def offline(url: str) -> bytes:
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(fetch, "_get", offline)
+    assert fetch.install(tmp_path / "site", tmp_path / "cache") is False
+    manifest = json.loads((tmp_path / "site" / "assets" / "runtime" / "runtime.json").read_text(encoding="utf-8"))
+    assert manifest["available"] is False
+    assert "network unreachable" in manifest["reason"]
+    assert not (tmp_path / "site" / "assets" / "runtime" / "wheels").exists()
+
+
+def test_a_bundle_holds_the_harness_every_grader_the_starter_and_no_solution_of_an_editable_file() -> None:
+    kata = kata_by_slug()["n_plus_one"]
+    made = bundle.kata_bundle(kata)
+    files = made["files"]
+    assert isinstance(files, dict)
+    assert "dojo/pytest_plugin.py" in files
+    assert "katas.toml" in files
+    assert "rules.toml" in files
+    assert all(f"graders/{other.slug}/kata.toml" in files for other in load_katas())
+    assert "solutions/n_plus_one/models.py" in files
+    assert "solutions/n_plus_one/services.py" not in files
+    assert not any("/decoys/" in name for name in files)
+    assert made["editable"] == ["services.py"]
+    starter = made["starter"]
+    assert isinstance(starter, dict)
+    assert starter["services.py"] == (paths.KATAS / "n_plus_one" / "services.py").read_text(encoding="utf-8")
+
+
+def test_every_kata_either_runs_in_the_browser_or_says_why_not() -> None:
+    for kata in load_katas():
+        why = bundle.why_not(kata)
+        assert (kata.slug in bundle.IN_BROWSER) == (why is None)
+    assert set(bundle.WHY_NOT) <= set(kata_by_slug())
+
+
+def test_the_django_wheel_the_site_serves_has_no_admin_gis_or_foreign_locales(tmp_path: Path) -> None:
+    names = [
+        "django/__init__.py",
+        "django/contrib/admin/options.py",
+        "django/contrib/gis/db/models.py",
+        "django/contrib/auth/locale/fr/LC_MESSAGES/django.mo",
+        "django/conf/locale/__init__.py",
+        "django/conf/locale/en/formats.py",
+        "django/conf/locale/de/formats.py",
+        "django/contrib/auth/models.py",
+    ]
+    source = tmp_path / "django.whl"
+    with zipfile.ZipFile(source, "w") as wheel:
+        for name in names:
+            wheel.writestr(name, name)
+    fetch.slim(source, tmp_path / "slim.whl", fetch.SLIM["django"])
+    with zipfile.ZipFile(tmp_path / "slim.whl") as smaller:
+        assert smaller.namelist() == [
+            "django/__init__.py",
+            "django/conf/locale/__init__.py",
+            "django/conf/locale/en/formats.py",
+            "django/contrib/auth/models.py",
+        ]

@@ -14,6 +14,10 @@ from dojo.site import readme_title
 from .conftest import Key
 from .kata_trees import kata_files
 
+# the session's gradings (starter, solutions, every decoy and alternative) are set up by the first test
+# that asks for them: its time limit must hold all of them, on a slow machine too
+pytestmark = pytest.mark.timeout(2400)
+
 KATAS = load_katas()
 DECOYS = [(kata, decoy) for kata in KATAS for decoy in kata.decoys]
 ALTERNATIVES = [(kata, name) for kata in KATAS for name in kata.alternatives]

@@ -18,7 +18,7 @@ from dojo.tomlcheck import Table, TableError
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
 MINUTES = (5, 60)
 HEADLINE = {"slug", "title", "rules", "difficulty", "minutes"}
-DETAILS = {"files", "hints", "discussion", "migrations", "decoys", "alternatives", "threat", "mutation"}
+DETAILS = {"files", "hints", "discussion", "migrations", "decoys", "alternatives", "threat", "mutation", "audit"}
 MARKERS = ("lesson", "guard")
 
 
@@ -55,6 +55,8 @@ class Kata:
     threats: tuple[Threat, ...] = ()
     equivalent_mutants: dict[str, str] = field(default_factory=dict, hash=False)
     known_survivors: dict[str, str] = field(default_factory=dict, hash=False)
+    audit_blind: dict[str, str] = field(default_factory=dict, hash=False)
+    audit_accepted: dict[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_table(cls, data: dict[str, object], where: str, graders: Path = paths.GRADERS) -> "Kata":
@@ -90,6 +92,8 @@ class Kata:
             threats=_threats(details_data.get("threat", []), details_where),
             equivalent_mutants=_mutation(details_data.get("mutation", {}), details_where, "equivalent"),
             known_survivors=_mutation(details_data.get("mutation", {}), details_where, "survivors"),
+            audit_blind=_audit(details_data.get("audit", {}), details_where, "blind"),
+            audit_accepted=_audit(details_data.get("audit", {}), details_where, "accepted"),
         )
         if not kata.lessons:
             raise TableError(f"{details_where}: no check of graders/{slug}/ is marked @pytest.mark.lesson(...)")
@@ -185,6 +189,14 @@ def _mutation(data: object, where: str, key: str) -> dict[str, str]:
     if not isinstance(data, dict):
         raise TableError(f"{where}: [mutation] must be a table")
     return Table(data, f"{where}: [mutation]", {"equivalent", "survivors"}).mapping(key, at_least=0, default={})
+
+
+def _audit(data: object, where: str, key: str) -> dict[str, str]:
+    """`[audit]`: `blind = { "RULE-ID" = "why dojo audit cannot see this lesson in the starter" }`, and
+    `accepted = { "RULE-ID file:line" = "why this finding in the solution stands, for now" }`."""
+    if not isinstance(data, dict):
+        raise TableError(f"{where}: [audit] must be a table")
+    return Table(data, f"{where}: [audit]", {"blind", "accepted"}).mapping(key, at_least=0, default={})
 
 
 def _threats(data: object, where: str) -> tuple[Threat, ...]:

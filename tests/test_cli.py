@@ -149,7 +149,10 @@ def _one_check(
     status: str, outcome: str, message: str = "", *, rule: str | None = "PERF-2", broken: bool = False
 ) -> Grading:
     test = runner.TestResult(test="test_lesson", outcome=outcome, rule=rule, message=message, broken=broken)
-    typed = KataStatus(status)  # the words of older results ("passed", "skipped") read as today's statuses
+    try:  # the words of older results ("passed", "skipped") read as today's statuses
+        typed: str = KataStatus(status)
+    except ValueError:  # a status this version does not know stays as it is
+        typed = status
     return Grading(exit_code=1, output="", katas={"n_plus_one": KataResult("n_plus_one", typed, (test,))})
 
 
@@ -582,7 +585,7 @@ def test_solution_is_refused_before_a_pass_forced_with_a_warning_and_shown_after
 def test_an_unknown_kata_exits_2_with_the_closest_names(repo: Path, run: Run, command: tuple[str, ...]) -> None:
     status, _, err = run(*command)
     assert status == 2
-    assert "There is no kata named 'n_plus_on'. Did you mean: n_plus_one?" in err
+    assert "There is no kata named 'n_plus_on'. Did you mean: n_plus_one" in err
     assert "uv run dojo list" in err
 
 

@@ -134,4 +134,4 @@ def test_an_unknown_kata_is_refused_with_the_closest_names() -> None:
         check=False,
     )
     assert completed.returncode == 4
-    assert "There is no kata named 'n_plus_on'. Did you mean: n_plus_one?" in completed.stderr
+    assert "There is no kata named 'n_plus_on'. Did you mean: n_plus_one" in completed.stderr

@@ -148,7 +148,7 @@ def partial_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grading]
         "k": lambda: grade(["katas/n_plus_one", "--solutions", "-k", "statement_lists"], env=grading_env()),
         "node": lambda: grade([node, "--solutions"], env=grading_env()),
         "skip": lambda: grade(["katas/n_plus_one"], kata_root=skipping, env=grading_env()),
-        "postgresql": lambda: grade(["katas/webhook_idempotency", "--solutions"], env=grading_env()),
+        "postgresql": lambda: grade(["katas/atomic_invariants", "--solutions"], env=grading_env()),
         "chatty": lambda: grade(["katas/n_plus_one", "-k", "budget"], kata_root=chatty, env=grading_env()),
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -183,7 +183,7 @@ def test_a_skip_in_learner_code_never_solves_a_kata(partial_runs: dict[str, Grad
 def test_a_check_that_needs_postgresql_is_graded_there_or_the_kata_is_incomplete(
     partial_runs: dict[str, Grading], on_postgresql: bool
 ) -> None:
-    result = partial_runs["postgresql"].katas["webhook_idempotency"]
+    result = partial_runs["postgresql"].katas["atomic_invariants"]  # its race check needs PostgreSQL
     if on_postgresql:
         assert result.status == KataStatus.SOLVED
     else:

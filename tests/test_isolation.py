@@ -82,8 +82,9 @@ FAULTS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...]]] = {
     ),
     "raw_sql_injection": (
         "services.py",
-        lambda kata: append(kata / "services.py", "\n\nwhile True:\n    pass\n"),
-        (f"did not finish within {LOAD_TIMEOUT} s", "at line", "while True:"),
+        # one line, so that wherever the loop is caught, the line shown is the loop
+        lambda kata: append(kata / "services.py", "\n\nwhile True: pass  # noqa: E701\n"),
+        (f"did not finish within {LOAD_TIMEOUT} s", "at line", "while True: pass"),
     ),
     "utc_datetimes": (
         "__init__.py",

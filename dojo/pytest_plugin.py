@@ -326,7 +326,8 @@ def pytest_collection(session: pytest.Session) -> Generator[None, object, object
             load_modules(slug, _kata_root().resolve() / slug)
     if plan.role != "child" or plan.child_kata is None:
         return (yield)
-    isolation.warm_up(postgresql=_on_postgresql())
+    if len(plan.slugs) > 1:  # one kata alone imports only what its grader needs
+        isolation.warm_up(postgresql=_on_postgresql())
     with isolation.load_time_limit():
         _enter_kata(plan.child_kata)
         return (yield)
@@ -431,7 +432,8 @@ def _grade_in_children(session: pytest.Session, plan: Plan) -> None:
             f"({how}, up to {min(isolation.jobs(), len(plan.slugs))} at once)"
         )
     if forking:
-        isolation.warm_up(postgresql=_on_postgresql())
+        if len(plan.slugs) > 1:  # the libraries are imported once for all the children
+            isolation.warm_up(postgresql=_on_postgresql())
         base = config._tmp_path_factory  # type: ignore[attr-defined]
         base.getbasetemp()  # one base folder for every child's tmp_path, made before they start
 
@@ -761,7 +763,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     plan = _plan(config)
     if plan.role == "child" or not (plan.results or plan.deselected):
         return
-    from dojo.state import now
+    from dojo.files import now
 
     finished_at = now()
     graded = _kata_results(plan, finished_at)

@@ -11,7 +11,6 @@
   the results are written (`dojo.results`): `.dojo/results.json` for the learner's tree.
 """
 
-import difflib
 import os
 import sys
 from collections.abc import Generator, Iterable
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dojo import isolation, paths, results
+from dojo import isolation, names, paths, results
 from dojo.manifest import Kata, kata_by_slug, load_katas
 from dojo.problems import (
     BROKEN,
@@ -80,9 +79,7 @@ class Route:
 
 
 def _no_such_kata(slug: str) -> pytest.UsageError:
-    close = difflib.get_close_matches(slug, list(kata_by_slug()), n=3)
-    suggestion = f" Did you mean: {', '.join(close)}?" if close else ""
-    return pytest.UsageError(f"There is no kata named {slug!r}.{suggestion} `uv run dojo list` shows them all.")
+    return pytest.UsageError(names.unknown_kata(slug))  # the words and the matching of `uv run dojo`
 
 
 def _route(arg: str, invocation_dir: Path) -> Route | None:

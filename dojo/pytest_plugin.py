@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dojo import isolation, names, paths, results
+from dojo import bytecode, isolation, names, paths, results
 from dojo.manifest import Kata, kata_by_slug, load_katas
 from dojo.problems import (
     BROKEN,
@@ -135,12 +135,8 @@ def pytest_load_initial_conftests(
     if chosen is None:
         chosen = str(paths.SOLUTIONS if "--solutions" in args or "solutions" in trees else paths.KATAS)
     os.environ["DOJO_KATA_ROOT"] = str(Path(chosen).resolve())
-    # no __pycache__ folders inside the kata trees, so that `diff -r katas/X solutions/X` shows the
-    # lesson only: bytecode goes to .dojo/pycache, or nowhere for a throwaway tree (--kata-root)
-    if _option_value(args, "--kata-root") is None:
-        sys.pycache_prefix = sys.pycache_prefix or str(paths.STATE / "pycache")
-    else:
-        sys.dont_write_bytecode = True
+    # no __pycache__ folders inside the kata trees, so that `diff -r katas/X solutions/X` shows the lesson only
+    bytecode.keep_out_of(Path(chosen), paths.KATAS, paths.SOLUTIONS)
     namespace = early_config.known_args_namespace
     namespace.file_or_dir = [
         route.grader_path if (route := _route(str(arg), early_config.invocation_params.dir)) else arg

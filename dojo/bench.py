@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dojo import paths, sitegen
+from dojo.audit import bench as audit_bench
+from dojo.manifest import load_katas
 
 ENV = {key: value for key, value in os.environ.items() if key not in ("PYTHONDONTWRITEBYTECODE", "PYTEST_ADDOPTS")}
 ENV["NO_MKDOCS_2_WARNING"] = "1"
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (default 5)")
     parser.add_argument("--skip-suite", action="store_true", help="leave out the project's test suite (1–2 min)")
     parser.add_argument("--skip-site", action="store_true", help="leave out the site build and its floor")
+    parser.add_argument("--skip-audit", action="store_true", help="leave out `dojo audit` on a generated project")
     options = parser.parse_args(argv)
     print(f"dojo-bench: median of {options.repeat} runs after a warm-up; PYTHONDONTWRITEBYTECODE unset in children")
     figures: list[Figure] = []
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.append(Figure("one kata, cold (pytest katas/n_plus_one)", one, floor, None, target_over_floor=0.3))
         figures.append(Figure("one kata, warm (dojo check n_plus_one)", warm_grading(options.repeat), None, 0.5))
         every = median(lambda: timed(pytest("katas")), options.repeat)
-        figures.append(Figure("all 22 katas (pytest katas)", every, floor, 5.0))
+        figures.append(Figure(f"all {len(load_katas())} katas (pytest katas)", every, floor, 5.0))
         site = Path(scratch) / "site"
         build = (
             0.0
@@ -187,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     for figure in figures:
         print(figure.line())
     print(f"floors: pytest start-up + django.setup() with no tests = {floor:.2f} s; MkDocs, same Markdown, no plugins")
+    if not options.skip_audit:
+        print()
+        audit_bench.main([])  # its own table: the audit, next to ruff alone on the same tree
     return 0
 
 

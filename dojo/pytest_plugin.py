@@ -11,7 +11,6 @@
   the results are written (`dojo.results`): `.dojo/results.json` for the learner's tree.
 """
 
-import difflib
 import os
 import sys
 from collections.abc import Generator, Iterable
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dojo import isolation, paths, results
+from dojo import bytecode, isolation, names, paths, results
 from dojo.manifest import Kata, kata_by_slug, load_katas
 from dojo.problems import (
     BROKEN,
@@ -80,9 +79,7 @@ class Route:
 
 
 def _no_such_kata(slug: str) -> pytest.UsageError:
-    close = difflib.get_close_matches(slug, list(kata_by_slug()), n=3)
-    suggestion = f" Did you mean: {', '.join(close)}?" if close else ""
-    return pytest.UsageError(f"There is no kata named {slug!r}.{suggestion} `uv run dojo list` shows them all.")
+    return pytest.UsageError(names.unknown_kata(slug))  # the words and the matching of `uv run dojo`
 
 
 def _route(arg: str, invocation_dir: Path) -> Route | None:
@@ -138,12 +135,8 @@ def pytest_load_initial_conftests(
     if chosen is None:
         chosen = str(paths.SOLUTIONS if "--solutions" in args or "solutions" in trees else paths.KATAS)
     os.environ["DOJO_KATA_ROOT"] = str(Path(chosen).resolve())
-    # no __pycache__ folders inside the kata trees, so that `diff -r katas/X solutions/X` shows the
-    # lesson only: bytecode goes to .dojo/pycache, or nowhere for a throwaway tree (--kata-root)
-    if _option_value(args, "--kata-root") is None:
-        sys.pycache_prefix = sys.pycache_prefix or str(paths.STATE / "pycache")
-    else:
-        sys.dont_write_bytecode = True
+    # no __pycache__ folders inside the kata trees, so that `diff -r katas/X solutions/X` shows the lesson only
+    bytecode.keep_out_of(Path(chosen), paths.KATAS, paths.SOLUTIONS)
     namespace = early_config.known_args_namespace
     namespace.file_or_dir = [
         route.grader_path if (route := _route(str(arg), early_config.invocation_params.dir)) else arg
@@ -326,7 +319,8 @@ def pytest_collection(session: pytest.Session) -> Generator[None, object, object
             load_modules(slug, _kata_root().resolve() / slug)
     if plan.role != "child" or plan.child_kata is None:
         return (yield)
-    isolation.warm_up(postgresql=_on_postgresql())
+    if len(plan.slugs) > 1:  # one kata alone imports only what its grader needs
+        isolation.warm_up(postgresql=_on_postgresql())
     with isolation.load_time_limit():
         _enter_kata(plan.child_kata)
         return (yield)
@@ -431,7 +425,8 @@ def _grade_in_children(session: pytest.Session, plan: Plan) -> None:
             f"({how}, up to {min(isolation.jobs(), len(plan.slugs))} at once)"
         )
     if forking:
-        isolation.warm_up(postgresql=_on_postgresql())
+        if len(plan.slugs) > 1:  # the libraries are imported once for all the children
+            isolation.warm_up(postgresql=_on_postgresql())
         base = config._tmp_path_factory  # type: ignore[attr-defined]
         base.getbasetemp()  # one base folder for every child's tmp_path, made before they start
 
@@ -761,7 +756,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     plan = _plan(config)
     if plan.role == "child" or not (plan.results or plan.deselected):
         return
-    from dojo.state import now
+    from dojo.files import now
 
     finished_at = now()
     graded = _kata_results(plan, finished_at)

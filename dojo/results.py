@@ -5,7 +5,7 @@ per kata, a typed status and one entry per check. A kata is solved only when eve
 ran and passed: a check left out by `-k` or a node id, or skipped (by `pytest.skip()` in learner code,
 or because it needs PostgreSQL), makes the kata incomplete, and its notes say why and what to run.
 
-Documents are written atomically (`dojo.state.write_json_atomic`), so a reader never sees half a file;
+Documents are written atomically (`dojo.files.write_json_atomic`), so a reader never sees half a file;
 a file that still cannot be read is reported (`UnreadableResultsError`), never taken for "nothing graded".
 """
 
@@ -250,7 +250,7 @@ def read(path: Path, *, attempts: int = 3, pause: float = 0.05) -> Results | Non
 
 def write(path: Path, results: Results) -> None:
     """Write `results` to `path` in one step: a reader sees the old document or the new one."""
-    from dojo.state import write_json_atomic  # dojo.state reads results through this module
+    from dojo.files import write_json_atomic
 
     write_json_atomic(path, to_document(results))
 

@@ -137,7 +137,7 @@ def _text(data: str | bytes | None) -> str:
 
 
 # Imported ahead of time by a warm process: libraries only. Never the kata code, the settings (which
-# look at the kata folders) or a pytest plugin (pytest must import those itself to rewrite their asserts).
+# look at the kata folders) or our own plugin (pytest must import it itself to rewrite its asserts).
 WARM_MODULES = (
     "pytest",
     "_pytest.assertion.rewrite",
@@ -151,6 +151,11 @@ WARM_MODULES = (
     "django.db.models",
     "django.test.runner",
     "dj_database_url",
+    # pytest plugins of the libraries (their own asserts go unrewritten: ALREADY_IMPORTED below)
+    "pytest_django.plugin",
+    "pytest_timeout",
+    "pytest_codeblocks.plugin",
+    "platformdirs.pytest_plugin",
     "dojo.manifest",
     "dojo.problems",
     "dojo.results",
@@ -163,7 +168,7 @@ WARM_MODULES = (
 #: Modules a warm process must leave to pytest: the kata settings (they look at the tree to grade)
 #: and our plugin, whose asserts pytest rewrites.
 NOT_TO_IMPORT_EARLY = frozenset({"dojo.settings", "dojo.kata_apps", "dojo.pytest_plugin"})
-# Libraries that ship a pytest plugin (faker, respx, time-machine, anyio through httpx) are imported
+# Libraries that ship a pytest plugin (pytest-django, pytest-timeout, faker, respx, time-machine...) are imported
 # ahead of time on purpose: pytest would warn that it can no longer rewrite their asserts, which only
 # matters for assertions inside those plugins. This warning alone is let through.
 ALREADY_IMPORTED = "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"
@@ -212,6 +217,14 @@ def _warm_process() -> int:
             importlib.import_module(name)
         except Exception:  # noqa: S112 - only a head start: pytest imports what it needs anyway
             continue
+    try:  # the manifest and the rules are read once, here: graders and rules are not the learner's to edit
+        from dojo.manifest import load_katas
+        from dojo.rules import load_rules
+
+        load_katas()
+        load_rules()
+    except Exception:  # noqa: S110 - a broken manifest is for the grading to report, in its own words
+        pass
     clean = not (NOT_TO_IMPORT_EARLY & set(sys.modules))
     gc.freeze()  # what was imported so far stays: pytest's garbage collections need not walk it again
     line = sys.stdin.readline()

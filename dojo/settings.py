@@ -13,15 +13,14 @@ from pathlib import Path
 
 import dj_database_url
 
-from dojo import paths
+from dojo import bytecode, paths
 from dojo.manifest import load_katas
 from dojo.problems import BROKEN, describe_error, describe_missing, unreadable_migration
 
 KATA_ROOT = Path(os.environ.get("DOJO_KATA_ROOT", paths.KATAS)).resolve()
 # any process that loads the katas (grading, mypy, the site's examples) keeps their bytecode out of
 # the kata trees, so that `diff -r katas/X solutions/X` shows the lesson only
-if sys.pycache_prefix is None:
-    sys.pycache_prefix = str(paths.STATE / "pycache")
+bytecode.keep_out_of(KATA_ROOT, paths.KATAS, paths.SOLUTIONS)
 if str(KATA_ROOT) not in sys.path:
     sys.path.insert(0, str(KATA_ROOT))
 

@@ -13,15 +13,13 @@ temporary file first and replaces the old one in one step.
 import json
 import os
 import shutil
-import stat
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from dojo import results
+from dojo.files import StateError, write_json_atomic
 from dojo.runner import KataResult
 
 STATE_FILE = "state.json"
@@ -30,10 +28,6 @@ RESULTS_FILE = "results.json"
 
 #: A count read back from the file: a negative one (edited by hand) counts as zero.
 Count = Annotated[int, AfterValidator(lambda value: max(value, 0))]
-
-
-class StateError(Exception):
-    """`.dojo` cannot be written; the message names the folder, the reason and the fix."""
 
 
 class KataState(BaseModel):
@@ -56,39 +50,6 @@ class State(BaseModel):
 
     def kata(self, slug: str) -> KataState:
         return self.katas.setdefault(slug, KataState())
-
-
-def now() -> str:
-    """The current time as the state files write it: UTC, ISO 8601, to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def cannot_write(path: Path, error: OSError) -> StateError:
-    """The message for a write into `.dojo` that failed."""
-    folder = path.parent
-    reason = error.strerror or str(error)
-    return StateError(
-        f"Could not write {folder.name}/{path.name} ({reason}): your progress is not saved. "
-        f"{folder} must be a folder you can write to (e.g. `chmod u+w {folder.name}`); "
-        "nothing else was changed."
-    )
-
-
-def write_json_atomic(path: Path, document: object) -> None:
-    """Write `document` as JSON to `path`: to a temporary file first, then swapped in with one rename.
-
-    Raises `StateError` when the folder cannot be written."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-        os.chmod(handle.name, stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o644)  # not the temp's 0600
-        os.replace(handle.name, path)
-    except OSError as error:
-        raise cannot_write(path, error) from None
 
 
 def prepare_state_dir(state_dir: Path) -> str | None:

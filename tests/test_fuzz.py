@@ -54,6 +54,7 @@ def fuzzing(root: Path, kata_root: Path | None, examples: int) -> tuple[Path, Gr
     report = root / "report"
     report.mkdir()
     targets = [str(paths.REPO / "tests" / "fuzz_apis.py"), *([] if kata_root else ["--solutions"])]
+    targets += ["-p", "schemathesis"]  # its pytest plugin, which pyproject.toml leaves out of gradings
     env = {**grading_env(), "DOJO_FUZZ_REPORT": str(report), "DOJO_FUZZ_EXAMPLES": str(examples)}
     return report, grade(targets, kata_root=kata_root, env=env)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dojo import state as state_module
+from dojo import files as files_module
 
 from .clones import Run, repo, run, state, template, write_results
 
@@ -77,7 +77,7 @@ def test_a_read_only_dojo_folder_gives_a_clear_note_and_the_command_still_works(
         def read_only(*args: object, **kwargs: object) -> object:
             raise refused
 
-        monkeypatch.setattr(state_module.tempfile, "NamedTemporaryFile", read_only)
+        monkeypatch.setattr(files_module.tempfile, "NamedTemporaryFile", read_only)
     try:
         status, out, err = run("hint", "n_plus_one")
         assert status == 0
@@ -87,7 +87,7 @@ def test_a_read_only_dojo_folder_gives_a_clear_note_and_the_command_still_works(
         assert "Traceback" not in out + err
     finally:
         folder.chmod(0o755)
-        monkeypatch.setattr(state_module.tempfile, "NamedTemporaryFile", tempfile.NamedTemporaryFile)
+        monkeypatch.setattr(files_module.tempfile, "NamedTemporaryFile", tempfile.NamedTemporaryFile)
     assert not (folder / "state.json").exists()
 
 

@@ -15,9 +15,9 @@ from dojo.cli import render
 from dojo.cli.core import FAILED, OK, Dojo, DojoError, GradingTimeoutError
 from dojo.cli.registry import arg, command
 from dojo.cli.watch import changes_from_watchfiles, watch_loop
+from dojo.files import now
 from dojo.manifest import Kata
 from dojo.results import KataStatus
-from dojo.state import now
 
 SLUG = "SLUG"
 

@@ -14,11 +14,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from dojo import names, paths
+from dojo.files import StateError, now
 from dojo.manifest import Kata, load_katas
 from dojo.progress import Row, rows
 from dojo.results import KataStatus
 from dojo.runner import Grading, WarmPytest, grade
-from dojo.state import State, StateError, load_state, now, prepare_state_dir, read_results, save_state
+from dojo.state import State, load_state, prepare_state_dir, read_results, save_state
 
 OK, FAILED, USAGE = 0, 1, 2
 GRADING_TIMEOUT = 600.0  # seconds: a grading that takes longer is stopped and reported

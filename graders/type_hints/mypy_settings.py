@@ -9,7 +9,10 @@ import os
 import sys
 from pathlib import Path
 
+from dojo import bytecode
+
 KATA_ROOT = Path(os.environ["DOJO_KATA_ROOT"]).resolve()
+bytecode.keep_out_of(KATA_ROOT)  # no __pycache__ in the graded tree
 if str(KATA_ROOT) not in sys.path:
     sys.path.insert(0, str(KATA_ROOT))
 

@@ -92,10 +92,8 @@ def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
     target = services_path()
     kata_root = target.parent.parent.resolve()
     config = mypy_config(tmp_path_factory.mktemp("mypy"), kata_root)
-    # the same bytecode place as the grading process: no __pycache__ folder inside the kata trees
-    env = {**os.environ, "DOJO_KATA_ROOT": str(kata_root), "PYTHONPYCACHEPREFIX": sys.pycache_prefix or ""}
-    if sys.dont_write_bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # mypy's Django plugin imports the kata through dojo.settings, which writes no bytecode into the tree
+    env = {**os.environ, "DOJO_KATA_ROOT": str(kata_root)}
     with exclusive(MYPY_CACHE.with_suffix(".lock")):  # gradings of other trees share the cache
         completed = subprocess.run(  # noqa: S603 - our own interpreter running mypy on the kata
             [sys.executable, "-m", "mypy", "--config-file", str(config), "--output", "json", str(target)],

@@ -465,14 +465,14 @@ def generated_pages(rule_bodies: dict[str, str]) -> dict[str, str]:
     return pages
 
 
-def nav(configured: list[object]) -> list[object]:
-    """The configured navigation with its *Rules* and *Katas* entries filled from the registry and manifest."""
+def nav_sections() -> list[object]:
+    """The *Rules* and *Katas* entries of the site's navigation, from the registry and the manifest.
+
+    `dojo.sitegen` writes them into `mkdocs.yml`, between its markers: the configuration holds the
+    whole navigation, and no builder has to compute any of it.
+    """
     rules_nav: list[object] = [RULES_INDEX, COVERAGE]
     for section, rules in _rules_by_section().items():
         rules_nav.append({section: [section_source(section), *({f"{r.id} · {r.title}": r.source} for r in rules)]})
     katas_nav: list[object] = [KATAS_INDEX, *({kata.slug: kata_source(kata)} for kata in load_katas())]
-    filled = {"Rules": rules_nav, "Katas": katas_nav}
-    return [
-        {name: filled[name]} if isinstance(entry, dict) and (name := next(iter(entry))) in filled else entry
-        for entry in configured
-    ]
+    return [{"Rules": rules_nav}, {"Katas": katas_nav}]

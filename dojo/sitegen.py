@@ -6,6 +6,11 @@ are, and the generated pages (`dojo.site`) at the paths their URLs need: a rule'
 `/rules/perf-2/`. Only files whose content changed are written, and files that are no longer part of
 the site are removed, so that `mkdocs serve` rebuilds once per change, not in a loop. The folder is
 git-ignored except for `.gitkeep`, which lets MkDocs find it on a fresh clone before anything ran.
+
+The navigation is ours too: the *Rules* and *Katas* entries of `mkdocs.yml`'s `nav`, between the two
+marker comments, are written here from `rules.toml` and `katas.toml`. The configuration that is
+committed holds the whole navigation, so a builder needs no plugin to fill it in; a test fails when
+it is out of step with the registry and the manifest.
 """
 
 import argparse
@@ -13,10 +18,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from dojo import paths, site
 from dojo.rules import load_rules
 
 BUILD = paths.DOCS / ".build"
+CONFIG = paths.REPO / "mkdocs.yml"
+NAV_BEGIN = "# >>> the Rules and Katas entries: written by `uv run dojo site` from rules.toml and katas.toml"
+NAV_END = "# <<< end of the written entries"
 KEEP = ".gitkeep"
 SOURCE_ONLY = {"ruff.toml"}  # the formatter's settings for the examples, not part of the site
 STATUS = "dojo-status.json"  # the learner's status: `null` here, live under `mkdocs serve` (docs_hooks)
@@ -85,24 +95,86 @@ def write(files: dict[str, bytes], build: Path = BUILD) -> Written:
     return done
 
 
+def _scalar(text: str) -> str:
+    """`text` as a YAML scalar: plain where YAML allows it, quoted where it does not (a title with ': ')."""
+    return yaml.safe_dump(text, allow_unicode=True, width=10_000).removesuffix("\n...\n").rstrip("\n")
+
+
+def nav_lines(entries: list[object], indent: int) -> list[str]:
+    """MkDocs' `nav` entries (a page, `{title: page}` or `{title: [entries]}`) as YAML lines, in the
+    layout of the hand-written entries of `mkdocs.yml`."""
+    pad = " " * indent
+    lines = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            lines.append(f"{pad}- {_scalar(str(entry))}")
+            continue
+        for title, value in entry.items():
+            if isinstance(value, list):
+                lines.append(f"{pad}- {_scalar(str(title))}:")
+                lines += nav_lines(value, indent + 4)
+            else:
+                lines.append(f"{pad}- {_scalar(str(title))}: {_scalar(str(value))}")
+    return lines
+
+
+def configured(text: str) -> str:
+    """The text of `mkdocs.yml` with the *Rules* and *Katas* entries between its markers as the
+    registry and the manifest give them today."""
+    lines = text.splitlines(keepends=True)
+    stripped = [line.strip() for line in lines]
+    try:
+        begin = stripped.index(NAV_BEGIN)
+        end = stripped.index(NAV_END, begin)
+    except ValueError:
+        raise SiteError(
+            f"mkdocs.yml: nav has no lines {NAV_BEGIN!r} and {NAV_END!r} around its Rules and Katas"
+        ) from None
+    indent = len(lines[begin]) - len(lines[begin].lstrip())
+    written = "".join(f"{line}\n" for line in nav_lines(site.nav_sections(), indent))
+    return "".join(lines[: begin + 1]) + written + "".join(lines[end:])
+
+
+def write_config(config: Path = CONFIG) -> bool:
+    """Write the *Rules* and *Katas* navigation into `config`; whether that changed the file."""
+    text = config.read_text(encoding="utf-8")
+    updated = configured(text)
+    if updated == text:
+        return False
+    config.write_text(updated, encoding="utf-8")
+    return True
+
+
 def build(target: Path = BUILD) -> Written:
     """Generate the site's pages into `target`, the folder MkDocs builds from."""
     return write(contents(build=target), target)
 
 
 def main(args: list[str]) -> int:
-    """`uv run dojo site`: write the generated pages, then `mkdocs build` (or another builder) takes it."""
+    """`uv run dojo site`: write the pages and the navigation, then `mkdocs build` (or another builder)."""
     parser = argparse.ArgumentParser(prog="dojo site", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quiet", action="store_true", help="print nothing when it works")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if mkdocs.yml's navigation is out of step"
+    )
     options = parser.parse_args(args)
+    config = CONFIG.name
     try:
+        if options.check:
+            text = CONFIG.read_text(encoding="utf-8")
+            if configured(text) != text:
+                print(f"dojo site: {config}: the Rules and Katas navigation is out of step; run `uv run dojo site`")
+                return 1
+            return 0
         done = build()
+        rewritten = write_config(CONFIG)
     except SiteError as error:
         print(f"dojo site: {error}", file=sys.stderr)
         return 1
     if not options.quiet:
         where = BUILD.relative_to(paths.REPO)
         print(f"{where}/: {done.total} files, {len(done.written)} written, {len(done.removed)} removed")
+        print(f"{config}: navigation {'rewritten' if rewritten else 'unchanged'}")
     return 0
 
 

@@ -219,6 +219,53 @@ def test_import_time_checks_read_the_app_registry_and_the_mounted_api(tmp_path: 
     assert ("API-2", "apps/orders/api.py", 7) in found
 
 
+ENVELOPED_API = """
+    from django.http import HttpRequest
+    from ninja import NinjaAPI, Router, Schema
+
+
+    class StateOut(Schema):
+        name: str
+
+
+    router = Router()
+
+
+    @router.get("/api/v1/orders", response=list[StateOut])
+    def list_orders(request: HttpRequest) -> list[StateOut]:
+        return []
+
+
+    @router.get("/api/v1/order-states", response=list[StateOut])
+    def list_states(request: HttpRequest) -> list[StateOut]:
+        \"\"\"A small static enumeration: API-4's opt-out.\"\"\"
+        return []
+
+
+    api = NinjaAPI(urls_namespace="orders")
+    api.add_router("", router)
+"""
+
+ENVELOPED_URLS = """
+    from django.urls import path
+
+    from apps.orders.api import api
+    from dojo import api_errors
+
+    urlpatterns = [path("", api_errors.urls(api))]
+"""
+
+
+def test_routes_mounted_through_the_error_envelope_are_placed_at_their_function(tmp_path: Path) -> None:
+    # dojo.api_errors.urls() wraps every callback of the API (functools.wraps): the audit looks through
+    # the wrapper to the route function, for its line and for its docstring's opt-out
+    root = clean_project(tmp_path, apps__orders__api_py=ENVELOPED_API, shop__urls_py=ENVELOPED_URLS)
+    report = audit(Options(path=root, python=PYTHON, select=("API-2", "API-4")))
+    assert report.import_checks_ran
+    found = [(finding.rule, finding.path, finding.line) for finding in report.findings]
+    assert found == [("API-4", "apps/orders/api.py", 12)]  # list_orders; list_states opts out
+
+
 def test_settings_that_fail_to_import_are_reported_and_the_static_checks_still_run(tmp_path: Path) -> None:
     root = clean_project(
         tmp_path,

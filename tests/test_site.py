@@ -139,7 +139,7 @@ def test_the_site_builds_strictly_and_every_page_is_in_the_navigation(built_site
     from mkdocs.config import load_config
 
     config = load_config(str(paths.REPO / "mkdocs.yml"))
-    in_nav = nav_pages(site.nav(config.nav))
+    in_nav = nav_pages(config.nav)
     pages = {name for name in sitegen.contents() if name.endswith(".md")}
     assert pages - in_nav == set()
     assert in_nav - pages == set()
@@ -277,10 +277,81 @@ def test_a_hand_written_page_where_a_generated_one_goes_is_refused(tmp_path: Pat
         sitegen.contents(tmp_path, tmp_path / ".build")
 
 
-def test_the_generator_runs_alone_for_another_builder(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of `mkdocs.yml` that the generator writes instead of the committed one."""
+    copy = tmp_path / "mkdocs.yml"
+    shutil.copyfile(sitegen.CONFIG, copy)
+    monkeypatch.setattr(sitegen, "CONFIG", copy)
+    return copy
+
+
+def test_the_generator_runs_alone_for_another_builder(capsys: pytest.CaptureFixture[str], config_copy: Path) -> None:
     assert sitegen.main([]) == 0
-    assert re.fullmatch(r"docs/\.build/: \d+ files, \d+ written, \d+ removed\n", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"docs/\.build/: \d+ files, \d+ written, \d+ removed\nmkdocs\.yml: navigation \w+\n", out)
     assert (sitegen.BUILD / "rules" / "perf-2.md").read_text(encoding="utf-8").startswith("# PERF-2 · ")
+
+
+# --- the navigation: written into mkdocs.yml by the generator, read as it is by any builder ---------
+
+
+def test_the_committed_navigation_is_in_step_with_the_rules_and_the_katas() -> None:
+    text = sitegen.CONFIG.read_text(encoding="utf-8")
+    assert sitegen.configured(text) == text, "mkdocs.yml's Rules and Katas navigation is stale: run `uv run dojo site`"
+
+
+def test_the_configuration_holds_the_whole_navigation_as_the_registry_and_manifest_give_it() -> None:
+    config = yaml.safe_load(sitegen.CONFIG.read_text(encoding="utf-8").split("\nnav:\n", 1)[1])
+    written = [entry for entry in config if isinstance(entry, dict) and next(iter(entry)) in ("Rules", "Katas")]
+    assert written == site.nav_sections()
+    rules = {page for page in nav_pages(written) if page.startswith("rules/")}
+    assert rules >= {rule.source for rule in load_rules().values()}
+    assert {f"katas/{kata.slug}.md" for kata in load_katas()} <= nav_pages(written)
+
+
+def test_a_kata_added_to_the_manifest_puts_the_committed_navigation_out_of_step(
+    monkeypatch: pytest.MonkeyPatch, config_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shipped = site.nav_sections()
+    katas = [{"Katas": [*shipped[1]["Katas"], {"a_new_kata": "katas/a_new_kata.md"}]}]  # type: ignore[index]
+    monkeypatch.setattr(site, "nav_sections", lambda: [shipped[0], *katas])
+    text = config_copy.read_text(encoding="utf-8")
+    assert sitegen.configured(text) != text
+    assert sitegen.main(["--check"]) == 1
+    assert "out of step" in capsys.readouterr().out
+    assert config_copy.read_text(encoding="utf-8") == text  # --check writes nothing
+
+    assert sitegen.write_config(config_copy)
+    updated = config_copy.read_text(encoding="utf-8")
+    assert "      - a_new_kata: katas/a_new_kata.md\n" in updated
+    before, after = text.split(sitegen.NAV_BEGIN)[0], text.split(sitegen.NAV_END)[1]
+    assert updated.startswith(before)  # only the written entries changed
+    assert updated.endswith(after)
+    assert not sitegen.write_config(config_copy)
+    assert sitegen.main(["--check"]) == 0
+
+
+def test_a_configuration_without_the_markers_is_refused() -> None:
+    with pytest.raises(sitegen.SiteError, match="nav has no lines"):
+        sitegen.configured("nav:\n  - Home: index.md\n")
+
+
+def test_the_hook_generates_but_leaves_the_loaded_navigation_as_configured(
+    tmp_path: Path, config_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mkdocs.config import load_config
+
+    stale = config_copy.read_text(encoding="utf-8").replace("      - n_plus_one: katas/n_plus_one.md\n", "")
+    config_copy.write_text(stale, encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    config = load_config(str(config_copy), docs_dir=str(tmp_path / "docs"), hooks=[])  # the hook, called below
+    loaded = json.dumps(config.nav)
+    assert docs_hooks.on_config(config) is config
+    assert json.dumps(config.nav) == loaded
+    assert (tmp_path / "docs" / "katas" / "n_plus_one.md").is_file()  # the pages are generated
+    assert config_copy.read_text(encoding="utf-8") == sitegen.configured(stale) != stale  # the file, by the generator
+    assert "build again" in caplog.text
 
 
 @pytest.fixture

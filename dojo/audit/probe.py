@@ -98,19 +98,39 @@ def _walk(patterns: Any, prefix: str, problems: list[str]) -> Any:
             yield from _walk(children, route, problems)
 
 
+def _owners(callback: Any, depth: int = 4) -> Any:
+    """The objects with `operations` (Ninja's path views) behind a URL pattern's callback.
+
+    Ninja's callback is a method of its path view, or a function that closes over it. A project may
+    wrap that callback in its own (as `dojo.api_errors.urls()` does, with `functools.wraps`): the
+    wrapped callback is followed through `__wrapped__` and through the functions it closes over.
+    """
+    if callback is None or depth < 0:
+        return
+    owner = getattr(callback, "__self__", None)
+    if hasattr(owner, "operations"):
+        yield owner
+    inner = [getattr(callback, "__wrapped__", None)]
+    for cell in getattr(callback, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            continue
+        if hasattr(value, "operations"):
+            yield value
+        elif callable(value):
+            inner.append(value)
+    for wrapped in inner:
+        yield from _owners(wrapped, depth - 1)
+
+
 def _path_views(resolver: Any) -> Any:
     for pattern in resolver.url_patterns:
-        callback = getattr(pattern, "callback", None)
-        owner = getattr(callback, "__self__", None)
-        if hasattr(owner, "operations"):
-            yield owner
-        for cell in getattr(callback, "__closure__", None) or ():
-            try:
-                value = cell.cell_contents
-            except ValueError:
-                continue
-            if hasattr(value, "operations"):
-                yield value
+        seen: set[int] = set()
+        for owner in _owners(getattr(pattern, "callback", None)):
+            if id(owner) not in seen:
+                seen.add(id(owner))
+                yield owner
         if hasattr(pattern, "url_patterns"):
             yield from _path_views(pattern)
 

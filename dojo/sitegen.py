@@ -28,7 +28,7 @@ CONFIG = paths.REPO / "mkdocs.yml"
 NAV_BEGIN = "# >>> the Rules and Katas entries: written by `uv run dojo site` from rules.toml and katas.toml"
 NAV_END = "# <<< end of the written entries"
 KEEP = ".gitkeep"
-SOURCE_ONLY = {"ruff.toml"}  # the formatter's settings for the examples, not part of the site
+SOURCE_ONLY = {"ruff.toml", "conftest.py"}  # the examples' formatter settings and test set-up, not part of the site
 STATUS = "dojo-status.json"  # the learner's status: `null` here, live under `mkdocs serve` (docs_hooks)
 
 

@@ -147,6 +147,11 @@ def test_the_site_builds_strictly_and_every_page_is_in_the_navigation(built_site
     assert yaml is not None
 
 
+def test_the_docs_test_set_up_and_formatter_settings_are_not_published(built_site: Path) -> None:
+    published = {path.name for path in built_site.rglob("*") if path.is_file()}
+    assert not published & sitegen.SOURCE_ONLY
+
+
 def test_kata_pages_show_hints_and_the_solution_behind_a_spoiler(built_site: Path) -> None:
     html = (built_site / "katas" / "n_plus_one" / "index.html").read_text(encoding="utf-8")
     assert html.count("<details") >= 4  # two or more hints, the diff, the file

@@ -288,13 +288,14 @@ class GradingServer:
         return subprocess.CompletedProcess(args, reply["exit_code"], text, "")
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            self._requests.close()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        """End the server (it ends when its requests do) and close its pipes."""
+        self._requests.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._answers.close()
 
     def __enter__(self) -> "GradingServer":
         return self
@@ -365,7 +366,9 @@ def _serve() -> int:
             if time.monotonic() > deadline:
                 timed_out = True
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+                    os.killpg(pid, signal.SIGKILL)  # the grading and its kata processes
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # stopped before it made its group
                 _done, status = os.waitpid(pid, 0)
                 break
             time.sleep(0.02)

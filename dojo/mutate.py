@@ -10,7 +10,8 @@ so that a new survivor always fails while the known ones are worked off.
 
 The mechanics (parsing with parso, operators, applying the n-th occurrence of an operator) are
 cosmic-ray's. Its own runner is not used: it would run the mutants one at a time and over whole files,
-while here only the lesson's lines are mutated and each mutant is graded by our harness, two at once.
+while here only the lesson's lines are mutated and each mutant is graded by our harness, one grading
+per CPU, each forked from a `GradingServer` that has the libraries imported already.
 Three operators of ours are added, because cosmic-ray has none for the mistakes our lessons are about:
 dropping one call of a chain (`.select_related(…)`), deleting a call statement (`transaction.on_commit(…)`),
 and replacing a `with` block's context (`transaction.atomic()`) by one that does nothing.

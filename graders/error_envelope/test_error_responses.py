@@ -126,23 +126,6 @@ def test_totals_at_the_limits_are_accepted(client: Client, total_cents: int) -> 
     )
 
 
-@pytest.mark.guard("API-3")
-def test_a_call_with_an_api_key_needs_no_csrf_token() -> None:
-    """The API is called with an API key, not a browser session: no CSRF token is asked for"""
-    api_key = ApiKeyFactory(can_write=True)
-    client = Client(enforce_csrf_checks=True)
-
-    created = client.post("/api/v1/invoices", NEW_INVOICE, content_type="application/json", headers=headers(api_key))
-
-    check(
-        created.status_code == 201,
-        f"Creating an invoice with an API key, without a CSRF token, answered {created.status_code}: "
-        f"{created.content.decode(errors='replace')[:200]}\nNinja marks its views exempt from CSRF (an API "
-        "key is not a cookie a browser sends on its own). A view you wrap must keep that mark: "
-        "functools.wraps copies it.",
-    )
-
-
 def test_a_write_key_creates_and_voids_invoices(client: Client) -> None:
     api_key = ApiKeyFactory(can_write=True)
 

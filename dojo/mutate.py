@@ -10,21 +10,25 @@ so that a new survivor always fails while the known ones are worked off.
 
 The mechanics (parsing with parso, operators, applying the n-th occurrence of an operator) are
 cosmic-ray's. Its own runner is not used: it would run the mutants one at a time and over whole files,
-while here only the lesson's lines are mutated and each mutant is graded by our harness, two at once.
+while here only the lesson's lines are mutated and each mutant is graded by our harness, one grading
+per CPU, each forked from a `GradingServer` that has the libraries imported already.
 Three operators of ours are added, because cosmic-ray has none for the mistakes our lessons are about:
 dropping one call of a chain (`.select_related(…)`), deleting a call statement (`transaction.on_commit(…)`),
 and replacing a `with` block's context (`transaction.atomic()`) by one that does nothing.
 """
 
 import argparse
+import ast
 import difflib
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +42,8 @@ from parso.tree import BaseNode
 
 from dojo import paths
 from dojo.manifest import Kata, kata_by_slug, load_katas
-from dojo.runner import grade
+from dojo.results import TestResult
+from dojo.runner import TIMED_OUT, GradingServer, grade
 
 # cosmic-ray's operators that make sense for our lessons: one replacement per operator kind, so that a
 # comparison yields one or two mutants rather than seven
@@ -226,8 +231,8 @@ def mutants_of(kata: Kata, starter_root: Path = paths.KATAS) -> list[Mutant]:
                 if line not in lines:
                     continue
                 mutated = MutationVisitor.mutate_code(source, operator, occurrence)
-                if mutated is None or mutated == source:
-                    continue
+                if mutated is None or syntax_of(mutated) == syntax_of(source):
+                    continue  # no change Python would see
                 number = seen.get(line, 0)
                 seen[line] = number + 1
                 short = operator_name.split("/", 1)[1]
@@ -253,26 +258,103 @@ def _mutated_source(kata: Kata, mutant: Mutant) -> str:
     return str(mutated)
 
 
-def judge(kata: Kata, mutant: Mutant, scratch: Path, env: dict[str, str]) -> Verdict:
-    """Grade one mutant like a learner's fix, in a tree of its own."""
-    equivalent = kata.equivalent_mutants.get(mutant.id)
-    tree = scratch / mutant.id.replace("/", "_").replace(":", "_").replace("#", "_")
-    shutil.copytree(kata.solution_dir, tree / kata.slug, ignore=shutil.ignore_patterns("__pycache__"))
-    (tree / kata.slug / mutant.file).write_text(_mutated_source(kata, mutant), encoding="utf-8")
-    grading = grade([f"katas/{kata.slug}"], kata_root=tree, extra_args=("-x", "-q"), env=env, timeout=180)
-    result = grading.katas.get(kata.slug)
-    shutil.rmtree(tree, ignore_errors=True)
-    if result is None:
+def syntax_of(source: str) -> str:
+    """What Python makes of `source`, without its layout and comments: two mutants that differ only
+    there are one mutant, graded once."""
+    try:
+        return ast.dump(ast.parse(source))
+    except SyntaxError:
+        return source
+
+
+#: How much longer than usual a mutant that ran out of time gets, the second time it is graded
+SLOW_FACTOR = 6
+#: What the plugin writes when a check, the kata's loading or its whole grading ran out of time
+TIME_LIMIT_MESSAGES = ("Timeout (", "took longer than", "did not finish within", "The grading timed out")
+
+
+def _slow_env() -> dict[str, str]:
+    """The time limits of a grading, each `SLOW_FACTOR` times the ordinary one."""
+    from dojo import isolation, pytest_plugin
+
+    return {
+        "DOJO_GRADER_TIMEOUT": f"{pytest_plugin.GRADER_TIMEOUT_SECONDS * SLOW_FACTOR:g}",
+        "DOJO_LOAD_TIMEOUT": f"{isolation.LOAD_TIMEOUT_SECONDS * SLOW_FACTOR:g}",
+        "DOJO_KATA_TIMEOUT": f"{isolation.KATA_TIMEOUT_SECONDS * SLOW_FACTOR:g}",
+    }
+
+
+def _ran_out_of_time(failed: list[TestResult]) -> bool:
+    return bool(failed) and all(any(mark in test.message for mark in TIME_LIMIT_MESSAGES) for test in failed)
+
+
+GRADING_SECONDS = 180
+
+
+def _grade_tree(kata: Kata, tree: Path, env: dict[str, str], server: GradingServer | None) -> list[TestResult] | None:
+    """The failed checks of the kata in `tree` (graded with `-x`: the first), or None if it was not graded.
+
+    A mutant that fails only for running out of time is graded again with limits `SLOW_FACTOR` times
+    longer: a loaded machine must not kill a mutant, only the mutant's own endless loop or wait can."""
+    failed: list[TestResult] | None = None
+    for attempt, limits in enumerate(({}, _slow_env())):
+        grading = grade(
+            [f"katas/{kata.slug}"],
+            kata_root=tree,
+            extra_args=("-x", "-q"),
+            env={**env, **limits},
+            timeout=GRADING_SECONDS * (SLOW_FACTOR if attempt else 1),
+            server=server,
+        )
+        result = grading.katas.get(kata.slug)
+        if result is None:
+            if grading.exit_code == TIMED_OUT and attempt == 0:
+                continue
+            return None
+        failed = [test for test in result.tests if test.outcome == "failed"]
+        if not _ran_out_of_time(failed):
+            return failed
+    return failed
+
+
+def _verdict(kata: Kata, mutant: Mutant, failed: list[TestResult] | None) -> Verdict:
+    if failed is None:
         return Verdict(mutant, "killed", "the kata could not be graded at all")
-    failed = [test.test for test in result.tests if test.outcome == "failed"]
     if failed:
-        return Verdict(mutant, "killed", f"by {failed[0]}")
+        slow = " (still out of time with limits {SLOW_FACTOR} times longer)" if _ran_out_of_time(failed) else ""
+        return Verdict(mutant, "killed", f"by {failed[0].test}{slow.format(SLOW_FACTOR=SLOW_FACTOR)}")
+    equivalent = kata.equivalent_mutants.get(mutant.id)
     if equivalent is not None:
         return Verdict(mutant, "equivalent", equivalent)
     known = kata.known_survivors.get(mutant.id)
     if known is not None:
         return Verdict(mutant, "known", known)
     return Verdict(mutant, "survived", "every check passed")
+
+
+def _tree_name(mutant_id: str) -> str:
+    return mutant_id.replace("/", "_").replace(":", "_").replace("#", "_")
+
+
+def grade_mutant(
+    kata: Kata, mutant: Mutant | None, scratch: Path, env: dict[str, str], server: GradingServer | None = None
+) -> list[TestResult] | None:
+    """Grade one mutant like a learner's fix, in a tree of its own (`None`: the solution itself)."""
+    tree = scratch / (_tree_name(mutant.id) if mutant is not None else f"{kata.slug}-solution")
+    shutil.copytree(kata.solution_dir, tree / kata.slug, ignore=shutil.ignore_patterns("__pycache__"))
+    if mutant is not None:
+        (tree / kata.slug / mutant.file).write_text(_mutated_source(kata, mutant), encoding="utf-8")
+    try:
+        return _grade_tree(kata, tree, env, server)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def judge(
+    kata: Kata, mutant: Mutant, scratch: Path, env: dict[str, str], server: GradingServer | None = None
+) -> Verdict:
+    """Grade one mutant like a learner's fix, and say what became of it."""
+    return _verdict(kata, mutant, grade_mutant(kata, mutant, scratch, env, server))
 
 
 _databases = iter(range(1, 1_000_000))
@@ -284,14 +366,64 @@ def _env() -> dict[str, str]:
     return {"DOJO_TEST_DB": f"test_dojo_mutate_{os.getpid()}_{next(_databases)}"}
 
 
-def run(katas: list[Kata], workers: int) -> dict[str, list[Verdict]]:
-    """Every mutant of every kata, judged, `workers` gradings at a time."""
-    with tempfile.TemporaryDirectory(prefix="dojo-mutate-") as scratch, ThreadPoolExecutor(workers) as pool:
-        jobs = {
-            kata.slug: [pool.submit(judge, kata, mutant, Path(scratch), _env()) for mutant in mutants_of(kata)]
-            for kata in katas
-        }
-        return {slug: [job.result() for job in futures] for slug, futures in jobs.items()}
+@dataclass
+class Run:
+    """Every kata's verdicts, and the katas whose solution its own grader does not pass (here, now)."""
+
+    verdicts: dict[str, list[Verdict]]
+    unsound: dict[str, str]
+
+
+def run(katas: list[Kata], workers: int) -> Run:
+    """Every mutant of every kata, judged, `workers` gradings at a time.
+
+    Each worker grades in a `GradingServer` of its own. The solution of every kata is graded first, in
+    the same way: a grader that fails it here would kill every mutant and prove nothing. Mutants that
+    Python reads the same (`syntax_of`) are graded once."""
+    servers: queue.Queue[GradingServer] = queue.Queue()
+    started: list[GradingServer] = []
+
+    def in_a_server(kata: Kata, mutant: Mutant | None, scratch: Path) -> list[TestResult] | None:
+        server = servers.get()
+        try:
+            return grade_mutant(kata, mutant, scratch, _env(), server)
+        finally:
+            servers.put(server)
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            for server in pool.map(lambda _n: GradingServer(), range(workers)):
+                started.append(server)
+                servers.put(server)
+        with tempfile.TemporaryDirectory(prefix="dojo-mutate-") as scratch, ThreadPoolExecutor(workers) as pool:
+            baselines = {kata.slug: pool.submit(in_a_server, kata, None, Path(scratch)) for kata in katas}
+            made = {kata.slug: mutants_of(kata) for kata in katas}
+            gradings: dict[tuple[str, str, str], Future[list[TestResult] | None]] = {}
+            for kata in katas:
+                for mutant in made[kata.slug]:
+                    key = (kata.slug, mutant.file, syntax_of(_mutated_source(kata, mutant)))
+                    if key not in gradings:
+                        gradings[key] = pool.submit(in_a_server, kata, mutant, Path(scratch))
+            unsound: dict[str, str] = {}
+            for slug, baseline in baselines.items():
+                failed = baseline.result()
+                if failed is None or failed:
+                    unsound[slug] = f"by {failed[0].test}: {failed[0].message}" if failed else "not graded at all"
+            verdicts = {
+                kata.slug: [
+                    _verdict(
+                        kata,
+                        mutant,
+                        gradings[(kata.slug, mutant.file, syntax_of(_mutated_source(kata, mutant)))].result(),
+                    )
+                    for mutant in made[kata.slug]
+                ]
+                for kata in katas
+            }
+    finally:
+        for server in started:
+            server.close()
+    return Run(verdicts, unsound)
 
 
 def stale_equivalents(kata: Kata, verdicts: list[Verdict]) -> list[str]:
@@ -300,11 +432,17 @@ def stale_equivalents(kata: Kata, verdicts: list[Verdict]) -> list[str]:
     return sorted((set(kata.equivalent_mutants) | set(kata.known_survivors)) - made)
 
 
-def report(katas: list[Kata], results: dict[str, list[Verdict]]) -> tuple[str, bool]:
-    """The per-kata table and the survivors' diffs; and whether every survivor is explained."""
+def report(
+    katas: list[Kata], results: dict[str, list[Verdict]], unsound: dict[str, str] | None = None
+) -> tuple[str, bool]:
+    """The per-kata table and the survivors' diffs; and whether every survivor is explained (and every
+    solution passed its grader, without which no verdict of its kata means anything)."""
     lines = [f"{'kata':<28} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'known':>6} {'survived':>8}"]
     clean = True
     details: list[str] = []
+    for slug, why in (unsound or {}).items():
+        clean = False
+        details.append(f"{slug}: the reference solution fails its own grader here, {why}")
     for kata in katas:
         verdicts = results[kata.slug]
         counts = {
@@ -348,11 +486,13 @@ def main(argv: list[str] | None = None) -> int:
             for mutant in mutants_of(kata):
                 print(f"{kata.slug}  {mutant.id}")
         return 0
-    results = run(katas, args.workers)
-    text, clean = report(katas, results)
+    began = time.monotonic()
+    done = run(katas, args.workers)
+    text, clean = report(katas, done.verdicts, done.unsound)
     print(text)
+    print(f"graded in {time.monotonic() - began:.0f} s, {args.workers} at a time")
     if args.json:
-        document = {slug: [asdict(verdict) for verdict in verdicts] for slug, verdicts in results.items()}
+        document = {slug: [asdict(verdict) for verdict in verdicts] for slug, verdicts in done.verdicts.items()}
         Path(args.json).write_text(json.dumps(document, indent=2), encoding="utf-8")
     if not clean:
         print("\nEvery survivor needs a check that kills it, or a reason in kata.toml why it is equivalent.")

@@ -1,12 +1,15 @@
 """`dojo-mutate`: the lesson's lines are mutated with cosmic-ray's operators and ours, and graded."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cosmic_ray.mutating import MutationVisitor
 
-from dojo import mutate
+from dojo import mutate, runner
 from dojo.manifest import kata_by_slug
+from dojo.results import KataResult, KataStatus, TestResult
+from dojo.runner import Grading
 
 
 def test_the_lesson_lines_are_the_solutions_changed_and_added_lines() -> None:
@@ -70,3 +73,102 @@ def test_a_known_survivor_is_reported_and_does_not_fail_the_run() -> None:
     text, clean = mutate.report([kata], {kata.slug: [mutate.Verdict(mutant, "known", "needs a check of X")]})
     assert "survives, known: needs a check of X" in text
     assert clean
+
+
+def test_a_solution_that_fails_its_grader_makes_the_report_fail() -> None:
+    kata = kata_by_slug()["n_plus_one"]
+    text, clean = mutate.report([kata], {kata.slug: []}, {kata.slug: "by test_x: it failed"})
+    assert not clean
+    assert "n_plus_one: the reference solution fails its own grader here, by test_x" in text
+
+
+def test_mutants_that_python_reads_the_same_are_one_and_no_change_is_no_mutant() -> None:
+    assert mutate.syntax_of("x = a + 1\n") == mutate.syntax_of("x = a+1  # spaced\n")
+    assert mutate.syntax_of("x = a + 1\n") != mutate.syntax_of("x = a - 1\n")
+    kata = kata_by_slug()["n_plus_one"]
+    source = (kata.solution_dir / "services.py").read_text(encoding="utf-8")
+    for mutant in mutate.mutants_of(kata):
+        assert mutate.syntax_of(mutate._mutated_source(kata, mutant)) != mutate.syntax_of(source), mutant.id
+
+
+def _result(*tests: tuple[str, str, str]) -> Grading:
+    kata_tests = tuple(
+        TestResult(test=name, outcome=outcome, rule=None, message=message, broken=False)
+        for name, outcome, message in tests
+    )
+    status = KataStatus.FAILING if any(t.outcome == "failed" for t in kata_tests) else KataStatus.SOLVED
+    return Grading(
+        exit_code=1, output="", katas={"n_plus_one": KataResult(slug="n_plus_one", status=status, tests=kata_tests)}
+    )
+
+
+OUT_OF_TIME = ("test_a", "failed", "Timeout (>10.0s) from pytest-timeout.")
+
+
+@pytest.mark.parametrize(
+    ("second", "outcome"),
+    [
+        (_result(("test_a", "passed", "")), "survived"),
+        (_result(OUT_OF_TIME), "killed"),
+        (_result(("test_a", "failed", "assert 1 == 2")), "killed"),
+    ],
+    ids=["slow_only_on_a_loaded_machine", "out_of_time_again", "fails_given_the_time"],
+)
+def test_a_mutant_out_of_time_is_graded_again_with_longer_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, second: Grading, outcome: str
+) -> None:
+    kata = kata_by_slug()["n_plus_one"]
+    mutant = mutate.mutants_of(kata)[0]
+    gradings = iter([_result(OUT_OF_TIME), second])
+    seen: list[dict[str, str]] = []
+
+    def fake_grade(targets: list[str], **kwargs: Any) -> Grading:
+        seen.append(kwargs["env"])
+        return next(gradings)
+
+    monkeypatch.setattr(mutate, "grade", fake_grade)
+    verdict = mutate.judge(kata, mutant, tmp_path, {})
+    assert verdict.outcome == outcome
+    assert len(seen) == 2
+    assert float(seen[1]["DOJO_GRADER_TIMEOUT"]) > float(seen[0].get("DOJO_GRADER_TIMEOUT", "10"))
+    if outcome == "killed" and _ran_out(second):
+        assert "still out of time" in verdict.reason
+
+
+def _ran_out(grading: Grading) -> bool:
+    return all("Timeout (" in test.message for test in grading.katas["n_plus_one"].tests if test.outcome == "failed")
+
+
+def test_a_mutant_that_fails_in_time_is_graded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kata = kata_by_slug()["n_plus_one"]
+    calls: list[str] = []
+
+    def fake_grade(targets: list[str], **kwargs: Any) -> Grading:
+        calls.append(targets[0])
+        return _result(("test_a", "failed", "assert 3 == 1"))
+
+    monkeypatch.setattr(mutate, "grade", fake_grade)
+    verdict = mutate.judge(kata, mutate.mutants_of(kata)[0], tmp_path, {})
+    assert (verdict.outcome, verdict.reason, calls) == ("killed", "by test_a", ["katas/n_plus_one"])
+
+
+def test_a_served_grading_is_a_cold_one(tmp_path: Path) -> None:
+    """The server forks each grading from a warm process: the same results, the same exit status."""
+    with runner.GradingServer() as server:
+        assert server.clean
+        served = runner.grade(["katas/n_plus_one"], server=server)
+        solved = runner.grade(["katas/n_plus_one", "--solutions"], server=server)
+    cold = runner.grade(["katas/n_plus_one"])
+    assert served.katas == cold.katas
+    assert served.exit_code == cold.exit_code == 1
+    assert served.katas["n_plus_one"].status == "failing"
+    assert (solved.exit_code, solved.katas["n_plus_one"].status) == (0, "solved")
+
+
+def test_a_served_grading_out_of_time_is_stopped_and_said_so() -> None:
+    with runner.GradingServer() as server:
+        grading = runner.grade(["katas/n_plus_one"], server=server, timeout=0.2)
+        after = runner.grade(["katas/n_plus_one", "--solutions"], server=server)
+    assert grading.exit_code == runner.TIMED_OUT
+    assert "timed out" in grading.katas["n_plus_one"].tests[0].message
+    assert after.katas["n_plus_one"].status == "solved", "the server grades on after a grading it stopped"

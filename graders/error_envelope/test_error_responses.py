@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError
 from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
 from django.test import Client
 
 from dojo.grading import check, fails_once_when_saved, unexpected_edits
@@ -99,6 +100,30 @@ def test_an_api_key_reads_an_invoice_of_its_organization(client: Client) -> None
         "total_cents": 4_990,
         "currency": "USD",
     }
+
+
+NEW_INVOICE = {"customer_email": "ap@acme.test", "total_cents": 12_000, "currency": "EUR"}
+
+
+@pytest.mark.guard("API-3")
+@pytest.mark.parametrize("total_cents", [1, 2**31 - 1], ids=["smallest", "largest"])
+def test_totals_at_the_limits_are_accepted(client: Client, total_cents: int) -> None:
+    """A total of one cent, and the largest the column holds, are valid"""
+    api_key = ApiKeyFactory(can_write=True)
+
+    created = client.post(
+        "/api/v1/invoices",
+        {**NEW_INVOICE, "total_cents": total_cents},
+        content_type="application/json",
+        headers=headers(api_key),
+    )
+
+    check(
+        created.status_code == 201,
+        f"Creating an invoice of {total_cents} cents answered {created.status_code}: "
+        f"{created.content.decode(errors='replace')[:200]}\nA total from 1 cent up to {2**31 - 1} (what the "
+        "column holds) is valid and must still be created.",
+    )
 
 
 def test_a_write_key_creates_and_voids_invoices(client: Client) -> None:
@@ -203,6 +228,11 @@ def test_a_read_only_key_answers_403_in_the_envelope(client: Client) -> None:
         code="permission_denied",
     )
     assert body["details"] == []
+    check(
+        "read-only" in body["message"],
+        f"The 403 answer says {body['message']!r}: the service's PermissionDenied says why (the key is "
+        "read-only), and the message should still say so. Answer str(exc), and a default only when it is empty.",
+    )
     check_envelope(
         client.post(
             "/api/v1/invoices",
@@ -225,6 +255,7 @@ def test_unknown_invoice_ids_answer_404_in_the_envelope(client: Client) -> None:
         ("GET", "/api/v1/invoices/999999"),
         ("GET", f"/api/v1/invoices/{elsewhere.pk}"),
         ("POST", "/api/v1/invoices/999999/void"),
+        ("GET", f"/api/v1/invoices/{2**63 - 1}"),  # the largest id the column holds: valid, and unknown
     ]:
         response = client.generic(method, url, headers=headers(api_key))
         check_envelope(response, request=f"{method} {url}", status=404, code="invoice_not_found")
@@ -252,8 +283,12 @@ def test_voiding_a_paid_invoice_answers_409_in_the_envelope(client: Client) -> N
         ("body", "POST", "/api/v1/invoices", {"customer_email": "ap@acme.test", "total_cents": "lots"}, "total_cents"),
         ("path", "GET", "/api/v1/invoices/latest", None, "invoice_id"),
         ("query", "GET", "/api/v1/reports/revenue?year=2026&month=13&currency=EUR", None, "month"),
+        ("path", "GET", "/api/v1/invoices/0", None, "invoice_id"),
+        ("path", "GET", f"/api/v1/invoices/{2**63}", None, "invoice_id"),
+        ("body", "POST", "/api/v1/invoices", {**NEW_INVOICE, "total_cents": 0}, "total_cents"),
+        ("body", "POST", "/api/v1/invoices", {**NEW_INVOICE, "total_cents": 2**31}, "total_cents"),
     ],
-    ids=["body", "path", "query"],
+    ids=["body", "path", "query", "id_zero", "id_too_large", "total_zero", "total_too_large"],
 )
 def test_invalid_input_answers_422_in_the_envelope(
     client: Client, where: str, method: str, url: str, data: dict[str, object] | None, field: str
@@ -298,14 +333,17 @@ def test_a_method_the_path_does_not_have_answers_405_in_the_envelope(client: Cli
 
 
 @pytest.mark.lesson("API-3")
+@pytest.mark.parametrize("raised", ["DoesNotExist", "Http404"])
 def test_a_lookup_that_finds_nothing_answers_404_in_the_envelope(
-    client: Client, monkeypatch: pytest.MonkeyPatch
+    client: Client, monkeypatch: pytest.MonkeyPatch, raised: str
 ) -> None:
-    """A lookup that finds nothing (a DoesNotExist) answers 404 in the envelope"""
+    """A lookup that finds nothing (a DoesNotExist, get_object_or_404's Http404) answers 404 in the envelope"""
     api_key = ApiKeyFactory(can_write=False)
     client.raise_request_exception = False  # a crash answers 500, as in production
 
     def lookup_that_finds_nothing(actor: object, invoice_id: int) -> Invoice:
+        if raised == "Http404":
+            return get_object_or_404(Invoice, pk=invoice_id, organization_id=-1)
         return Invoice.objects.get(pk=invoice_id, organization_id=-1)  # raises Invoice.DoesNotExist
 
     from error_envelope import services
@@ -315,14 +353,16 @@ def test_a_lookup_that_finds_nothing_answers_404_in_the_envelope(
 
     check_envelope(
         response,
-        request="GET /api/v1/invoices/7, whose service raised Invoice.DoesNotExist",
+        request=f"GET /api/v1/invoices/7, whose service raised {raised}",
         status=404,
         code="not_found",
     )
 
 
 @pytest.mark.lesson("API-3")
-def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(client: Client) -> None:
+def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
     api_key = ApiKeyFactory(can_write=True)
     invoice = InvoiceFactory(organization=api_key.organization)
     url = f"/api/v1/invoices/{invoice.pk}/void"
@@ -345,6 +385,12 @@ def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(cli
         "names, addresses and exception texts help an attacker and mean nothing to a client. Log the "
         "exception (logger.exception) and answer a fixed message such as "
         '"Something went wrong on our side."',
+    )
+    logged = [record for record in caplog.records if record.exc_info and record.exc_info[0] is OperationalError]
+    check(
+        bool(logged),
+        "The 500 answer hides the cause from the client, but nothing logged it with its traceback: the "
+        "team learns of the failure only from the clients. Log it in the handler: logger.exception(...).",
     )
 
 

@@ -10,7 +10,7 @@ import json
 import re
 import subprocess
 import tokenize
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -172,6 +172,14 @@ def test_no_reminder_within_the_grace_period_and_no_copies_by_default() -> None:
     assert second is not None
     assert (first.cc, second.cc) == ((), ())
     assert (first.subject[:10], second.subject[:14]) == ("Reminder: ", "Final notice: ")
+
+
+def test_a_reminder_cannot_be_changed_once_made() -> None:
+    """A Reminder is a value: frozen, as it was, so that a queued reminder cannot change before it is sent"""
+    reminder = Reminder(to="ap@globex.test", cc=(), subject="Reminder: INV-00001", body="Please pay it.")
+
+    with pytest.raises(FrozenInstanceError):
+        reminder.subject = "Paid, thank you"  # type: ignore[misc]
 
 
 # ---- the lesson ----------------------------------------------------------------------------------------------

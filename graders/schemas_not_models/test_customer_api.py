@@ -40,6 +40,12 @@ def post_json(client: Client, url: str, data: object) -> HttpResponse:
     return client.post(url, json.dumps(data), content_type="application/json")
 
 
+def address_of_length(length: int) -> str:
+    """A valid email address exactly `length` characters long."""
+    domain = "@acme.test"
+    return "a" * (length - len(domain)) + domain
+
+
 def shown(response: HttpResponse) -> str:
     return " ".join(response.content.decode(errors="replace").split())[:200]
 
@@ -126,8 +132,21 @@ def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
         ("currency is not one we bill in", {**VALID, "currency": "EURO"}),
         ("currency is a real one we do not bill in", {**VALID, "currency": "CHF"}),
         ("email is missing", {"name": "Acme GmbH", "currency": "USD"}),
+        ("name is empty", {**VALID, "name": ""}),
+        ("name is 201 characters long", {**VALID, "name": "A" * 201}),
+        ("email is 255 characters long", {**VALID, "email": address_of_length(255)}),
     ],
-    ids=["name_list", "email_number", "email_invalid", "currency_unknown", "currency_not_billed", "email_missing"],
+    ids=[
+        "name_list",
+        "email_number",
+        "email_invalid",
+        "currency_unknown",
+        "currency_not_billed",
+        "email_missing",
+        "name_empty",
+        "name_too_long",
+        "email_too_long",
+    ],
 )
 def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict[str, Any]) -> None:
     organization = OrganizationFactory()
@@ -142,6 +161,30 @@ def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict
         "it is or crashes later. Declare the input as a schema parameter of the view (payload: CustomerIn, "
         "with the types and limits of the README): Ninja validates it before your code runs and answers "
         "422 with the reasons.",
+    )
+
+
+@pytest.mark.guard("API-2")
+@pytest.mark.parametrize(
+    ("case", "data"),
+    [
+        ("name is 1 character long", {**VALID, "name": "A"}),
+        ("name is 200 characters long", {**VALID, "name": "A" * 200}),
+        ("email is 254 characters long", {**VALID, "email": address_of_length(254)}),
+    ],
+    ids=["name_shortest", "name_longest", "email_longest"],
+)
+def test_input_at_its_limits_is_accepted(client: Client, case: str, data: dict[str, Any]) -> None:
+    organization = OrganizationFactory()
+
+    response = post_json(client, customers_url(organization), data)
+
+    stored = Customer.objects.filter(organization=organization).count()
+    check(
+        response.status_code == 201 and stored == 1,
+        f"Creating a customer whose {case} answered {response.status_code} ({shown(response)}) and stored "
+        f"{stored} customer(s). The limits are the README's: a name of 1 to 200 characters, an email of "
+        "up to 254 (what the model stores); a value at the limit is valid.",
     )
 
 

@@ -236,5 +236,5 @@ def install() -> bool:
     module: Any = sys.modules[__name__]
     sys.modules["time_machine"] = module
     if not hasattr(_time_module, "tzset"):
-        _time_module.tzset = _tzset  # type: ignore[attr-defined]
+        _time_module.tzset = _tzset
     return True

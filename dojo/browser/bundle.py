@@ -60,4 +60,10 @@ def kata_bundle(kata: Kata) -> dict[str, object]:
         for path in sorted((paths.KATAS / kata.slug).rglob("*.py"))
         if "__pycache__" not in path.parts
     }
-    return {"slug": kata.slug, "files": files, "editable": list(kata.files), "starter": starter}
+    return {
+        "slug": kata.slug,
+        "files": files,
+        "editable": list(kata.files),
+        "starter": starter,
+        "hints": list(kata.hints),
+    }

@@ -56,6 +56,15 @@ WHEELS = [
     "factory-boy",
     "faker",
     "dj-database-url",
+    "httpx",
+    "httpcore",
+    "h11",
+    "anyio",
+    "idna",
+    "certifi",
+    "respx",
+    "stamina",
+    "tenacity",
 ]
 # the editor (CodeMirror 6) and what it imports, from npm: ES modules served as they are, each import of
 # another package rewritten to the file the site serves it as (`assets/runtime/codemirror/`)

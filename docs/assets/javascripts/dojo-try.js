@@ -132,7 +132,7 @@
     check.disabled = true;
     results.replaceChildren();
     say("Loading Python…");
-    worker.postMessage({ type: "grade", slug, files });
+    worker.postMessage({ type: "grade", slug, files, skips: bundle.not_in_browser });
   }
 
   // hints: one more each time, remembered
@@ -266,6 +266,7 @@
       results,
       el("div", { class: "dojo-try__hint-box" }, hintList, el("p", {}, hintButton)),
     );
+    panel.dojoTry = { files: edits }; // what the editors hold, for the site's browser tests
     say("Loading Python…");
     fresh();
   }

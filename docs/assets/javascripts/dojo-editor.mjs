@@ -34,6 +34,7 @@ export function createEditor(parent, text, { label, readOnly = false, onChange =
     indentUnit.of("    "),
     EditorView.contentAttributes.of({ "aria-label": label }),
     EditorState.readOnly.of(readOnly),
+    EditorView.editable.of(!readOnly),
   ];
   if (!readOnly) {
     extensions.push(

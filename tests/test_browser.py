@@ -593,7 +593,7 @@ def test_every_kata_in_the_browser_gives_the_command_line_s_verdict_for_each_che
     slugs = list(browser_bundle.IN_BROWSER)
     targets = [f"katas/{slug}" for slug in slugs]
     command_line = {"starter": grade(targets), "solution": grade([*targets, "--solutions"])}
-    jobs = []
+    jobs: list[dict[str, Any]] = []
     for slug in slugs:
         solution = {name: (paths.SOLUTIONS / slug / name).read_text(encoding="utf-8") for name in katas[slug].files}
         jobs += [{"slug": slug, "replace": {}}, {"slug": slug, "replace": solution}]
@@ -602,7 +602,7 @@ def test_every_kata_in_the_browser_gives_the_command_line_s_verdict_for_each_che
     differ = {}
     for job, in_browser in zip(jobs, graded, strict=True):
         tree = "solution" if job["replace"] else "starter"
-        slug = job["slug"]
+        slug = str(job["slug"])
         expected = {test.test: str(test.outcome) for test in command_line[tree].katas[slug].tests}
         for name in browser_bundle.not_in_browser(katas[slug]):
             expected[name] = "skipped"

@@ -5,6 +5,7 @@ import io
 import json
 import tarfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ def test_only_the_checks_marked_postgresql_are_left_out_in_the_browser_with_the_
     assert skipped == {"test_concurrent_moves_never_lose_or_invent_seats": bundle.NEEDS_POSTGRESQL}
 
 
-def _npm_package(tmp_path: Path, meta: dict[str, object], files: dict[str, str]) -> tarfile.TarFile:
+def _npm_package(tmp_path: Path, meta: Mapping[str, object], files: Mapping[str, str]) -> tarfile.TarFile:
     path = tmp_path / "package.tgz"
     with tarfile.open(path, "w:gz") as archive:
         for name, text in {"package.json": json.dumps(meta), **files}.items():

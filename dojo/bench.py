@@ -188,7 +188,9 @@ def browser_figures(repeat: int) -> list[Figure]:
                     page.locator(".dojo-try button", has_text="Check").click(timeout=120_000)
                     page.locator(".dojo-try__verdict").wait_for(timeout=300_000)
                     firsts.append(time.perf_counter() - started)
-                    sizes.append(sum(Path(path).stat().st_size for path in served if Path(path).is_file()) / MEGABYTE)
+                    sizes.append(
+                        sum(Path(path).stat().st_size for path in set(served) if Path(path).is_file()) / MEGABYTE
+                    )
                     page.locator(".dojo-try__status", has_text="Ready").wait_for(timeout=300_000)
                     page.evaluate("() => document.querySelector('.dojo-try__results').replaceChildren()")
                     started = time.perf_counter()

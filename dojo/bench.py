@@ -6,6 +6,7 @@ unset (bytecode caching on, as on a developer's machine); one warm-up run preced
 """
 
 import argparse
+import io
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from dojo import paths, sitegen
 from dojo.audit import bench as audit_bench
@@ -35,13 +37,14 @@ class Figure:
     target: float | None
     target_ratio: float | None = None
     target_over_floor: float | None = None  # seconds allowed above the floor
+    unit: str = "s"  # "MB" for a size, with no floor
 
     def line(self) -> str:
         floor = f"{self.floor:7.2f} s" if self.floor is not None else "      —  "
         ratio = f"{self.seconds / self.floor:5.2f}×" if self.floor else "   —  "
         verdicts = []
         if self.target is not None:
-            verdicts.append(f"≤ {self.target:g} s {'ok' if self.seconds <= self.target else 'MISSED'}")
+            verdicts.append(f"≤ {self.target:g} {self.unit} {'ok' if self.seconds <= self.target else 'MISSED'}")
         if self.target_ratio is not None and self.floor:
             within = self.seconds / self.floor <= self.target_ratio
             verdicts.append(f"≤ {self.target_ratio:g}× floor {'ok' if within else 'MISSED'}")
@@ -50,7 +53,7 @@ class Figure:
             verdicts.append(
                 f"≤ floor + {self.target_over_floor:g} s = {limit:.2f} s {'ok' if self.seconds <= limit else 'MISSED'}"
             )
-        return f"{self.name:<38} {self.seconds:7.2f} s  {floor}  {ratio}  {'; '.join(verdicts)}"
+        return f"{self.name:<38} {self.seconds:7.2f} {self.unit:<2} {floor}  {ratio}  {'; '.join(verdicts)}"
 
 
 def timed(command: list[str], *, ok_codes: tuple[int, ...] = (0, 1, 5)) -> float:
@@ -141,13 +144,99 @@ def watch_latency(repeat: int) -> float:
     return statistics.median(samples[1:])
 
 
+BROWSER_SLUG = "n_plus_one"
+MEGABYTE = 1_000_000
+
+
+def browser_figures(repeat: int) -> list[Figure]:
+    """The kata page's in-browser runner, in headless Chromium on a built site served from this machine:
+    seconds from opening the page to the first verdict (Check pressed as soon as it shows), seconds of
+    a re-grade (Check pressed again once the next worker is ready), and what the first visit fetches."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import sync_playwright
+
+    served: list[str] = []
+
+    class Counting(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def send_head(self) -> "io.BytesIO | BinaryIO | None":
+            served.append(self.translate_path(self.path))
+            return super().send_head()
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    firsts, regrades, sizes = [], [], []
+    with tempfile.TemporaryDirectory(prefix="dojo-bench-site-") as scratch:
+        site = Path(scratch) / "site"
+        timed([sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(site)])
+        if not json_available(site):
+            raise SystemExit("the site was built without the in-browser runner (no network for its first fetch?)")
+        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Counting, directory=str(site)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/katas/{BROWSER_SLUG}/"
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+                for _ in range(repeat):
+                    context = browser.new_context()  # a first visit: nothing cached
+                    page = context.new_page()
+                    served.clear()
+                    started = time.perf_counter()
+                    page.goto(url, wait_until="domcontentloaded")
+                    page.locator(".dojo-try button", has_text="Check").click(timeout=120_000)
+                    page.locator(".dojo-try__verdict").wait_for(timeout=300_000)
+                    firsts.append(time.perf_counter() - started)
+                    sizes.append(
+                        sum(Path(path).stat().st_size for path in set(served) if Path(path).is_file()) / MEGABYTE
+                    )
+                    page.locator(".dojo-try__status", has_text="Ready").wait_for(timeout=300_000)
+                    page.evaluate("() => document.querySelector('.dojo-try__results').replaceChildren()")
+                    started = time.perf_counter()
+                    page.locator(".dojo-try button", has_text="Check").click()
+                    page.locator(".dojo-try__verdict").wait_for(timeout=300_000)
+                    regrades.append(time.perf_counter() - started)
+                    context.close()
+                browser.close()
+        finally:
+            server.shutdown()
+            server.server_close()
+    return [
+        Figure(f"browser: open page → first verdict ({BROWSER_SLUG})", statistics.median(firsts), None, 20.0),
+        Figure("browser: re-grade, next worker ready", statistics.median(regrades), None, 5.0),
+        Figure("browser: first visit downloads (MB)", statistics.median(sizes), None, 30.0, unit="MB"),
+    ]
+
+
+def json_available(site: Path) -> bool:
+    import json
+
+    manifest = json.loads((site / "assets" / "runtime" / "runtime.json").read_text(encoding="utf-8"))
+    return bool(manifest.get("available"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dojo-bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (default 5)")
     parser.add_argument("--skip-suite", action="store_true", help="leave out the project's test suite (1–2 min)")
     parser.add_argument("--skip-site", action="store_true", help="leave out the site build and its floor")
     parser.add_argument("--skip-audit", action="store_true", help="leave out `dojo audit` on a generated project")
+    parser.add_argument(
+        "--browser-only",
+        action="store_true",
+        help="only the in-browser runner's figures (headless Chromium; about a minute a run)",
+    )
+    parser.add_argument("--skip-browser", action="store_true", help="leave out the in-browser runner's figures")
     options = parser.parse_args(argv)
+    if options.browser_only:
+        print(f"dojo-bench: the in-browser runner, median of {options.repeat} first visits")
+        for figure in browser_figures(options.repeat):
+            print(figure.line())
+        print("the download is counted in MB (10^6 bytes) as the static server sent it, uncompressed")
+        return 0
     print(f"dojo-bench: median of {options.repeat} runs after a warm-up; PYTHONDONTWRITEBYTECODE unset in children")
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="dojo-bench-") as scratch:
@@ -186,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             suite = timed([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"], ok_codes=(0,))
             figures.append(Figure("project test suite (one run)", suite, None, None))
         shutil.rmtree(site, ignore_errors=True)
+    if not options.skip_browser:
+        figures += browser_figures(options.repeat)
     print(f"{'figure':<38} {'time':>9}  {'floor':>9}  {'ratio':>6}  target")
     for figure in figures:
         print(figure.line())

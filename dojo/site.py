@@ -113,12 +113,29 @@ def try_it_here(kata: Kata) -> list[str]:
             f'!!! note "On the command line only"\n    This kata does not run in the browser: {why}. '
             f"Grade it with `uv run pytest katas/{kata.slug}`.",
         ]
+    skipped = browser_bundle.not_in_browser(kata)
+    if skipped:
+        checks = "; ".join(f"`{name}`, because {why}" for name, why in skipped.items())
+        scope = (
+            f"Every check runs in the browser but these: {checks}. So the browser can show this kata "
+            f"incomplete, never solved: solve it with `uv run pytest katas/{kata.slug}` on PostgreSQL."
+        )
+    else:
+        scope = "Every check of this kata runs in the browser."
+    uses_clock = any("import time_machine" in path.read_text(encoding="utf-8") for path in kata.grader_dir.glob("*.py"))
+    if uses_clock:
+        scope += (
+            " The checks that move the clock use, in the browser, the dojo's pure-Python stand-in for "
+            "time-machine (which is compiled)."
+        )
     return [
         "## Try it here",
         "Edit the starter below and press **Check**: the same grader runs in your browser, on Python compiled "
         "to WebAssembly (Pyodide, Python 3.14 against our 3.12), with SQLite, and nothing leaves your machine. "
-        "Your code stays in this browser, for this kata, until you reset it. The page needs a web server "
-        "(`uv run mkdocs serve` or any static server), not `file://`.",
+        f"{scope} Your code stays in this browser, for this kata: **Reset to starter** keeps your version one "
+        "undo away, and **Export as zip** gives the kata folder (`katas/"
+        f"{kata.slug}/`) to unzip in your clone, where `uv run dojo` goes on from it. The page needs a web "
+        "server (`uv run mkdocs serve` or any static server), not `file://`.",
         f'<div class="dojo-try" data-kata="{kata.slug}">\n'
         '<div class="dojo-try__body"><p>Loading the in-browser runner…</p></div>\n'
         '<div class="dojo-try__unavailable" hidden><p>The in-browser runner is unavailable on this copy of the '

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -18,8 +19,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from dojo import paths, site
-from dojo.manifest import load_katas
+from dojo.browser import bundle as browser_bundle
+from dojo.manifest import kata_by_slug, load_katas
 from dojo.rules import load_rules
+from dojo.runner import grade
 
 CHROMIUM = os.environ.get("DOJO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = paths.REPO / "artifacts" / "screenshots"
@@ -373,50 +376,160 @@ def runner_site(built_site: Path) -> Path:
     return built_site
 
 
-def _editor(page: Any) -> Any:
-    return page.locator("textarea.dojo-try__editor[aria-label='katas/n_plus_one/services.py']")
+def _open_panel(visit: Visit, slug: str = "n_plus_one") -> Any:
+    page = visit.open(f"/katas/{slug}/")
+    page.locator(".dojo-try__tabs").wait_for(timeout=RUNNER_SECONDS * 1000)
+    return page
+
+
+def _files(page: Any) -> dict[str, str]:
+    """What the editors of the panel hold, by file name."""
+    return dict(page.evaluate("() => document.querySelector('.dojo-try').dojoTry.files()"))
+
+
+def _type(page: Any, name: str, text: str) -> None:
+    """Select all of a file in its editor and type `text` over it, as a learner pasting code."""
+    page.locator(".dojo-try__tab", has_text=name).first.click()
+    content = page.locator(f".dojo-try__pane[data-file='{name}'] .cm-content")
+    content.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(text)
+    assert _files(page)[name] == text
 
 
 def _check(page: Any) -> str:
     """Press Check and return the verdict the page shows."""
+    page.locator(".dojo-try__status", has_text="Ready").wait_for(timeout=RUNNER_SECONDS * 1000)
     page.locator(".dojo-try button", has_text="Check").click()
     verdict = page.locator(".dojo-try__verdict")
     verdict.wait_for(timeout=RUNNER_SECONDS * 1000)
     return str(verdict.inner_text())
 
 
+STARTER = paths.KATAS / "n_plus_one" / "services.py"
+SOLUTION = paths.SOLUTIONS / "n_plus_one" / "services.py"
+
+
 def test_the_starter_fails_its_lesson_in_the_browser_the_solution_passes_and_a_reload_keeps_it(
     runner_site: Path, visit: Visit
 ) -> None:
-    page = visit.open("/katas/n_plus_one/")
-    assert _editor(page).input_value() == (paths.KATAS / "n_plus_one" / "services.py").read_text(encoding="utf-8")
+    page = _open_panel(visit)
+    assert _files(page) == {"services.py": STARTER.read_text(encoding="utf-8")}
     assert _check(page) == "2 of 7 checks fail."
     failed = page.locator(".dojo-try__check--failed")
     assert failed.count() == 2
     assert "some query runs once per invoice (the N+1 pattern)" in failed.nth(0).inner_text()
     assert failed.nth(0).locator("a").get_attribute("href") == f"{visit.base}/rules/perf-2/"
     visit.screenshot("kata-try-starter")
-    solution = (paths.SOLUTIONS / "n_plus_one" / "services.py").read_text(encoding="utf-8")
-    _editor(page).fill(solution)
-    page.locator(".dojo-try__status", has_text="Ready").wait_for(timeout=RUNNER_SECONDS * 1000)
+    solution = SOLUTION.read_text(encoding="utf-8")
+    _type(page, "services.py", solution)
     assert _check(page) == "Solved: all 7 checks pass."
     assert page.locator(".dojo-try__check--failed").count() == 0
     page.reload(wait_until="load")
-    _editor(page).wait_for()
-    assert _editor(page).input_value() == solution
+    page.locator(".dojo-try__tabs").wait_for()
+    assert _files(page) == {"services.py": solution}
 
 
 def test_an_endless_loop_in_the_browser_is_stopped_with_a_message(runner_site: Path, visit: Visit) -> None:
     visit.page.add_init_script("localStorage.setItem('dojo-try:limit-seconds', '5')")
-    page = visit.open("/katas/n_plus_one/")
-    starter = (paths.KATAS / "n_plus_one" / "services.py").read_text(encoding="utf-8")
+    page = _open_panel(visit)
+    starter = STARTER.read_text(encoding="utf-8")
     looping = starter.replace('    """', '    while True:\n        pass\n    """', 1)
     assert looping != starter
-    _editor(page).fill(looping)
-    page.locator(".dojo-try__status", has_text="Ready").wait_for(timeout=RUNNER_SECONDS * 1000)
+    _type(page, "services.py", looping)
     verdict = _check(page)
     assert verdict == "The grading ran for more than 5 s, so it was stopped: look for a loop that never ends."
     assert page.locator(".dojo-try button", has_text="Check").is_enabled()
+
+
+def test_the_editor_has_a_tab_per_file_highlights_python_and_keeps_the_other_files_read_only(
+    runner_site: Path, visit: Visit
+) -> None:
+    page = _open_panel(visit)
+    starter = sorted(path.name for path in (paths.KATAS / "n_plus_one").glob("*.py"))
+    tabs = page.locator(".dojo-try__tab").all_inner_texts()
+    assert tabs[0] == "services.py"
+    assert sorted(tab.removesuffix(" (read only)") for tab in tabs) == starter
+    assert all(tab.endswith("(read only)") for tab in tabs[1:])
+    # highlighting: the tokens of a line are spans, and a keyword is drawn in another colour than a name
+    line = page.locator(".dojo-try__pane[data-file='services.py'] .cm-line", has_text="def monthly_statement").first
+    colours = line.locator("span").evaluate_all("spans => spans.map(span => getComputedStyle(span).color)")
+    assert len(set(colours)) >= 2
+    page.locator(".dojo-try__tab", has_text="models.py").click()
+    models = page.locator(".dojo-try__pane[data-file='models.py']")
+    assert models.is_visible()
+    assert not page.locator(".dojo-try__pane[data-file='services.py']").is_visible()
+    assert models.locator(".cm-content").get_attribute("contenteditable") == "false"
+    assert "class Invoice" in models.inner_text()
+    models.locator(".cm-content").click()
+    page.keyboard.insert_text("oops")
+    assert "oops" not in models.inner_text()
+    assert set(_files(page)) == {"services.py"}
+    visit.screenshot("kata-try-tabs")
+
+
+def test_hints_open_one_at_a_time_and_stay_open_after_a_reload(runner_site: Path, visit: Visit) -> None:
+    page = _open_panel(visit)
+    hints = kata_by_slug()["n_plus_one"].hints
+    shown = page.locator(".dojo-try__hints li")
+    assert shown.count() == 0
+    for number in range(1, len(hints) + 1):
+        page.locator(".dojo-try button", has_text=f"Show hint {number} of {len(hints)}").click()
+        assert shown.count() == number
+    assert shown.nth(0).inner_text() == hints[0].replace("`", "")
+    page.reload(wait_until="load")
+    page.locator(".dojo-try__tabs").wait_for()
+    assert shown.count() == len(hints)
+    assert page.locator(".dojo-try button", has_text="No more hints").is_disabled()
+
+
+def test_reset_to_starter_keeps_the_previous_version_one_undo_away(runner_site: Path, visit: Visit) -> None:
+    page = _open_panel(visit)
+    starter = STARTER.read_text(encoding="utf-8")
+    mine = starter + "\n# my attempt\n"
+    _type(page, "services.py", mine)
+    undo = page.locator(".dojo-try button", has_text="Undo the reset")
+    assert not undo.is_visible()
+    page.locator(".dojo-try button", has_text="Reset to starter").click()
+    assert _files(page) == {"services.py": starter}
+    page.reload(wait_until="load")  # the previous version is kept across a reload too
+    page.locator(".dojo-try__tabs").wait_for()
+    assert _files(page) == {"services.py": starter}
+    undo.click()
+    assert _files(page) == {"services.py": mine}
+    assert not undo.is_visible()
+
+
+def test_the_kata_exports_as_a_zip_in_the_repository_layout_and_imports_back(
+    runner_site: Path, visit: Visit, tmp_path: Path
+) -> None:
+    page = _open_panel(visit)
+    solution = SOLUTION.read_text(encoding="utf-8")
+    _type(page, "services.py", solution)
+    with page.expect_download() as download:
+        page.locator(".dojo-try button", has_text="Export as zip").click()
+    exported = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported)
+    assert exported.name == "n_plus_one.zip"
+    starter = {f"katas/n_plus_one/{path.name}": path for path in (paths.KATAS / "n_plus_one").glob("*.py")}
+    with zipfile.ZipFile(exported) as archive:
+        assert archive.testzip() is None
+        assert sorted(archive.namelist()) == sorted(starter)
+        texts = {name: archive.read(name).decode("utf-8") for name in archive.namelist()}
+    assert texts["katas/n_plus_one/services.py"] == solution
+    assert texts["katas/n_plus_one/models.py"] == starter["katas/n_plus_one/models.py"].read_text(encoding="utf-8")
+
+    # a zip made elsewhere (deflated, inside a clone's folder) brings its services.py back in
+    mine = solution + "\n# continued on my machine\n"
+    made = tmp_path / "from-my-clone.zip"
+    with zipfile.ZipFile(made, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("dojo/katas/n_plus_one/services.py", mine)
+        archive.writestr("dojo/katas/n_plus_one/models.py", "not editable here")
+    page.locator(".dojo-try input[type=file]").set_input_files(str(made))
+    page.locator(".dojo-try__status", has_text="Imported services.py").wait_for()
+    assert _files(page) == {"services.py": mine}
+    page.locator(".dojo-try button", has_text="Undo the reset").click()
+    assert _files(page) == {"services.py": solution}
 
 
 def test_a_kata_whose_grader_cannot_run_in_the_browser_says_why_and_shows_the_command(built_site: Path) -> None:
@@ -424,3 +537,77 @@ def test_a_kata_whose_grader_cannot_run_in_the_browser_says_why_and_shows_the_co
     assert "does not run in the browser: its grader runs a program of its own" in page
     assert "uv run pytest katas/ruff_clean" in page
     assert 'class="dojo-try"' not in page
+
+
+def test_a_kata_with_checks_that_need_postgresql_says_which_do_not_run_in_the_browser(built_site: Path) -> None:
+    page = (built_site / "katas" / "atomic_invariants" / "index.html").read_text(encoding="utf-8")
+    assert 'class="dojo-try"' in page
+    assert (
+        "Every check runs in the browser but these: <code>test_concurrent_moves_never_lose_or_invent_seats</code>"
+        in page
+    )
+    assert "incomplete, never solved" in page
+    every = (built_site / "katas" / "n_plus_one" / "index.html").read_text(encoding="utf-8")
+    assert "Every check of this kata runs in the browser." in every
+
+
+# every kata of IN_BROWSER, starter and solution, each in a fresh worker, two workers at a time
+GRADE_IN_WORKERS = """async ({ jobs, parallel }) => {
+  const results = new Array(jobs.length);
+  let next = 0;
+  async function work() {
+    while (next < jobs.length) {
+      const index = next++;
+      const { slug, replace } = jobs[index];
+      const bundle = await (await fetch(`/assets/runtime/katas/${slug}.json`)).json();
+      const files = { ...bundle.files };
+      for (const [name, text] of Object.entries({ ...bundle.starter, ...replace })) {
+        files[`katas/${slug}/${name}`] = text;
+      }
+      const worker = new Worker("/assets/javascripts/dojo-worker.mjs", { type: "module" });
+      const data = await new Promise((resolve) => {
+        worker.onmessage = ({ data }) => { if (data.type !== "warm" && data.type !== "started") resolve(data); };
+        worker.postMessage({ type: "grade", slug, files, skips: bundle.not_in_browser });
+      });
+      worker.terminate();
+      const kata = data.report && data.report.katas && data.report.katas[slug];
+      results[index] = kata
+        ? Object.fromEntries(kata.tests.map((test) => [test.test, test.outcome]))
+        : { "(no report)": `${data.type}: ${data.message || ""} ${(data.output || "").slice(-2000)}` };
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, work));
+  return results;
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_every_kata_in_the_browser_gives_the_command_line_s_verdict_for_each_check(
+    runner_site: Path, visit: Visit, on_postgresql: bool
+) -> None:
+    """The browser grades on SQLite: its verdicts are compared with the command line's on SQLite."""
+    if on_postgresql:
+        pytest.skip("the browser grades on SQLite, so it is compared with the command line on SQLite only")
+    katas = kata_by_slug()
+    slugs = list(browser_bundle.IN_BROWSER)
+    targets = [f"katas/{slug}" for slug in slugs]
+    command_line = {"starter": grade(targets), "solution": grade([*targets, "--solutions"])}
+    jobs: list[dict[str, Any]] = []
+    for slug in slugs:
+        solution = {name: (paths.SOLUTIONS / slug / name).read_text(encoding="utf-8") for name in katas[slug].files}
+        jobs += [{"slug": slug, "replace": {}}, {"slug": slug, "replace": solution}]
+    visit.open("/")
+    graded = visit.page.evaluate(GRADE_IN_WORKERS, {"jobs": jobs, "parallel": 2})
+    differ = {}
+    for job, in_browser in zip(jobs, graded, strict=True):
+        tree = "solution" if job["replace"] else "starter"
+        slug = str(job["slug"])
+        expected = {test.test: str(test.outcome) for test in command_line[tree].katas[slug].tests}
+        for name in browser_bundle.not_in_browser(katas[slug]):
+            expected[name] = "skipped"
+        if in_browser != expected:
+            differ[f"{slug} {tree}"] = {"browser": in_browser, "command line": expected}
+    assert differ == {}
+    starters = [result for job, result in zip(jobs, graded, strict=True) if not job["replace"]]
+    assert all("failed" in result.values() for result in starters), "every starter fails some check"

@@ -1,8 +1,11 @@
 """The in-browser runner's build step (dojo/browser/): the lock, the cache, what a built site carries."""
 
 import hashlib
+import io
 import json
+import tarfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from dojo.manifest import kata_by_slug, load_katas
 def test_the_lock_pins_pyodide_and_every_wheel_at_the_versions_of_uv_lock() -> None:
     pinned = fetch.load_lock()
     assert [entry.name for entry in pinned if entry.kind == "wheel"] == fetch.WHEELS
+    assert {entry.name: entry.version for entry in pinned if entry.kind == "module"} == fetch.CODEMIRROR
     assert [(entry.name, entry.version) for entry in pinned if entry.kind == "pyodide"] == [("pyodide", fetch.PYODIDE)]
     locked = fetch._locked_packages()
     for entry in pinned:
@@ -64,6 +68,8 @@ def test_a_bundle_holds_the_harness_every_grader_the_starter_and_no_solution_of_
     assert "solutions/n_plus_one/services.py" not in files
     assert not any("/decoys/" in name for name in files)
     assert made["editable"] == ["services.py"]
+    assert made["hints"] == list(kata.hints)
+    assert made["not_in_browser"] == {}
     starter = made["starter"]
     assert isinstance(starter, dict)
     assert starter["services.py"] == (paths.KATAS / "n_plus_one" / "services.py").read_text(encoding="utf-8")
@@ -99,3 +105,39 @@ def test_the_django_wheel_the_site_serves_has_no_admin_gis_or_foreign_locales(tm
             "django/conf/locale/en/formats.py",
             "django/contrib/auth/models.py",
         ]
+
+
+def test_only_the_checks_marked_postgresql_are_left_out_in_the_browser_with_the_reason() -> None:
+    skipped = bundle.not_in_browser(kata_by_slug()["atomic_invariants"])
+    assert skipped == {"test_concurrent_moves_never_lose_or_invent_seats": bundle.NEEDS_POSTGRESQL}
+
+
+def _npm_package(tmp_path: Path, meta: Mapping[str, object], files: Mapping[str, str]) -> tarfile.TarFile:
+    path = tmp_path / "package.tgz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in {"package.json": json.dumps(meta), **files}.items():
+            data = text.encode("utf-8")
+            member = tarfile.TarInfo(f"package/{name}")
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    return tarfile.open(path, "r:gz")
+
+
+def test_an_editor_module_imports_the_other_packages_as_the_files_the_site_serves(tmp_path: Path) -> None:
+    source = (
+        "import { EditorView } from '@codemirror/view';\n"
+        'import elt from "crelt";\n'
+        "export { StringStream } from '@codemirror/streamparser';\n"
+        "const note = 'import x from \"elsewhere\"';\n"
+    )
+    meta = {"name": "@codemirror/example", "module": "dist/index.js", "main": "dist/index.cjs"}
+    with _npm_package(tmp_path, meta, {"dist/index.js": source}) as archive:
+        served = fetch.es_module(archive, {"@codemirror/view", "crelt", "@codemirror/streamparser"})
+    assert served == (
+        "import { EditorView } from './codemirror-view.js';\n"
+        'import elt from "./crelt.js";\n'
+        "export { StringStream } from './codemirror-streamparser.js';\n"
+        "const note = 'import x from \"elsewhere\"';\n"
+    )
+    with _npm_package(tmp_path, meta, {"dist/index.js": source}) as archive, pytest.raises(fetch.FetchError):
+        fetch.es_module(archive, {"@codemirror/view"})  # crelt is not pinned: the build refuses it

@@ -6,32 +6,73 @@ the manifest, the rules), the kata's grader, the shipped context files of `solut
 replace the editable files of the starter before each grading.
 """
 
+import ast
+import tokenize
 from pathlib import Path
 
 from dojo import paths
 from dojo.manifest import Kata
 
-# the katas whose whole grader runs on Pyodide, checked by tests/test_browser.py
-IN_BROWSER = ("n_plus_one",)
+# the katas whose grader runs on Pyodide, each check with the command line's verdict on SQLite
+# (tests/test_browser.py compares them, starter and solution); the checks that need PostgreSQL are
+# skipped there as on the command line with SQLite, so such a kata is never "solved" in the browser
+IN_BROWSER = (
+    "n_plus_one",
+    "webhook_idempotency",
+    "replayed_side_effects",
+    "atomic_external_call",
+    "schemas_not_models",
+    "error_envelope",
+    "cursor_pagination",
+    "schema_n_plus_one",
+    "thin_router",
+    "service_authorization",
+    "service_roles",
+    "injectable_client",
+    "http_client_wrapper",
+    "idempotent_retries",
+    "factories_not_fixtures",
+    "raw_sql_injection",
+    "timestamps_and_names",
+    "missing_index",
+    "utc_datetimes",
+    "quadratic_reconciliation",
+    "atomic_invariants",
+    "on_commit_events",
+    "at_least_once_consumer",
+)
 # why the others cannot, in the words the kata page shows
 SUBPROCESS = "its grader runs a program of its own (a subprocess), which the browser cannot start"
-TIME_MACHINE = "its grader moves the clock with time-machine, a compiled library that the browser cannot load"
 NOT_YET = "its grader has not yet been proven to give the command line's verdicts in the browser"
 WHY_NOT = {
     "ruff_clean": SUBPROCESS,
     "type_hints": SUBPROCESS,
     "test_the_logic": SUBPROCESS,
-    "cursor_pagination": TIME_MACHINE,
-    "thin_router": TIME_MACHINE,
-    "timestamps_and_names": TIME_MACHINE,
-    "utc_datetimes": TIME_MACHINE,
 }
+# why a check marked `@pytest.mark.postgresql` does not run in the browser
+NEEDS_POSTGRESQL = (
+    "it runs concurrent sessions against PostgreSQL (threads and row locks), and the browser has one thread and SQLite"
+)
 HARNESS_SKIPPED = {"audit", "browser", "cli"}  # packages of dojo/ that grading never imports
 
 
 def why_not(kata: Kata) -> str | None:
     """None when the kata runs in the browser, else the reason it does not."""
     return None if kata.slug in IN_BROWSER else WHY_NOT.get(kata.slug, NOT_YET)
+
+
+def not_in_browser(kata: Kata) -> dict[str, str]:
+    """The kata's checks that the browser skips, by name, with the reason (read from the grader's source)."""
+    skipped = {}
+    for module in sorted(kata.grader_dir.glob("test_*.py")):
+        with tokenize.open(module) as handle:
+            tree = ast.parse(handle.read(), str(module))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                ast.unparse(decorator) == "pytest.mark.postgresql" for decorator in node.decorator_list
+            ):
+                skipped[node.name] = NEEDS_POSTGRESQL
+    return skipped
 
 
 def _texts(root: Path, folder: Path, *, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
@@ -60,4 +101,11 @@ def kata_bundle(kata: Kata) -> dict[str, object]:
         for path in sorted((paths.KATAS / kata.slug).rglob("*.py"))
         if "__pycache__" not in path.parts
     }
-    return {"slug": kata.slug, "files": files, "editable": list(kata.files), "starter": starter}
+    return {
+        "slug": kata.slug,
+        "files": files,
+        "editable": list(kata.files),
+        "starter": starter,
+        "hints": list(kata.hints),
+        "not_in_browser": not_in_browser(kata),
+    }

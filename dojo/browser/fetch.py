@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import io
 import json
+import posixpath
 import re
 import shutil
 import sys
@@ -55,7 +56,35 @@ WHEELS = [
     "factory-boy",
     "faker",
     "dj-database-url",
+    "httpx",
+    "httpcore",
+    "h11",
+    "anyio",
+    "idna",
+    "certifi",
+    "respx",
+    "stamina",
+    "tenacity",
 ]
+# the editor (CodeMirror 6) and what it imports, from npm: ES modules served as they are, each import of
+# another package rewritten to the file the site serves it as (`assets/runtime/codemirror/`)
+CODEMIRROR = {
+    "@codemirror/state": "6.7.6",
+    "@codemirror/view": "6.43.15",
+    "@codemirror/language": "6.13.1",
+    "@codemirror/commands": "6.11.1",
+    "@codemirror/autocomplete": "6.20.4",
+    "@codemirror/lang-python": "6.2.1",
+    "@codemirror/streamparser": "6.0.0",
+    "@lezer/common": "1.5.5",
+    "@lezer/highlight": "1.2.5",
+    "@lezer/lr": "1.4.12",
+    "@lezer/python": "1.1.19",
+    "@marijn/find-cluster-break": "1.0.4",
+    "crelt": "1.0.7",
+    "style-mod": "4.1.5",
+    "w3c-keyname": "2.2.8",
+}
 # the files of the npm package the worker loads (the rest are type stubs and other entry points)
 PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
 TIMEOUT_SECONDS = 60
@@ -80,7 +109,7 @@ class Pinned:
     url: str
     sha256: str
     filename: str
-    kind: str  # "pyodide" (the npm tarball) or "wheel"
+    kind: str  # "pyodide" (the npm tarball), "wheel", or "module" (an npm package of the editor)
 
 
 class FetchError(RuntimeError):
@@ -125,7 +154,45 @@ def resolve() -> list[Pinned]:
     digest = hashlib.sha256(_get(tarball)).hexdigest()
     pinned = [Pinned("pyodide", PYODIDE, tarball, digest, tarball.rsplit("/", 1)[1], "pyodide")]
     packages = _locked_packages()
-    return pinned + [_wheel_for_pyodide(name, packages[name]) for name in WHEELS]
+    pinned += [_wheel_for_pyodide(name, packages[name]) for name in WHEELS]
+    for name, version in CODEMIRROR.items():
+        tarball = f"https://registry.npmjs.org/{name}/-/{name.rsplit('/', 1)[-1]}-{version}.tgz"
+        digest = hashlib.sha256(_get(tarball)).hexdigest()
+        filename = f"{module_name(name)}-{version}.tgz"
+        pinned.append(Pinned(name, version, tarball, digest, filename, "module"))
+    return pinned
+
+
+def module_name(package: str) -> str:
+    """The file name the site serves an npm package as: `@codemirror/view` → `codemirror-view`."""
+    return package.removeprefix("@").replace("/", "-")
+
+
+_IMPORT = re.compile(r"""^((?:import|export)\b[^'"\n]*?\bfrom\s*|import\s*)(['"])([^'"]+)\2""", re.MULTILINE)
+
+
+def es_module(archive: tarfile.TarFile, packages: set[str]) -> str:
+    """The entry module of an npm package, its imports of `packages` pointing at the served files."""
+    member = archive.extractfile("package/package.json")
+    if member is None:
+        raise FetchError("an npm package without package.json")
+    meta = json.loads(member.read())
+    exports = meta.get("exports", {})
+    exports = exports.get(".", exports) if isinstance(exports, dict) else {}
+    entry = meta.get("module") or (exports.get("import") if isinstance(exports, dict) else None) or meta["main"]
+    if isinstance(entry, dict):
+        entry = entry["default"]
+    source = archive.extractfile(f"package/{posixpath.normpath(entry)}")
+    if source is None:
+        raise FetchError(f"{meta['name']} has no {entry}")
+
+    def served(match: re.Match[str]) -> str:
+        name = match.group(3)
+        if name not in packages:
+            raise FetchError(f"{meta['name']} imports {name}, which the lock does not pin")
+        return f"{match.group(1)}{match.group(2)}./{module_name(name)}.js{match.group(2)}"
+
+    return _IMPORT.sub(served, source.read().decode("utf-8"))
 
 
 def write_lock(pinned: list[Pinned], path: Path | None = None) -> None:
@@ -168,6 +235,7 @@ def manifest(pinned: list[Pinned]) -> dict[str, object]:
     return {
         "pyodide": next(entry.version for entry in pinned if entry.kind == "pyodide"),
         "wheels": [entry.filename for entry in pinned if entry.kind == "wheel"],
+        "editor": bool([entry for entry in pinned if entry.kind == "module"]),
         "versions": {entry.name: entry.version for entry in pinned},
     }
 
@@ -203,10 +271,17 @@ def install(site_dir: Path, cache: Path | None = None) -> bool:
     (runtime / "pyodide").mkdir(exist_ok=True)
     (runtime / "wheels").mkdir(exist_ok=True)
     (runtime / "katas").mkdir(exist_ok=True)
+    (runtime / "codemirror").mkdir(exist_ok=True)
+    modules = {entry.name for entry in pinned if entry.kind == "module"}
     for entry in pinned:
         source = cache / entry.filename
         if entry.kind == "wheel":
             slim(source, runtime / "wheels" / entry.filename, SLIM.get(entry.name))
+            continue
+        if entry.kind == "module":
+            with tarfile.open(fileobj=io.BytesIO(source.read_bytes()), mode="r:gz") as archive:
+                text = es_module(archive, modules)
+            (runtime / "codemirror" / f"{module_name(entry.name)}.js").write_text(text, encoding="utf-8")
             continue
         with tarfile.open(fileobj=io.BytesIO(source.read_bytes()), mode="r:gz") as archive:
             for name in PYODIDE_FILES:

@@ -1,5 +1,7 @@
 // "Try it here": edit the kata in the page, press Check, and the real grader runs in a Web Worker on
-// Pyodide (dojo-worker.mjs). The learner's code stays in localStorage, one entry per kata.
+// Pyodide (dojo-worker.mjs). The editors are CodeMirror 6 (dojo-editor.mjs), one tab per file of the
+// kata: the files the kata lets the learner edit, and the others read only. The learner's code, the
+// version before the last reset and the hints shown stay in localStorage, one entry per kata.
 (() => {
   const panel = document.querySelector(".dojo-try[data-kata]");
   if (!panel) return;
@@ -11,6 +13,7 @@
   let bundle = null;
   let worker = null;
   let timer = null;
+  let zipper = null;
 
   const el = (tag, attrs = {}, ...children) => {
     const node = document.createElement(tag);
@@ -18,16 +21,25 @@
     node.append(...children);
     return node;
   };
+  const button = (text, primary = false) =>
+    el("button", { type: "button", class: primary ? "md-button md-button--primary" : "md-button" }, text);
 
   const saved = () => JSON.parse(localStorage.getItem(key) || "null") || {};
+  const store = (changes) => localStorage.setItem(key, JSON.stringify({ ...saved(), ...changes }));
   const editors = {};
-  const edits = () => Object.fromEntries(Object.entries(editors).map(([name, area]) => [name, area.value]));
-  const save = () => localStorage.setItem(key, JSON.stringify({ ...saved(), files: edits() }));
+  const edits = () => Object.fromEntries(Object.entries(editors).map(([name, editor]) => [name, editor.value]));
+  const save = () => store({ files: edits() });
 
   const status = el("p", { class: "dojo-try__status", role: "status" });
   const results = el("div", { class: "dojo-try__results", "aria-live": "polite" });
-  const check = el("button", { type: "button", class: "md-button md-button--primary" }, "Check");
-  const reset = el("button", { type: "button", class: "md-button" }, "Reset to starter");
+  const check = button("Check", true);
+  const reset = button("Reset to starter");
+  const undoReset = button("Undo the reset");
+  const exportZip = button("Export as zip");
+  const importZip = button("Import a zip");
+  const importInput = el("input", { type: "file", accept: ".zip,application/zip", hidden: "" });
+  const hintButton = button("Show a hint");
+  const hintList = el("ol", { class: "dojo-try__hints" });
 
   function say(text) {
     status.textContent = text;
@@ -60,7 +72,7 @@
       const item = el("li", { class: `dojo-try__check dojo-try__check--${test.outcome}` }, `${mark} ${test.title}`);
       if (test.outcome !== "passed") {
         if (test.message) item.append(el("pre", {}, test.message));
-        if (test.rule) {
+        if (test.rule && test.outcome !== "skipped") {
           item.append(el("p", {}, `Rule ${test.rule}: read `, el("a", { href: rulePage(test.rule) }, rulePage(test.rule))));
         }
       }
@@ -69,7 +81,7 @@
     const verdict = failed.length
       ? `${failed.length} of ${tests.length} checks fail.`
       : skipped.length
-        ? `${skipped.length} of ${tests.length} checks were skipped in the browser: not solved here, run it on the command line.`
+        ? `Incomplete: ${skipped.length} of ${tests.length} checks did not run in the browser, so this is not solved here: run uv run pytest katas/${slug}.`
         : `Solved: all ${tests.length} checks pass.`;
     results.append(
       el("p", { class: "dojo-try__verdict" }, verdict),
@@ -120,7 +132,76 @@
     check.disabled = true;
     results.replaceChildren();
     say("Loading Python…");
-    worker.postMessage({ type: "grade", slug, files });
+    worker.postMessage({ type: "grade", slug, files, skips: bundle.not_in_browser });
+  }
+
+  // hints: one more each time, remembered
+  function inline(text) {
+    // `code` in a hint, as the page's own hints show it
+    return text.split("`").map((part, n) => (n % 2 ? el("code", {}, part) : part));
+  }
+
+  function showHints() {
+    const shown = Math.min(saved().hints || 0, bundle.hints.length);
+    hintList.replaceChildren(...bundle.hints.slice(0, shown).map((hint) => el("li", {}, ...inline(hint))));
+    hintButton.textContent = shown < bundle.hints.length ? `Show hint ${shown + 1} of ${bundle.hints.length}` : "No more hints";
+    hintButton.disabled = shown >= bundle.hints.length;
+  }
+
+  function resetToStarter() {
+    store({ previous: edits() }); // one undo away, across reloads
+    for (const [name, editor] of Object.entries(editors)) editor.replace(bundle.starter[name]);
+    save();
+    undoReset.hidden = false;
+    say("Reset to the starter: Undo the reset (or Ctrl-Z in the editor) brings your version back.");
+  }
+
+  function undoTheReset() {
+    const previous = saved().previous;
+    if (!previous) return;
+    for (const [name, editor] of Object.entries(editors)) if (name in previous) editor.replace(previous[name]);
+    store({ previous: undefined, files: edits() });
+    undoReset.hidden = true;
+    say("Your version is back.");
+  }
+
+  // export and import: the kata folder as in the repository, katas/<slug>/…, for `uv run dojo`
+  function kataFiles() {
+    const current = { ...bundle.starter, ...edits() };
+    return Object.fromEntries(Object.entries(current).map(([name, text]) => [`katas/${slug}/${name}`, text]));
+  }
+
+  async function exportKata() {
+    const link = el("a", { href: URL.createObjectURL(zipper.zip(kataFiles())), download: `${slug}.zip` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    say(`Exported ${slug}.zip: unzip it at the root of the repository, then uv run dojo check ${slug}.`);
+  }
+
+  async function importKata(file) {
+    let files;
+    try {
+      files = await zipper.unzip(await file.arrayBuffer());
+    } catch (error) {
+      say(`${file.name} could not be read: ${error.message}`);
+      return;
+    }
+    const found = {};
+    for (const name of bundle.editable) {
+      const path = Object.keys(files).find((entry) => entry === `katas/${slug}/${name}` || entry.endsWith(`/katas/${slug}/${name}`));
+      if (path !== undefined) found[name] = files[path].replace(/\r\n/g, "\n");
+    }
+    if (!Object.keys(found).length) {
+      say(`${file.name} has no ${bundle.editable.map((name) => `katas/${slug}/${name}`).join(" or ")}: nothing was imported.`);
+      return;
+    }
+    store({ previous: edits() });
+    for (const [name, text] of Object.entries(found)) editors[name].replace(text);
+    save();
+    undoReset.hidden = false;
+    say(`Imported ${Object.keys(found).join(", ")} from ${file.name}; Undo the reset brings the version before back.`);
   }
 
   async function build() {
@@ -130,23 +211,62 @@
       panel.querySelector(".dojo-try__unavailable-reason").textContent = manifest.reason;
       return;
     }
-    bundle = await (await fetch(new URL(`katas/${slug}.json`, runtime))).json();
+    const [editorModule, zipModule, loaded] = await Promise.all([
+      import(new URL("assets/javascripts/dojo-editor.mjs", root).href),
+      import(new URL("assets/javascripts/dojo-zip.mjs", root).href),
+      fetch(new URL(`katas/${slug}.json`, runtime)).then((response) => response.json()),
+    ]);
+    bundle = loaded;
+    zipper = zipModule;
     const stored = saved().files || {};
-    const area = el("div", { class: "dojo-try__editors" });
-    for (const name of bundle.editable) {
-      const editor = el("textarea", { class: "dojo-try__editor", spellcheck: "false", "aria-label": `katas/${slug}/${name}`, rows: "24" });
-      editor.value = stored[name] ?? bundle.starter[name];
-      editor.addEventListener("input", save);
-      editors[name] = editor;
-      area.append(el("label", { class: "dojo-try__file" }, el("code", {}, `katas/${slug}/${name}`), editor));
-    }
-    check.addEventListener("click", grade);
-    reset.addEventListener("click", () => {
-      localStorage.setItem(key, JSON.stringify({ previous: edits() })); // one undo away, in storage
-      for (const [name, editor] of Object.entries(editors)) editor.value = bundle.starter[name];
-      save();
+    const tabs = el("div", { class: "dojo-try__tabs", role: "tablist" });
+    const panes = el("div", { class: "dojo-try__panes" });
+    const names = [...bundle.editable, ...Object.keys(bundle.starter).filter((name) => !bundle.editable.includes(name))];
+    names.forEach((name, index) => {
+      const editable = bundle.editable.includes(name);
+      const label = `katas/${slug}/${name}`;
+      const tab = el("button", { type: "button", role: "tab", class: "dojo-try__tab", "aria-selected": String(index === 0) }, name);
+      if (!editable) tab.append(el("span", { class: "dojo-try__readonly" }, " (read only)"));
+      const pane = el("div", { role: "tabpanel", class: "dojo-try__pane", "data-file": name, "aria-label": label });
+      pane.hidden = index !== 0;
+      const editor = editorModule.createEditor(pane, editable ? (stored[name] ?? bundle.starter[name]) : bundle.starter[name], {
+        label,
+        readOnly: !editable,
+        onChange: save,
+      });
+      if (editable) editors[name] = editor;
+      tab.addEventListener("click", () => {
+        for (const other of tabs.children) other.setAttribute("aria-selected", String(other === tab));
+        for (const other of panes.children) other.hidden = other !== pane;
+        editor.view.requestMeasure();
+      });
+      tabs.append(tab);
+      panes.append(pane);
     });
-    panel.querySelector(".dojo-try__body").replaceChildren(area, el("p", {}, check, " ", reset), status, results);
+    check.addEventListener("click", grade);
+    reset.addEventListener("click", resetToStarter);
+    undoReset.addEventListener("click", undoTheReset);
+    undoReset.hidden = !saved().previous;
+    exportZip.addEventListener("click", exportKata);
+    importZip.addEventListener("click", () => importInput.click());
+    importInput.addEventListener("change", () => {
+      if (importInput.files.length) importKata(importInput.files[0]);
+      importInput.value = "";
+    });
+    hintButton.addEventListener("click", () => {
+      store({ hints: (saved().hints || 0) + 1 });
+      showHints();
+    });
+    showHints();
+    panel.querySelector(".dojo-try__body").replaceChildren(
+      tabs,
+      panes,
+      el("p", { class: "dojo-try__actions" }, check, " ", reset, " ", undoReset, " ", exportZip, " ", importZip, importInput),
+      status,
+      results,
+      el("div", { class: "dojo-try__hint-box" }, hintList, el("p", {}, hintButton)),
+    );
+    panel.dojoTry = { files: edits }; // what the editors hold, for the site's browser tests
     say("Loading Python…");
     fresh();
   }

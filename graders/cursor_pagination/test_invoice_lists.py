@@ -170,6 +170,11 @@ def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
         len(fewer.get("results", [])) == 5,
         f"?page_size=5 gave {len(fewer.get('results', []))} invoices: a client may ask for smaller pages.",
     )
+    single = client.get(url, {"page_size": 1}).json()
+    check(
+        len(single.get("results", [])) == 1 and single.get("next"),
+        f"?page_size=1 gave {len(single.get('results', []))} invoices: a page of one invoice is a page too.",
+    )
     greedy = client.get(url, {"page_size": 1000}).json()
     check(
         len(greedy.get("results", [])) <= MAX_PAGE_SIZE,
@@ -465,11 +470,11 @@ def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> 
 
 @pytest.mark.guard("API-4")
 def test_the_admin_table_answers_a_huge_offset_without_crashing(client: Client) -> None:
-    """The admin table answers an offset beyond any table without a 500"""
+    """The admin table answers an offset below 0 or beyond any table without a 500"""
     InvoiceFactory()
     client.raise_request_exception = False  # a crash answers 500, as in production
 
-    answers = {offset: client.get(ADMIN_URL, {"limit": 10, "offset": offset}) for offset in (10**6, 2**63, 10**30)}
+    answers = {offset: client.get(ADMIN_URL, {"limit": 10, "offset": offset}) for offset in (-1, 10**6, 2**63, 10**30)}
 
     crashed = {offset: response.status_code for offset, response in answers.items() if response.status_code >= 500}
     check(

@@ -1,12 +1,15 @@
 """Grader of `cursor_pagination`: bounded pages; a cursor that gives each invoice once; limit/offset for admin."""
 
 import itertools
+import json
 import random
 import re
+from base64 import urlsafe_b64encode
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
@@ -167,6 +170,11 @@ def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
         len(fewer.get("results", [])) == 5,
         f"?page_size=5 gave {len(fewer.get('results', []))} invoices: a client may ask for smaller pages.",
     )
+    single = client.get(url, {"page_size": 1}).json()
+    check(
+        len(single.get("results", [])) == 1 and single.get("next"),
+        f"?page_size=1 gave {len(single.get('results', []))} invoices: a page of one invoice is a page too.",
+    )
     greedy = client.get(url, {"page_size": 1000}).json()
     check(
         len(greedy.get("results", [])) <= MAX_PAGE_SIZE,
@@ -287,6 +295,134 @@ def test_walking_next_gives_each_invoice_once_when_invoices_arrive_meanwhile(cli
     )
 
 
+def token(data: object) -> str:
+    """A cursor as the reference makes them: url-safe base64 of JSON (or of raw text, or of bytes)."""
+    raw = data if isinstance(data, bytes) else (data if isinstance(data, str) else json.dumps(data)).encode()
+    return urlsafe_b64encode(raw).decode()
+
+
+AT = "2026-01-05T09:00:00+00:00"
+# query strings a client may send by mistake or on purpose; none is a page the portal gave
+BAD_PORTAL_REQUESTS = {
+    "page_size=0": {"page_size": "0"},
+    "page_size=-5": {"page_size": "-5"},
+    "page_size not a number": {"page_size": "twenty"},
+    "page_size a fraction": {"page_size": "2.5"},
+    "page_size empty": {"page_size": ""},
+    "cursor not base64": {"cursor": "***not base64***"},
+    "cursor of bad padding": {"cursor": "abcde"},
+    "cursor outside ASCII": {"cursor": "é☃"},
+    "cursor with a NUL": {"cursor": "ab\x00cd"},
+    "cursor of text": {"cursor": token("2026-01-05|42")},
+    "cursor of bytes": {"cursor": token(b"\xff\xfe\x00\x81")},
+    "cursor of JSON null": {"cursor": token(None)},
+    "cursor of a JSON number": {"cursor": token(42)},
+    "cursor of a JSON list": {"cursor": token([AT, 42])},
+    "cursor of an empty object": {"cursor": token({})},
+    "cursor without an id": {"cursor": token({"created_at": AT})},
+    "cursor without a created_at": {"cursor": token({"id": 42})},
+    "cursor of the wrong types": {"cursor": token({"created_at": ["2026"], "id": {"n": 1}})},
+    "cursor with a text id": {"cursor": token({"created_at": AT, "id": "forty-two"})},
+    "cursor with a fractional id": {"cursor": token({"created_at": AT, "id": 4.5})},
+    "cursor with an id beyond 64 bits": {"cursor": token({"created_at": AT, "id": 2**63})},
+    "cursor with a huge id": {"cursor": token({"created_at": AT, "id": 10**30})},
+    "cursor with a datetime that is not one": {"cursor": token({"created_at": "yesterday", "id": 42})},
+    "cursor with an impossible date": {"cursor": token({"created_at": "2026-02-30T09:00:00+00:00", "id": 42})},
+    "cursor with an impossible time": {"cursor": token({"created_at": "2026-01-05T25:61:00+00:00", "id": 42})},
+    "cursor with a numeric datetime": {"cursor": token({"created_at": 10**20, "id": 42})},
+    "cursor with a datetime past year 9999 in UTC": {
+        "cursor": token({"created_at": "9999-12-31T23:00:00-05:00", "id": 42})
+    },
+    "cursor with a datetime before year 1 in UTC": {
+        "cursor": token({"created_at": "0001-01-01T01:00:00+05:00", "id": 42})
+    },
+    "cursor of deeply nested JSON": {"cursor": token("[" * 5_000 + "]" * 5_000)},
+}
+
+
+# requests that are odd but name no impossible page: a correct fix may answer them (a page size
+# clamped to the largest, a position before every invoice) or refuse them; it never crashes on them
+ODD_PORTAL_REQUESTS = {
+    "page_size above the largest": {"page_size": "1000"},
+    "page_size beyond 64 bits": {"page_size": str(10**30)},
+    "cursor with id 0": {"cursor": token({"created_at": AT, "id": 0})},
+    "cursor with a negative id": {"cursor": token({"created_at": AT, "id": -1})},
+    "cursor empty": {"cursor": ""},
+}
+
+
+def cursor_parameter(client: Client, organization: Organization) -> str:
+    """The query parameter that carries the cursor in the portal's `next` links ("cursor" unless they say otherwise)."""
+    body = client.get(portal_url(organization), {"page_size": 1}).json()
+    link = body.get("next") if isinstance(body, dict) else None
+    if isinstance(link, str) and "?" in link:
+        names = [name for name in parse_qs(urlsplit(link).query) if name != "page_size"]
+        if len(names) == 1:
+            return names[0]
+    return "cursor"
+
+
+def portal_answer(client: Client, params: dict[str, str]) -> tuple[str, int, object, bool]:
+    """What the portal list answers to `params`: the request as a client wrote it, the status, the JSON
+    body, and whether the list answers in pages at all (a list in one answer has no page size or cursor
+    to refuse: that is the lesson's check, not this one's). A "cursor" is sent under the name the
+    portal's `next` links give it."""
+    organization = OrganizationFactory()
+    invoices_created_at(organization, hourly(3))
+    client.raise_request_exception = False  # a crash answers 500, as in production
+    paged = isinstance(client.get(portal_url(organization)).json(), dict)
+    if "cursor" in params:
+        params = {cursor_parameter(client, organization) if name == "cursor" else name: value
+                  for name, value in params.items()}  # fmt: skip
+    response = client.get(portal_url(organization), params)
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.content[:200]
+    return f"GET {portal_url(organization)} with {params!r:.200}", response.status_code, body, paged
+
+
+def enveloped(body: object) -> bool:
+    return isinstance(body, dict) and set(body) == {"code", "message", "details"} and isinstance(body["code"], str)
+
+
+VALIDATE_EVERY_STEP = (
+    "Validate the page size in the Query schema (`Field(20, ge=1, le=50)`), and each step of reading a "
+    "cursor: base64, JSON, its shape, an aware datetime that is still in years 1 to 9999 in UTC, an id "
+    "within 64 bits (`dojo.api_errors.DatabaseId`); turn any of them failing into a ValidationError."
+)
+
+
+@pytest.mark.guard("API-4")
+@pytest.mark.parametrize("params", BAD_PORTAL_REQUESTS.values(), ids=BAD_PORTAL_REQUESTS.keys())
+def test_a_bad_page_size_or_cursor_answers_a_client_error_in_the_envelope(
+    client: Client, params: dict[str, str]
+) -> None:
+    """A bad page size or a cursor the portal never gave answers a 4xx in the error envelope, not a 500"""
+    request, status, body, paged = portal_answer(client, params)
+
+    check(
+        (400 <= status < 500 and enveloped(body)) or (not paged and status == 200),
+        f"{request} answered {status}: {body!r:.200}. A page size below 1 and a cursor the portal never "
+        "gave are the client's mistake: answer a 4xx (422) in the error envelope of dojo.api_errors, "
+        "naming the field, never a 500. " + VALIDATE_EVERY_STEP,
+    )
+
+
+@pytest.mark.guard("API-4")
+@pytest.mark.parametrize("params", ODD_PORTAL_REQUESTS.values(), ids=ODD_PORTAL_REQUESTS.keys())
+def test_an_odd_page_size_or_cursor_never_answers_500(client: Client, params: dict[str, str]) -> None:
+    """An odd page size or cursor is answered, or refused in the error envelope, and never a 500"""
+    request, status, body, _paged = portal_answer(client, params)
+
+    check(
+        status == 200 or (400 <= status < 500 and enveloped(body)),
+        f"{request} answered {status}: {body!r:.200}. The portal may serve such a request (a page size "
+        "clamped to the largest, a position before every invoice) or refuse it with a 4xx in the error "
+        "envelope of dojo.api_errors; it never answers a 500. " + VALIDATE_EVERY_STEP,
+    )
+
+
 def test_the_admin_table_lists_every_invoice_by_number(client: Client) -> None:
     acme, globex = OrganizationFactory(name="Acme"), OrganizationFactory(name="Globex")
     invoices = [
@@ -334,11 +470,11 @@ def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> 
 
 @pytest.mark.guard("API-4")
 def test_the_admin_table_answers_a_huge_offset_without_crashing(client: Client) -> None:
-    """The admin table answers an offset beyond any table without a 500"""
+    """The admin table answers an offset below 0 or beyond any table without a 500"""
     InvoiceFactory()
     client.raise_request_exception = False  # a crash answers 500, as in production
 
-    answers = {offset: client.get(ADMIN_URL, {"limit": 10, "offset": offset}) for offset in (10**6, 2**63, 10**30)}
+    answers = {offset: client.get(ADMIN_URL, {"limit": 10, "offset": offset}) for offset in (-1, 10**6, 2**63, 10**30)}
 
     crashed = {offset: response.status_code for offset, response in answers.items() if response.status_code >= 500}
     check(

@@ -6,7 +6,7 @@ import pytest
 
 from dojo.grading import check, count_queries, unexpected_edits
 from dojo.manifest import kata_by_slug
-from n_plus_one.models import Invoice, Organization
+from n_plus_one.models import Invoice, InvoiceLine, Organization
 from n_plus_one.services import StatementLine, monthly_statement
 
 from .factories import CustomerFactory, InvoiceFactory, InvoiceLineFactory, OrganizationFactory
@@ -14,6 +14,14 @@ from .factories import CustomerFactory, InvoiceFactory, InvoiceLineFactory, Orga
 pytestmark = pytest.mark.django_db
 
 QUERY_BUDGET = 2  # one for the invoices joined to their customers, one for all their lines
+
+# A busy month: more invoices and lines than any cap a fix could put on the statement or on its
+# query (100, 500, 1000…), and one invoice with more lines than a cap on the lines of each invoice.
+BUSY_MONTH_INVOICES = 1_200
+BUSY_INVOICE_LINES = 120
+# the statement as shipped runs three queries per invoice: thousands in a busy month, which take a
+# while on a loaded database server; this check is about the rows, so it waits for them
+BUSY_MONTH_SECONDS = 90
 
 
 def expected_statement(invoices: list[Invoice]) -> list[StatementLine]:
@@ -32,6 +40,45 @@ def expected_statement(invoices: list[Invoice]) -> list[StatementLine]:
             )
         )
     return rows
+
+
+def expected_rows(lines_of: dict[Invoice, list[InvoiceLine]]) -> list[StatementLine]:
+    """The statement of invoices whose lines the test holds in memory (no query per invoice)."""
+    return [
+        StatementLine(
+            invoice_number=invoice.number,
+            customer_name=invoice.customer.name,
+            issued_on=invoice.issued_on,
+            line_count=len(lines),
+            total_cents=sum(line.quantity * line.unit_price_cents for line in lines),
+        )
+        for invoice, lines in sorted(lines_of.items(), key=lambda item: (item[0].issued_on, item[0].number))
+        if invoice.issued_on is not None
+    ]
+
+
+def busy_month(organization: Organization) -> dict[Invoice, list[InvoiceLine]]:
+    """March 2026 with BUSY_MONTH_INVOICES invoices of 0 to 3 lines, one of BUSY_INVOICE_LINES, in bulk.
+
+    The invoice numbers run in another order than the rows were written (and than their issue days),
+    so that a statement ordered by ID, or by number alone, is told apart from one ordered by day then number.
+    """
+    customers = CustomerFactory.create_batch(3, organization=organization)
+    invoices = Invoice.objects.bulk_create(
+        InvoiceFactory.build(
+            customer=customers[index % 3],
+            number=f"BUSY-{(index * 7_919) % BUSY_MONTH_INVOICES:05d}",
+            issued_on=date(2026, 3, 1 + (index * 13) % 31),
+            status=Invoice.Status.PAID if index % 2 else Invoice.Status.OPEN,
+        )
+        for index in range(BUSY_MONTH_INVOICES)
+    )
+    lines_of: dict[Invoice, list[InvoiceLine]] = {invoice: [] for invoice in invoices}
+    for index, invoice in enumerate(invoices):
+        count = BUSY_INVOICE_LINES if index == BUSY_MONTH_INVOICES // 2 else index % 4
+        lines_of[invoice] = InvoiceLineFactory.build_batch(count, invoice=invoice)
+    InvoiceLine.objects.bulk_create(line for lines in lines_of.values() for line in lines)
+    return lines_of
 
 
 def organization_with_invoices(count: int, lines_each: int = 3) -> Organization:
@@ -78,6 +125,89 @@ def test_statement_matches_on_larger_months(lines_each: int) -> None:
     invoices = list(Invoice.objects.filter(customer__organization=organization))
 
     assert monthly_statement(organization.pk, 2026, 3) == expected_statement(invoices)
+
+
+@pytest.mark.guard("PERF-2")
+@pytest.mark.timeout(BUSY_MONTH_SECONDS)
+def test_statement_of_a_busy_month_lists_every_invoice_and_every_line() -> None:
+    organization = OrganizationFactory()
+    lines_of = busy_month(organization)
+    expected = expected_rows(lines_of)
+
+    statement = monthly_statement(organization.pk, 2026, 3)
+
+    check(
+        len(statement) == len(expected),
+        f"The statement of a month with {len(expected)} invoices listed {len(statement)}: every invoice of "
+        "the month belongs on it, however many. A cap or a slice keeps the query count flat by leaving "
+        "invoices out; the fix is to load their related rows in bulk.",
+    )
+    busiest = max(expected, key=lambda row: row.line_count)
+    listed = next((row for row in statement if row.invoice_number == busiest.invoice_number), None)
+    check(
+        listed == busiest,
+        f"Invoice {busiest.invoice_number} has {busiest.line_count} lines totalling {busiest.total_cents} "
+        f"cents; the statement showed {listed}. Every line of an invoice counts, however many it has.",
+    )
+    check(
+        statement == expected,
+        "The statement of a busy month differs from its invoices: each must be listed once, ordered by issue "
+        "date then number, with all of its lines counted and summed.",
+    )
+
+
+@pytest.mark.guard("PERF-2")
+def test_lines_of_zero_quantity_or_price_are_still_counted() -> None:
+    organization = OrganizationFactory()
+    customer = CustomerFactory(organization=organization)
+    invoice = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 12))
+    InvoiceLineFactory(invoice=invoice, quantity=3, unit_price_cents=1_250)
+    InvoiceLineFactory(invoice=invoice, quantity=0, unit_price_cents=4_000)  # a seat given back
+    InvoiceLineFactory(invoice=invoice, quantity=2, unit_price_cents=0)  # a free add-on
+    InvoiceLineFactory(invoice=invoice, quantity=1, unit_price_cents=500, description="")
+    only_free = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 13))
+    InvoiceLineFactory(invoice=only_free, quantity=0, unit_price_cents=900)
+
+    statement = monthly_statement(organization.pk, 2026, 3)
+
+    check(
+        [(row.invoice_number, row.line_count, row.total_cents) for row in statement]
+        == [(invoice.number, 4, 3 * 1_250 + 500), (only_free.number, 1, 0)],
+        f"The statement showed {[(row.invoice_number, row.line_count, row.total_cents) for row in statement]}: "
+        f"invoice {invoice.number} has 4 lines (one of quantity 0, one free, one without a description) "
+        f"totalling {3 * 1_250 + 500} cents, and {only_free.number} one line of quantity 0. A line that adds "
+        "nothing to the total is still a line of the invoice: do not filter the lines you load.",
+    )
+
+
+@pytest.mark.guard("PERF-2")
+@pytest.mark.parametrize(("year", "month"), [(2026, 3), (2026, 12), (2027, 1)])
+def test_statement_holds_that_month_of_that_year_only(year: int, month: int) -> None:
+    organization = OrganizationFactory()
+    customer = CustomerFactory(organization=organization)
+    days = [
+        date(2025, 3, 14), date(2026, 2, 28), date(2026, 3, 1), date(2026, 3, 31), date(2026, 4, 1),
+        date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 31), date(2027, 1, 1), date(2027, 1, 31),
+        date(2027, 3, 14), date(2027, 12, 31),
+    ]  # fmt: skip
+    invoices = [InvoiceFactory(customer=customer, issued_on=day) for day in days]
+    for invoice in invoices:
+        InvoiceLineFactory.create_batch(2, invoice=invoice)
+    in_month = [invoices[index] for index, day in enumerate(days) if (day.year, day.month) == (year, month)]
+
+    statement = monthly_statement(organization.pk, year, month)
+
+    check(
+        [row.issued_on for row in statement] == [day for day in days if (day.year, day.month) == (year, month)],
+        f"The statement of {year}-{month:02d} listed invoices issued on "
+        f"{', '.join(str(row.issued_on) for row in statement) or 'no day'}; it must hold exactly those issued "
+        f"in that month of that year: {', '.join(str(invoice.issued_on) for invoice in in_month)}.",
+    )
+    check(
+        statement == expected_statement(in_month),
+        f"The statement of {year}-{month:02d} holds the right invoices, but not their customers, line counts "
+        "or totals as they are in the database.",
+    )
 
 
 @pytest.mark.lesson("PERF-2")

@@ -37,5 +37,6 @@ class InvoiceLineFactory(factory.django.DjangoModelFactory[InvoiceLine]):
 
     invoice = factory.SubFactory(InvoiceFactory)
     description = factory.Sequence(lambda n: f"Seat licence, month {n}")
-    quantity = factory.Sequence(lambda n: n % 5 + 1)
-    unit_price_cents = factory.Sequence(lambda n: 1_000 + 250 * (n % 7))
+    # some lines are of zero quantity or free: they are still lines of the invoice
+    quantity = factory.Sequence(lambda n: n % 6)
+    unit_price_cents = factory.Sequence(lambda n: 250 * (n % 7))

@@ -1,7 +1,9 @@
-"""Grader of `schema_n_plus_one`: the invoice list answers the same, in queries that do not grow per invoice."""
+"""Grader of `schema_n_plus_one`: the invoice list answers the same pages, in queries that do not grow per invoice."""
 
+from base64 import urlsafe_b64encode
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -9,13 +11,18 @@ from django.urls import reverse
 
 from dojo.grading import QueryLog, check, count_queries, unexpected_edits
 from dojo.manifest import kata_by_slug
-from schema_n_plus_one.models import Invoice, Organization
-from schema_n_plus_one.services import PAGE_SIZE
+from schema_n_plus_one.api import MAX_PAGE_SIZE, PAGE_SIZE
+from schema_n_plus_one.models import Invoice, InvoiceLine, Organization
 
 from .factories import CustomerFactory, InvoiceFactory, InvoiceLineFactory, OrganizationFactory
 
 SLUG = "schema_n_plus_one"
-QUERY_BUDGET = 2  # one for the invoices joined to their customers, one for all their lines
+QUERY_BUDGET = 2  # one for a page of invoices joined to their customers, one for all their lines
+# an organization with more invoices than the largest page, walked a largest page at a time
+MANY_INVOICES = 2 * MAX_PAGE_SIZE + 50
+# the list as shipped runs three queries per invoice: walking MANY_INVOICES takes a while on a
+# loaded database server; the check is about the rows, so it waits for them
+WALK_SECONDS = 60
 
 # a learner's deprecated-but-working Ninja call is reported, not turned into a failure by our own
 # warnings-as-errors setting
@@ -30,28 +37,26 @@ def list_url(organization_id: int) -> str:
     return reverse(f"{SLUG}:list_invoices", kwargs={"organization_id": organization_id})
 
 
-def expected_body(organization: Organization) -> list[dict[str, Any]]:
-    """The list worked out from the rows the test created, without the code under test."""
+def item_of(invoice: Invoice, lines: list[InvoiceLine]) -> dict[str, Any]:
+    return {
+        "number": invoice.number,
+        "status": invoice.status,
+        "issued_on": invoice.issued_on.isoformat() if invoice.issued_on else None,
+        "customer_name": invoice.customer.name,
+        "line_count": len(lines),
+        "total_cents": sum(line.quantity * line.unit_price_cents for line in lines),
+    }
+
+
+def expected_items(organization: Organization) -> list[dict[str, Any]]:
+    """The whole list worked out from the rows the test created, without the code under test."""
     invoices = [
         invoice
         for invoice in Invoice.objects.filter(customer__organization=organization)
-        if invoice.status != Invoice.Status.DRAFT
+        if invoice.status != Invoice.Status.DRAFT and invoice.issued_on is not None
     ]
-    invoices.sort(key=lambda i: (i.issued_on or date.min, i.number), reverse=True)
-    body = []
-    for invoice in invoices[:PAGE_SIZE]:
-        lines = list(invoice.lines.all())
-        body.append(
-            {
-                "number": invoice.number,
-                "status": invoice.status,
-                "issued_on": invoice.issued_on.isoformat() if invoice.issued_on else None,
-                "customer_name": invoice.customer.name,
-                "line_count": len(lines),
-                "total_cents": sum(line.quantity * line.unit_price_cents for line in lines),
-            }
-        )
-    return body
+    invoices.sort(key=lambda i: (i.issued_on, i.number), reverse=True)
+    return [item_of(invoice, list(invoice.lines.all())) for invoice in invoices]
 
 
 def organization_with_invoices(count: int, lines_each: int = 3) -> Organization:
@@ -63,12 +68,52 @@ def organization_with_invoices(count: int, lines_each: int = 3) -> Organization:
     return organization
 
 
-def requested(client: Client, organization_id: int) -> tuple[Any, QueryLog]:
-    """The list's JSON body, and the queries the whole request ran: view, service and schema."""
+def organization_with_many_invoices() -> Organization:
+    """MANY_INVOICES invoices of 0 to 3 lines, in bulk; a tenth of them share one issue date."""
+    organization = OrganizationFactory()
+    customers = CustomerFactory.create_batch(3, organization=organization)
+    invoices = Invoice.objects.bulk_create(
+        InvoiceFactory.build(
+            customer=customers[index % 3],
+            issued_on=date(2026, 6, 1) if index % 10 == 0 else date(2026, 1, 1) + timedelta(index % 150),
+            status=Invoice.Status.PAID if index % 2 else Invoice.Status.OPEN,
+        )
+        for index in range(MANY_INVOICES)
+    )
+    InvoiceLine.objects.bulk_create(
+        line
+        for index, invoice in enumerate(invoices)
+        for line in InvoiceLineFactory.build_batch(index % 4, invoice=invoice)
+    )
+    return organization
+
+
+def requested(client: Client, url: str, **params: object) -> tuple[dict[str, Any], QueryLog]:
+    """A page's JSON body, and the queries the whole request ran: view, service and schema."""
     with count_queries() as log:
-        response = client.get(list_url(organization_id))
+        response = client.get(url, params)
     assert response.status_code == 200, response.content[:300]
     return response.json(), log
+
+
+def walked(client: Client, organization_id: int, page_size: int) -> list[list[dict[str, Any]]]:
+    """Every page of the list, following the `next` links from the first page."""
+    pages: list[list[dict[str, Any]]] = []
+    url: str | None = list_url(organization_id)
+    params: dict[str, object] = {"page_size": page_size}
+    while url is not None and len(pages) <= MANY_INVOICES:
+        body, _log = requested(client, url, **params)
+        pages.append(body["results"])
+        url, params = next_page(body)
+    return pages
+
+
+def next_page(body: dict[str, Any]) -> tuple[str | None, dict[str, object]]:
+    """The path and query of a body's `next` link; None on the last page."""
+    if body["next"] is None:
+        return None, {}
+    link = urlsplit(body["next"])
+    return link.path, {name: values[0] for name, values in parse_qs(link.query).items()}
 
 
 # --- what the code does: these pass on the starter and must keep passing ---------------------------
@@ -85,73 +130,180 @@ def test_the_list_shows_the_newest_invoices_with_customer_lines_and_total(client
         InvoiceLineFactory.create_batch(2, invoice=invoice)
     InvoiceFactory(customer=bob, issued_on=date(2026, 2, 28))  # an invoice with no lines
     InvoiceFactory(customer=alice, issued_on=None, status=Invoice.Status.DRAFT)  # a draft
+    InvoiceFactory(customer=alice, issued_on=None)  # not issued yet
     InvoiceFactory(issued_on=date(2026, 3, 5))  # another organization's invoice
 
-    body, _log = requested(client, organization.pk)
+    body, _log = requested(client, list_url(organization.pk))
 
-    assert body == expected_body(organization), (
-        "The list changed: it must show the organization's invoices that are not drafts, newest first "
-        "(by issue date, then number), each with its status, customer's name, line count and total."
+    assert body == {"results": expected_items(organization), "next": None}, (
+        "The list changed: it must show the organization's issued invoices that are not drafts, newest "
+        "first (by issue date, then number), each with its status, customer's name, line count and total."
     )
 
 
 @pytest.mark.parametrize("lines_each", [0, 4])
-def test_the_list_matches_on_larger_organizations(client: Client, lines_each: int) -> None:
-    organization = organization_with_invoices(PAGE_SIZE + 5, lines_each=lines_each)
+def test_the_pages_hold_every_invoice_once_in_order(client: Client, lines_each: int) -> None:
+    organization = organization_with_invoices(2 * PAGE_SIZE + 5, lines_each=lines_each)
 
-    body, _log = requested(client, organization.pk)
+    pages = walked(client, organization.pk, PAGE_SIZE)
 
-    assert body == expected_body(organization)
-    assert len(body) == PAGE_SIZE
+    assert [len(page) for page in pages] == [PAGE_SIZE, PAGE_SIZE, 5]
+    assert [item for page in pages for item in page] == expected_items(organization)
 
 
-def test_an_unknown_organization_has_an_empty_list_and_a_bad_id_the_error_envelope(client: Client) -> None:
-    assert client.get(list_url(987_654)).json() == []
-    for bad in ("0", "99999999999999999999", "abc"):
-        response = client.get(f"/api/v1/organizations/{bad}/invoices")
-        assert response.status_code == 422, response.content[:300]
-        assert set(response.json()) == {"code", "message", "details"}
+def test_an_unknown_organization_has_an_empty_list(client: Client) -> None:
+    body, _log = requested(client, list_url(987_654))
+
+    assert body == {"results": [], "next": None}
+
+
+def cursor_of(text: str) -> str:
+    return urlsafe_b64encode(text.encode()).decode()
+
+
+BAD_PAGES = {
+    "page_size=0": {"page_size": "0"},
+    "page_size=-1": {"page_size": "-1"},
+    "page_size above the largest": {"page_size": str(MAX_PAGE_SIZE + 1)},
+    "page_size not a number": {"page_size": "ten"},
+    "cursor not base64": {"cursor": "%%%not-base64%%%"},
+    "cursor of bad padding": {"cursor": "abc"},
+    "cursor not JSON": {"cursor": cursor_of("2026-03-01|INV-00001")},
+    "cursor a JSON list": {"cursor": cursor_of('["2026-03-01", "INV-00001"]')},
+    "cursor without a number": {"cursor": cursor_of('{"issued_on": "2026-03-01"}')},
+    "cursor with a bad date": {"cursor": cursor_of('{"issued_on": "2026-02-30", "number": "INV-00001"}')},
+    "cursor with a number too long": {"cursor": cursor_of('{"issued_on": "2026-03-01", "number": "' + "9" * 40 + '"}')},
+    "cursor with a NUL": {"cursor": cursor_of('{"issued_on": "2026-03-01", "number": "INV\\u0000"}')},
+    "cursor of another alphabet": {"cursor": "é"},
+}
+
+
+@pytest.mark.parametrize("params", BAD_PAGES.values(), ids=BAD_PAGES.keys())
+def test_a_bad_page_request_answers_422_in_the_error_envelope(client: Client, params: dict[str, str]) -> None:
+    organization = organization_with_invoices(3)
+
+    response = client.get(list_url(organization.pk), params)
+
+    assert response.status_code == 422, response.content[:300]
+    assert set(response.json()) == {"code", "message", "details"}
+
+
+@pytest.mark.parametrize("bad", ["0", "99999999999999999999", "abc"])
+def test_a_bad_organization_id_answers_422_in_the_error_envelope(client: Client, bad: str) -> None:
+    response = client.get(f"/api/v1/organizations/{bad}/invoices")
+
+    assert response.status_code == 422, response.content[:300]
+    assert set(response.json()) == {"code", "message", "details"}
 
 
 # --- the lesson ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.lesson("PERF-2")
-def test_query_count_does_not_grow_with_invoices(client: Client) -> None:
-    counts: dict[int, int] = {}
-    listed: dict[int, int] = {}
-    logs = {}
+def page_costs(
+    client: Client, organization: Organization
+) -> tuple[dict[str, int], dict[str, int], dict[str, QueryLog]]:
+    """The queries and distinct invoices of first and later pages of 1, 10 and 40 invoices."""
+    counts: dict[str, int] = {}
+    listed: dict[str, int] = {}
+    logs: dict[str, QueryLog] = {}
     for size in (1, 10, 40):
-        body, logs[size] = requested(client, organization_with_invoices(size).pk)
-        counts[size], listed[size] = logs[size].count, len({item["number"] for item in body})
+        first, logs[f"first page of {size}"] = requested(client, list_url(organization.pk), page_size=size)
+        url, params = next_page(first)
+        assert url is not None, "the organization has more invoices than a page of 40"
+        later, logs[f"second page of {size}"] = requested(client, url, **params)
+        for name, body in ((f"first page of {size}", first), (f"second page of {size}", later)):
+            counts[name], listed[name] = logs[name].count, len({item["number"] for item in body["results"]})
+    return counts, listed, logs
 
+
+@pytest.mark.lesson("PERF-2")
+def test_query_count_does_not_grow_with_the_page(client: Client) -> None:
+    organization = organization_with_invoices(100)
+
+    counts, listed, logs = page_costs(client, organization)
+
+    wanted = {name: int(name.rsplit(" ", 1)[1]) for name in listed}
     check(
-        listed == {1: 1, 10: 10, 40: 40},
-        f"The lists of organizations with 1, 10 and 40 invoices showed {listed[1]}, {listed[10]} and "
-        f"{listed[40]} distinct invoices: every invoice up to {PAGE_SIZE} must be listed.",
+        listed == wanted,
+        "A page must hold as many distinct invoices as its page_size asks, while there are more: "
+        + ", ".join(f"the {name} held {listed[name]}" for name in listed)
+        + ".",
     )
     check(
         len(set(counts.values())) == 1,
-        f"The request ran {counts[1]} queries for 1 invoice, {counts[10]} for 10 and {counts[40]} for 40: "
-        "some query runs once per invoice (the N+1 pattern). The service's queryset is one query, but "
-        "the response schema reads invoice.customer and invoice.lines for every invoice it serializes, "
-        "after the view has returned. Load what the schema reads with the list: select_related() for "
-        "the customer, prefetch_related() for the lines.\n" + logs[10].describe(),
+        "The pages ran "
+        + ", ".join(f"{counts[name]} queries for the {name}" for name in counts)
+        + ": some query runs once per invoice of the page (the N+1 pattern). The service's queryset is one "
+        "query, but the response schema reads invoice.customer and invoice.lines for every invoice it "
+        "serializes, after the view has returned. Load what the schema reads with the page: "
+        "select_related() for the customer, prefetch_related() for the lines.\n" + logs["second page of 10"].describe(),
     )
 
 
 @pytest.mark.lesson("PERF-2")
 def test_query_count_is_within_budget(client: Client) -> None:
-    organization = organization_with_invoices(10)
+    organization = organization_with_invoices(30)
 
-    _body, log = requested(client, organization.pk)
+    first, first_log = requested(client, list_url(organization.pk), page_size=10)
+    url, params = next_page(first)
+    assert url is not None
+    _later, later_log = requested(client, url, **params)
 
+    for name, log in (("first", first_log), ("second", later_log)):
+        check(
+            log.count <= QUERY_BUDGET,
+            f"The {name} page of 10 invoices ran {log.count} queries; it needs at most {QUERY_BUDGET}: one for "
+            "the invoices with their customers, one for all of their lines. A cache of customers kept between "
+            "requests does not count as loading them: it serves stale names, and still queries on a miss.\n"
+            + log.describe(),
+        )
+
+
+@pytest.mark.guard("PERF-2")
+@pytest.mark.timeout(WALK_SECONDS)
+def test_the_largest_pages_hold_every_invoice_once(client: Client) -> None:
+    organization = organization_with_many_invoices()
+    expected = expected_items(organization)
+
+    pages = walked(client, organization.pk, MAX_PAGE_SIZE)
+
+    sizes = [len(page) for page in pages]
+    full, rest = divmod(len(expected), MAX_PAGE_SIZE)
     check(
-        log.count <= QUERY_BUDGET,
-        f"The list of 10 invoices ran {log.count} queries; it needs at most {QUERY_BUDGET}: one for the "
-        "invoices with their customers, one for all of their lines. A cache of customers kept between "
-        "requests does not count as loading them: it serves stale names, and still queries on a miss.\n"
-        + log.describe(),
+        sizes == [MAX_PAGE_SIZE] * full + ([rest] if rest else []),
+        f"Walking {len(expected)} invoices {MAX_PAGE_SIZE} at a time gave pages of {sizes}: a page holds "
+        "as many invoices as its page_size asks (up to the largest), and the pages hold every invoice. "
+        "A cap or a slice keeps the query count flat by leaving invoices out; the fix is to load what "
+        "the schema reads in bulk.",
+    )
+    check(
+        [item for page in pages for item in page] == expected,
+        "The pages differ from the organization's invoices: each must be listed once, newest first, "
+        "with all of its lines counted and summed.",
+    )
+
+
+@pytest.mark.guard("PERF-2")
+def test_lines_of_zero_quantity_or_price_are_still_counted(client: Client) -> None:
+    organization = OrganizationFactory()
+    customer = CustomerFactory(organization=organization)
+    invoice = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 12))
+    InvoiceLineFactory(invoice=invoice, quantity=3, unit_price_cents=1_250)
+    InvoiceLineFactory(invoice=invoice, quantity=0, unit_price_cents=4_000)  # a seat given back
+    InvoiceLineFactory(invoice=invoice, quantity=2, unit_price_cents=0)  # a free add-on
+    InvoiceLineFactory(invoice=invoice, quantity=1, unit_price_cents=500, description="")
+    only_free = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 11))
+    InvoiceLineFactory(invoice=only_free, quantity=0, unit_price_cents=900)
+
+    body, _log = requested(client, list_url(organization.pk))
+
+    shown = [(item["number"], item["line_count"], item["total_cents"]) for item in body["results"]]
+    check(
+        shown == [(invoice.number, 4, 3 * 1_250 + 500), (only_free.number, 1, 0)],
+        f"The list showed {shown}: invoice {invoice.number} has 4 lines (one of quantity 0, one free, one "
+        f"without a description) totalling {3 * 1_250 + 500} cents, and {only_free.number} one line of "
+        "quantity 0. A line that adds nothing to the total is still a line of the invoice: do not filter "
+        "the lines you load.",
     )
 
 

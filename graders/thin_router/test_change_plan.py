@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.mail import EmailMessage
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError, OperationalError
+from django.db.models import Model
 from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.test import Client
@@ -383,6 +384,46 @@ def test_a_plan_change_that_fails_half_way_leaves_nothing_and_sends_nothing(
         f"and then {'; '.join(left)}. The plan change and its invoice are one fact: write them in one "
         "`transaction.atomic()` block so that a failure undoes both, let the error reach the caller, and "
         "send the email only once the transaction has committed.",
+    )
+
+
+@pytest.mark.guard("ARCH-1")
+@pytest.mark.parametrize(
+    ("model", "error"),
+    [
+        (Invoice, DatabaseError("the invoice insert failed")),
+        (Invoice, IntegrityError("the invoice insert broke a constraint")),
+        (Subscription, OperationalError("the connection was lost while saving the subscription")),
+    ],
+    ids=["invoice_database_error", "invoice_integrity_error", "subscription_operational_error"],
+)
+def test_a_write_that_fails_is_our_error_not_the_clients(
+    client: Client, django_capture_on_commit_callbacks: CaptureCallbacks, model: type[Model], error: DatabaseError
+) -> None:
+    """A write that fails answers a 5xx in the error envelope: the failure is ours, not a refusal of the request"""
+    basic, _pro = basic_and_pro()
+    subscription = SubscriptionFactory(plan=basic)
+
+    with fails_once_when_saved(model, error):
+        response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, "pro")
+
+    subscription.refresh_from_db()
+    body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+    check(
+        response.status_code >= 500 and set(body) == {"code", "message", "details"},
+        f"When the database failed ({type(error).__name__}: {error}) while saving the {model.__name__} of a "
+        f"plan change, POST /change-plan answered {response.status_code}: {response.content[:200]!r}. The "
+        "request was valid and the subscription could change plans: the failure is ours. A 409 (or any "
+        "4xx) tells the client that their request conflicts with the subscription's state, so they stop "
+        "retrying and support looks for a rule that does not exist; a 200 tells them it worked. Let the "
+        "error reach api_errors.install()'s handler (a 500 in the error envelope, logged with its "
+        "traceback), and keep the mapping of the service's own refusals to 404 and 409 in the exception "
+        "handlers: a route that catches DatabaseError holds a decision that is not the router's to make.",
+    )
+    check(
+        subscription.plan == basic and not Invoice.objects.exists(),
+        f"After the failed write the subscription is on {subscription.plan.code!r} with "
+        f"{Invoice.objects.count()} invoice(s): the change and its invoice are undone together.",
     )
 
 

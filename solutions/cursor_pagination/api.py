@@ -1,5 +1,6 @@
 from base64 import urlsafe_b64decode, urlsafe_b64encode
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
@@ -8,7 +9,7 @@ from django.urls import path
 from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
 
 from dojo import api_errors
 from dojo.api_errors import DatabaseId, Text
@@ -41,10 +42,18 @@ class PageIn(Schema):
     page_size: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
+def in_utc(moment: datetime) -> datetime:
+    """The instant in UTC, as the database compares it; one that is not in years 1 to 9999 there is refused."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as error:  # e.g. 9999-12-31T23:00-05:00, which is in the year 10000 in UTC
+        raise ValueError("Not an instant the database can hold.") from error
+
+
 class Cursor(Schema):
     """What a `next` link carries: the position of the last invoice sent, as url-safe base64 JSON."""
 
-    created_at: AwareDatetime
+    created_at: Annotated[AwareDatetime, AfterValidator(in_utc)]
     id: DatabaseId
 
     @classmethod

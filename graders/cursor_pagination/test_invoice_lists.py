@@ -175,6 +175,12 @@ def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
         len(single.get("results", [])) == 1 and single.get("next"),
         f"?page_size=1 gave {len(single.get('results', []))} invoices: a page of one invoice is a page too.",
     )
+    sizes = [len(page) for page in walk(client, url, {"page_size": 20}).pages]
+    check(
+        sizes == [20, 20, 20],
+        f"60 invoices in pages of 20 came as pages of {sizes}. A page that ends with the last invoice has no "
+        "`next`: a client would follow it to an empty page.",
+    )
     greedy = client.get(url, {"page_size": 1000}).json()
     check(
         len(greedy.get("results", [])) <= MAX_PAGE_SIZE,
@@ -460,6 +466,16 @@ def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> 
         f"limit=10&offset=10 gave {len(numbers)} invoices ({numbers[:1]} to {numbers[-1:]}) and count "
         f"{body['count']}; expected the 11th to the 20th invoice by number, and count {len(invoices)}.",
     )
+    edges = {"limit=1": {"limit": 1}, "offset=0": {"limit": 10, "offset": 0}}
+    for name, params in edges.items():
+        response = client.get(ADMIN_URL, params)
+        body = response.json()
+        check(
+            response.status_code == 200
+            and [item["number"] for item in body.get("items", [])] == by_number[: params["limit"]],
+            f"?{name} answered {response.status_code} {describe(body)}: the first invoices by number were expected. "
+            "The smallest page and the first offset are pages too.",
+        )
     greedy = client.get(ADMIN_URL, {"limit": 10_000}).json()
     check(
         len(greedy.get("items", [])) <= ADMIN_MAX_LIMIT,

@@ -198,23 +198,30 @@ class Meanwhile:
     error: BaseException | None = None
 
 
+_SAVEPOINT = re.compile(r'^\s*SAVEPOINT\s+"?(\w+)"?', re.IGNORECASE)
+
+
 @contextmanager
-def meanwhile(other: Callable[[], object]) -> Iterator[Meanwhile]:
-    """Run `other` once, as another worker, on a connection of its own, and let it commit, at the last
-    moment a real database lets it commit in the middle of the code in the block: just before the
-    code's first row lock, or, if it locks nothing, just before its first write.
+def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> Iterator[Meanwhile]:
+    """Run `other` once, as another worker, and let it commit, at the last moment a real database lets
+    it commit in the middle of the code in the block: just before the code's first row lock, or, if
+    it locks nothing first, just before its first write (or the first one that `at` finds: writes
+    that cannot concern the other worker, such as the record of an event ID of its own, come first).
 
     The code then goes on with what it read before: code that reads, decides and writes without a
     lock (or without a constraint that refuses the second record) acts on a decision that `other`
-    has made stale. What `other` committed is the other worker's: the code's own rollbacks (of a
-    savepoint, of its transaction) do not undo it. Until then the code holds no lock that `other`
-    could wait for; should it hold one (PostgreSQL reports `other` waiting), the code goes on, and
-    `other` finishes once the code has committed, before the block ends.
+    has made stale. `other` runs on a connection of its own, and what it commits is the other
+    worker's: the code's own rollbacks (of a savepoint, of its transaction) do not undo it. Until then
+    the code holds no lock that `other` could wait for; should it hold one (PostgreSQL reports
+    `other` waiting), the code goes on, and `other` finishes once the code has committed.
 
     This forces the same interleaving on SQLite as on PostgreSQL. SQLite has no row locks, so Django
     is told to write FOR UPDATE anyway (that is how the lock is seen), and the clause is removed
-    before the statement runs; and the code's reads take no table locks meanwhile (the test
-    database is one shared in-memory cache: PRAGMA read_uncommitted), so that `other` can write.
+    before the statement runs; the code's reads take no table locks meanwhile (the test database is
+    one shared in-memory cache: PRAGMA read_uncommitted), so that `other` can write. SQLite lets one
+    connection write at a time: when the code has already written, `other` runs on the code's own
+    connection instead, before any savepoint the code opened since its last read (those are opened
+    after it, and the callbacks `other` registers with on_commit() belong to none of them).
 
     Needs `django_db(transaction=True)`: each worker commits for the other to see.
     """
@@ -228,6 +235,8 @@ def meanwhile(other: Callable[[], object]) -> Iterator[Meanwhile]:
     started = threading.Event()
     backend: list[int] = []
     worker: list[threading.Thread] = []
+    progress = {"wrote": False, "ran": False, "other": False}
+    deferred: list[tuple[str, str]] = []  # savepoints opened since the code's last read: (name, SQL)
 
     def run() -> None:
         try:
@@ -243,22 +252,54 @@ def meanwhile(other: Callable[[], object]) -> Iterator[Meanwhile]:
             done.set()
             connection.close()
 
+    def in_a_thread() -> None:
+        worker.append(threading.Thread(target=run, daemon=True))
+        worker[0].start()
+        started.wait(WAIT_SECONDS)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not done.wait(0.005) and time.monotonic() < deadline:
+            if _waits_for_lock(backend[0] if backend else None):
+                record.when += " (it then waited for a lock your code held)"
+                break
+
+    def on_this_connection() -> None:
+        hidden = {name for name, _ in deferred}
+        kept = connection.savepoint_ids
+        connection.savepoint_ids = [sid for sid in kept if sid not in hidden]
+        progress["other"] = True
+        try:
+            other()
+        except Exception as error:  # reported to the grader, which says what it means
+            record.error = error
+        finally:
+            progress["other"] = False
+            connection.savepoint_ids = kept
+
+    def open_deferred() -> None:
+        while deferred:
+            connection.connection.execute(deferred.pop(0)[1])
+
     def wrapper(
         execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
     ) -> object:
         locks = _FOR_UPDATE.search(sql) is not None
-        if not worker and (locks or _WRITE.match(sql)):
-            record.when = "just before your code locked a row" if locks else "just before your code's first write"
-            worker.append(threading.Thread(target=run, daemon=True))
-            worker[0].start()
-            started.wait(WAIT_SECONDS)
-            deadline = time.monotonic() + WAIT_SECONDS
-            while not done.wait(0.005) and time.monotonic() < deadline:
-                if _waits_for_lock(backend[0] if backend else None):
-                    record.when += " (it then waited for a lock your code held)"
-                    break
         if locks and emulate:
             sql = _FOR_UPDATE.sub("", sql)
+        if progress["ran"] or progress["other"]:
+            return execute(sql, params, many, context)
+        savepoint = _SAVEPOINT.match(sql)
+        if sqlite and progress["wrote"] and savepoint:
+            deferred.append((savepoint.group(1), sql))  # opened once the next statement is known
+            return None
+        if locks or at.match(sql):
+            progress["ran"] = True
+            record.when = "just before your code locked a row" if locks else "just before your code wrote"
+            if sqlite and progress["wrote"]:
+                on_this_connection()
+            else:
+                in_a_thread()
+        open_deferred()
+        progress["wrote"] = progress["wrote"] or _WRITE.match(sql) is not None
         return execute(sql, params, many, context)
 
     connection.ensure_connection()
@@ -281,7 +322,9 @@ def meanwhile(other: Callable[[], object]) -> Iterator[Meanwhile]:
                 cursor.execute("PRAGMA read_uncommitted = 0")
 
 
-def interleaved(ours: Callable[[], object], theirs: Callable[[], object]) -> RaceResult:
+def interleaved(
+    ours: Callable[[], object], theirs: Callable[[], object], *, at: re.Pattern[str] = _WRITE
+) -> RaceResult:
     """`ours()`, with `theirs()` committed by another worker in its middle, as `meanwhile()` forces it
     (after it, when `ours()` neither locks nor writes): the order in which two concurrent workers can
     always run on PostgreSQL, forced alike on SQLite.
@@ -289,7 +332,7 @@ def interleaved(ours: Callable[[], object], theirs: Callable[[], object]) -> Rac
     What each raised is reported in `errors` (ours first), and where `theirs()` ran in `interleaving`.
     """
     result = RaceResult(interleaving="after yours")
-    with meanwhile(theirs) as other:
+    with meanwhile(theirs, at=at) as other:
         try:
             ours()
         except Exception as error:  # reported to the grader, which says what it means

@@ -322,6 +322,10 @@ def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> I
                 cursor.execute("PRAGMA read_uncommitted = 0")
 
 
+#: How a grader runs two workers' work together: `race` or `interleaved` (both give a RaceResult).
+Interleave = Callable[[Callable[[], object], Callable[[], object]], RaceResult]
+
+
 def interleaved(
     ours: Callable[[], object], theirs: Callable[[], object], *, at: re.Pattern[str] = _WRITE
 ) -> RaceResult:

@@ -3,6 +3,7 @@
 import itertools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.db import OperationalError, connection, transaction
 
 from dojo.grading import check, fails_once_when_saved, unexpected_edits
 from dojo.manifest import kata_by_slug
-from dojo.races import another_worker, interleaved, race
+from dojo.races import Interleave, another_worker, interleaved, race
 from webhook_idempotency.models import Invoice, Payment
 
 from .factories import InvoiceFactory
@@ -151,52 +152,34 @@ def test_the_receipt_is_sent_after_the_commit(emails: FakeEmailClient, committed
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_of_one_event_apply_once() -> None:
     """Concurrent deliveries of one event apply once, however the two workers interleave"""
-    invoice = InvoiceFactory(amount_due_cents=12_000)
-    event = payment_event(invoice, 5_000)
-    emails = FakeEmailClient()
-    ours, theirs = fresh_worker(), fresh_worker()
+    ways: list[tuple[str, Interleave]] = [
+        ("the other one applied it and committed {where}, when your code had made its checks", interleaved)
+    ]
+    if connection.vendor == "postgresql":  # there, two workers also run truly at once
+        ways.append(("the first was held before its first write until the other had made its checks ({where})", race))
 
-    outcome = interleaved(
-        lambda: ours.handle_payment_succeeded(event, emails=emails),
-        lambda: theirs.handle_payment_succeeded(event, emails=emails),
-    )
+    for how, run in ways:
+        invoice = InvoiceFactory(amount_due_cents=12_000)
+        event = payment_event(invoice, 5_000)
+        emails = FakeEmailClient()
+        ours, theirs = fresh_worker(), fresh_worker()
+        outcome = run(
+            partial(ours.handle_payment_succeeded, event, emails=emails),
+            partial(theirs.handle_payment_succeeded, event, emails=emails),
+        )
 
-    invoice.refresh_from_db()
-    payments = Payment.objects.filter(invoice=invoice).count()
-    check(
-        payments == 1 and len(emails.sent) == 1 and invoice.amount_paid_cents == 5_000,
-        f"Two workers received event {event.event_id} at the same moment, and the other one applied it and "
-        f"committed {outcome.interleaving}, when your code had made its checks. Together they recorded "
-        f"{payments} payments, {invoice.amount_paid_cents / 100:.2f} paid and {len(emails.sent)} receipts. A "
-        "check first and an insert later leaves a gap between the two, and so does an insert that ignores "
-        "a conflict without telling you: let the database refuse the second record of the event (a unique "
-        "constraint on the event ID) inside the transaction, and do nothing when it was refused. Errors "
-        f"seen: {outcome.failures() or 'none'}",
-    )
-    if connection.vendor != "postgresql":
-        return
-
-    # PostgreSQL runs them truly at once: the first is held before its first write, locks taken
-    invoice = InvoiceFactory(amount_due_cents=12_000)
-    event = payment_event(invoice, 5_000)
-    emails = FakeEmailClient()
-    first, second = fresh_worker(), fresh_worker()
-    outcome = race(
-        lambda: first.handle_payment_succeeded(event, emails=emails),
-        lambda: second.handle_payment_succeeded(event, emails=emails),
-    )
-
-    invoice.refresh_from_db()
-    payments = Payment.objects.filter(invoice=invoice).count()
-    check(
-        payments == 1 and len(emails.sent) == 1 and invoice.amount_paid_cents == 5_000,
-        f"Two workers received event {event.event_id} at the same moment: the first was held before its "
-        f"first write until the other had made its checks ({outcome.interleaving}). Together they "
-        f"recorded {payments} payments, {invoice.amount_paid_cents / 100:.2f} paid and "
-        f"{len(emails.sent)} receipts. Checking first and inserting later leaves a gap between the "
-        "two: let the database refuse the second record (a unique constraint on the event ID) inside the "
-        f"transaction. Errors seen: {outcome.failures() or 'none'}",
-    )
+        invoice.refresh_from_db()
+        payments = Payment.objects.filter(invoice=invoice).count()
+        check(
+            payments == 1 and len(emails.sent) == 1 and invoice.amount_paid_cents == 5_000,
+            f"Two workers received event {event.event_id} at the same moment: "
+            f"{how.format(where=outcome.interleaving)}. Together they recorded {payments} payments, "
+            f"{invoice.amount_paid_cents / 100:.2f} paid and {len(emails.sent)} receipts. A check first and "
+            "an insert later leaves a gap between the two, and so does an insert that ignores a conflict "
+            "without telling you: let the database refuse the second record of the event (a unique "
+            "constraint on the event ID) inside the transaction, and do nothing when it was refused. "
+            f"Errors seen: {outcome.failures() or 'none'}",
+        )
 
 
 @pytest.mark.guard("DATA-3")

@@ -7,6 +7,7 @@ check-then-insert then always lets both workers through, and a correct fix (a ro
 constraint) always serialises them, without deadlocking the race itself.
 """
 
+import importlib
 import importlib.util
 import itertools
 import re
@@ -18,7 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from django.db import connection
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection, models
 
 WAIT_SECONDS = 5.0
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
@@ -120,23 +123,61 @@ def race(first: Callable[[], object], second: Callable[[], object], *, hold_at: 
     return result
 
 
-def another_worker(module: str) -> ModuleType:
-    """`module` loaded anew, as by another worker process: nothing the code keeps in memory is shared.
+#: The modules of a kata that every worker shares, as the processes of one deployment share the
+#: database they describe: its models (Django registers a model class once), its app, its migrations.
+SHARED = ("models", "apps", "migrations")
 
-    Each call gives a separate module object (a reload would reuse one), registered under a name of
-    its own; relative imports and the models resolve as they do for the module itself.
+
+def _shared(name: str, package: str, module: ModuleType | None) -> bool:
+    parts = name.split(".")
+    if parts[0] != package or len(parts) == 1:
+        return False
+    if parts[1] in SHARED:
+        return True
+    # a module of its own that defines a model, as models.py may import one from
+    return any(
+        isinstance(value, type) and issubclass(value, models.Model) and value.__module__ == name
+        for value in vars(module or ModuleType(name)).values()
+    )
+
+
+def another_worker(module: str) -> ModuleType:
+    """`module` as another worker process loads it: none of the kata's module state is shared.
+
+    Each call loads the kata's package anew, under a name of its own, so that the module and every
+    module of the kata that it imports (`from .seen import SEEN`, when loaded or when called) start
+    afresh: a set, a dict or a cache kept in any of them is empty for the new worker. Only what the
+    processes of one deployment share is shared: the kata's models (and a module that defines a
+    model), its app and its migrations, that is, the database. A module the code imports by the
+    kata's own name (`from <kata>.seen import SEEN`) is loaded anew for this worker too, and so is
+    Django's in-process (local-memory) cache, which no other process would see.
     """
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
+    package, _, inner = module.partition(".")
+    base = importlib.import_module(package)
+    shared = {name: loaded for name, loaded in list(sys.modules.items()) if _shared(name, package, loaded)}
+    for name in [name for name in sys.modules if name.startswith(f"{package}.") and name not in shared]:
+        del sys.modules[name]
+        attribute = name.rpartition(".")[2]
+        if name.count(".") == 1 and isinstance(getattr(base, attribute, None), ModuleType):
+            delattr(base, attribute)  # else `from <kata> import seen` would find the old module there
+    for cache in caches.all(initialized_only=True):
+        if isinstance(cache, LocMemCache):
+            cache.clear()
+
+    name = f"{package}_worker_{next(_workers)}"
+    spec = importlib.util.spec_from_file_location(
+        name, base.__file__, submodule_search_locations=list(getattr(base, "__path__", []))
+    )
+    if spec is None or spec.loader is None:
         raise ModuleNotFoundError(module)
-    name = f"{module}_worker_{next(_workers)}"
-    copy = importlib.util.spec_from_file_location(name, spec.origin)
-    if copy is None or copy.loader is None:
-        raise ModuleNotFoundError(module)
-    loaded = importlib.util.module_from_spec(copy)
-    sys.modules[name] = loaded  # as an import does: dataclasses look their module up there
-    copy.loader.exec_module(loaded)
-    return loaded
+    worker = importlib.util.module_from_spec(spec)
+    sys.modules[name] = worker  # as an import does: relative imports and dataclasses look it up there
+    for shared_name, loaded in shared.items():
+        sys.modules[name + shared_name.removeprefix(package)] = loaded
+        if shared_name.count(".") == 1:
+            setattr(worker, shared_name.rpartition(".")[2], loaded)
+    spec.loader.exec_module(worker)
+    return importlib.import_module(f"{name}.{inner}") if inner else worker
 
 
 _LOCK_FEATURES = (
@@ -151,42 +192,120 @@ _FOR_UPDATE = re.compile(r"\s+FOR (NO KEY )?UPDATE\b.*\Z", re.DOTALL)
 
 @dataclass
 class Meanwhile:
-    """Where `meanwhile()` ran the other worker: "" when it did not run."""
+    """Where `meanwhile()` ran the other worker ("" when it did not run), and what it raised."""
 
     when: str = ""
+    error: BaseException | None = None
+
+
+_SAVEPOINT = re.compile(r'^\s*SAVEPOINT\s+"?(\w+)"?', re.IGNORECASE)
 
 
 @contextmanager
-def meanwhile(other: Callable[[], object]) -> Iterator[Meanwhile]:
-    """Run `other` once, on the same connection, at the last moment a real database lets it commit
-    in the middle of the code in the block: just before the code's first row lock, or, if it locks
-    nothing, just before its first write.
+def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> Iterator[Meanwhile]:
+    """Run `other` once, as another worker, and let it commit, at the last moment a real database lets
+    it commit in the middle of the code in the block: just before the code's first row lock, or, if
+    it locks nothing first, just before its first write (or the first one that `at` finds: writes
+    that cannot concern the other worker, such as the record of an event ID of its own, come first).
 
-    On one connection, this shows on SQLite too what a concurrent worker does on PostgreSQL: code
-    that reads, decides and writes without a lock writes over what `other` wrote. SQLite has no row
-    locks, so Django is told to write FOR UPDATE anyway (that is how the lock is seen), and the clause
-    is removed before the statement runs.
+    The code then goes on with what it read before: code that reads, decides and writes without a
+    lock (or without a constraint that refuses the second record) acts on a decision that `other`
+    has made stale. `other` runs on a connection of its own, and what it commits is the other
+    worker's: the code's own rollbacks (of a savepoint, of its transaction) do not undo it. Until then
+    the code holds no lock that `other` could wait for; should it hold one (PostgreSQL reports
+    `other` waiting), the code goes on, and `other` finishes once the code has committed.
+
+    This forces the same interleaving on SQLite as on PostgreSQL. SQLite has no row locks, so Django
+    is told to write FOR UPDATE anyway (that is how the lock is seen), and the clause is removed
+    before the statement runs; the code's reads take no table locks meanwhile (the test database is
+    one shared in-memory cache: PRAGMA read_uncommitted), so that `other` can write. SQLite lets one
+    connection write at a time: when the code has already written, `other` runs on the code's own
+    connection instead, before any savepoint the code opened since its last read (those are opened
+    after it, and the callbacks `other` registers with on_commit() belong to none of them).
+
+    Needs `django_db(transaction=True)`: each worker commits for the other to see.
     """
+    if connection.in_atomic_block:
+        raise RuntimeError("meanwhile() needs django_db(transaction=True): the other worker must see committed rows")
     record = Meanwhile()
+    sqlite = connection.vendor == "sqlite"
     emulate = not connection.features.has_select_for_update
     saved = {feature: getattr(connection.features, feature) for feature in _LOCK_FEATURES}
-    running = threading.local()
+    done = threading.Event()
+    started = threading.Event()
+    backend: list[int] = []
+    worker: list[threading.Thread] = []
+    progress = {"wrote": False, "ran": False, "other": False}
+    deferred: list[tuple[str, str]] = []  # savepoints opened since the code's last read: (name, SQL)
+
+    def run() -> None:
+        try:
+            connection.ensure_connection()
+            if not sqlite:
+                backend.append(connection.connection.info.backend_pid)
+            started.set()
+            other()
+        except BaseException as error:  # reported to the grader, which says what it means
+            record.error = error
+        finally:
+            started.set()
+            done.set()
+            connection.close()
+
+    def in_a_thread() -> None:
+        worker.append(threading.Thread(target=run, daemon=True))
+        worker[0].start()
+        started.wait(WAIT_SECONDS)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not done.wait(0.005) and time.monotonic() < deadline:
+            if _waits_for_lock(backend[0] if backend else None):
+                record.when += " (it then waited for a lock your code held)"
+                break
+
+    def on_this_connection() -> None:
+        hidden = {name for name, _ in deferred}
+        kept = connection.savepoint_ids
+        connection.savepoint_ids = [sid for sid in kept if sid not in hidden]
+        progress["other"] = True
+        try:
+            other()
+        except Exception as error:  # reported to the grader, which says what it means
+            record.error = error
+        finally:
+            progress["other"] = False
+            connection.savepoint_ids = kept
+
+    def open_deferred() -> None:
+        while deferred:
+            connection.connection.execute(deferred.pop(0)[1])
 
     def wrapper(
         execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
     ) -> object:
         locks = _FOR_UPDATE.search(sql) is not None
-        if not getattr(running, "other", False) and not record.when and (locks or _WRITE.match(sql)):
-            record.when = "just before your code locked a row" if locks else "just before your code's first write"
-            running.other = True
-            try:
-                other()
-            finally:
-                running.other = False
         if locks and emulate:
             sql = _FOR_UPDATE.sub("", sql)
+        if progress["ran"] or progress["other"]:
+            return execute(sql, params, many, context)
+        savepoint = _SAVEPOINT.match(sql)
+        if sqlite and progress["wrote"] and savepoint:
+            deferred.append((savepoint.group(1), sql))  # opened once the next statement is known
+            return None
+        if locks or at.match(sql):
+            progress["ran"] = True
+            record.when = "just before your code locked a row" if locks else "just before your code wrote"
+            if sqlite and progress["wrote"]:
+                on_this_connection()
+            else:
+                in_a_thread()
+        open_deferred()
+        progress["wrote"] = progress["wrote"] or _WRITE.match(sql) is not None
         return execute(sql, params, many, context)
 
+    connection.ensure_connection()
+    if sqlite:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA read_uncommitted = 1")
     if emulate:
         for feature in _LOCK_FEATURES:
             setattr(connection.features, feature, True)
@@ -196,3 +315,38 @@ def meanwhile(other: Callable[[], object]) -> Iterator[Meanwhile]:
     finally:
         for feature, value in saved.items():
             setattr(connection.features, feature, value)
+        if worker:
+            worker[0].join(WAIT_SECONDS * 2)
+        if sqlite:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA read_uncommitted = 0")
+
+
+#: How a grader runs two workers' work together: `race` or `interleaved` (both give a RaceResult).
+Interleave = Callable[[Callable[[], object], Callable[[], object]], RaceResult]
+
+
+def interleaved(
+    ours: Callable[[], object], theirs: Callable[[], object], *, at: re.Pattern[str] = _WRITE
+) -> RaceResult:
+    """`ours()`, with `theirs()` committed by another worker in its middle, as `meanwhile()` forces it
+    (after it, when `ours()` neither locks nor writes): the order in which two concurrent workers can
+    always run on PostgreSQL, forced alike on SQLite.
+
+    What each raised is reported in `errors` (ours first), and where `theirs()` ran in `interleaving`.
+    """
+    result = RaceResult(interleaving="after yours")
+    with meanwhile(theirs, at=at) as other:
+        try:
+            ours()
+        except Exception as error:  # reported to the grader, which says what it means
+            result.errors[0] = error
+    if other.when:
+        result.interleaving = other.when
+        result.errors[1] = other.error
+    else:
+        try:
+            theirs()
+        except Exception as error:  # reported to the grader, which says what it means
+            result.errors[1] = error
+    return result

@@ -10,7 +10,7 @@ from at_least_once_consumer.clients import SubscriptionUpdated
 from at_least_once_consumer.models import Subscription
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
-from dojo.races import another_worker, meanwhile
+from dojo.races import another_worker, interleaved
 
 from .factories import SubscriptionFactory
 from .fakes import FakeEmailClient, FakeQueue
@@ -195,29 +195,31 @@ def test_the_plan_email_goes_out_once_per_real_change(queue: FakeQueue, emails: 
 
 
 @pytest.mark.lesson("DATA-4")
-def test_an_older_message_loses_to_a_newer_one_applied_meanwhile(emails: FakeEmailClient, committed: Committed) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_an_older_message_loses_to_a_newer_one_applied_meanwhile() -> None:
     """An older message never overwrites a newer one that another worker applies meanwhile"""
     subscription = SubscriptionFactory(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
     more_seats = change(subscription, 2, plan=BUSINESS, seats=20)
+    emails = FakeEmailClient()
     ours, theirs = another_worker(SERVICES), another_worker(SERVICES)
 
-    with committed(), meanwhile(lambda: theirs.apply_subscription_updated(more_seats, emails=emails)) as other:
-        ours.apply_subscription_updated(upgrade, emails=emails)
-    if not other.when:  # your code neither locked nor wrote: the other worker comes after it
-        with committed():
-            theirs.apply_subscription_updated(more_seats, emails=emails)
+    outcome = interleaved(
+        lambda: ours.apply_subscription_updated(upgrade, emails=emails),
+        lambda: theirs.apply_subscription_updated(more_seats, emails=emails),
+    )
 
     now = state(subscription)
     check(
         now == (BUSINESS, 20, ACTIVE) and plans_emailed(emails) == ["Business"],
         "Two workers received messages of the same subscription at the same moment: yours the upgrade "
         "(version 1, Business, 12 seats), the other the newer change (version 2, Business, 20 seats), which "
-        f"it committed {other.when or 'after yours'}. The subscription must end as Business with 20 seats "
-        f"and one email; it ended as {shown(now)}, with emails {plans_emailed(emails)}. Your code decided on "
-        "a version it had read before the other worker committed. Read the subscription with "
+        f"it committed {outcome.interleaving}. The subscription must end as Business with 20 seats and one "
+        f"email; it ended as {shown(now)}, with emails {plans_emailed(emails)}. Your code decided on a "
+        "version it had read before the other worker committed. Read the subscription with "
         "select_for_update() inside the transaction, before comparing versions (or make the write itself "
-        "conditional on the version), so that the second worker waits and then sees the newer version.",
+        "conditional on the version), so that the second worker waits and then sees the newer version. "
+        f"Errors seen: {outcome.failures() or 'none'}",
     )
 
 

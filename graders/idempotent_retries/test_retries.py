@@ -282,7 +282,7 @@ def in_ten_minutes() -> str:
 def test_no_retry_after_makes_a_call_wait_longer_than_promised(
     status: int,
     retry_after: Callable[[], str],
-    over_the_cap: bool,  # noqa: ARG001  (said in the id: the cases beyond the cap)
+    over_the_cap: bool,  # the cases beyond the cap, as their ids say
     provider: respx.MockRouter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

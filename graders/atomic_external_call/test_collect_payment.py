@@ -2,23 +2,28 @@
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import pytest
-from django.apps import apps
-from django.db import OperationalError, connection, models
+from django.db import OperationalError, connection, models, transaction
 
 from atomic_external_call.clients import ChargeDeclinedError
 from atomic_external_call.models import ChargeAttempt, Invoice, Payment
-from atomic_external_call.services import InvoiceNotPayableError, collect_payment
+from atomic_external_call.services import ChargeNotAppliedError, InvoiceNotPayableError, collect_payment
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.races import Meanwhile, another_worker, meanwhile, race
 
 from .factories import InvoiceFactory
 from .fakes import FakeEventBus, FakePaymentProvider
 
 pytestmark = pytest.mark.django_db
+
+# where the race holds the collection: its first row lock, or its first write of the invoice
+LOCK_OR_INVOICE_WRITE = re.compile(
+    rf'\bFOR (NO KEY )?UPDATE\b|^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE
+)
 
 CaptureCallbacks = Callable[..., AbstractContextManager[list[Callable[[], object]]]]
 
@@ -43,19 +48,6 @@ def first_write_fails(model: type[models.Model]) -> Iterator[None]:
 def ledger_write_fails() -> AbstractContextManager[None]:
     """The database fails when the payment row is written, once."""
     return first_write_fails(Payment)
-
-
-def columns_holding(value: str) -> list[str]:
-    """The `model.field` columns of the kata's tables that hold `value`."""
-    found = []
-    for model in apps.get_app_config("atomic_external_call").get_models():
-        for model_field in model._meta.concrete_fields:
-            if (
-                isinstance(model_field, models.CharField)
-                and model._default_manager.filter(**{model_field.name: value}).exists()
-            ):
-                found.append(f"{model.__name__}.{model_field.name}")
-    return found
 
 
 def test_collecting_charges_once_and_records_the_payment(
@@ -230,37 +222,219 @@ def test_a_collection_that_fails_half_way_leaves_nothing_behind(
     )
 
 
+def collect_reporting(
+    invoice: Invoice, provider: FakePaymentProvider, bus: FakeEventBus, capture: CaptureCallbacks
+) -> Exception | None:
+    """Collect `invoice`, its on-commit callbacks run; what the collection raised, or None."""
+    with capture(execute=True):
+        try:
+            collect_payment(invoice.pk, provider=provider, bus=bus)
+        except Exception as error:  # the checks say what the error should have been
+            return error
+    return None
+
+
+def paid_by_bank_transfer(invoice: Invoice, applied: list[bool] | None = None) -> Callable[[], None]:
+    """Another request records the customer's bank transfer, under the invoice's lock; `applied` says
+    whether it found the invoice open and marked it paid."""
+
+    def pay() -> None:
+        with transaction.atomic():
+            current = Invoice.objects.select_for_update().get(pk=invoice.pk)
+            is_open = current.status == Invoice.Status.OPEN
+            if is_open:
+                Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID, provider_charge_id="tr_bank")
+        if applied is not None:
+            applied.append(is_open)
+
+    return pay
+
+
+def report_of_the_unapplied_charge(
+    invoice: Invoice, provider: FakePaymentProvider, bus: FakeEventBus, raised: Exception | None
+) -> tuple[bool, str]:
+    """Whether the collection recorded its charge for a refund and said so, and what it did instead."""
+    invoice.refresh_from_db()
+    charge_id = provider.charges[0].id if provider.charges else "?"
+    attempts = list(ChargeAttempt.objects.filter(invoice=invoice).values_list("outcome", "provider_charge_id"))
+    payments = list(Payment.objects.filter(invoice=invoice).values_list("provider_charge_id", flat=True))
+    right = (
+        isinstance(raised, ChargeNotAppliedError)
+        and attempts == [(ChargeAttempt.Outcome.UNAPPLIED, charge_id)]
+        and payments == []
+        and not bus.published
+        and invoice.provider_charge_id == "tr_bank"
+    )
+    done = (
+        f"It {'raised ' + type(raised).__name__ if raised else 'returned silently'}; its attempts hold "
+        f"(outcome, charge) {attempts}; the invoice's payments are {payments}; it published "
+        f"{len(bus.published)} event(s); and the invoice is on {invoice.provider_charge_id or 'no charge'}."
+    )
+    return right, done
+
+
+UNAPPLIED_ADVICE = (
+    "The invoice keeps the payment that came first, your charge is recorded on its attempt as "
+    "unapplied (ChargeAttempt.Outcome.UNAPPLIED, with the charge's id), to be refunded, with no "
+    "Payment row and no event, and the collection raises ChargeNotAppliedError: recorded as charged, "
+    "it would never be refunded; any other error tells the caller nothing was charged."
+)
+
+
 @pytest.mark.guard("DATA-2")
 def test_a_charge_that_can_no_longer_be_applied_is_not_lost(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    """A charge made for an invoice paid meanwhile is recorded and reported, not dropped"""
+    """A charge made for an invoice paid meanwhile is recorded for a refund and reported, not dropped"""
     invoice = InvoiceFactory(amount_due_cents=49_900)
-
-    def paid_elsewhere() -> None:  # the customer paid by bank transfer while the provider answered
-        Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID, provider_charge_id="tr_bank")
-
-    provider.meanwhile = paid_elsewhere
-    raised: Exception | None = None
-    with django_capture_on_commit_callbacks(execute=True):
-        try:
-            collect_payment(invoice.pk, provider=provider, bus=bus)
-        except Exception as error:  # the service must say so; which error it raises is its choice
-            raised = error
+    provider.meanwhile = paid_by_bank_transfer(invoice)  # the customer paid while the provider answered
+    raised = collect_reporting(invoice, provider, bus, django_capture_on_commit_callbacks)
     if provider.meanwhile is not None:
-        return  # the provider was called inside a transaction, which no other write could get past
+        return  # the provider was called inside a transaction, which the lesson's check rejects
+
+    right, done = report_of_the_unapplied_charge(invoice, provider, bus, raised)
+    check(
+        right,
+        f"While the provider charged the customer, the invoice was paid by bank transfer: the customer "
+        f"has now paid twice. {done} {UNAPPLIED_ADVICE}",
+    )
+
+
+@pytest.mark.guard("DATA-1")
+def test_a_payment_that_commits_just_before_the_invoice_is_written_is_not_overwritten(
+    provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
+) -> None:
+    """The invoice is re-read under a lock (or written conditionally) after the provider's answer"""
+    invoice = InvoiceFactory(amount_due_cents=49_900)
+    after_the_charge = ExitStack()
+    late: list[Meanwhile] = []
+
+    def then_paid_by_bank_transfer() -> None:
+        # from the provider's answer on, the bank transfer commits at the last moment a real database
+        # lets it: just before the collection locks a row, or, if it locks none, before its first write
+        late.append(after_the_charge.enter_context(meanwhile(paid_by_bank_transfer(invoice))))
+
+    provider.meanwhile = then_paid_by_bank_transfer
+    with after_the_charge:
+        raised = collect_reporting(invoice, provider, bus, django_capture_on_commit_callbacks)
+    if not late:
+        return  # the provider was called inside a transaction, which the lesson's check rejects
+
+    right, done = report_of_the_unapplied_charge(invoice, provider, bus, raised)
+    overwritten = invoice.provider_charge_id != "tr_bank"
+    check(
+        right,
+        f"After the provider's answer, the customer's bank transfer was recorded {late[0].when or 'at no point'}. "
+        f"{done} "
+        + (
+            "Your code read the invoice as still open before the transfer committed, and then wrote over "
+            "it: the customer has paid twice and nothing says so. Inside the transaction, re-read the "
+            "invoice with select_for_update() (or mark it paid with a conditional update and look at its "
+            "row count). "
+            if overwritten
+            else ""
+        )
+        + UNAPPLIED_ADVICE,
+    )
+
+
+@pytest.mark.guard("DATA-2")
+def test_a_charge_recorded_meanwhile_by_the_same_attempt_is_not_refunded(
+    provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
+) -> None:
+    """Two collections of one attempt share its charge: the second finds it recorded, and that is success"""
+    invoice = InvoiceFactory(amount_due_cents=49_900)
+    other_worker = another_worker("atomic_external_call.services")
+    other_bus = FakeEventBus()
+
+    def collected_by_another_worker() -> None:  # the job ran twice: the same attempt, the same key
+        other_worker.collect_payment(invoice.pk, provider=provider, bus=other_bus)
+
+    provider.meanwhile = collected_by_another_worker
+    raised = collect_reporting(invoice, provider, bus, django_capture_on_commit_callbacks)
+    if provider.meanwhile is not None:
+        return  # the provider was called inside a transaction, which the lesson's check rejects
 
     invoice.refresh_from_db()
-    charge_id = provider.charges[0].id if provider.charges else "?"
-    recorded = columns_holding(charge_id)
+    charge_ids = [charge.id for charge in provider.charges]
+    attempts = list(ChargeAttempt.objects.filter(invoice=invoice).values_list("outcome", "provider_charge_id"))
+    payments = list(Payment.objects.filter(invoice=invoice).values_list("provider_charge_id", flat=True))
+    events = [event.name for event in other_bus.published + bus.published]
     check(
-        raised is not None and recorded and not bus.published and invoice.provider_charge_id == "tr_bank",
-        f"While the provider charged the customer ({charge_id}), the invoice was paid by bank transfer. "
-        "The collection must not treat that as success, nor drop the charge: the customer has now paid "
-        f"twice. It {'raised ' + type(raised).__name__ if raised else 'returned silently'}, recorded the "
-        f"charge in {recorded or 'no table'}, published {len(bus.published)} event(s), and left the invoice "
-        f"on {invoice.provider_charge_id}. Record the charge on its attempt (as unapplied, to be refunded) "
-        "and raise an error that says so.",
+        raised is None
+        and charge_ids == ["ch_0001"]
+        and invoice.provider_charge_id == "ch_0001"
+        and attempts == [(ChargeAttempt.Outcome.CHARGED, "ch_0001")]
+        and payments == ["ch_0001"]
+        and events == ["invoice.paid"],
+        f"Two workers collected the same invoice at once, with the same attempt and key: the provider "
+        f"made one charge ({charge_ids}) and the other worker recorded it. Yours then found the invoice "
+        f"paid by that very charge, which is success, not a charge to refund. It "
+        f"{'raised ' + type(raised).__name__ if raised else 'returned'}; the attempts hold {attempts}; the "
+        f"payments are {payments}; the events {events}. When the invoice is paid by your own charge, "
+        "record the attempt as charged and return the invoice.",
+    )
+
+
+@pytest.mark.guard("DATA-1")
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_bank_transfer_racing_the_collection_is_not_overwritten(
+    provider: FakePaymentProvider, bus: FakeEventBus
+) -> None:
+    """On PostgreSQL: a bank transfer committed between the collection's re-read and its write"""
+    invoice = InvoiceFactory(amount_due_cents=49_900)
+    raised: list[Exception] = []
+    transfer_applied: list[bool] = []
+
+    def collection() -> None:
+        try:
+            collect_payment(invoice.pk, provider=provider, bus=bus)
+        except Exception as error:  # which one is checked below
+            raised.append(error)
+
+    result = race(collection, paid_by_bank_transfer(invoice, transfer_applied), hold_at=LOCK_OR_INVOICE_WRITE)
+    check(not result.failures(), f"The race itself failed: {result.failures()}")
+    invoice.refresh_from_db()
+    charge_ids = [charge.id for charge in provider.charges]
+    attempts = list(ChargeAttempt.objects.filter(invoice=invoice).values_list("outcome", "provider_charge_id"))
+    payments = list(Payment.objects.filter(invoice=invoice).values_list("provider_charge_id", flat=True))
+    error = raised[0] if len(raised) == 1 else None
+    charged = (  # the collection came first; the transfer found the invoice paid
+        transfer_applied == [False]
+        and not raised
+        and charge_ids == ["ch_0001"]
+        and invoice.provider_charge_id == "ch_0001"
+        and attempts == [(ChargeAttempt.Outcome.CHARGED, "ch_0001")]
+        and payments == ["ch_0001"]
+    )
+    refunded = (  # the transfer committed while the collection charged: the charge is to be refunded
+        transfer_applied == [True]
+        and isinstance(error, ChargeNotAppliedError)
+        and charge_ids == ["ch_0001"]
+        and invoice.provider_charge_id == "tr_bank"
+        and attempts == [(ChargeAttempt.Outcome.UNAPPLIED, "ch_0001")]
+        and payments == []
+    )
+    refused = (  # the transfer committed before the collection checked the invoice: nothing charged
+        transfer_applied == [True]
+        and isinstance(error, InvoiceNotPayableError)
+        and charge_ids == []
+        and invoice.provider_charge_id == "tr_bank"
+        and payments == []
+    )
+    check(
+        charged or refunded or refused,
+        f"A collection and a bank transfer of the same invoice ran at once, on two connections; the "
+        f"collection was held just before its first row lock or write of the invoice ({result.interleaving}). "
+        "Exactly one of them may pay it; the other must find it paid, and a charge made meanwhile is "
+        f"recorded as unapplied. The invoice is now on {invoice.provider_charge_id or 'no charge'}, the "
+        f"transfer {'was recorded' if transfer_applied == [True] else 'found it paid'}, the collection "
+        f"{'raised ' + type(raised[0]).__name__ if raised else 'returned'}, its attempts hold {attempts}, "
+        f"the payments are {payments}, and the provider made the charges {charge_ids}. A collection that "
+        "re-reads the invoice without a lock writes over a transfer that committed after its read. Re-read "
+        "it with select_for_update() inside the "
+        "transaction that writes it (or update it on the condition that it is still open).",
     )
 
 

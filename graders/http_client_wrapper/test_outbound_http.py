@@ -357,8 +357,16 @@ def test_reads_give_up_after_a_few_attempts_with_a_provider_error(
 def test_a_sale_report_is_never_sent_twice(providers: respx.MockRouter) -> None:
     route = SALE_REPORT.route(providers)
     failures: dict[str, Callable[[], httpx.Response | Exception]] = {
-        "503 Service Unavailable": lambda: httpx.Response(503),
+        **{status: make for status, make in TRANSIENT_FAILURES.items() if "connection" not in status},
+        "429 Too Many Requests": lambda: httpx.Response(429, headers={"Retry-After": "1"}),
+        "500 Internal Server Error": lambda: httpx.Response(500),
+        "a refused connection": lambda: httpx.ConnectError("connection refused"),
+        "a connect timeout": lambda: httpx.ConnectTimeout("no connection in time"),
         "a read timeout (the request arrived; its answer was lost)": lambda: httpx.ReadTimeout("no answer in time"),
+        "a write timeout": lambda: httpx.WriteTimeout("the body could not be sent in time"),
+        "a pool timeout": lambda: httpx.PoolTimeout("no free connection in time"),
+        "a connection dropped mid-answer": lambda: httpx.RemoteProtocolError("peer closed connection"),
+        "a read error": lambda: httpx.ReadError("connection reset by peer"),
     }
     problems = []
     for failure, make in failures.items():
@@ -375,7 +383,9 @@ def test_a_sale_report_is_never_sent_twice(providers: respx.MockRouter) -> None:
         + "\nA POST is not idempotent, and the tax service takes no idempotency key: when a request reached "
         "it but the answer was lost, sending it again reports the sale twice (312 sales last month end). "
         "Retry only idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE, or a request with an Idempotency-Key the "
-        "provider honours); send anything else once and let the caller decide.",
+        "provider honours); send anything else once and let the caller decide, whatever the failure: "
+        "even after a refused connection or a connect timeout, a POST without a key is not retried, "
+        "since the wrapper cannot tell every such error from one where the request went out.",
     )
 
 

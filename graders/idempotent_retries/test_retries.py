@@ -4,6 +4,8 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from functools import cache
 
 import httpx
@@ -27,6 +29,7 @@ CHARGE = {"amount_cents": 12_000, "currency": "EUR"}
 MAX_ATTEMPTS = 10
 RUNAWAY_ATTEMPTS = 30  # the mocked provider stops a retry loop here, so that "retry forever" ends and is reported
 RETRY_AFTER_SECONDS = 7
+MAX_RETRY_AFTER_SECONDS = 20.0  # the README: a longer Retry-After ends the retries
 LONGEST_WAIT_SECONDS = 60.0  # a provider that asks for an hour is down: waiting for it holds the worker
 
 TRANSIENT_FAILURES: dict[str, Callable[[], httpx.Response | Exception]] = {
@@ -252,6 +255,63 @@ def test_a_retry_after_beyond_reason_is_not_waited_for(
         f"Retry-After within the same budget as every retry: a wait longer than that (here more than "
         f"{LONGEST_WAIT_SECONDS:.0f} s) holds the worker for nothing. Give up with a ProviderError, and "
         "let the next collection run try again.",
+    )
+
+
+def in_ten_minutes() -> str:
+    """A Retry-After in its HTTP-date form, ten minutes from now."""
+    return format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True)
+
+
+@pytest.mark.guard("ARCH-5")
+@pytest.mark.parametrize(
+    ("status", "retry_after", "over_the_cap"),
+    [
+        (503, lambda: "21", True),
+        (429, lambda: "600", True),
+        (503, lambda: "600", True),
+        (503, lambda: "86400", True),
+        (503, lambda: "99999999999999999999", True),
+        (503, in_ten_minutes, True),
+        (503, lambda: "-5", False),
+        (429, lambda: "soon", False),
+        (503, lambda: "7.5e3", False),
+    ],
+    ids=["21s", "600s-429", "600s", "a-day", "absurd", "http-date-in-10-min", "negative", "not-a-number", "float"],
+)
+def test_no_retry_after_makes_a_call_wait_longer_than_promised(
+    status: int,
+    retry_after: Callable[[], str],
+    over_the_cap: bool,  # the cases beyond the cap, as their ids say
+    provider: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever Retry-After says, no wait is longer than the cap the kata promises (20 s)."""
+    value = retry_after()
+    down = httpx.Response(status, headers={"Retry-After": value})
+    times, answer = recorded_calls(lambda n: down)
+    provider.get("/v1/charges/ch_1").mock(side_effect=answer)
+
+    with real_retry_policy(monkeypatch) as waits:  # waits recorded, never slept
+        try:
+            outcome = charge_status()
+        except RunawayRetriesError as runaway:
+            outcome = runaway
+
+    longest = max(waits, default=0.0)
+    check(
+        longest <= MAX_RETRY_AFTER_SECONDS
+        and all(wait >= 0 for wait in waits)
+        and len(times) <= MAX_ATTEMPTS
+        and isinstance(outcome, ProviderError)
+        and str(status) in str(outcome),
+        f"The provider answered every attempt with {status} and Retry-After: {value}. charge_status() made "
+        f"{attempts(len(times))}, waited {[round(wait, 1) for wait in waits]} s, and {describe(outcome)}. "
+        f"A Retry-After longer than we would wait at all (more than {MAX_RETRY_AFTER_SECONDS:.0f} s, in "
+        "seconds or as an HTTP date) ends the retries at once with a ProviderError; a value that is not a "
+        "whole number of seconds or a date (negative, a word, a fraction) is no instruction: fall back on "
+        "the usual backoff. Capping the wait anywhere above that cap still lets one call hold a worker "
+        "for minutes.",
     )
 
 

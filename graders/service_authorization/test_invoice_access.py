@@ -1,5 +1,9 @@
 """Grader of `service_authorization`: the service decides who may see an invoice, for every entry point."""
 
+import inspect
+from collections.abc import Callable
+from functools import partial
+
 import pytest
 from django.test import Client
 
@@ -44,10 +48,11 @@ def get_as(
     return response.status_code, response.json()
 
 
-def outcome_of(invoice: Invoice, **arguments: object) -> object:
-    """What get_invoice(invoice.pk, **arguments) did: the invoice, None for a refusal, or another exception."""
+def outcome_of(invoice: Invoice, positional: Callable[[], Invoice] | None = None, **arguments: object) -> object:
+    """What get_invoice(invoice.pk, **arguments) (or the `positional` call) did: the invoice, None for a
+    refusal, or another exception."""
     try:
-        return get_invoice(invoice.pk, **arguments)
+        return positional() if positional is not None else get_invoice(invoice.pk, **arguments)
     except InvoiceNotFoundError:
         return None
     except Exception as error:  # reported to the learner
@@ -211,6 +216,73 @@ def test_the_service_cannot_be_called_without_the_check() -> None:
         "remember again, and a job that passes nobody (or None) reads every organization's invoices. "
         "Make `member` a required keyword argument with no default, and refuse anyone who is not a "
         "member of the invoice's organization: None is nobody's member.",
+    )
+
+
+# flags a bypass is usually called by, tried when the service takes **kwargs
+BYPASS_FLAGS = (
+    "as_system",
+    "skip_check",
+    "trusted",
+    "system",
+    "internal",
+    "bypass",
+    "force",
+    "admin",
+    "sudo",
+    "unchecked",
+)
+# values that switch such a flag (or a `member` that stands for "everyone") on
+SWITCHES: tuple[object, ...] = (True, 1, "true", "yes", "system", "all", "*")
+
+
+def ways_around(outsider: Member) -> dict[str, dict[str, object]]:
+    """Every call of get_invoice() that names an outsider yet passes something more the service accepts:
+    each extra parameter, a **kwargs flag, a stand-in member the module offers, switched on in turn."""
+    import service_authorization.services as services
+
+    tried: dict[str, dict[str, object]] = {}
+    parameters = inspect.signature(get_invoice).parameters.values()
+    for parameter in parameters:
+        if parameter.name in ("invoice_id", "member") or parameter.kind is parameter.VAR_POSITIONAL:
+            continue
+        names = BYPASS_FLAGS if parameter.kind is parameter.VAR_KEYWORD else (parameter.name,)
+        for name in names:
+            for value in SWITCHES:
+                tried[f"{name}={value!r}"] = {"member": outsider, name: value}
+    for name, value in vars(services).items():  # a sentinel the module offers, such as SYSTEM = object()
+        if not name.startswith("__") and not callable(value) and not inspect.ismodule(value):
+            tried[f"member=services.{name}"] = {"member": value}
+    return tried
+
+
+@pytest.mark.guard("ARCH-6")
+def test_the_service_offers_no_way_around_its_check() -> None:
+    """No flag, extra argument or stand-in member makes the service hand an invoice to an outsider."""
+    organization = OrganizationFactory()
+    invoice = invoice_of(organization)
+    member_of(organization)
+    outsider = member_of(OrganizationFactory())
+
+    leaks = [
+        call
+        for call, arguments in ways_around(outsider).items()
+        if isinstance(outcome_of(invoice, **arguments), Invoice)
+    ]
+    signature = inspect.signature(get_invoice)
+    if any(parameter.kind is parameter.VAR_POSITIONAL for parameter in signature.parameters.values()):
+        positional = partial(get_invoice, invoice.pk, True, member=outsider)
+        if isinstance(outcome_of(invoice, positional=positional), Invoice):
+            leaks.append("an extra positional True")
+    check(
+        not leaks,
+        f"get_invoice{signature} handed an invoice of another organization to an outsider when called with "
+        f"{', '.join(leaks)}. A service that offers its callers a way around its own check (an `as_system` "
+        "or `skip_check` flag, a `trusted` switch, **kwargs, a stand-in member for 'everyone') has no "
+        "check: every caller can again forget it, or pass the flag because it is easier, and the mobile "
+        "summary's leak is back. Keep `get_invoice(invoice_id, *, member)`; a job that really needs "
+        "every organization's invoices is a different service, named for what it does, with its own "
+        "callers and its own review.",
     )
 
 

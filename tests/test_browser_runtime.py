@@ -107,6 +107,31 @@ def test_the_django_wheel_the_site_serves_has_no_admin_gis_or_foreign_locales(tm
         ]
 
 
+def test_the_faker_and_ninja_wheels_keep_english_fake_data_and_leave_out_the_docs_pages(tmp_path: Path) -> None:
+    kept = {
+        "faker": [
+            "faker/__init__.py",
+            "faker/providers/person/__init__.py",
+            "faker/providers/person/en/__init__.py",
+            "faker/providers/person/en_US/__init__.py",
+            "faker/providers/bank/en_GB/__init__.py",
+        ],
+        "django-ninja": ["ninja/__init__.py", "ninja/openapi/docs.py", "ninja/templates/ninja/swagger.html"],
+    }
+    left_out = {
+        "faker": ["faker/providers/person/de_DE/__init__.py", "faker/providers/address/zh_CN/__init__.py"],
+        "django-ninja": ["ninja/static/ninja/swagger-ui-bundle.js", "ninja/static/ninja/redoc.standalone.js"],
+    }
+    for name, files in kept.items():
+        source = tmp_path / f"{name}.whl"
+        with zipfile.ZipFile(source, "w") as wheel:
+            for file in [*files, *left_out[name]]:
+                wheel.writestr(file, file)
+        fetch.slim(source, tmp_path / f"{name}-slim.whl", fetch.SLIM[name])
+        with zipfile.ZipFile(tmp_path / f"{name}-slim.whl") as smaller:
+            assert smaller.namelist() == files, name
+
+
 def test_only_the_checks_marked_postgresql_are_left_out_in_the_browser_with_the_reason() -> None:
     skipped = bundle.not_in_browser(kata_by_slug()["atomic_invariants"])
     assert skipped == {"test_concurrent_moves_never_lose_or_invent_seats": bundle.NEEDS_POSTGRESQL}

@@ -88,8 +88,14 @@ CODEMIRROR = {
 # the files of the npm package the worker loads (the rest are type stubs and other entry points)
 PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
 TIMEOUT_SECONDS = 60
-# what the site leaves out of a wheel: no grader uses Django's admin, GIS or translations but English
-SLIM = {"django": re.compile(r"django/contrib/(admin|admindocs|gis)/|django/(?:.+/)?locale/(?!en/|__init__)[^/]+/")}
+# what the site leaves out of a wheel: no grader uses Django's admin, GIS or translations but English,
+# nor fake data in any language but English (faker's default en_US falls back on en and en_GB), nor the
+# Swagger and Redoc pages that Ninja's /docs serves (a grader reads the OpenAPI document, never the page)
+SLIM = {
+    "django-ninja": re.compile(r"ninja/static/"),
+    "django": re.compile(r"django/contrib/(admin|admindocs|gis)/|django/(?:.+/)?locale/(?!en/|__init__)[^/]+/"),
+    "faker": re.compile(r"faker/providers/[^/]+/(?!en(?:_[A-Z]{2})?/)[a-z]{2,3}(?:_[A-Za-z]+)?/"),
+}
 
 
 def lock_path() -> Path:

@@ -120,8 +120,10 @@ def test_a_grading_that_runs_out_of_time_says_so_and_does_not_raise(harness_runs
 def test_a_behaviour_failure_is_not_blamed_on_the_rule(harness_runs: dict[str, Grading]) -> None:
     grading = harness_runs["reordered"]
     failed = [t for t in grading.katas["n_plus_one"].tests if t.outcome == "failed"]
-    assert failed
-    assert all(t.rule is None for t in failed)
+    # the statement's order is behaviour: a guard of the kata may catch it too, under its rule, but the
+    # plain behaviour checks that fail are reported as such, not as the lesson
+    behaviour = [t for t in failed if t.rule is None]
+    assert behaviour, [t.test for t in failed]
     assert "This check is not the lesson" in grading.output
 
 

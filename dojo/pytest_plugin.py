@@ -260,6 +260,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global _current_config
     _current_config = config
     config.addinivalue_line("markers", "postgresql: the check needs PostgreSQL (row locks, concurrent sessions)")
+    config.addinivalue_line("markers", "threads: the check runs another worker in a thread (not in the browser)")
     if _grading(config) and config.getoption("tbstyle") == "auto":
         config.option.tbstyle = "short"
 

@@ -53,6 +53,8 @@ WHY_NOT = {
 NEEDS_POSTGRESQL = (
     "it runs concurrent sessions against PostgreSQL (threads and row locks), and the browser has one thread and SQLite"
 )
+# why a check marked `@pytest.mark.threads` does not run in the browser
+NEEDS_THREADS = "it runs another worker in a thread of its own, and the browser has one thread"
 HARNESS_SKIPPED = {"audit", "browser", "cli"}  # packages of dojo/ that grading never imports
 
 
@@ -62,16 +64,20 @@ def why_not(kata: Kata) -> str | None:
 
 
 def not_in_browser(kata: Kata) -> dict[str, str]:
-    """The kata's checks that the browser skips, by name, with the reason (read from the grader's source)."""
+    """The kata's checks that the browser skips (marked `postgresql` or `threads`), by name, with the reason
+    (read from the grader's source)."""
     skipped = {}
     for module in sorted(kata.grader_dir.glob("test_*.py")):
         with tokenize.open(module) as handle:
             tree = ast.parse(handle.read(), str(module))
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
-                ast.unparse(decorator) == "pytest.mark.postgresql" for decorator in node.decorator_list
-            ):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            marks = {ast.unparse(decorator) for decorator in node.decorator_list}
+            if "pytest.mark.postgresql" in marks:
                 skipped[node.name] = NEEDS_POSTGRESQL
+            elif "pytest.mark.threads" in marks:
+                skipped[node.name] = NEEDS_THREADS
     return skipped
 
 

@@ -194,6 +194,7 @@ def test_the_plan_email_goes_out_once_per_real_change(queue: FakeQueue, emails: 
     )
 
 
+@pytest.mark.threads  # another worker commits from a thread of its own
 @pytest.mark.lesson("DATA-4")
 @pytest.mark.django_db(transaction=True)
 def test_an_older_message_loses_to_a_newer_one_applied_meanwhile() -> None:

@@ -300,6 +300,7 @@ def test_a_charge_that_can_no_longer_be_applied_is_not_lost(
     )
 
 
+@pytest.mark.threads  # another worker commits from a thread of its own
 @pytest.mark.guard("DATA-1")
 @pytest.mark.django_db(transaction=True)  # the transfer is another worker's: it commits for the collection to see
 def test_a_payment_that_commits_just_before_the_invoice_is_written_is_not_overwritten(

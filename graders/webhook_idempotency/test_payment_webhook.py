@@ -148,6 +148,7 @@ def test_the_receipt_is_sent_after_the_commit(emails: FakeEmailClient, committed
     )
 
 
+@pytest.mark.threads  # another worker commits from a thread of its own
 @pytest.mark.lesson("DATA-4")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_of_one_event_apply_once() -> None:

@@ -57,7 +57,9 @@ NINJA_SKIP_REGISTRY = True  # every kata mounts its own NinjaAPI in one process
 # mail sent through Django stays in memory (django.core.mail.outbox); nothing leaves the machine
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
-INSTALLED_APPS = ["dojo.examples.apps.ExamplesConfig", *(f"dojo.kata_apps.{slug}" for slug in _present)]
+# the site's examples have models of their own; a grading of some katas needs none of their tables
+_examples = [] if _graded else ["dojo.examples.apps.ExamplesConfig"]
+INSTALLED_APPS = [*_examples, *(f"dojo.kata_apps.{slug}" for slug in _present)]
 
 # Katas are graded against the models as written; migrations are only part of a kata's lesson
 # when the kata says so, so the test database is built straight from the models.

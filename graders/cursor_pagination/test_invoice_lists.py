@@ -127,6 +127,7 @@ def repeated(numbers: list[str]) -> list[str]:
 
 
 def test_the_portal_lists_the_organizations_invoices_newest_first(client: Client) -> None:
+    """The portal lists the organization's invoices, newest first."""
     organization = OrganizationFactory()
     invoices = invoices_created_at(organization, [START + timedelta(days=day) for day in (3, 0, 7, 1, 5)])
     invoices_created_at(OrganizationFactory(), hourly(2))  # another organization's invoices

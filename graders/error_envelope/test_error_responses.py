@@ -148,6 +148,7 @@ def test_a_write_key_creates_and_voids_invoices(client: Client) -> None:
 
 
 def test_the_revenue_report_sums_the_months_paid_invoices(client: Client) -> None:
+    """The revenue report sums the month's paid invoices."""
     api_key = ApiKeyFactory(can_write=False)
     march = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
     for total in (10_000, 2_500):

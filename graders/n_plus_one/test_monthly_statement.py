@@ -101,6 +101,7 @@ def organization_with_invoices(count: int, lines_each: int = 3) -> Organization:
 
 
 def test_statement_lists_the_months_invoices_in_order_with_totals() -> None:
+    """The statement lists the month's invoices in order, with their totals."""
     organization = OrganizationFactory()
     alice, bob = CustomerFactory.create_batch(2, organization=organization)
     in_month = [

@@ -153,6 +153,7 @@ def test_a_nights_statement_gives_the_expected_reconciliation(size: int) -> None
 
 @pytest.mark.django_db
 def test_a_statement_is_reconciled_against_the_organizations_open_invoices_in_one_query() -> None:
+    """A statement is reconciled against the organization's open invoices in one query."""
     organization = OrganizationFactory()
     due = InvoiceFactory(organization=organization, amount_due_cents=7_500)
     untouched = InvoiceFactory(organization=organization)

@@ -110,6 +110,7 @@ def listing(findings: list[Finding]) -> str:
     ("typed", "days"), [("5", 5), (" 10 ", 10), ("0", 0), ("-2", 0), ("", 3), ("two weeks", 3), ("7.5", 3)]
 )
 def test_grace_days_are_read_from_the_organizations_setting(typed: str, days: int) -> None:
+    """Grace days are read from the organization's setting."""
     assert parse_grace_days(typed) == days
 
 

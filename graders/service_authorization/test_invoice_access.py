@@ -71,6 +71,7 @@ def told(outcome: object) -> str:
 
 
 def test_a_member_reads_their_organizations_invoice(client: Client) -> None:
+    """A member reads their organization's invoice."""
     organization = OrganizationFactory()
     invoice = invoice_of(organization)
     member = member_of(organization)
@@ -132,6 +133,7 @@ def test_an_unknown_invoice_answers_404(client: Client, url: str) -> None:
 
 @pytest.mark.lesson("ARCH-6")
 def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> None:
+    """Every endpoint hides another organization's invoice."""
     organization, other = OrganizationFactory.create_batch(2)
     invoice = invoice_of(organization)
     member_of(organization)  # the invoice's organization has members of its own

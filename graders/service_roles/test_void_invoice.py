@@ -80,6 +80,7 @@ def test_a_paid_invoice_cannot_be_voided(client: Client) -> None:
 
 
 def test_another_organizations_invoice_is_not_found(client: Client) -> None:
+    """Another organization's invoice is not found."""
     invoice = InvoiceFactory()
     outsider = member_with(admin=OrganizationFactory())
 
@@ -202,6 +203,7 @@ def test_the_service_cannot_be_called_without_the_check() -> None:
 
 
 def test_the_service_hides_another_organizations_invoice() -> None:
+    """The service hides another organization's invoice."""
     invoice = InvoiceFactory()
     outsider = member_with(admin=OrganizationFactory())
 

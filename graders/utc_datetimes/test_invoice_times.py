@@ -100,6 +100,7 @@ def test_an_issued_invoice_falls_due_after_the_payment_terms() -> None:
 
 
 def test_due_today_lists_the_organizations_open_invoices_in_due_order() -> None:
+    """Due today lists the organization's open invoices in due order."""
     organization = OrganizationFactory()
     day = datetime(2026, 3, 10, tzinfo=UTC)
     invoices = [
@@ -127,6 +128,7 @@ def test_due_today_lists_the_organizations_open_invoices_in_due_order() -> None:
 
 @pytest.mark.urls("utc_datetimes.api")
 def test_the_api_shows_due_times_on_the_users_clock(client: Client) -> None:
+    """The API shows due times on the user's clock."""
     organization = OrganizationFactory()
     invoice = InvoiceFactory(organization=organization, due_at=datetime(2026, 3, 10, 5, 0, tzinfo=UTC))
 
@@ -197,6 +199,7 @@ def test_issued_invoices_store_the_moment_in_utc() -> None:
 
 @pytest.mark.lesson("DJ-5")
 def test_due_today_follows_the_users_time_zone() -> None:
+    """Due today follows the user's time zone."""
     organization = OrganizationFactory()
     first = datetime(2026, 3, 8, 0, 30, tzinfo=UTC)
     invoices = [InvoiceFactory(organization=organization, due_at=first + timedelta(hours=2 * n)) for n in range(60)]
@@ -231,6 +234,7 @@ def test_due_today_follows_the_users_time_zone() -> None:
 
 @pytest.mark.lesson("DJ-5")
 def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
+    """Due today covers the user's whole day when the clocks change."""
     organization = OrganizationFactory()
     # 29 March 2026 in Berlin has 23 hours (clocks go forward); 1 November 2026 in Los Angeles has 25
     days = {

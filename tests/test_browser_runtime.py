@@ -1,8 +1,12 @@
 """The in-browser runner's build step (dojo/browser/): the lock, the cache, what a built site carries."""
 
 import hashlib
+import importlib.metadata
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import zipfile
 from collections.abc import Mapping
@@ -166,3 +170,59 @@ def test_an_editor_module_imports_the_other_packages_as_the_files_the_site_serve
     )
     with _npm_package(tmp_path, meta, {"dist/index.js": source}) as archive, pytest.raises(fetch.FetchError):
         fetch.es_module(archive, {"@codemirror/view"})  # crelt is not pinned: the build refuses it
+
+
+def _warm_imports() -> list[str]:
+    """The modules the in-browser worker imports before the learner presses Check."""
+    worker = (paths.REPO / "docs" / "assets" / "javascripts" / "dojo-worker.mjs").read_text(encoding="utf-8")
+    warm = worker.split("const WARM = `", 1)[1].split("`;", 1)[0]
+    modules = []
+    for line in warm.splitlines():
+        if line.startswith("import ") and "${" not in line:
+            modules += [name.strip() for name in line.removeprefix("import ").split(",")]
+    return modules
+
+
+def test_the_browser_worker_warms_up_on_modules_that_read_no_settings_and_no_kata(tmp_path: Path) -> None:
+    warm = _warm_imports()
+    assert {"dojo.pytest_plugin", "pytest_django.plugin", "factory.django"} <= set(warm)
+    served = {name.replace("-", "_").lower() for name in fetch.WHEELS}
+    for module in warm:  # each comes with Python, with the harness, or in a wheel the site serves
+        top = module.split(".")[0]
+        found = importlib.metadata.packages_distributions().get(top, [])
+        assert (
+            top in sys.stdlib_module_names
+            or top == "dojo"
+            or {dist.replace("-", "_").lower() for dist in found} & served
+        ), f"{module}: no wheel the site serves holds it"
+    (tmp_path / "settings_that_refuse.py").write_text('raise RuntimeError("the settings were read")\n')
+    probe = (
+        "import json, os, sys\n"
+        f"sys.path[:0] = [{str(tmp_path)!r}, {str(paths.REPO)!r}]\n"
+        "os.environ.update(DJANGO_SETTINGS_MODULE='settings_that_refuse', DOJO_IN_PROCESS='1')\n"
+        f"for name in {warm!r}:\n"
+        "    __import__(name)\n"
+        f"katas = {[kata.slug for kata in load_katas()]!r}\n"
+        "loaded = [name for name in sys.modules if name.split('.')[0] in katas or name == 'dojo.settings']\n"
+        "print(json.dumps(sorted(loaded)))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DOJO_KATAS")}
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.splitlines()[-1]) == []
+
+
+def test_the_probe_of_the_warm_list_would_see_a_module_that_reads_the_settings(tmp_path: Path) -> None:
+    """Ninja reads the settings when imported: the probe's refusing settings must stop it."""
+    (tmp_path / "settings_that_refuse.py").write_text('raise RuntimeError("the settings were read")\n')
+    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DOJO_KATAS")}
+    env["DJANGO_SETTINGS_MODULE"] = "settings_that_refuse"
+    env["PYTHONPATH"] = str(tmp_path)
+    ran = subprocess.run(
+        [sys.executable, "-c", "import ninja"], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert ran.returncode != 0
+    assert "the settings were read" in ran.stderr
+    assert "ninja" not in _warm_imports()

@@ -49,7 +49,8 @@
     if (worker) worker.terminate();
     worker = new Worker(new URL("assets/javascripts/dojo-worker.mjs", root), { type: "module" });
     worker.onmessage = ({ data }) => receive(data);
-    worker.postMessage({ type: "warm" });
+    // the harness's files (all but the learner's kata) let the worker import the graders' libraries early
+    worker.postMessage({ type: "warm", harness: bundle ? bundle.files : null });
   }
 
   function rulePage(rule) {

@@ -2,20 +2,45 @@
 //
 // A worker grades once. The page starts a fresh worker for the next grading, so that nothing the
 // learner's code did (a patch, a module left in sys.modules, Django's registered models) can change
-// the next verdict. A fresh worker loads Pyodide, the wheels and the third-party imports while the
-// learner edits ("warm"), and runs no learner code before it is asked to grade.
+// the next verdict. A fresh worker loads Pyodide, the wheels, the harness's files and the modules that
+// read neither the settings nor the learner's code while the learner edits ("warm"); it runs no
+// learner code before it is asked to grade.
 
 const runtime = new URL("../runtime/", import.meta.url);
 const REPO = "/dojo-repo";
 let ready = null;
 
-async function start() {
+// The environment of every grading; DOJO_KATAS, which makes the settings load the kata, is set at grading.
+const SETUP = `
+import os, sys
+os.chdir(${JSON.stringify(REPO)})
+if ${JSON.stringify(REPO)} not in sys.path:
+    sys.path.insert(0, ${JSON.stringify(REPO)})
+os.environ.update(DJANGO_SETTINGS_MODULE="dojo.settings", DJANGO_ALLOW_ASYNC_UNSAFE="true",
+                  DOJO_IN_PROCESS="1", PYTHONDONTWRITEBYTECODE="1")
+sys.dont_write_bytecode = True
+`;
+
+// Modules that import neither the settings (dojo.settings loads the kata) nor any kata module; Ninja is
+// not among them, as it reads the settings when imported. tests/test_browser_runtime.py checks this list.
+const WARM = `${SETUP}
+import importlib.metadata
+import django.db.models, django.test, pytest, pydantic, sqlite3
+import django.db.backends.sqlite3.base, django.db.backends.sqlite3.schema, django.test.client, django.test.runner
+import django.core.management.commands.migrate, django.db.migrations.executor
+import factory.django, httpx, respx, stamina, zoneinfo
+import pytest_django.plugin
+import dojo.pytest_plugin, dojo.grading, dojo.races, dojo.clock
+list(importlib.metadata.distributions())  # pytest looks its plugins up by entry point
+`;
+
+async function start(harness) {
   const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", runtime).href);
   const manifest = await (await fetch(new URL("runtime.json", runtime))).json();
   const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", runtime).href });
   await pyodide.loadPackage(manifest.wheels.map((name) => new URL(`wheels/${name}`, runtime).href));
-  // third-party imports that read no settings and none of the learner's code
-  await pyodide.runPythonAsync("import django.db.models, django.test, pytest, pydantic, sqlite3");
+  write(pyodide, harness || {});
+  await pyodide.runPythonAsync(harness ? WARM : `${SETUP}\nimport django.db.models, django.test, pytest, pydantic, sqlite3`);
   return pyodide;
 }
 
@@ -27,13 +52,9 @@ function write(pyodide, files) {
   }
 }
 
-const GRADE = `
-import json, os, sys
-os.chdir(${JSON.stringify(REPO)})
-sys.path.insert(0, ${JSON.stringify(REPO)})
-os.environ.update(DJANGO_SETTINGS_MODULE="dojo.settings", DJANGO_ALLOW_ASYNC_UNSAFE="true",
-                  DOJO_IN_PROCESS="1", DOJO_KATAS=SLUG, PYTHONDONTWRITEBYTECODE="1")
-sys.dont_write_bytecode = True
+const GRADE = `${SETUP}
+import json
+os.environ["DOJO_KATAS"] = SLUG
 import dojo.clock
 dojo.clock.install()  # time-machine is compiled: the graders' clock is dojo/clock.py here
 import pytest
@@ -59,7 +80,7 @@ json.dumps({"code": int(code), "report": json.load(open("/tmp/r.json")) if os.pa
 
 self.onmessage = async ({ data }) => {
   if (data.type === "warm") {
-    ready ??= start();
+    ready ??= start(data.harness);
     try {
       await ready;
       self.postMessage({ type: "warm" });

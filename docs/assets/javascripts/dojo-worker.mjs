@@ -39,6 +39,7 @@ async function start(harness) {
   const manifest = await (await fetch(new URL("runtime.json", runtime))).json();
   const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", runtime).href });
   await pyodide.loadPackage(manifest.wheels.map((name) => new URL(`wheels/${name}`, runtime).href));
+  pyodide.FS.mkdirTree(REPO);
   write(pyodide, harness || {});
   await pyodide.runPythonAsync(harness ? WARM : `${SETUP}\nimport django.db.models, django.test, pytest, pydantic, sqlite3`);
   return pyodide;

@@ -192,8 +192,9 @@ def test_a_check_that_needs_postgresql_is_graded_there_or_the_kata_is_incomplete
 
 
 def test_checks_carry_their_titles(partial_runs: dict[str, Grading]) -> None:
+    """A check's docstring is its title, with the apostrophes a test name cannot hold."""
     result = partial_runs["k"].katas["n_plus_one"]
-    assert result.tests[0].title == "Statement lists the months invoices in order with totals"
+    assert result.tests[0].title == "The statement lists the month's invoices in order, with their totals."
 
 
 def test_long_learner_output_is_shortened_in_the_results_and_on_screen(partial_runs: dict[str, Grading]) -> None:

@@ -168,6 +168,11 @@ def browser_figures(repeat: int) -> list[Figure]:
             served.append(self.translate_path(self.path))
             return super().send_head()
 
+    class QuietServer(ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # a page closed mid-download: not news
+                super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     firsts, regrades, sizes = [], [], []
     with tempfile.TemporaryDirectory(prefix="dojo-bench-site-") as scratch:
@@ -175,7 +180,7 @@ def browser_figures(repeat: int) -> list[Figure]:
         timed([sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(site)])
         if not json_available(site):
             raise SystemExit("the site was built without the in-browser runner (no network for its first fetch?)")
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Counting, directory=str(site)))
+        server = QuietServer(("127.0.0.1", 0), functools.partial(Counting, directory=str(site)))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/katas/{BROWSER_SLUG}/"
         try:

@@ -84,7 +84,7 @@ class FolderChanges:
                 self._folder.parent,  # the folder itself may be replaced: watch the one that holds it
                 watch_filter=KataFilter(self._folder),
                 debounce=SAVE_GROUPING_MS,
-                step=50,
+                step=25,
                 stop_event=self,
                 force_polling=True if poll else None,
                 poll_delay_ms=200,

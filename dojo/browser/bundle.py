@@ -8,6 +8,7 @@ replace the editable files of the starter before each grading.
 
 import ast
 import tokenize
+import tomllib
 from pathlib import Path
 
 from dojo import paths
@@ -42,12 +43,34 @@ IN_BROWSER = (
     "at_least_once_consumer",
 )
 # why the others cannot, in the words the kata page shows
-SUBPROCESS = "its grader runs a program of its own (a subprocess), which the browser cannot start"
 NOT_YET = "its grader has not yet been proven to give the command line's verdicts in the browser"
+RUFF_WASM = "0.16.9"  # @astral-sh/ruff-wasm-web, the newest WebAssembly build of ruff on npm
+
+
+def _locked_version(package: str) -> str:
+    with (paths.REPO / "uv.lock").open("rb") as handle:
+        locked = tomllib.load(handle)
+    return next(entry["version"] for entry in locked["package"] if entry["name"] == package)
+
+
+def _why_not_ruff() -> str:
+    ruff = _locked_version("ruff")
+    return (
+        f"its grader runs ruff {ruff} as a program of its own, and the newest build of ruff that a browser can "
+        f"run (WebAssembly, on npm) is {RUFF_WASM}, whose findings can differ from {ruff}'s"
+    )
+
+
 WHY_NOT = {
-    "ruff_clean": SUBPROCESS,
-    "type_hints": SUBPROCESS,
-    "test_the_logic": SUBPROCESS,
+    "ruff_clean": _why_not_ruff(),
+    "type_hints": (
+        "its grader runs mypy --strict with the django-stubs plugin as a program of its own, which the browser "
+        "cannot start"
+    ),
+    "test_the_logic": (
+        "its grader runs your tests in a pytest of their own, inside the grading's pytest, which the browser's "
+        "single process cannot start"
+    ),
 }
 # why a check marked `@pytest.mark.postgresql` does not run in the browser
 NEEDS_POSTGRESQL = (

@@ -539,9 +539,13 @@ def test_the_kata_exports_as_a_zip_in_the_repository_layout_and_imports_back(
 
 def test_a_kata_whose_grader_cannot_run_in_the_browser_says_why_and_shows_the_command(built_site: Path) -> None:
     page = (built_site / "katas" / "ruff_clean" / "index.html").read_text(encoding="utf-8")
-    assert "does not run in the browser: its grader runs a program of its own" in page
+    ruff = browser_bundle._locked_version("ruff")
+    assert f"does not run in the browser: its grader runs ruff {ruff} as a program of its own" in page
+    assert f"is {browser_bundle.RUFF_WASM}, whose findings can differ" in page
     assert "uv run pytest katas/ruff_clean" in page
     assert 'class="dojo-try"' not in page
+    page = (built_site / "katas" / "type_hints" / "index.html").read_text(encoding="utf-8")
+    assert "does not run in the browser: its grader runs mypy --strict with the django-stubs plugin" in page
 
 
 def test_a_kata_with_checks_that_need_postgresql_says_which_do_not_run_in_the_browser(built_site: Path) -> None:

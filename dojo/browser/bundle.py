@@ -50,7 +50,7 @@ RUFF_WASM = "0.16.9"  # @astral-sh/ruff-wasm-web, the newest WebAssembly build o
 def _locked_version(package: str) -> str:
     with (paths.REPO / "uv.lock").open("rb") as handle:
         locked = tomllib.load(handle)
-    return next(entry["version"] for entry in locked["package"] if entry["name"] == package)
+    return str(next(entry["version"] for entry in locked["package"] if entry["name"] == package))
 
 
 def _why_not_ruff() -> str:

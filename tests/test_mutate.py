@@ -1,5 +1,6 @@
 """`dojo-mutate`: the lesson's lines are mutated with cosmic-ray's operators and ours, and graded."""
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,17 @@ def test_a_known_survivor_is_reported_and_does_not_fail_the_run() -> None:
     text, clean = mutate.report([kata], {kata.slug: [mutate.Verdict(mutant, "known", "needs a check of X")]})
     assert "survives, known: needs a check of X" in text
     assert clean
+
+
+def test_a_known_survivor_that_is_killed_now_is_named_as_an_entry_to_take_out() -> None:
+    kata = kata_by_slug()["n_plus_one"]
+    mutant = mutate.Mutant("services.py:1:AddNot", "services.py", 1, "core/AddNot", 0, "-a\n+not a\n")
+    listed = dataclasses.replace(kata, known_survivors={mutant.id: "needs a check of X"})
+    text, clean = mutate.report([listed], {kata.slug: [mutate.Verdict(mutant, "killed", "by test_x")]})
+    assert "services.py:1:AddNot is killed now, though kata.toml lists it as a known survivor" in text
+    assert clean
+    text, _clean = mutate.report([kata], {kata.slug: [mutate.Verdict(mutant, "killed", "by test_x")]})
+    assert "is killed now" not in text
 
 
 def test_a_solution_that_fails_its_grader_makes_the_report_fail() -> None:

@@ -183,6 +183,12 @@ def _warm_imports() -> list[str]:
     return modules
 
 
+def _refusing_settings(folder: Path) -> dict[str, str]:
+    """Settings in `folder` that raise when read, and an environment that points at nothing else."""
+    (folder / "settings_that_refuse.py").write_text('raise RuntimeError("the settings were read")\n')
+    return {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DOJO_KATAS")}
+
+
 def test_the_browser_worker_warms_up_on_modules_that_read_no_settings_and_no_kata(tmp_path: Path) -> None:
     warm = _warm_imports()
     assert {"dojo.pytest_plugin", "pytest_django.plugin", "factory.django"} <= set(warm)
@@ -195,7 +201,7 @@ def test_the_browser_worker_warms_up_on_modules_that_read_no_settings_and_no_kat
             or top == "dojo"
             or {dist.replace("-", "_").lower() for dist in found} & served
         ), f"{module}: no wheel the site serves holds it"
-    (tmp_path / "settings_that_refuse.py").write_text('raise RuntimeError("the settings were read")\n')
+    env = _refusing_settings(tmp_path)
     probe = (
         "import json, os, sys\n"
         f"sys.path[:0] = [{str(tmp_path)!r}, {str(paths.REPO)!r}]\n"
@@ -206,7 +212,6 @@ def test_the_browser_worker_warms_up_on_modules_that_read_no_settings_and_no_kat
         "loaded = [name for name in sys.modules if name.split('.')[0] in katas or name == 'dojo.settings']\n"
         "print(json.dumps(sorted(loaded)))\n"
     )
-    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DOJO_KATAS")}
     ran = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False
     )
@@ -216,8 +221,7 @@ def test_the_browser_worker_warms_up_on_modules_that_read_no_settings_and_no_kat
 
 def test_the_probe_of_the_warm_list_would_see_a_module_that_reads_the_settings(tmp_path: Path) -> None:
     """Ninja reads the settings when imported: the probe's refusing settings must stop it."""
-    (tmp_path / "settings_that_refuse.py").write_text('raise RuntimeError("the settings were read")\n')
-    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "DOJO_KATAS")}
+    env = _refusing_settings(tmp_path)
     env["DJANGO_SETTINGS_MODULE"] = "settings_that_refuse"
     env["PYTHONPATH"] = str(tmp_path)
     ran = subprocess.run(

@@ -1,0 +1,101 @@
+"""Prove one kata alone, in seconds: its starter fails its lessons, its solution passes, its decoys fail.
+
+`uv run python -m dojo.devcheck n_plus_one` grades the starter as shipped, the reference solution, every
+decoy and every alternative of that kata only, on the database `DATABASE_URL` names (SQLite by
+default), and prints one line each. `--diff FILE` (repeatable) grades further diffs against the
+solution, e.g. wrong fixes written by a reviewer, without adding them to the manifest. The exit status
+is 1 when any verdict is not the one expected (a diff given with --diff has no expected verdict).
+"""
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from dojo import paths, trees
+from dojo.manifest import Kata, kata_by_slug
+from dojo.runner import Grading, grade
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One grading of the kata: which tree, what was expected of it, and what it gave."""
+
+    label: str
+    expected: str  # "fail lessons", "pass", "fail", or "" when nothing is expected
+    status: str
+    failed: tuple[str, ...]
+    ok: bool
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else ("    " if not self.expected else "BAD ")
+        failed = f"  failed: {', '.join(self.failed)}" if self.failed else ""
+        return f"{mark}{self.label:<55} {self.status:<10} (expected: {self.expected or '-'}){failed}"
+
+
+def _judge(kata: Kata, label: str, expected: str, grading: Grading) -> Verdict:
+    result = grading.katas.get(kata.slug)
+    if result is None:
+        return Verdict(label, expected, "not graded", (grading.output[-400:],), False)
+    failed = tuple(sorted({t.test for t in result.tests if t.outcome == "failed"}))
+    teaching = set(kata.lessons) | set(kata.guards)
+    if expected == "pass":
+        ok = result.status in ("solved", "incomplete") and not failed
+    elif expected == "fail lessons":
+        ok = bool(failed) and all(name.split("[")[0] in kata.lessons for name in failed)
+    elif expected == "fail":
+        ok = any(name.split("[")[0] in teaching for name in failed)
+    else:
+        ok = True
+    return Verdict(label, expected, result.status, failed, ok)
+
+
+def _patched(kata: Kata, diff: Path, root: Path) -> Path:
+    from tests.kata_trees import patched_tree  # the integrity tests' own way of laying a diff over the solution
+
+    return patched_tree(kata.slug, diff, root)
+
+
+def prove(slug: str, extra: list[Path], workers: int = 2) -> list[Verdict]:
+    """Every verdict of one kata: starter, solution, decoys, alternatives, and the extra diffs given."""
+    kata = kata_by_slug()[slug]
+    target = [f"katas/{slug}"]
+    with tempfile.TemporaryDirectory(prefix=f"dojo-devcheck-{slug}-") as tmp:
+        base = Path(tmp)
+        jobs: dict[tuple[str, str], Callable[[], Grading]] = {}
+        starter = trees.starter_tree(base / "starter" / "katas")
+        jobs[("starter", "fail lessons")] = lambda: grade(target, kata_root=starter)
+        jobs[("solution", "pass")] = lambda: grade([*target, "--solutions"])
+        for kind, names, path_of, expected in (
+            ("decoy", kata.decoys, kata.decoy_path, "fail"),
+            ("alternative", kata.alternatives, kata.alternative_path, "pass"),
+        ):
+            for name in names:
+                root = _patched(kata, path_of(name), base / f"{kind}-{name}")
+                jobs[(f"{kind} {name}", expected)] = lambda root=root: grade(target, kata_root=root)
+        for diff in extra:
+            root = _patched(kata, diff.resolve(), base / f"diff-{diff.stem}")
+            jobs[(f"diff {diff.name}", "")] = lambda root=root: grade(target, kata_root=root)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {key: pool.submit(job) for key, job in jobs.items()}
+            return [_judge(kata, label, expected, future.result()) for (label, expected), future in futures.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dojo.devcheck", description=__doc__.splitlines()[0])
+    parser.add_argument("slug", choices=sorted(kata_by_slug()))
+    parser.add_argument("--diff", type=Path, action="append", default=[], help="a further diff against the solution")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(paths.REPO))
+    verdicts = prove(args.slug, args.diff, args.workers)
+    for verdict in verdicts:
+        print(verdict.line())
+    return 0 if all(verdict.ok for verdict in verdicts) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,6 +9,8 @@ import importlib
 from pathlib import Path
 
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
 
 from dojo.manifest import load_katas
 from dojo.problems import BROKEN, describe_error
@@ -28,6 +30,38 @@ class KataAppConfig(AppConfig):
         except (Exception, SystemExit) as error:  # any error (or exit) in learner code must not stop the others
             BROKEN[self.label] = describe_error(error, Path(self.path))
             self.models_module = None
+
+    def ready(self) -> None:
+        post_migrate.connect(_ids_far_apart, sender=self, dispatch_uid=f"dojo-ids-far-apart-{self.label}")
+
+
+#: each table's ids start this far from the previous table's, so that no two tables share an id
+ID_SPACING = 1_000_000
+
+
+def _ids_far_apart(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
+    """Start each of the kata's tables at ids of its own (1,000,007 / 2,000,014 / …), on SQLite and PostgreSQL.
+
+    With every table counting from 1 in every test, an invoice and a customer often share an id, and
+    code that compares one with the other by mistake (`membership.organization_id == customer.id`)
+    passes by luck. Far apart, such a slip finds nothing.
+    """
+    connection = connections[using]
+    models = sorted(
+        (model for model in sender.get_models() if model._meta.managed and not model._meta.proxy),
+        key=lambda model: model._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        for index, model in enumerate(models, 1):
+            table, pk = model._meta.db_table, model._meta.pk
+            if pk is None or pk.get_internal_type() not in ("AutoField", "BigAutoField", "SmallAutoField"):
+                continue
+            start = index * ID_SPACING + index * 7
+            if connection.vendor == "sqlite":
+                cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
+                cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, start - 1])
+            elif connection.vendor == "postgresql":
+                cursor.execute("SELECT setval(pg_get_serial_sequence(%s, %s), %s, false)", [table, pk.column, start])
 
 
 def _config_for(slug: str) -> type[KataAppConfig]:

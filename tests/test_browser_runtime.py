@@ -59,7 +59,9 @@ def test_with_no_network_and_an_empty_cache_the_site_says_the_runner_is_unavaila
     assert not (tmp_path / "site" / "assets" / "runtime" / "wheels").exists()
 
 
-def test_a_bundle_holds_the_harness_every_grader_the_starter_and_no_solution_of_an_editable_file() -> None:
+def test_a_bundle_holds_the_harness_every_grader_the_starter_and_the_reference_as_oracle() -> None:
+    # the reference's edited files are the oracle of the generated scenarios; the kata page shows them
+    # already, behind its spoiler
     kata = kata_by_slug()["n_plus_one"]
     made = bundle.kata_bundle(kata)
     files = made["files"]
@@ -69,7 +71,11 @@ def test_a_bundle_holds_the_harness_every_grader_the_starter_and_no_solution_of_
     assert "rules.toml" in files
     assert all(f"graders/{other.slug}/kata.toml" in files for other in load_katas())
     assert "solutions/n_plus_one/models.py" in files
-    assert "solutions/n_plus_one/services.py" not in files
+    assert files["solutions/n_plus_one/services.py"] == (paths.SOLUTIONS / "n_plus_one" / "services.py").read_text(
+        encoding="utf-8"
+    )
+    assert "dojo/standard_guards.py" in files
+    assert "dojo/audit/static.py" in files
     assert not any("/decoys/" in name for name in files)
     assert made["editable"] == ["services.py"]
     assert made["hints"] == list(kata.hints)

@@ -1,8 +1,9 @@
 """What the in-browser runner writes into Pyodide's file system to grade one kata.
 
 A bundle (`assets/runtime/katas/<slug>.json`) holds, by path in the repository: the harness (`dojo/`,
-the manifest, the rules), the kata's grader, the shipped context files of `solutions/<slug>/` (which
-`dojo.grading.unexpected_edits` compares with), and the starter of `katas/<slug>/`. The learner's edits
+the manifest, the rules), the kata's grader, the reference solution `solutions/<slug>/` (whose context
+files `dojo.grading.unexpected_edits` compares with, and which the generated scenarios use as their
+oracle), and the starter of `katas/<slug>/`. The learner's edits
 replace the editable files of the starter before each grading.
 """
 
@@ -78,7 +79,7 @@ NEEDS_POSTGRESQL = (
 )
 # why a check marked `@pytest.mark.threads` does not run in the browser
 NEEDS_THREADS = "it runs another worker in a thread of its own, and the browser has one thread"
-HARNESS_SKIPPED = {"audit", "browser", "cli"}  # packages of dojo/ that grading never imports
+HARNESS_SKIPPED = {"browser", "cli"}  # packages of dojo/ that grading never imports
 
 
 def why_not(kata: Kata) -> str | None:
@@ -123,8 +124,10 @@ def kata_bundle(kata: Kata) -> dict[str, object]:
     files |= {name: (root / name).read_text(encoding="utf-8") for name in ("katas.toml", "rules.toml")}
     # every grader: the manifest reads each kata's details and finds each lesson check in its source
     files |= _texts(root, paths.GRADERS, skip={"decoys", "alternatives"})
-    context = _texts(root, paths.SOLUTIONS / kata.slug)
-    files |= {name: text for name, text in context.items() if name.split("/", 2)[2] not in kata.files}
+    # the whole reference: its context files are what the learner's are compared with, and its edited
+    # files are the oracle of the generated scenarios and of the whole-standard check (dojo.scenarios,
+    # dojo.standard_guards)
+    files |= _texts(root, paths.SOLUTIONS / kata.slug)
     starter = {
         path.relative_to(paths.KATAS / kata.slug).as_posix(): path.read_text(encoding="utf-8")
         for path in sorted((paths.KATAS / kata.slug).rglob("*.py"))

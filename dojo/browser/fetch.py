@@ -65,6 +65,9 @@ WHEELS = [
     "respx",
     "stamina",
     "tenacity",
+    "hypothesis",
+    "attrs",
+    "sortedcontainers",
 ]
 # the editor (CodeMirror 6) and what it imports, from npm: ES modules served as they are, each import of
 # another package rewritten to the file the site serves it as (`assets/runtime/codemirror/`)

@@ -53,12 +53,14 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "dojo.urls"
+STATIC_URL = "static/"  # nothing is served from it; a live server of the project's own tests needs one
 NINJA_SKIP_REGISTRY = True  # every kata mounts its own NinjaAPI in one process
 # mail sent through Django stays in memory (django.core.mail.outbox); nothing leaves the machine
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 # the site's examples have models of their own; a grading of some katas needs none of their tables
-_examples = [] if _graded else ["dojo.examples.apps.ExamplesConfig"]
+# …nor the workshop board's (the project's own tests run it on their test database)
+_examples = [] if _graded else ["dojo.examples.apps.ExamplesConfig", "dojo.workshop.apps.WorkshopConfig"]
 INSTALLED_APPS = [*_examples, *(f"dojo.kata_apps.{slug}" for slug in _present)]
 
 # Katas are graded against the models as written; migrations are only part of a kata's lesson

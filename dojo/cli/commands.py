@@ -349,6 +349,17 @@ def cmd_audit(dojo: Dojo, args: argparse.Namespace) -> int:
     return status
 
 
+@command(
+    "workshop",
+    "a live board of the room: `serve` it (a lead), or `join` one (`uv run dojo workshop --help`)",
+    passthrough=True,
+)
+def cmd_workshop(dojo: Dojo, args: argparse.Namespace) -> int:
+    from dojo.workshop.cli import main
+
+    return main(args.rest)
+
+
 def _contributor_module(name: str) -> Any:  # noqa: ANN401 - a module of ours, loaded by name
     try:
         return importlib.import_module(name)

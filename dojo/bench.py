@@ -235,7 +235,18 @@ def main(argv: list[str] | None = None) -> int:
         help="only the in-browser runner's figures (headless Chromium; about a minute a run)",
     )
     parser.add_argument("--skip-browser", action="store_true", help="leave out the in-browser runner's figures")
+    parser.add_argument(
+        "--workshop-only",
+        action="store_true",
+        help="only the workshop board under load: 100 learners posting every 5 s for 2 min, SQLite and PostgreSQL",
+    )
     options = parser.parse_args(argv)
+    if options.workshop_only:
+        from dojo.workshop import load
+
+        for line in load.figures():
+            print(line)
+        return 0
     if options.browser_only:
         print(f"dojo-bench: the in-browser runner, median of {options.repeat} first visits")
         for figure in browser_figures(options.repeat):

@@ -209,7 +209,7 @@ def flush() -> tuple[int, int]:
 def send_in_background() -> None:
     """Start a process that sends the queue and exits: the grading that called this does not wait for it."""
     with contextlib.suppress(OSError):
-        subprocess.Popen(
+        subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
             [sys.executable, "-m", "dojo.workshop.client", str(paths.REPO)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -1,0 +1,151 @@
+"""A workshop as a room runs it: the lead serves the board under uvicorn, a learner joins and grades, the
+board shows it in a real browser, at 1280 px and on a phone."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..clones import repo, template
+from ..test_browser import SCREENSHOTS, Visit, browser
+
+__all__ = ["browser", "repo", "template"]  # fixtures
+
+pytestmark = pytest.mark.slow
+
+BOOT_SECONDS = 60
+SENT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    url: str
+    code: str
+    token: str
+    process: subprocess.Popen[str]
+
+    def board(self) -> dict[str, object]:
+        response = httpx.get(f"{self.url}/api/v1/workshop/board", headers={"Authorization": f"Bearer {self.token}"})
+        assert response.status_code == 200, response.text
+        board: dict[str, object] = response.json()
+        return board
+
+
+def dojo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dojo.cli", *args], cwd=root, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture
+def served(repo: Path) -> Iterator[Served]:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "dojo.cli", "workshop", "serve", "--port", str(port), "--title", "Onboarding"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    printed: list[str] = []
+    deadline = time.monotonic() + BOOT_SECONDS
+    assert process.stdout is not None
+    while not any(line.startswith("Your board:") for line in printed) and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        printed.append(line)
+    text = "".join(printed)
+    code = re.search(r"join code (\w+)", text)
+    token = re.search(r"#lead=([\w-]+)", text)
+    assert code, f"serve printed no join code:\n{text}"
+    assert token, f"serve printed no board address:\n{text}"
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield Served(url, code.group(1), token.group(1), process)
+    process.terminate()
+    process.wait(timeout=30)
+    process.stdout.close()
+
+
+def test_a_learner_joins_grades_and_shows_on_the_board(served: Served, repo: Path, browser: object) -> None:
+    joined = dojo(repo, "workshop", "join", served.url, "--code", served.code, "--name", "Ada")
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    assert "Joined 'Onboarding' as Ada" in joined.stdout
+
+    graded = dojo(repo, "check", "n_plus_one")  # the starter: its N+1 checks fail
+    assert "n_plus_one" in graded.stdout + graded.stderr
+
+    deadline, board = time.monotonic() + SENT_SECONDS, served.board()
+    while time.monotonic() < deadline:
+        board = served.board()
+        learners = board["learners"]
+        assert isinstance(learners, list)
+        if learners and learners[0]["current_kata"] == "n_plus_one":
+            break
+        time.sleep(0.5)
+    learners = board["learners"]
+    assert isinstance(learners, list)
+    assert [row["name"] for row in learners] == ["Ada"]
+    assert learners[0]["current_kata"] == "n_plus_one", board
+    failed_rules = board["most_failed_rules"]
+    assert isinstance(failed_rules, list)
+    assert [entry["rule"] for entry in failed_rules] == ["PERF-2"]
+
+    for width, name in ((1280, "workshop-board"), (390, "workshop-board-390")):
+        visit = Visit(browser, served.url, width=width)
+        page = visit.open(f"/#lead={served.token}")
+        page.wait_for_selector("text=Ada")
+        assert served.code in page.inner_text("#code")
+        assert "PERF-2" in page.inner_text("#rules")
+        assert visit.horizontal_overflow() == 0, "the page scrolls sideways: only the grid may"
+        visit.screenshot(name, full_page=True)
+        assert visit.errors == []
+        assert visit.foreign_requests() == []
+    assert (SCREENSHOTS / "workshop-board.png").is_file()
+
+
+def test_the_site_may_post_to_the_board_and_no_other_origin_may(served: Served) -> None:
+    def preflight(origin: str) -> httpx.Response:
+        return httpx.options(
+            f"{served.url}/api/v1/workshop/gradings",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+
+    assert preflight("http://127.0.0.1:8000").headers.get("access-control-allow-origin") == "http://127.0.0.1:8000"
+    assert "access-control-allow-origin" not in preflight("http://elsewhere.test").headers
+
+
+def test_a_wrong_lead_token_and_a_huge_body_get_the_envelope(served: Served) -> None:
+    wrong = httpx.get(f"{served.url}/api/v1/workshop/board", headers={"Authorization": "Bearer nope"})
+    json_body = {"Content-Type": "application/json"}
+    huge = httpx.post(f"{served.url}/api/v1/workshop/join", content=b"x" * 200_000, headers=json_body)
+
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "not_authenticated")
+    assert (huge.status_code, huge.json()["code"]) == (413, "payload_too_large")

@@ -31,6 +31,8 @@ def serve(args: argparse.Namespace) -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "dojo.workshop.settings"
     if args.database_url:
         os.environ["DOJO_WORKSHOP_DATABASE_URL"] = args.database_url
+    if args.site_origin:
+        os.environ["DOJO_WORKSHOP_SITE_ORIGINS"] = ",".join(args.site_origin)
     (paths.STATE / "workshop").mkdir(parents=True, exist_ok=True)
     import django
     import uvicorn
@@ -45,6 +47,8 @@ def serve(args: argparse.Namespace) -> int:
     address = _room_address(args.host)
     print(f"Workshop '{lead['title']}' — join code {lead['code']}")
     print(f"Learners run:  uv run dojo workshop join http://{address}:{args.port} --code {lead['code']} --name NAME")
+    board = f"http://{address}:{args.port}"
+    print(f"In the browser: open a kata page with #workshop={board}&code={lead['code']} after its address")
     print(f"Your board:    http://127.0.0.1:{args.port}/#lead={lead['token']}  (the token opens the board: keep it)")
     if args.host in ("127.0.0.1", "localhost"):
         print("Only this machine can reach the board: pass --host 0.0.0.0 for the room's network.")
@@ -127,6 +131,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--stuck-minutes", type=int, default=10, help="a learner failing one check this long is stuck")
     run.add_argument("--database-url", help="PostgreSQL for the board (default: SQLite in .dojo/workshop/)")
     run.add_argument("--new", action="store_true", help="start a new workshop instead of reopening the last one")
+    run.add_argument(
+        "--site-origin",
+        action="append",
+        help="the origin of the site whose kata pages post to the board (default: http://127.0.0.1:8000)",
+    )
     run.set_defaults(run=serve)
     enter = commands.add_parser("join", help="a learner: send each grading to the lead's board")
     enter.add_argument("url")

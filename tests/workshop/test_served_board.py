@@ -8,16 +8,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from ..clones import repo, template
-from ..test_browser import SCREENSHOTS, Visit, browser
+from ..test_browser import SCREENSHOTS, Visit, browser, site_url
 
-__all__ = ["browser", "repo", "template"]  # fixtures
+__all__ = ["browser", "repo", "site_url", "template"]  # fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -54,10 +56,18 @@ def dojo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def served(repo: Path) -> Iterator[Served]:
+    with board(repo) as started:
+        yield started
+
+
+@contextmanager
+def board(repo: Path, *options: str) -> Iterator[Served]:
+    """`dojo workshop serve` in the clone, on a free port, until the block ends."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "dojo.cli", "workshop", "serve", "--port", str(port), "--title", "Onboarding"],
+        [sys.executable, "-u", "-m", "dojo.cli", "workshop", "serve", "--port", str(port), "--title", "Onboarding"]
+        + list(options),
         cwd=repo,
         env=env,
         stdout=subprocess.PIPE,
@@ -149,3 +159,31 @@ def test_a_wrong_lead_token_and_a_huge_body_get_the_envelope(served: Served) -> 
 
     assert (wrong.status_code, wrong.json()["code"]) == (401, "not_authenticated")
     assert (huge.status_code, huge.json()["code"]) == (413, "payload_too_large")
+
+
+def test_a_kata_page_joins_from_the_lead_link_and_posts_its_gradings(repo: Path, site_url: str, browser: Any) -> None:
+    with board(repo, "--site-origin", site_url) as served:
+        visit = Visit(browser, site_url)
+        visit.page.on("dialog", lambda dialog: dialog.accept("Grace"))
+        page = visit.open(f"/katas/n_plus_one/#workshop={served.url}&code={served.code}")
+        page.wait_for_selector("text=Joined 'Onboarding' as Grace", timeout=120_000)
+        page.wait_for_selector("text=Ready: Python is loaded", timeout=120_000)
+        page.get_by_role("button", name="Check", exact=True).click()
+        try:
+            page.wait_for_selector(".dojo-try__verdict >> text=checks fail", timeout=120_000)
+        except Exception:
+            visit.screenshot("debug-kata-workshop", full_page=True)
+            raise AssertionError(str(visit.errors) + page.inner_text("body")[-3000:]) from None
+
+        deadline, rows = time.monotonic() + SENT_SECONDS, []
+        while time.monotonic() < deadline and not rows:
+            page_of = httpx.get(
+                f"{served.url}/api/v1/workshop/gradings", headers={"Authorization": f"Bearer {served.token}"}
+            ).json()
+            rows = page_of["items"]
+            time.sleep(0.5)
+        assert [(row["learner"], row["kata"], row["status"], row["source"]) for row in rows] == [
+            ("Grace", "n_plus_one", "failing", "browser")
+        ]
+        assert rows[0]["failing"], rows
+        assert "#workshop" not in page.url, "the join link stays in the address bar after joining"

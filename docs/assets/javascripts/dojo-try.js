@@ -14,6 +14,7 @@
   let worker = null;
   let timer = null;
   let zipper = null;
+  let workshop = null;
 
   const el = (tag, attrs = {}, ...children) => {
     const node = document.createElement(tag);
@@ -111,6 +112,7 @@
     if (data.type === "graded") {
       say(`Graded in ${data.seconds.toFixed(1)} s.`);
       show(data.report, data.output);
+      if (workshop) workshop.send(slug, data.report); // a workshop board the learner joined from its link
     } else {
       say(`The grading could not run: ${data.message}`);
     }
@@ -212,13 +214,15 @@
       panel.querySelector(".dojo-try__unavailable-reason").textContent = manifest.reason;
       return;
     }
-    const [editorModule, zipModule, loaded] = await Promise.all([
+    const [editorModule, zipModule, workshopModule, loaded] = await Promise.all([
       import(new URL("assets/javascripts/dojo-editor.mjs", root).href),
       import(new URL("assets/javascripts/dojo-zip.mjs", root).href),
+      import(new URL("assets/javascripts/dojo-workshop.mjs", root).href),
       fetch(new URL(`katas/${slug}.json`, runtime)).then((response) => response.json()),
     ]);
     bundle = loaded;
     zipper = zipModule;
+    workshop = workshopModule;
     const stored = saved().files || {};
     const tabs = el("div", { class: "dojo-try__tabs", role: "tablist" });
     const panes = el("div", { class: "dojo-try__panes" });
@@ -270,6 +274,8 @@
     panel.dojoTry = { files: edits }; // what the editors hold, for the site's browser tests
     say("Loading Python…");
     fresh();
+    const joined = await workshop.joinFromLink((question) => prompt(question));
+    if (joined) results.replaceChildren(el("p", { class: "dojo-try__verdict" }, joined));
   }
 
   build().catch((error) => say(`The in-browser runner could not start: ${error}`));

@@ -65,9 +65,10 @@ def board(repo: Path, *options: str) -> Iterator[Served]:
     """`dojo workshop serve` in the clone, on a free port, until the block ends."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    command = [sys.executable, "-u", "-m", "dojo.cli", "workshop", "serve", "--port", str(port)]
+    command += ["--title", "Onboarding"]
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "dojo.cli", "workshop", "serve", "--port", str(port), "--title", "Onboarding"]
-        + list(options),
+        [*command, *options],
         cwd=repo,
         env=env,
         stdout=subprocess.PIPE,

@@ -60,8 +60,10 @@ def _patched(kata: Kata, diff: Path, root: Path) -> Path:
     return patched_tree(kata.slug, diff, root)
 
 
-def prove(slug: str, extra: list[Path], workers: int = 2) -> list[Verdict]:
-    """Every verdict of one kata: starter, solution, decoys, alternatives, and the extra diffs given."""
+def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = False) -> list[Verdict]:
+    """Every verdict of one kata: starter, solution, decoys, alternatives, and the extra diffs given.
+
+    With `only_extra`, only the extra diffs are graded."""
     kata = kata_by_slug()[slug]
     target = [f"katas/{slug}"]
     with tempfile.TemporaryDirectory(prefix=f"dojo-devcheck-{slug}-") as tmp:
@@ -70,9 +72,11 @@ def prove(slug: str, extra: list[Path], workers: int = 2) -> list[Verdict]:
         starter = trees.starter_tree(base / "starter" / "katas")
         jobs[("starter", "fail lessons")] = lambda: grade(target, kata_root=starter)
         jobs[("solution", "pass")] = lambda: grade([*target, "--solutions"])
+        if only_extra:
+            jobs.clear()
         for kind, names, path_of, expected in (
-            ("decoy", kata.decoys, kata.decoy_path, "fail"),
-            ("alternative", kata.alternatives, kata.alternative_path, "pass"),
+            ("decoy", {} if only_extra else kata.decoys, kata.decoy_path, "fail"),
+            ("alternative", {} if only_extra else kata.alternatives, kata.alternative_path, "pass"),
         ):
             for name in names:
                 root = _patched(kata, path_of(name), base / f"{kind}-{name}")
@@ -90,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("slug", choices=sorted(kata_by_slug()))
     parser.add_argument("--diff", type=Path, action="append", default=[], help="a further diff against the solution")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only-diffs", action="store_true", help="grade the --diff files only")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(paths.REPO))
-    verdicts = prove(args.slug, args.diff, args.workers)
+    verdicts = prove(args.slug, args.diff, args.workers, only_extra=args.only_diffs)
     for verdict in verdicts:
         print(verdict.line())
     return 0 if all(verdict.ok for verdict in verdicts) else 1

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from dojo import paths
 from dojo.files import now, write_json_atomic
 from dojo.results import Outcome, Results
+from dojo.workshop import http
 
 POST_TIMEOUT_SECONDS = 3.0
 MAX_QUEUED = 5_000  # a learner offline all day still queues every grading; beyond this, the oldest go
@@ -71,7 +70,7 @@ def _save(membership: Membership) -> None:
     write_json_atomic(membership_path(), membership.__dict__)
 
 
-def _message(response: httpx.Response) -> str:
+def _message(response: http.Response) -> str:
     try:
         return str(response.json().get("message") or response.text)
     except ValueError:
@@ -82,8 +81,9 @@ def join(url: str, code: str, name: str) -> Membership:
     """Join the board at `url`, then queue the learner's current status so that the lead sees it at once."""
     base = url.rstrip("/")
     try:
-        response = httpx.post(f"{base}/api/v1/workshop/join", json={"code": code, "name": name}, timeout=10)
-    except httpx.HTTPError as error:
+        with http.client(base) as board:
+            response = board.post("/api/v1/workshop/join", json={"code": code, "name": name})
+    except http.HTTPError as error:
         raise WorkshopClientError(f"The board at {base} cannot be reached: {error}") from error
     if response.status_code != 201:
         raise WorkshopClientError(f"The board refused to let you join ({response.status_code}): {_message(response)}")
@@ -182,15 +182,15 @@ def flush() -> tuple[int, int]:
             return 0, len(_read_outbox())
         entries = _read_outbox()
         sent = 0
-        with httpx.Client(timeout=POST_TIMEOUT_SECONDS) as http:
+        with http.client(membership.url, timeout=POST_TIMEOUT_SECONDS) as board:
             for entry in entries:
                 try:
-                    response = http.post(
-                        f"{membership.url}/api/v1/workshop/gradings",
+                    response = board.post(
+                        "/api/v1/workshop/gradings",
                         json=entry,
                         headers={"Authorization": f"Bearer {membership.token}"},
                     )
-                except httpx.HTTPError:
+                except http.HTTPError:
                     break  # unreachable: keep the rest for later
                 if response.status_code >= 500 or response.status_code == 429:
                     break

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from dojo.workshop import http
 
 HOST = "127.0.0.1"
 BOOT_SECONDS = 60
@@ -94,9 +94,10 @@ def board_server(database_url: str | None) -> Iterator[tuple[str, str, str]]:
             deadline = time.monotonic() + BOOT_SECONDS
             while time.monotonic() < deadline:
                 try:
-                    httpx.get(url, timeout=1)
+                    with http.client(timeout=1) as probe:
+                        probe.get(url)
                     break
-                except httpx.HTTPError:
+                except http.HTTPError:
                     time.sleep(0.2)
             yield url, first[0], first[1]
         finally:
@@ -120,54 +121,53 @@ def _grading(attempt: int) -> dict[str, object]:
     }
 
 
-async def _learner(http: httpx.AsyncClient, run: Run, token: str, offset: float, every: float, until: float) -> None:
+async def _learner(board: "http.AsyncClient", run: Run, token: str, offset: float, every: float, until: float) -> None:
     await asyncio.sleep(offset)
     attempt = 0
     while time.monotonic() < until:
         attempt += 1
         started = time.monotonic()
         try:
-            response = await http.post(
+            response = await board.post(
                 "/api/v1/workshop/gradings", json=_grading(attempt), headers={"Authorization": f"Bearer {token}"}
             )
             run.sent += 1
             if response.status_code != 201:
                 run.failed.append(f"{response.status_code} {response.text[:120]}")
-        except httpx.HTTPError as error:
+        except http.HTTPError as error:
             run.sent += 1
             run.failed.append(repr(error))
         run.post_latencies.append(time.monotonic() - started)
         await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
 
 
-async def _lead(http: httpx.AsyncClient, run: Run, lead: str, until: float) -> None:
+async def _lead(board: "http.AsyncClient", run: Run, lead: str, until: float) -> None:
     while time.monotonic() < until:
         started = time.monotonic()
-        await http.get("/api/v1/workshop/board", headers={"Authorization": f"Bearer {lead}"})
+        await board.get("/api/v1/workshop/board", headers={"Authorization": f"Bearer {lead}"})
         run.board_latencies.append(time.monotonic() - started)
         started = time.monotonic()
-        await http.get("/")
+        await board.get("/")
         run.floor_latencies.append(time.monotonic() - started)
         await asyncio.sleep(2.0)
 
 
 async def _room(url: str, code: str, lead: str, run: Run, every: float) -> None:
-    limits = httpx.Limits(max_connections=run.learners + 5)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+    async with http.async_client(url, connections=run.learners + 5) as board:
         tokens = []
         for index in range(run.learners):
-            joined = await http.post("/api/v1/workshop/join", json={"code": code, "name": f"learner {index:03d}"})
+            joined = await board.post("/api/v1/workshop/join", json={"code": code, "name": f"learner {index:03d}"})
             joined.raise_for_status()
             tokens.append(joined.json()["token"])
         until = time.monotonic() + run.seconds
         await asyncio.gather(
-            _lead(http, run, lead, until),
+            _lead(board, run, lead, until),
             *(
-                _learner(http, run, token, every * index / run.learners, every, until)
+                _learner(board, run, token, every * index / run.learners, every, until)
                 for index, token in enumerate(tokens)
             ),
         )
-        exported = await http.get("/api/v1/workshop/export.json", headers={"Authorization": f"Bearer {lead}"})
+        exported = await board.get("/api/v1/workshop/export.json", headers={"Authorization": f"Bearer {lead}"})
         run.kept = len(exported.json()["gradings"])
 
 

@@ -119,6 +119,27 @@ class BoardOut(Schema):
     self_reported: bool = True  # results come from the learners' machines: a lead reads them as such
 
 
+class ExportRow(Schema):
+    learner: str
+    kata: str
+    status: str
+    passed: int
+    failed: int
+    failing_checks: list[str]
+    failing_rules: list[str]
+    attempt: int
+    graded_at: datetime
+    received_at: datetime
+    source: str
+
+
+class ExportOut(Schema):
+    workshop: str
+    exported_at: datetime
+    self_reported: bool
+    gradings: list[ExportRow]
+
+
 class SettingsIn(Schema):
     stuck_minutes: Annotated[int, Field(ge=1, le=600)]
 

@@ -221,6 +221,8 @@ def _stuck(learner: Learner, history: Sequence[Grading], now: datetime, minutes:
         return []
     of_kata = [grading for grading in history if grading.kata == last.kata]
     stuck = []
+    # O(failing checks × gradings of this kata): a few checks and a few dozen gradings per learner
+    # in a workshop, so walking back beats keeping an index of every check's streak
     for failing in last.failing:
         check = failing.get("check")
         since = last.received_at

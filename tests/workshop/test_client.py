@@ -98,8 +98,7 @@ def test_a_grading_only_queues_and_starts_a_sender_of_its_own(clone: Path, monke
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("the grading itself must not talk to the board")
 
-    monkeypatch.setattr(client.httpx, "post", no_network)
-    monkeypatch.setattr(client.httpx, "Client", no_network)
+    monkeypatch.setattr(client.http, "client", no_network)
     monkeypatch.setattr(client, "send_in_background", lambda: started.append(True))
 
     client.after_grading(graded())

@@ -1,6 +1,7 @@
 """A workshop as a room runs it: the lead serves the board under uvicorn, a learner joins and grades, the
 board shows it in a real browser, at 1280 px and on a phone."""
 
+import json
 import os
 import re
 import socket
@@ -188,3 +189,27 @@ def test_a_kata_page_joins_from_the_lead_link_and_posts_its_gradings(repo: Path,
         ]
         assert rows[0]["failing"], rows
         assert "#workshop" not in page.url, "the join link stays in the address bar after joining"
+
+
+def test_only_gradings_of_the_learners_own_tree_are_queued_and_a_board_out_of_reach_breaks_none(repo: Path) -> None:
+    membership = repo / ".dojo" / "workshop" / "membership.json"
+    membership.parent.mkdir(parents=True, exist_ok=True)
+    unreachable = {"url": "http://127.0.0.1:9", "token": "t", "name": "Ada", "workshop": "Onboarding", "attempts": {}}
+    membership.write_text(json.dumps(unreachable), encoding="utf-8")
+    outbox = repo / ".dojo" / "workshop" / "outbox.jsonl"
+
+    reference = subprocess.run(
+        [sys.executable, "-m", "pytest", "katas/n_plus_one", "--solutions", "-q"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert reference.returncode == 0, reference.stdout[-2000:]
+    assert not outbox.exists(), "a grading of the reference solutions was queued for the board"
+
+    graded = dojo(repo, "check", "n_plus_one")
+    assert "n_plus_one" in graded.stdout + graded.stderr
+    queued = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
+    assert [(entry["kata"], entry["status"], entry["attempt"]) for entry in queued] == [("n_plus_one", "failing", 1)]

@@ -117,7 +117,10 @@ def grade(
     """
     with tempfile.TemporaryDirectory(prefix="dojo-report-") as scratch:
         report = Path(scratch) / "results.json"
-        args = [*targets, "--dojo-report", str(report), "-p", "no:cacheprovider"]
+        # the dojo's own configuration, named: a tree graded outside the repository would otherwise have
+        # pytest look for one above both, and take any stray pyproject.toml there (e.g. in `/`)
+        configuration = (cwd or paths.REPO) / "pyproject.toml"
+        args = [*targets, "-c", str(configuration), "--dojo-report", str(report), "-p", "no:cacheprovider"]
         if kata_root is not None:
             args += ["--kata-root", str(kata_root)]
         args += list(extra_args)

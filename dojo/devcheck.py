@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from dojo import paths, trees
@@ -75,10 +76,10 @@ def prove(slug: str, extra: list[Path], workers: int = 2) -> list[Verdict]:
         ):
             for name in names:
                 root = _patched(kata, path_of(name), base / f"{kind}-{name}")
-                jobs[(f"{kind} {name}", expected)] = lambda root=root: grade(target, kata_root=root)
+                jobs[(f"{kind} {name}", expected)] = partial(grade, target, kata_root=root)
         for diff in extra:
             root = _patched(kata, diff.resolve(), base / f"diff-{diff.stem}")
-            jobs[(f"diff {diff.name}", "")] = lambda root=root: grade(target, kata_root=root)
+            jobs[(f"diff {diff.name}", "")] = partial(grade, target, kata_root=root)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {key: pool.submit(job) for key, job in jobs.items()}
             return [_judge(kata, label, expected, future.result()) for (label, expected), future in futures.items()]

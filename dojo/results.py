@@ -62,6 +62,11 @@ class TestResult:
     output: str = ""  # what the code printed during the check, shortened with a "… N lines more" note
 
 
+def entry(slug: str, result: TestResult) -> dict[str, Any]:
+    """A check's result as a grading process carries it on its report (`dojo_entry`): the record and its kata."""
+    return {"slug": slug, **asdict(result)}
+
+
 @dataclass(frozen=True)
 class KataResult:
     slug: str

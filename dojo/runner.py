@@ -75,16 +75,7 @@ def timed_out(targets: list[str], seconds: float, output: str) -> Grading:
         slug: KataResult(
             slug=slug,
             status=KataStatus.BROKEN,
-            tests=(
-                TestResult(
-                    test="kata_loads",
-                    outcome="failed",
-                    rule=None,
-                    message=message,
-                    broken=True,
-                    title="The kata can be graded",
-                ),
-            ),
+            tests=(results.stopped("kata_loads", results.Stop.GRADING_TIMEOUT, message),),
             notes=(message,),
         )
         for slug in _graded_slugs(targets)

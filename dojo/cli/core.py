@@ -5,7 +5,6 @@ read-only `.dojo` gives one clear note instead of a traceback.
 """
 
 import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from dojo.files import StateError, now
 from dojo.manifest import Kata, load_katas
 from dojo.progress import Row, rows
 from dojo.results import KataStatus
-from dojo.runner import Grading, WarmPytest, grade
+from dojo.runner import TIMED_OUT, Grading, WarmPytest, grade
 from dojo.state import State, load_state, prepare_state_dir, read_results, save_state
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -189,13 +188,13 @@ class Dojo:
                     warm=process,
                     timeout=timeout,
                 )
-        except subprocess.TimeoutExpired:
-            raise GradingTimeoutError(katas, timeout) from None
         finally:
             if process is not None:
                 process.close()
             if warm is not None:
                 warm.refill()  # after the grading, not during it: the next one starts while you read
+        if grading.exit_code == TIMED_OUT:  # stopped: the results say so, and nothing else is known
+            raise GradingTimeoutError(katas, timeout)
         state = self.load_state()
         graded_at = now()
         for kata in katas:

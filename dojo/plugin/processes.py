@@ -233,17 +233,21 @@ def _report_lost_child(session: pytest.Session, run: Run, child: isolation.Child
     test = child.last("start")
     output = child.output_text()
     if child.timed_out:
+        stop = results.Stop.GRADING_TIMEOUT
         during = f" while running {test['nodeid']}" if test else ""
         problem = (
             f"Grading {slug} took longer than {isolation.KATA_TIMEOUT_SECONDS:g} s{during}, so it was stopped "
             "(the limit is DOJO_KATA_TIMEOUT, in seconds)."
         )
     elif exited is not None:
+        stop = results.Stop.EXIT
         problem = describe_exit(slug, exited["code"], exited.get("file"), exited.get("line"))
-    elif limit is not None and "Timeout (" in output:
+    elif limit is not None and "Timeout (" in output:  # faulthandler's own words when the load limit ends it
+        stop = results.Stop.LOAD_TIMEOUT
         where = isolation.stuck_at(output, run.learner_roots)
         problem = describe_stuck(slug, limit["seconds"], *(where or (None, None)))
     else:
+        stop = results.Stop.CRASH
         if test is not None:
             during = f"while running {test['nodeid']}"
         elif loading is not None:
@@ -253,9 +257,7 @@ def _report_lost_child(session: pytest.Session, run: Run, child: isolation.Child
         problem = describe_vanished(slug, child.exit_description(), during, output)
     name = "kata_loads" if test is None else "kata_process"
     nodeid = f"graders/{slug}::{name}"
-    made = results.TestResult(
-        test=name, outcome="failed", rule=None, message=problem, broken=True, title="The kata can be graded"
-    )
+    made = results.stopped(name, stop, problem)
     report = pytest.TestReport(
         nodeid=nodeid,
         location=(f"graders/{slug}", None, name),

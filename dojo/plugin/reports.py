@@ -1,8 +1,6 @@
 """Report enrichment: a failing check names its rule and the page to read, and each check gets its
 result record (`dojo_entry`), which the parent collects for the summary and `results.json`."""
 
-from typing import Any
-
 import pytest
 
 from dojo import paths, results
@@ -27,17 +25,41 @@ def enrich(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
             report.longrepr = f"{report.longrepr}\n\n--- {title} ---\n{text}"
     if report.when == "call" or report.failed or report.skipped:
         message = failure_message(report) if report.failed else _skip_reason(report) if report.skipped else ""
-        report.dojo_entry = entry(  # type: ignore[attr-defined]
-            kata.slug,
-            item.name,
-            report.outcome,
+        made = results.TestResult(
+            test=item.name,
+            outcome=report.outcome,
             rule=kata.rule_for(item.name),
             message=message,
             broken=isinstance(item, BrokenKata),
             title=_title(item),
             output=output,
+            kind=_kind(kata, item),
+            stop=_stop(item, report),
         )
+        report.dojo_entry = results.entry(kata.slug, made)  # type: ignore[attr-defined]
     return report
+
+
+def _kind(kata: Kata, item: pytest.Item) -> results.Kind:
+    name = item.name.split("[")[0]
+    if isinstance(item, BrokenKata):
+        return results.Kind.HARNESS
+    if name in kata.lessons:
+        return results.Kind.LESSON
+    return results.Kind.GUARD if name in kata.guards else results.Kind.BEHAVIOUR
+
+
+def _stop(item: pytest.Item, report: pytest.TestReport) -> results.Stop | None:
+    if isinstance(item, BrokenKata):
+        return results.Stop.UNLOADABLE
+    if report.failed and _timed_out(report):
+        return results.Stop.CHECK_TIMEOUT
+    return None
+
+
+def _timed_out(report: pytest.TestReport) -> bool:
+    """pytest-timeout ended the check (its failure is `Failed: Timeout (>N s) from pytest-timeout.`)."""
+    return failure_message(report).startswith("Timeout")
 
 
 def record(run: Run, report: pytest.TestReport) -> None:
@@ -49,20 +71,11 @@ def record(run: Run, report: pytest.TestReport) -> None:
         entries.append(found)
 
 
-def entry(
-    slug: str, test: str, outcome: str, *, rule: str | None, message: str, broken: bool, title: str, output: str = ""
-) -> dict[str, Any]:
-    made = results.TestResult(
-        test=test, outcome=outcome, rule=rule, message=message, broken=broken, title=title, output=output
-    )
-    return results.entry(slug, made)
-
-
 def _lesson_text(kata: Kata, item: pytest.Item, report: pytest.TestReport) -> tuple[str, str]:
     rule_id = kata.rule_for(item.name)
     if isinstance(item, BrokenKata):
         return "kata", f"Kata `{kata.slug}` could not be graded; see above."
-    if failure_message(report).startswith("Timeout"):
+    if _timed_out(report):
         head = f"This check ran for more than {GRADER_TIMEOUT_SECONDS:g} s: look for a loop that never ends.\n"
     else:
         head = ""

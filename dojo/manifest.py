@@ -215,6 +215,17 @@ def _threats(data: object, where: str) -> tuple[Threat, ...]:
     return tuple(threats)
 
 
+#: The format of katas.toml this dojo reads (`format_version`, at its top); `dojo dev check` refuses another.
+FORMAT_VERSION = 1
+
+
+def format_version(manifest: Path = paths.MANIFEST) -> int | None:
+    """The `format_version` a manifest declares (None when it declares none)."""
+    with manifest.open("rb") as handle:
+        found = tomllib.load(handle).get("format_version")
+    return found if isinstance(found, int) else None
+
+
 @cache
 def load_katas(manifest: Path = paths.MANIFEST, graders: Path = paths.GRADERS) -> tuple[Kata, ...]:
     """Every kata, in the order a learner should take them."""

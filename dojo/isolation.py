@@ -32,25 +32,26 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+from dojo import config
+
 #: How long a kata may take to load (Django set-up, importing its modules, collecting its checks).
-LOAD_TIMEOUT_SECONDS = float(os.environ.get("DOJO_LOAD_TIMEOUT", "20"))
+LOAD_TIMEOUT_SECONDS = config.load_timeout()
 #: How long one kata's whole grading may take before its process is stopped.
-KATA_TIMEOUT_SECONDS = float(os.environ.get("DOJO_KATA_TIMEOUT", "300"))
-IN_PROCESS = os.environ.get("DOJO_IN_PROCESS") == "1"
-CHILD_KATA = "DOJO_CHILD_KATA"  # set for a spawned child: the kata it grades
-CHANNEL = "DOJO_CHANNEL"  # set for a spawned child: the file its messages go to
+KATA_TIMEOUT_SECONDS = config.kata_timeout()
+IN_PROCESS = config.in_process()
+CHILD_KATA = config.CHILD_KATA  # set for a spawned child: the kata it grades
+CHANNEL = config.CHANNEL  # set for a spawned child: the file its messages go to
 EXIT_CODE_CRASHED = 70
 
 
 def jobs() -> int:
     """How many kata processes run at once."""
-    wanted = os.environ.get("DOJO_JOBS", "")
-    return max(1, int(wanted) if wanted.isdigit() else (os.cpu_count() or 1))
+    return max(1, config.jobs_wanted() or os.cpu_count() or 1)
 
 
 def can_fork() -> bool:
     """Fork only on Linux, and only a process with one thread (Python warns, rightly, otherwise)."""
-    if os.environ.get("DOJO_START") == "spawn":
+    if config.spawn_only():
         return False
     return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
 

@@ -4,7 +4,6 @@ Every read and write of `.dojo/` that a command makes goes through `Dojo`, so th
 read-only `.dojo` gives one clear note instead of a traceback.
 """
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from dojo import names, paths
+from dojo import config, names, paths
 from dojo.files import StateError, now
 from dojo.manifest import Kata, load_katas
 from dojo.progress import Row, rows
@@ -48,7 +47,7 @@ class GradingTimeoutError(Exception):
 
 def find_root(start: Path) -> Path:
     """The dojo clone to work in: `DOJO_REPO` if set, else the folder (or a parent) holding katas.toml."""
-    override = os.environ.get("DOJO_REPO")
+    override = config.repo_override()
     candidates = [Path(override).resolve()] if override else [start.resolve(), *start.resolve().parents]
     for folder in candidates:
         if (folder / "katas.toml").is_file() and (folder / "katas").is_dir():

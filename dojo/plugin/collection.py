@@ -4,20 +4,20 @@ A kata that cannot be loaded becomes one failing item (`kata_loads`) with a read
 other katas are collected as usual. Katas run in manifest order, each check with its time limit.
 """
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dojo import config as dojo_config
 from dojo import isolation, paths, results
 from dojo.manifest import Kata, kata_by_slug, load_katas
 from dojo.plugin import processes
 from dojo.plugin.run import on_postgresql, run_of
 from dojo.problems import BROKEN, describe_error
 
-GRADER_TIMEOUT_SECONDS = float(os.environ.get("DOJO_GRADER_TIMEOUT", "10"))
+GRADER_TIMEOUT_SECONDS = dojo_config.grader_timeout()
 
 
 def kata_of(node: pytest.Item | pytest.Collector) -> Kata | None:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 import pytest
 
 from dojo import bytecode, isolation, names, paths
+from dojo import config as dojo_config
 from dojo.manifest import kata_by_slug, load_katas
 from dojo.plugin.run import Run, run_of
 
@@ -66,7 +67,7 @@ def route(arg: str, invocation_dir: Path) -> Route | None:
 
 
 def role() -> str:
-    if os.environ.get(isolation.CHILD_KATA):
+    if dojo_config.child_kata():
         return "child"
     return "in-process" if isolation.IN_PROCESS else "parent"
 
@@ -111,9 +112,8 @@ def plan_grading(run: Run, routes: list[Route], config: pytest.Config) -> None:
             run.selections.setdefault(found.slug, []).append(found.selection)
     run.role = role()
     if run.role == "child":
-        run.child_kata = os.environ.pop(isolation.CHILD_KATA)
-        inherited = Path(os.environ.get("DOJO_KATA_ROOT", paths.KATAS)).resolve()  # the parent's choice
-        isolation.become_child(Path(os.environ.pop(isolation.CHANNEL)), (inherited,))
+        run.child_kata, channel = dojo_config.take_child()
+        isolation.become_child(channel, (dojo_config.kata_root(),))  # the tree its parent chose
     if run.role in ("parent", "child"):
         # the parent loads no kata; a child sets Django up again with its kata alone (dojo.plugin.environment)
         os.environ["DOJO_KATAS"] = NO_KATAS

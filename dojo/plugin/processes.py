@@ -251,7 +251,7 @@ def _report_lost_child(session: pytest.Session, run: Run, child: isolation.Child
         if test is not None:
             during = f"while running {test['nodeid']}"
         elif loading is not None:
-            during = f"while loading {_shown(Path(loading['file']))}"
+            during = f"while loading {paths.shown(Path(loading['file']))}"
         else:
             during = "before it could load the kata"
         problem = describe_vanished(slug, child.exit_description(), during, output)
@@ -271,13 +271,6 @@ def _report_lost_child(session: pytest.Session, run: Run, child: isolation.Child
     hook.pytest_runtest_logstart(nodeid=nodeid, location=report.location)
     hook.pytest_runtest_logreport(report=report)
     hook.pytest_runtest_logfinish(nodeid=nodeid, location=report.location)
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
 
 
 # --- a kata's process: what it tells its parent -----------------------------------------------------

@@ -90,6 +90,36 @@ def test_each_run_has_its_own_state(plan: Callable[..., pytest.Config], request:
     assert run_of(request.config).slugs != ["n_plus_one"]
 
 
+# --- the fixtures every grader gets ---
+
+
+def test_the_harness_gives_every_grader_a_kata_and_a_committed_fixture(
+    plan: Callable[..., pytest.Config], pytester: pytest.Pytester
+) -> None:
+    listed = pytester.runpytest_inprocess("-p", "dojo.pytest_plugin", "-p", "no:django", "--fixtures")
+    listed.stdout.fnmatch_lines(["kata -- *dojo/plugin/fixtures.py*", "committed -- *dojo/plugin/fixtures.py*"])
+
+
+def test_the_kata_fixture_is_refused_outside_a_grader(
+    plan: Callable[..., pytest.Config], pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile(test_outside="def test_asks(kata):\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "dojo.pytest_plugin", "-p", "no:django")
+    result.assert_outcomes(failed=0, errors=1)
+    result.stdout.fnmatch_lines(["*is not in a kata's grader*"])
+
+
+def test_a_node_of_a_grader_belongs_to_its_kata() -> None:
+    from types import SimpleNamespace
+
+    from dojo.plugin.collection import kata_of
+
+    inside = SimpleNamespace(path=paths.GRADERS / "n_plus_one" / "test_monthly_statement.py")
+    outside = SimpleNamespace(path=paths.REPO / "tests" / "test_plugin.py")
+    assert kata_of(inside).slug == "n_plus_one"  # type: ignore[arg-type, union-attr]
+    assert kata_of(outside) is None  # type: ignore[arg-type]
+
+
 # --- the scheduler ----------------------------------------------------------------------------------
 
 

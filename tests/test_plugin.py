@@ -247,3 +247,30 @@ def test_the_plugin_module_that_pytest_loads_only_names_the_hooks() -> None:
     assert {"pytest_load_initial_conftests", "pytest_runtest_makereport", "pytest_terminal_summary"} <= set(
         dir(dojo.pytest_plugin)
     )
+
+
+# --- the files-to-edit guard, written once ---------------------------------------------------------
+
+
+def test_a_kata_with_an_edits_table_gets_the_files_to_edit_guard_under_its_usual_name() -> None:
+    from dojo.manifest import EDITS_CHECK, kata_by_slug
+    from dojo.plugin.edits import check_for
+
+    kata = kata_by_slug()["n_plus_one"]
+    assert kata.edits is not None
+    assert kata.guards[EDITS_CHECK] == kata.edits.guard == "PERF-2"
+    assert kata.rule_for(EDITS_CHECK) == "PERF-2"
+    guard = check_for(kata)
+    assert guard.__name__ == EDITS_CHECK
+    assert guard.__doc__ == "Only services.py was changed: the models are as shipped."
+    assert [(mark.name, mark.args) for mark in guard.pytestmark] == [("guard", ("PERF-2",))]  # type: ignore[attr-defined]
+    written = [path for path in kata.grader_dir.glob("test_*.py") if f"def {EDITS_CHECK}(" in path.read_text()]
+    assert written == []
+
+
+def test_a_grader_that_still_writes_the_guard_keeps_its_own() -> None:
+    from dojo.manifest import EDITS_CHECK, load_katas
+
+    for kata in load_katas():
+        written = any(f"def {EDITS_CHECK}(" in path.read_text() for path in kata.grader_dir.glob("test_*.py"))
+        assert not (written and kata.edits is not None), kata.slug  # one or the other, never both

@@ -13,7 +13,7 @@ import pytest
 from dojo import config as dojo_config
 from dojo import isolation, paths, results
 from dojo.manifest import Kata, kata_by_slug, load_katas
-from dojo.plugin import processes
+from dojo.plugin import edits, processes
 from dojo.plugin.run import on_postgresql, run_of
 from dojo.problems import BROKEN, describe_error
 
@@ -60,13 +60,16 @@ class GraderModule(pytest.Module):
         if kata is not None and kata.slug in BROKEN:
             return [BrokenKata.from_parent(self, name="kata_loads", problem=BROKEN[kata.slug])]
         try:
-            return list(super().collect())
+            items = list(super().collect())
         except (Exception, SystemExit) as error:
             cause = error.__cause__ or error
             if kata is None:
                 raise
             problem = describe_error(cause, run_of(self.config).kata_root / kata.slug)
             return [BrokenKata.from_parent(self, name="kata_loads", problem=problem)]
+        if kata is not None:
+            edits.add_to(self, kata, items)
+        return items
 
 
 def ignored(collection_path: Path) -> bool | None:

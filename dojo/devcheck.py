@@ -1,23 +1,24 @@
 """Prove one kata alone, in seconds: its starter fails its lessons, its solution passes, its decoys fail.
 
-`uv run python -m dojo.devcheck n_plus_one` grades the starter as shipped, the reference solution, every
-decoy and every alternative of that kata only, on the database `DATABASE_URL` names (SQLite by
-default), and prints one line each. `--diff FILE` (repeatable) grades further diffs against the
-solution, e.g. wrong fixes written by a reviewer, without adding them to the manifest. The exit status
-is 1 when any verdict is not the one expected (a diff given with --diff has no expected verdict).
+`uv run dojo dev check n_plus_one` (or `python -m dojo.devcheck n_plus_one`) grades the starter as
+shipped, the reference solution, every decoy and every alternative of that kata only, on the database
+`DATABASE_URL` names (SQLite by default), and prints one line each. `--diff FILE` (repeatable) grades
+further diffs against the solution, e.g. wrong fixes written by a reviewer, without adding them to
+the manifest. The exit status is 1 when any verdict is not the one expected (a diff given with --diff
+has no expected verdict), 2 when katas.toml is in a format this dojo does not read (`format_version`).
 """
 
 import argparse
-import functools
 import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from dojo import paths, trees
-from dojo.manifest import Kata, kata_by_slug
+from dojo import trees
+from dojo.manifest import FORMAT_VERSION, Kata, format_version, kata_by_slug
 from dojo.runner import Grading, grade
 
 
@@ -55,9 +56,7 @@ def _judge(kata: Kata, label: str, expected: str, grading: Grading) -> Verdict:
 
 
 def _patched(kata: Kata, diff: Path, root: Path) -> Path:
-    from tests.kata_trees import patched_tree  # the integrity tests' own way of laying a diff over the solution
-
-    return patched_tree(kata.slug, diff, root)
+    return trees.patched_tree(kata.slug, diff, root)
 
 
 def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = False) -> list[Verdict]:
@@ -80,10 +79,10 @@ def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = Fal
         ):
             for name in names:
                 root = _patched(kata, path_of(name), base / f"{kind}-{name}")
-                jobs[(f"{kind} {name}", expected)] = functools.partial(grade, target, kata_root=root)
+                jobs[(f"{kind} {name}", expected)] = partial(grade, target, kata_root=root)
         for diff in extra:
             root = _patched(kata, diff.resolve(), base / f"diff-{diff.stem}")
-            jobs[(f"diff {diff.name}", "")] = functools.partial(grade, target, kata_root=root)
+            jobs[(f"diff {diff.name}", "")] = partial(grade, target, kata_root=root)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {key: pool.submit(job) for key, job in jobs.items()}
             return [_judge(kata, label, expected, future.result()) for (label, expected), future in futures.items()]
@@ -96,7 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only-diffs", action="store_true", help="grade the --diff files only")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(paths.REPO))
+    found = format_version()
+    if found != FORMAT_VERSION:
+        print(
+            f"katas.toml says format_version = {found}; this dojo reads format {FORMAT_VERSION}: "
+            "update the manifest (or the dojo) first",
+            file=sys.stderr,
+        )
+        return 2
     verdicts = prove(args.slug, args.diff, args.workers, only_extra=args.only_diffs)
     for verdict in verdicts:
         print(verdict.line())

@@ -1,6 +1,5 @@
 """Helpers for graders: count queries, see transactions, and say clearly what went wrong."""
 
-import os
 import re
 import tokenize
 from collections import Counter
@@ -13,7 +12,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 from django.db.models.signals import post_save
 
-from dojo import paths
+from dojo import config, paths
 
 _TRANSACTION_CONTROL = re.compile(r"^\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+\b")
@@ -28,7 +27,7 @@ def _short(statement: str, width: int = 160) -> str:
 
 def kata_dir(slug: str) -> Path:
     """The folder of `slug` in the tree being graded (`katas/`, `solutions/` or `--kata-root DIR`)."""
-    return Path(os.environ.get("DOJO_KATA_ROOT", paths.KATAS)).resolve() / slug
+    return config.kata_root() / slug
 
 
 def read_source(path: Path) -> str:
@@ -38,11 +37,8 @@ def read_source(path: Path) -> str:
 
 
 def shown(path: Path) -> str:
-    """A path as a learner finds it: relative to the repository where possible."""
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
+    """A path as a learner finds it: relative to the repository where possible (`dojo.paths.shown`)."""
+    return paths.shown(path)
 
 
 def _kata_file_names(root: Path) -> set[str]:

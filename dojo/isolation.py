@@ -8,6 +8,7 @@ one JSON message a line; its stdout and stderr go to a file of their own. The pa
 the child has ended, however it ended: a child that exits early, hangs or is killed is described from
 what it wrote last (the file it was loading, where it called `os._exit`, where it was stuck).
 
+The libraries every child uses are imported once, before the children start (`dojo.plugin.warm`).
 `DOJO_IN_PROCESS=1` grades every kata in the one process instead (no isolation), for platforms with
 neither fork nor subprocesses (the in-browser runner on Pyodide).
 """
@@ -31,91 +32,26 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+from dojo import config
+
 #: How long a kata may take to load (Django set-up, importing its modules, collecting its checks).
-LOAD_TIMEOUT_SECONDS = float(os.environ.get("DOJO_LOAD_TIMEOUT", "20"))
+LOAD_TIMEOUT_SECONDS = config.load_timeout()
 #: How long one kata's whole grading may take before its process is stopped.
-KATA_TIMEOUT_SECONDS = float(os.environ.get("DOJO_KATA_TIMEOUT", "300"))
-IN_PROCESS = os.environ.get("DOJO_IN_PROCESS") == "1"
-CHILD_KATA = "DOJO_CHILD_KATA"  # set for a spawned child: the kata it grades
-CHANNEL = "DOJO_CHANNEL"  # set for a spawned child: the file its messages go to
+KATA_TIMEOUT_SECONDS = config.kata_timeout()
+IN_PROCESS = config.in_process()
+CHILD_KATA = config.CHILD_KATA  # set for a spawned child: the kata it grades
+CHANNEL = config.CHANNEL  # set for a spawned child: the file its messages go to
 EXIT_CODE_CRASHED = 70
-
-
-#: Libraries the kata processes all use: the parent imports them once, so that every forked child
-#: starts with them loaded. Never kata code, graders or settings: those are each child's own.
-LIBRARIES = (
-    "django.test",
-    "django.test.client",
-    "django.test.testcases",
-    "django.test.utils",
-    "django.core.handlers.wsgi",
-    "django.core.mail.backends.locmem",
-    "django.core.management.commands.createcachetable",
-    "django.core.management.commands.flush",
-    "django.core.management.commands.migrate",
-    "django.db.backends.sqlite3.base",
-    "django.db.backends.sqlite3.creation",
-    "django.db.backends.sqlite3.introspection",
-    "django.db.backends.sqlite3.schema",
-    "django.db.migrations.autodetector",
-    "django.db.migrations.executor",
-    "django.db.migrations.loader",
-    "django.db.models.sql.compiler",
-    "django.middleware.csrf",
-    "django.shortcuts",
-    "dateutil.parser",
-    "factory",
-    "factory.django",
-    "faker",
-    "httpx",
-    "ninja",
-    "ninja.pagination",
-    "ninja.testing",
-    "pydantic",
-    "respx",
-    "rich.console",
-    "sqlparse",
-    "stamina",
-    "time_machine",
-    "dojo.grading",
-)
-POSTGRESQL_LIBRARIES = ("psycopg", "django.db.backends.postgresql.base", "django.db.backends.postgresql.creation")
-# factory_boy imports its SQLAlchemy integration whenever SQLAlchemy is installed (cosmic-ray, a tool of
-# ours, brings it): a third of a second in every grading's start-up, for an integration no kata uses
-sys.modules.setdefault("factory.alchemy", None)  # type: ignore[arg-type]
-
-
-_warm = False
-
-
-def warm_up(*, postgresql: bool) -> None:
-    """Import the libraries every kata needs, once, before the children are forked (or, in a spawned
-    child, before the time limit on loading the kata starts: that limit is for the kata's code)."""
-    import gc
-    import importlib
-
-    global _warm
-    if _warm:
-        return
-    _warm = True
-    for name in (*LIBRARIES, *(POSTGRESQL_LIBRARIES if postgresql else ())):
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: S112 - only a head start: a child imports what it needs anyway
-            continue
-    gc.collect()
-    gc.freeze()  # what is loaded now stays: the children's collections need not walk (and copy) it
 
 
 def jobs() -> int:
     """How many kata processes run at once."""
-    wanted = os.environ.get("DOJO_JOBS", "")
-    return max(1, int(wanted) if wanted.isdigit() else (os.cpu_count() or 1))
+    return max(1, config.jobs_wanted() or os.cpu_count() or 1)
 
 
 def can_fork() -> bool:
     """Fork only on Linux, and only a process with one thread (Python warns, rightly, otherwise)."""
-    if os.environ.get("DOJO_START") == "spawn":
+    if config.spawn_only():
         return False
     return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
 

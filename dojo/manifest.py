@@ -18,7 +18,20 @@ from dojo.tomlcheck import Table, TableError
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
 MINUTES = (5, 60)
 HEADLINE = {"slug", "title", "rules", "difficulty", "minutes"}
-DETAILS = {"files", "hints", "discussion", "migrations", "decoys", "alternatives", "threat", "mutation", "audit"}
+DETAILS = {
+    "files",
+    "hints",
+    "discussion",
+    "migrations",
+    "decoys",
+    "alternatives",
+    "threat",
+    "mutation",
+    "audit",
+    "edits",
+}
+#: The check the harness adds to a kata whose kata.toml has an `[edits]` table (dojo.plugin.edits).
+EDITS_CHECK = "test_only_the_files_to_edit_were_changed"
 MARKERS = ("lesson", "guard")
 
 
@@ -33,6 +46,22 @@ class Threat:
     way: str
     caught_by: tuple[str, ...]
     decoys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Edits:
+    """`[edits]` in a kata.toml: the harness's guard that only the files to edit were changed.
+
+    `guard` is the rule it is filed under, `title` what it checks in a sentence, `why` what an edit
+    elsewhere would hide (said to the learner), `fix` where the fix belongs instead, `contract` the
+    README's Contract line it enforces, when the README has one.
+    """
+
+    guard: str
+    title: str
+    why: str
+    fix: str
+    contract: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +86,7 @@ class Kata:
     known_survivors: dict[str, str] = field(default_factory=dict, hash=False)
     audit_blind: dict[str, str] = field(default_factory=dict, hash=False)
     audit_accepted: dict[str, str] = field(default_factory=dict, hash=False)
+    edits: Edits | None = None
 
     @classmethod
     def from_table(cls, data: dict[str, object], where: str, graders: Path = paths.GRADERS) -> "Kata":
@@ -75,6 +105,11 @@ class Kata:
             raise TableError(f"{details_where}: {error}") from None
         details = Table(details_data, details_where, DETAILS)
         lessons, guards = _marked_checks(grader_dir, details_where)
+        edits = _edits(details_data.get("edits"), details_where)
+        if edits is not None:
+            if EDITS_CHECK in lessons or EDITS_CHECK in guards:
+                raise TableError(f"{details_where}: [edits] and the grader both define {EDITS_CHECK}")
+            guards[EDITS_CHECK] = edits.guard
         kata = cls(
             slug=slug,
             title=table.text("title"),
@@ -94,6 +129,7 @@ class Kata:
             known_survivors=_mutation(details_data.get("mutation", {}), details_where, "survivors"),
             audit_blind=_audit(details_data.get("audit", {}), details_where, "blind"),
             audit_accepted=_audit(details_data.get("audit", {}), details_where, "accepted"),
+            edits=edits,
         )
         if not kata.lessons:
             raise TableError(f"{details_where}: no check of graders/{slug}/ is marked @pytest.mark.lesson(...)")
@@ -172,6 +208,21 @@ def _marked_checks(grader_dir: Path, where: str) -> tuple[dict[str, str], dict[s
     return found["lesson"], found["guard"]
 
 
+def _edits(data: object, where: str) -> Edits | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise TableError(f"{where}: [edits] must be a table")
+    table = Table(data, f"{where}: [edits]", {"guard", "title", "why", "fix", "contract"})
+    return Edits(
+        guard=table.text("guard", pattern=r"[A-Z]+-[0-9]+"),
+        title=table.text("title"),
+        why=table.text("why"),
+        fix=table.text("fix"),
+        contract=table.number("contract", low=1, high=99) if "contract" in data else None,
+    )
+
+
 def _marker(decorator: ast.expr) -> tuple[str, str] | None:
     """`pytest.mark.lesson("PERF-2")` as ("lesson", "PERF-2"); None for any other decorator."""
     match decorator:
@@ -213,6 +264,17 @@ def _threats(data: object, where: str) -> tuple[Threat, ...]:
             )
         )
     return tuple(threats)
+
+
+#: The format of katas.toml this dojo reads (`format_version`, at its top); `dojo dev check` refuses another.
+FORMAT_VERSION = 1
+
+
+def format_version(manifest: Path = paths.MANIFEST) -> int | None:
+    """The `format_version` a manifest declares (None when it declares none)."""
+    with manifest.open("rb") as handle:
+        found = tomllib.load(handle).get("format_version")
+    return found if isinstance(found, int) else None
 
 
 @cache

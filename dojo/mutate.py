@@ -269,8 +269,6 @@ def syntax_of(source: str) -> str:
 
 #: How much longer than usual a mutant that ran out of time gets, the second time it is graded
 SLOW_FACTOR = 6
-#: What the plugin writes when a check, the kata's loading or its whole grading ran out of time
-TIME_LIMIT_MESSAGES = ("Timeout (", "took longer than", "did not finish within", "The grading timed out")
 
 
 def _slow_env() -> dict[str, str]:
@@ -285,7 +283,7 @@ def _slow_env() -> dict[str, str]:
 
 
 def _ran_out_of_time(failed: list[TestResult]) -> bool:
-    return bool(failed) and all(any(mark in test.message for mark in TIME_LIMIT_MESSAGES) for test in failed)
+    return bool(failed) and all(test.took_too_long for test in failed)
 
 
 GRADING_SECONDS = 180

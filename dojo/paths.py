@@ -81,10 +81,12 @@ class Repo:
 
     def shown(self, path: Path) -> str:
         """A path as the learner reads it: relative to the clone when it is inside it."""
-        try:
-            return str(path.relative_to(self.root))
-        except ValueError:
-            return str(path)
+        for candidate in (path, path.resolve()):
+            try:
+                return str(candidate.relative_to(self.root))
+            except ValueError:
+                continue
+        return str(path)
 
 
 HOME = Repo(Path(__file__).resolve().parent.parent)
@@ -119,6 +121,11 @@ _NAMES = {
     "STANDARD": "standard",
     "STATE": "state",
 }
+
+
+def shown(path: Path) -> str:
+    """A path as a person reads it in messages: relative to the current repository when inside it."""
+    return repo().shown(path)
 
 
 def __getattr__(name: str) -> Path:

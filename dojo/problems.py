@@ -10,13 +10,6 @@ from dojo import paths
 BROKEN: dict[str, str] = {}
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.REPO))
-    except ValueError:
-        return str(path)
-
-
 def _restore_hint(slug: str) -> str:
     return (
         f"The other katas are still graded. Fix this file, or compare with the starter: "
@@ -39,7 +32,7 @@ def describe_error(error: BaseException, kata_dir: Path) -> str:
             for frame in traceback.extract_tb(error.__traceback__)
             if Path(frame.filename).resolve().is_relative_to(kata_dir.resolve())
         ]
-        where = f"{_shown(Path(frames[-1].filename))} calls" if frames else "The kata's code calls"
+        where = f"{paths.shown(Path(frames[-1].filename))} calls" if frames else "The kata's code calls"
         at = f" at line {frames[-1].lineno}" if frames else ""
         lines = [
             f"{where} sys.exit({error.code!r}){at} while it is loaded: that would end the whole grading, "
@@ -49,7 +42,7 @@ def describe_error(error: BaseException, kata_dir: Path) -> str:
             lines.append(f"    {frames[-1].line}")
         return "\n".join([*lines, "", _restore_hint(slug)])
     if isinstance(error, SyntaxError) and error.filename:
-        where = f"{_shown(Path(error.filename))}, line {error.lineno}"
+        where = f"{paths.shown(Path(error.filename))}, line {error.lineno}"
         lines = [f"Python cannot read {where}: {error.msg}."]
         if error.text:
             lines.append(f"    {error.text.rstrip()}")
@@ -64,7 +57,7 @@ def describe_error(error: BaseException, kata_dir: Path) -> str:
         summary = f"{type(error).__name__}: {error}"
         if frames:
             last = frames[-1]
-            lines = [f"Loading {_shown(Path(last.filename))} failed at line {last.lineno}: {summary}"]
+            lines = [f"Loading {paths.shown(Path(last.filename))} failed at line {last.lineno}: {summary}"]
             if last.line:
                 lines.append(f"    {last.line}")
         else:
@@ -76,7 +69,7 @@ def describe_error(error: BaseException, kata_dir: Path) -> str:
 def describe_exit(slug: str, code: int, file: str | None, line: int | None) -> str:
     """The kata's code called `os._exit`: the process is gone, and with it the grading of this kata."""
     if file and line:
-        where = f"{_shown(Path(file))} calls os._exit({code}) at line {line}"
+        where = f"{paths.shown(Path(file))} calls os._exit({code}) at line {line}"
         text = source_line(file, line)
         shown_line = f"\n    {text}" if text else ""
     else:
@@ -90,7 +83,7 @@ def describe_stuck(slug: str, seconds: float, file: str | None, line: int | None
     """Loading the kata did not finish in time (an endless loop at import, a sleep, a wait)."""
     if file and line:
         text = source_line(file, line)
-        where = f" It was stuck in {_shown(Path(file))} at line {line}" + (f":\n    {text}" if text else ".")
+        where = f" It was stuck in {paths.shown(Path(file))} at line {line}" + (f":\n    {text}" if text else ".")
     else:
         where = ""
     return (
@@ -109,7 +102,7 @@ def describe_vanished(slug: str, how: str, during: str, output: str) -> str:
 def describe_missing(kata_dir: Path) -> str:
     slug = kata_dir.name
     return (
-        f"The kata folder {_shown(kata_dir)} is missing or has no __init__.py.\n\n"
+        f"The kata folder {paths.shown(kata_dir)} is missing or has no __init__.py.\n\n"
         f"Restore it with `git checkout -- katas/{slug}` or `uv run dojo reset {slug}`."
     )
 

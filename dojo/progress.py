@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from dojo import paths, trees
 from dojo.manifest import Kata, load_katas
-from dojo.results import KataStatus
+from dojo.results import KataStatus, TestResult
 from dojo.rules import load_rules
 from dojo.runner import KataResult
 from dojo.state import State, load_state, read_results
@@ -26,17 +26,6 @@ FAILED_OUTCOMES = frozenset({"failed", "error", "broken"})
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A failing check, in the grader's words."""
-
-    test: str
-    rule: str | None
-    message: str
-    broken: bool
-    title: str | None = None  # the check's own title, when the grader gives one
-
-
-@dataclass(frozen=True)
 class Row:
     kata: Kata
     status: Status
@@ -44,7 +33,7 @@ class Row:
     hints_shown: int
     first_passed_at: str | None
     last_graded_at: str | None
-    failures: tuple[Failure, ...]
+    failures: tuple[TestResult, ...]  # the failing checks, as the grading recorded them
     missing_files: tuple[str, ...]
 
     @property
@@ -62,14 +51,10 @@ def status_of(result: KataResult | None) -> Status:
     return "incomplete" if result.status == KataStatus.INCOMPLETE else "failing"
 
 
-def failures_of(result: KataResult | None) -> tuple[Failure, ...]:
+def failures_of(result: KataResult | None) -> tuple[TestResult, ...]:
     if result is None:
         return ()
-    failed = [test for test in result.tests if test.outcome in FAILED_OUTCOMES or test.broken]
-    return tuple(
-        Failure(test=t.test, rule=t.rule, message=t.message, broken=t.broken, title=getattr(t, "title", None))
-        for t in failed
-    )
+    return tuple(test for test in result.tests if test.outcome in FAILED_OUTCOMES or test.broken)
 
 
 def missing_files(kata: Kata) -> tuple[str, ...]:

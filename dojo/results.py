@@ -41,6 +41,36 @@ class KataStatus(StrEnum):
         return {"passed": cls.SOLVED, "skipped": cls.INCOMPLETE}.get(str(value))
 
 
+class Stop(StrEnum):
+    """Why the harness, not the check, ended a check or a kata's grading: the one vocabulary for it.
+
+    A check that ran to its verdict has no stop. Every harness stop is made by `stopped()`.
+    """
+
+    CHECK_TIMEOUT = "check timeout"  # one check ran longer than its limit (DOJO_GRADER_TIMEOUT)
+    LOAD_TIMEOUT = "load timeout"  # loading the kata ran longer than its limit (DOJO_LOAD_TIMEOUT)
+    GRADING_TIMEOUT = "grading timeout"  # the kata's process, or the whole grading, ran out of time
+    EXIT = "exit"  # the kata's code ended its process (`os._exit`, `sys.exit` at import)
+    CRASH = "crash"  # the kata's process died (a signal, a crash of the interpreter)
+    UNLOADABLE = "unloadable"  # the kata's code could not be loaded (syntax error, failing import, …)
+    TAMPERED = "tampered"  # the harness's own files or objects were changed (reserved)
+    DATABASE_UNAVAILABLE = "database unavailable"  # the test database could not be reached (reserved)
+    KILLED = "killed"  # the grading was stopped from outside (reserved)
+
+
+#: The stops that mean "it took too long", not "it is wrong".
+TIME_LIMITS = frozenset({Stop.CHECK_TIMEOUT, Stop.LOAD_TIMEOUT, Stop.GRADING_TIMEOUT})
+
+
+class Kind(StrEnum):
+    """What a check is for: the kata's lesson, a guard against a wrong fix, behaviour, or the harness."""
+
+    LESSON = "lesson"
+    GUARD = "guard"
+    BEHAVIOUR = "behaviour"
+    HARNESS = "harness"
+
+
 class Outcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
@@ -60,6 +90,31 @@ class TestResult:
     broken: bool
     title: str = ""  # what the check says it checks: its docstring's first line, or its name made readable
     output: str = ""  # what the code printed during the check, shortened with a "… N lines more" note
+    kind: Kind | None = None  # None in documents written before kinds were recorded
+    stop: Stop | None = None  # why the harness ended it; None: the check ran to its verdict
+
+    @property
+    def took_too_long(self) -> bool:
+        return self.stop in TIME_LIMITS
+
+
+def stopped(test: str, stop: Stop, message: str) -> TestResult:
+    """A check (or a kata's grading) that the harness ended: the one way such a result is made."""
+    return TestResult(
+        test=test,
+        outcome=Outcome.FAILED,
+        rule=None,
+        message=message,
+        broken=True,
+        title="The kata can be graded",
+        kind=Kind.HARNESS,
+        stop=stop,
+    )
+
+
+def entry(slug: str, result: TestResult) -> dict[str, Any]:
+    """A check's result as a grading process carries it on its report (`dojo_entry`): the record and its kata."""
+    return {"slug": slug, **asdict(result)}
 
 
 @dataclass(frozen=True)
@@ -184,7 +239,12 @@ def kata_result(
 
 def _test_result(data: Mapping[str, Any]) -> TestResult:
     known = TestResult.__dataclass_fields__
-    return TestResult(**{key: value for key, value in data.items() if key in known})
+    fields = {key: value for key, value in data.items() if key in known}
+    # a word a later version added reads as none here: the check's outcome still says what happened
+    kind, stop = fields.get("kind"), fields.get("stop")
+    fields["kind"] = Kind(kind) if kind in set(Kind) else None
+    fields["stop"] = Stop(stop) if stop in set(Stop) else None
+    return TestResult(**fields)
 
 
 def parse_katas(document: Mapping[str, Any]) -> dict[str, KataResult]:

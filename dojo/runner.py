@@ -7,7 +7,6 @@ returned as one whose katas are broken, with a message that says so: `grade()` n
 
 import contextlib
 import gc
-import importlib
 import json
 import os
 import subprocess
@@ -17,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dojo import isolation, paths, results
+from dojo import paths, results
 from dojo.manifest import load_katas
+from dojo.plugin import warm as warm_imports
 from dojo.results import KataResult, KataStatus, TestResult
 
 __all__ = [
@@ -75,16 +75,7 @@ def timed_out(targets: list[str], seconds: float, output: str) -> Grading:
         slug: KataResult(
             slug=slug,
             status=KataStatus.BROKEN,
-            tests=(
-                TestResult(
-                    test="kata_loads",
-                    outcome="failed",
-                    rule=None,
-                    message=message,
-                    broken=True,
-                    title="The kata can be graded",
-                ),
-            ),
+            tests=(results.stopped("kata_loads", results.Stop.GRADING_TIMEOUT, message),),
             notes=(message,),
         )
         for slug in _graded_slugs(targets)
@@ -117,7 +108,10 @@ def grade(
     """
     with tempfile.TemporaryDirectory(prefix="dojo-report-") as scratch:
         report = Path(scratch) / "results.json"
-        args = [*targets, "--dojo-report", str(report), "-p", "no:cacheprovider"]
+        # the dojo's own configuration, named: a tree graded outside the repository would otherwise have
+        # pytest look for one above both, and take any stray pyproject.toml there (e.g. in `/`)
+        configuration = (cwd or paths.REPO) / "pyproject.toml"
+        args = [*targets, "-c", str(configuration), "--dojo-report", str(report), "-p", "no:cacheprovider"]
         if kata_root is not None:
             args += ["--kata-root", str(kata_root)]
         args += list(extra_args)
@@ -150,38 +144,6 @@ def _text(data: str | bytes | None) -> str:
     return data or ""
 
 
-# Imported ahead of time by a warm process: libraries only. Never the kata code, the settings (which
-# look at the kata folders) or our own plugin (pytest must import it itself to rewrite its asserts).
-WARM_MODULES = (
-    "pytest",
-    "_pytest.assertion.rewrite",
-    "_pytest.debugging",
-    "_pytest.fixtures",
-    "_pytest.junitxml",
-    "_pytest.python",
-    "_pytest.terminal",
-    "django",
-    "django.core.management",
-    "django.db.models",
-    "django.test.runner",
-    "dj_database_url",
-    # pytest plugins of the libraries (their own asserts go unrewritten: ALREADY_IMPORTED below)
-    "pytest_django.plugin",
-    "pytest_timeout",
-    "pytest_codeblocks.plugin",
-    "platformdirs.pytest_plugin",
-    "dojo.manifest",
-    "dojo.problems",
-    "dojo.results",
-    "dojo.rules",
-    # ninja reads the settings when imported: the grading parent imports it (dojo.isolation.warm_up)
-    *(name for name in isolation.LIBRARIES if not name.startswith("ninja")),
-)
-
-
-#: Modules a warm process must leave to pytest: the kata settings (they look at the tree to grade)
-#: and our plugin, whose asserts pytest rewrites.
-NOT_TO_IMPORT_EARLY = frozenset({"dojo.settings", "dojo.kata_apps", "dojo.pytest_plugin"})
 # Libraries that ship a pytest plugin (pytest-django, pytest-timeout, faker, respx, time-machine...) are imported
 # ahead of time on purpose: pytest would warn that it can no longer rewrite their asserts, which only
 # matters for assertions inside those plugins. This warning alone is let through.
@@ -226,7 +188,7 @@ class WarmPytest:
 
 def _warm_process() -> int:
     """`python -m dojo.runner`: import the libraries, wait for pytest's arguments on stdin, grade."""
-    clean = _import_warm_modules()
+    clean = warm_imports.import_before_pytest()
     gc.freeze()  # what was imported so far stays: pytest's garbage collections need not walk it again
     line = sys.stdin.readline()
     if not line:
@@ -303,24 +265,6 @@ class GradingServer:
         self.close()
 
 
-def _import_warm_modules() -> bool:
-    """Import the libraries of a grading ahead of time; whether pytest can still load the rest itself."""
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: S112 - only a head start: pytest imports what it needs anyway
-            continue
-    try:  # the manifest and the rules are read once, here: graders and rules are not the learner's to edit
-        from dojo.manifest import load_katas
-        from dojo.rules import load_rules
-
-        load_katas()
-        load_rules()
-    except Exception:  # noqa: S110 - a broken manifest is for the grading to report, in its own words
-        pass
-    return not (NOT_TO_IMPORT_EARLY & set(sys.modules))
-
-
 def _served_grading(request: dict[str, Any]) -> int:
     """In the forked copy of the server: become `python -m pytest *args`, writing to the output file."""
     os.setsid()  # its own process group: a grading stopped for time is stopped with its kata processes
@@ -351,7 +295,7 @@ def _serve() -> int:
     import signal
     import time
 
-    clean = _import_warm_modules()
+    clean = warm_imports.import_before_pytest()
     gc.collect()
     gc.freeze()
     print(json.dumps({"clean": clean}), flush=True)

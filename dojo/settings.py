@@ -9,22 +9,21 @@ grading parent, which loads no kata code itself: each kata is loaded in a proces
 import importlib
 import os
 import sys
-from pathlib import Path
 
 import dj_database_url
 
-from dojo import bytecode, paths
+from dojo import bytecode, config, paths
 from dojo.manifest import load_katas
 from dojo.problems import BROKEN, describe_error, describe_missing, unreadable_migration
 
-KATA_ROOT = Path(os.environ.get("DOJO_KATA_ROOT", paths.KATAS)).resolve()
+KATA_ROOT = config.kata_root()
 # any process that loads the katas (grading, mypy, the site's examples) keeps their bytecode out of
 # the kata trees, so that `diff -r katas/X solutions/X` shows the lesson only
 bytecode.keep_out_of(KATA_ROOT, paths.KATAS, paths.SOLUTIONS)
 if str(KATA_ROOT) not in sys.path:
     sys.path.insert(0, str(KATA_ROOT))
 
-_graded = set(filter(None, os.environ.get("DOJO_KATAS", "").split(",")))  # set when grading only some
+_graded = config.graded_katas()  # set when grading only some
 _present = []
 _without_migrations = ["examples"]
 for _kata in load_katas():
@@ -74,6 +73,6 @@ else:
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # every grading process gets a test database of its own (the process id is unique while it runs),
     # so that two gradings at once, and the per-kata processes of one grading, never share one
-    _base = os.environ.get("DOJO_TEST_DB") or f"test_{DATABASES['default'].get('NAME') or 'dojo'}"
+    _base = config.test_database() or f"test_{DATABASES['default'].get('NAME') or 'dojo'}"
     _suffix = f"_{os.getpid()}"
     DATABASES["default"]["TEST"] = {"NAME": _base[: 63 - len(_suffix)] + _suffix}  # PostgreSQL keeps 63 bytes

@@ -33,7 +33,7 @@ from dojo.audit import static
 from dojo.audit.findings import Finding
 from dojo.audit.project import SourceFile
 from dojo.grading import check, kata_dir
-from dojo.manifest import kata_by_slug
+from dojo.manifest import Kata, kata_by_slug
 
 #: rules the audit's static checks judge that are graded elsewhere, by the katas that teach them
 GRADED_BY_THEIR_KATAS = frozenset({"PY-2", "PY-3", "PY-4"})
@@ -206,3 +206,13 @@ CHECKS = (
     test_every_model_change_has_its_migration,
     test_the_audit_finds_nothing_the_reference_does_not,
 )
+
+
+def add_to(module: pytest.Module, kata: Kata, items: list[pytest.Item | pytest.Collector]) -> None:
+    """Add the checks after those of the kata's first grader file, once per kata."""
+    first = min(kata.grader_dir.glob("test_*.py"), default=None)
+    if first is None or first.resolve() != module.path.resolve():
+        return
+    names = {item.name for item in items}
+    missing = [check_function for check_function in CHECKS if check_function.__name__ not in names]
+    items += [pytest.Function.from_parent(module, name=f.__name__, callobj=f) for f in missing]

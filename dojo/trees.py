@@ -23,6 +23,7 @@ import difflib
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -351,6 +352,22 @@ def learner_diff(slug: str) -> str:
 
 
 # --- for contributors -----------------------------------------------------------------------------
+
+
+def patched_tree(slug: str, diff: Path, destination: Path) -> Path:
+    """The reference solution of `slug` with a diff (a decoy or an alternative) applied, in `destination/slug`."""
+    target = destination / slug
+    shutil.copytree(paths.SOLUTIONS / slug, target, ignore=shutil.ignore_patterns("__pycache__"))
+    applied = subprocess.run(  # noqa: S603 - git, on our own diff
+        ["git", "apply", "--whitespace=nowarn", str(diff)],  # noqa: S607 - git from the PATH, as every tool here
+        cwd=target,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if applied.returncode != 0:
+        raise RuntimeError(f"{diff.relative_to(paths.REPO)} no longer applies to the solution:\n{applied.stderr}")
+    return destination
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,6 @@ import argparse
 import itertools
 import json
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from watchfiles import Change
 from dojo import backups, cli, paths, progress, runner
 from dojo.cli import app, core, registry, watch
 from dojo.manifest import Kata
-from dojo.results import KataStatus
+from dojo.results import KataStatus, Stop, stopped
 from dojo.runner import Grading, KataResult
 
 from .clones import SAVE_GAP, Run, console, katas, repo, run, solve, starter, state, template, write_results
@@ -189,7 +188,7 @@ def test_check_puts_long_learner_output_behind_a_note(repo: Path, run: Run, monk
 def test_a_grading_that_times_out_is_reported_not_a_crash(
     repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _graded(monkeypatch, subprocess.TimeoutExpired(["pytest"], 600))
+    _graded(monkeypatch, runner.timed_out(["katas/n_plus_one"], 600, ""))
 
     status, out, err = run("check", "n_plus_one")
 
@@ -200,9 +199,38 @@ def test_a_grading_that_times_out_is_reported_not_a_crash(
     assert "Traceback" not in out + err
 
 
+def test_a_real_grading_that_runs_out_of_time_says_it_took_too_long(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core, "GRADING_TIMEOUT", 0.3)  # far less than a grading's start-up
+
+    status, out, _ = run("check", "n_plus_one")
+
+    assert status == 1
+    assert "✘ n_plus_one: it took too long." in out
+    assert "stopped after 0.3 s without a result" in out
+    assert "could not be loaded" not in out
+    assert "dojo reset" not in out
+
+
+def test_a_kata_stopped_for_time_inside_a_grading_says_it_took_too_long(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check = stopped("kata_process", Stop.GRADING_TIMEOUT, "Grading n_plus_one took longer than 300 s")
+    result = KataResult(slug="n_plus_one", status=KataStatus.BROKEN, tests=(check,))
+    _graded(monkeypatch, Grading(exit_code=1, output="", katas={"n_plus_one": result}))
+
+    status, out, _ = run("check", "n_plus_one")
+
+    assert status == 1
+    assert "✘ n_plus_one: it took too long." in out
+    assert "took longer than 300 s" in out
+    assert "could not be loaded" not in out
+
+
 def test_watch_goes_on_after_a_grading_that_times_out(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_results(repo, {kata.slug: "passed" for kata in katas(repo)[1:]})
-    calls = _graded(monkeypatch, subprocess.TimeoutExpired(["pytest"], 600), _one_check("passed", "passed"))
+    calls = _graded(monkeypatch, runner.timed_out(["katas/n_plus_one"], 600, ""), _one_check("passed", "passed"))
 
     def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
         yield {("modified", str(folder / "services.py"))}

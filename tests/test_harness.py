@@ -1,5 +1,6 @@
 """The grading harness, tested on broken, failing and passing kata trees."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -8,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from dojo import paths
-from dojo.results import KataStatus
+from dojo import paths, results
+from dojo.results import KataStatus, Kind, Stop
 from dojo.runner import TIMED_OUT, Grading, grade
 
 from .conftest import grading_env
+from .test_results_documents import valid
 
 GRADING_TIMEOUT = 5  # seconds: far less than the looping check's own limit in that grading
 ENDLESS = "def monthly_statement(*args: object) -> list[object]:\n    while True:\n        pass\n"
@@ -125,6 +127,30 @@ def test_a_behaviour_failure_is_not_blamed_on_the_rule(harness_runs: dict[str, G
     behaviour = [t for t in failed if t.rule is None]
     assert behaviour, [t.test for t in failed]
     assert "This check is not the lesson" in grading.output
+
+
+def _stops(grading: Grading, slug: str) -> set[Stop | None]:
+    return {test.stop for test in grading.katas[slug].tests if test.outcome == "failed"}
+
+
+def test_each_stop_of_the_harness_is_recorded_as_such_not_read_from_its_words(
+    harness_runs: dict[str, Grading],
+) -> None:
+    broken = harness_runs["broken"]
+    for slug in ("n_plus_one", "webhook_idempotency", "atomic_external_call", "missing_index", "cursor_pagination"):
+        assert _stops(broken, slug) == {Stop.UNLOADABLE}, slug
+        assert {test.kind for test in broken.katas[slug].tests} == {Kind.HARNESS}, slug
+    assert _stops(harness_runs["looping"], "n_plus_one") == {Stop.CHECK_TIMEOUT}
+    assert _stops(harness_runs["timed out"], "n_plus_one") == {Stop.GRADING_TIMEOUT}
+    assert _stops(harness_runs["reordered"], "n_plus_one") == {None}  # a check's verdict, not a stop
+    kinds = {test.kind for test in harness_runs["reordered"].katas["n_plus_one"].tests}
+    assert {Kind.LESSON, Kind.BEHAVIOUR} <= kinds
+
+
+def test_every_grading_writes_a_document_the_schema_accepts(harness_runs: dict[str, Grading]) -> None:
+    for name, grading in harness_runs.items():
+        document = results.to_document(results.Results(tree="katas/", finished_at=None, katas=grading.katas))
+        assert valid(json.loads(json.dumps(document))) == [], name
 
 
 def test_an_unknown_kata_is_refused_with_the_closest_names() -> None:

@@ -9,7 +9,7 @@ from cosmic_ray.mutating import MutationVisitor
 
 from dojo import mutate, runner
 from dojo.manifest import kata_by_slug
-from dojo.results import KataResult, KataStatus, TestResult
+from dojo.results import KataResult, KataStatus, Stop, TestResult
 from dojo.runner import Grading
 
 
@@ -105,7 +105,14 @@ def test_mutants_that_python_reads_the_same_are_one_and_no_change_is_no_mutant()
 
 def _result(*tests: tuple[str, str, str]) -> Grading:
     kata_tests = tuple(
-        TestResult(test=name, outcome=outcome, rule=None, message=message, broken=False)
+        TestResult(
+            test=name,
+            outcome=outcome,
+            rule=None,
+            message=message,
+            broken=False,
+            stop=Stop.CHECK_TIMEOUT if message.startswith("Timeout (") else None,  # as the plugin records it
+        )
         for name, outcome, message in tests
     )
     status = KataStatus.FAILING if any(t.outcome == "failed" for t in kata_tests) else KataStatus.SOLVED
@@ -148,7 +155,7 @@ def test_a_mutant_out_of_time_is_graded_again_with_longer_limits(
 
 
 def _ran_out(grading: Grading) -> bool:
-    return all("Timeout (" in test.message for test in grading.katas["n_plus_one"].tests if test.outcome == "failed")
+    return all(test.took_too_long for test in grading.katas["n_plus_one"].tests if test.outcome == "failed")
 
 
 def test_a_mutant_that_fails_in_time_is_graded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -343,6 +343,12 @@ def cmd_site(dojo: Dojo, args: argparse.Namespace) -> int:
     return status
 
 
+@command("dev", "for contributors: check, lock, mutate, bench, site (`uv run dojo dev --help`)", passthrough=True)
+def cmd_dev(dojo: Dojo, args: argparse.Namespace) -> int:
+    status: int = _contributor_module("dojo.dev").main(args.rest)  # from dojo.dev import main
+    return status
+
+
 @command("audit", "for contributors: audit the katas (`uv run dojo audit --help`)", passthrough=True)
 def cmd_audit(dojo: Dojo, args: argparse.Namespace) -> int:
     status: int = _contributor_module("dojo.audit.cli").main(args.rest)  # from dojo.audit.cli import main

@@ -4,8 +4,6 @@ Every read and write of `.dojo/` that a command makes goes through `Dojo`, so th
 read-only `.dojo` gives one clear note instead of a traceback.
 """
 
-import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +11,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from dojo import names, paths
+from dojo import config, names, paths
 from dojo.files import StateError, now
 from dojo.manifest import Kata, load_katas
 from dojo.progress import Row, rows
 from dojo.results import KataStatus
-from dojo.runner import Grading, WarmPytest, grade
+from dojo.runner import TIMED_OUT, Grading, WarmPytest, grade
 from dojo.state import State, load_state, prepare_state_dir, read_results, save_state
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -49,7 +47,7 @@ class GradingTimeoutError(Exception):
 
 def find_root(start: Path) -> Path:
     """The dojo clone to work in: `DOJO_REPO` if set, else the folder (or a parent) holding katas.toml."""
-    override = os.environ.get("DOJO_REPO")
+    override = config.repo_override()
     candidates = [Path(override).resolve()] if override else [start.resolve(), *start.resolve().parents]
     for folder in candidates:
         if (folder / "katas.toml").is_file() and (folder / "katas").is_dir():
@@ -189,13 +187,13 @@ class Dojo:
                     warm=process,
                     timeout=timeout,
                 )
-        except subprocess.TimeoutExpired:
-            raise GradingTimeoutError(katas, timeout) from None
         finally:
             if process is not None:
                 process.close()
             if warm is not None:
                 warm.refill()  # after the grading, not during it: the next one starts while you read
+        if grading.exit_code == TIMED_OUT:  # stopped: the results say so, and nothing else is known
+            raise GradingTimeoutError(katas, timeout)
         state = self.load_state()
         graded_at = now()
         for kata in katas:

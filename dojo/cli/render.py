@@ -14,8 +14,8 @@ from rich.text import Text
 from dojo import paths
 from dojo.cli.core import GradingTimeoutError
 from dojo.manifest import Kata
-from dojo.progress import Failure, Row, failures_of
-from dojo.results import KataStatus
+from dojo.progress import Row, failures_of
+from dojo.results import KataStatus, TestResult
 from dojo.rules import load_rules, rule_url
 from dojo.runner import Grading, KataResult
 
@@ -32,7 +32,7 @@ def humanize(test: str) -> str:
     return name.removeprefix("test_").replace("_", " ") + (f" [{rest}" if bracket else "")
 
 
-def title_of(failure: Failure) -> str:
+def title_of(failure: TestResult) -> str:
     """The check's own title when the grader gives one, else one made from the test's name."""
     return failure.title or humanize(failure.test)
 
@@ -96,6 +96,10 @@ def show_result(
             )
         return True
     first = failures[0] if failures else None
+    if first is not None and first.took_too_long:
+        out.print(f"[bold red]✘ {kata.slug}[/]: it took too long.")
+        out.print(indented(clip_lines(first.message, MESSAGE_LINES, more=verbose)))
+        return False
     if result.status == KataStatus.BROKEN or (first and first.broken):
         out.print(f"[bold red]✘ {kata.slug}[/]: the code could not be loaded.")
         if first:

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from dojo import paths
+from dojo import config, paths
 
 DEFAULT_PORT = 8800
 
@@ -30,9 +30,9 @@ def serve(args: argparse.Namespace) -> int:
     """Open (or reopen) the lead's workshop, print how to join it, and serve the board under uvicorn."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "dojo.workshop.settings"
     if args.database_url:
-        os.environ["DOJO_WORKSHOP_DATABASE_URL"] = args.database_url
+        os.environ[config.WORKSHOP_DATABASE_URL] = args.database_url
     if args.site_origin:
-        os.environ["DOJO_WORKSHOP_SITE_ORIGINS"] = ",".join(args.site_origin)
+        os.environ[config.WORKSHOP_SITE_ORIGINS] = ",".join(args.site_origin)
     (paths.STATE / "workshop").mkdir(parents=True, exist_ok=True)
     import django
     import uvicorn

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dojo import config
 from dojo.workshop import http
 
 HOST = "127.0.0.1"
@@ -75,9 +76,9 @@ def board_server(database_url: str | None) -> Iterator[tuple[str, str, str]]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="dojo-workshop-load-") as scratch:
         env = {key: value for key, value in os.environ.items() if not key.startswith("DOJO_WORKSHOP_")}
-        env["DOJO_WORKSHOP_SQLITE"] = str(Path(scratch) / "board.sqlite3")
+        env[config.WORKSHOP_SQLITE] = str(Path(scratch) / "board.sqlite3")
         if database_url:
-            env["DOJO_WORKSHOP_DATABASE_URL"] = database_url
+            env[config.WORKSHOP_DATABASE_URL] = database_url
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-u", "-m", "dojo.workshop.load", "--serve", str(port)],
             env=env,

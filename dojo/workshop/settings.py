@@ -5,15 +5,14 @@ lead gives a PostgreSQL database in `DOJO_WORKSHOP_DATABASE_URL` (a variable of 
 `DATABASE_URL` is for grading). `dojo workshop serve` sets the variables read here before Django starts.
 """
 
-import os
 import secrets
 
 import dj_database_url
 
-from dojo import paths
+from dojo import config
 
 # no cookie, session or form is signed: every request carries a bearer token, so a key per run will do
-SECRET_KEY = os.environ.get("DOJO_WORKSHOP_SECRET_KEY") or secrets.token_urlsafe(48)
+SECRET_KEY = config.workshop_secret_key() or secrets.token_urlsafe(48)
 DEBUG = False
 # learners reach the lead's laptop by whatever address the room's network gives it
 ALLOWED_HOSTS = ["*"]
@@ -30,17 +29,14 @@ MIDDLEWARE = [
 ]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024  # a grading is well under 16 KB
 # the site's kata pages post from the browser: the site's own origins may call the board
-CORS_ALLOWED_ORIGINS = [
-    origin.strip()
-    for origin in os.environ.get("DOJO_WORKSHOP_SITE_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000").split(",")
-    if origin.strip()
-]
+CORS_ALLOWED_ORIGINS = config.workshop_site_origins()
 CORS_URLS_REGEX = r"^/api/v1/workshop/(join|gradings)$"
 
-if os.environ.get("DOJO_WORKSHOP_DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DOJO_WORKSHOP_DATABASE_URL"], conn_max_age=60)}
+_url = config.workshop_database_url()
+if _url:
+    DATABASES = {"default": dj_database_url.parse(_url, conn_max_age=60)}
 else:
-    _path = os.environ.get("DOJO_WORKSHOP_SQLITE") or str(paths.STATE / "workshop" / "board.sqlite3")
+    _path = str(config.workshop_sqlite())
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",

@@ -5,8 +5,7 @@ from datetime import date
 import pytest
 from django.db.models import prefetch_related_objects
 
-from dojo.grading import check, count_queries, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check, count_queries
 from n_plus_one.models import Invoice, InvoiceLine, Organization
 from n_plus_one.services import StatementLine, monthly_statement
 
@@ -275,20 +274,4 @@ def test_query_count_is_within_budget() -> None:
         log.count <= QUERY_BUDGET,
         f"The statement for 10 invoices ran {log.count} queries; it needs at most {QUERY_BUDGET}: one "
         "for the invoices with their customers, one for all of their lines.\n" + log.describe(),
-    )
-
-
-@pytest.mark.guard("PERF-2")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only services.py was changed: the models are as shipped."""
-    files = kata_by_slug()["n_plus_one"].files
-    edited = unexpected_edits("n_plus_one", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
-        f"{', '.join(files)}. (A default manager that always joins and prefetches, for example, hides the "
-        "N+1 from this statement and makes every other query of the model pay for it.) Put the file back "
-        "as shipped "
-        "(`uv run dojo reset n_plus_one` restores the whole kata, after backing up your version) and fix "
-        "the query where it is built.",
     )

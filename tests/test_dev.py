@@ -1,0 +1,63 @@
+"""`uv run dojo dev ACTION`: the maintainers' tools under one command, and the manifest's format."""
+
+import importlib
+import re
+
+import pytest
+
+from dojo import cli, dev, devcheck, paths
+from dojo.manifest import FORMAT_VERSION, format_version
+
+
+def test_dojo_dev_lists_its_actions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["dev", "--help"]) == 0
+    out = capsys.readouterr().out
+    for action in ("check", "lock", "mutate", "bench", "site"):
+        assert re.search(rf"^  {action} ", out, re.MULTILINE), out
+
+
+def test_an_unknown_action_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["dev", "chek"]) == 2
+    assert "no action 'chek'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action", sorted(dev.ACTIONS))
+def test_each_action_is_the_former_tool_itself(action: str) -> None:
+    module, _before, _help = dev.ACTIONS[action]
+    assert callable(importlib.import_module(module).main)
+
+
+def test_an_action_gets_its_own_arguments_after_the_fixed_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+
+    def fake_main(argv: list[str]) -> int:
+        seen.append(argv)
+        return 3
+
+    import dojo.trees
+
+    monkeypatch.setattr(dojo.trees, "main", fake_main)
+    assert cli.main(["dev", "lock", "--quiet"]) == 3
+    assert seen == [["--write-lock", "--quiet"]]
+
+
+def test_the_manifest_declares_the_format_this_dojo_reads() -> None:
+    assert format_version(paths.MANIFEST) == FORMAT_VERSION
+
+
+def test_dev_check_refuses_a_manifest_of_another_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(devcheck, "format_version", lambda: FORMAT_VERSION + 1)
+    monkeypatch.setattr(devcheck, "prove", lambda *args: pytest.fail("graded a manifest it cannot read"))
+    assert devcheck.main(["n_plus_one"]) == 2
+    assert f"format_version = {FORMAT_VERSION + 1}" in capsys.readouterr().err
+
+
+def test_the_dojo_package_imports_nothing_from_the_tests() -> None:
+    found = [
+        str(path.relative_to(paths.REPO))
+        for path in (paths.REPO / "dojo").rglob("*.py")
+        if re.search(r"^\s*(from|import) tests\b", path.read_text(encoding="utf-8"), re.MULTILINE)
+    ]
+    assert found == []

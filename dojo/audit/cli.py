@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dojo import paths
 from dojo.audit import baseline
+from dojo.audit.links import resolve_site
 from dojo.audit.project import NoProjectError
 from dojo.audit.render import RENDERERS
 from dojo.audit.run import Options, UsageError, audit
@@ -20,7 +20,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="dojo audit",
         description="Audit a Django project (or one app folder, with --settings) against the standard, rule by rule.",
-        epilog=f"What each check finds, and how to use the audit in CI: {paths.SITE_URL}/audit/",
+        epilog="What each check finds, and how to use the audit in CI: docs/audit.md in the dojo's repository. "
+        "The audit loads the project's settings and runs its code (and, with --tests, its tests): audit only "
+        "code you trust.",
     )
     top.add_argument("path", type=Path, metavar="PATH", help="the project's folder (with manage.py), or one app folder")
     top.add_argument("--settings", metavar="MODULE", help="the settings module (default: found from manage.py)")
@@ -39,7 +41,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="PYTEST_ARGS",
         help="also run the project's pytest suite with the audit's plugin (N+1s, calls in transactions, skips)",
     )
-    top.add_argument("--site-url", default=paths.SITE_URL, help="where the rule pages are served")
+    top.add_argument(
+        "--site-url",
+        help="where the rule pages are published (default: `site-url` in the project's [tool.dojo] table, "
+        "else DOJO_SITE_URL; with neither, links name the pages' files in the dojo's repository)",
+    )
     return top
 
 
@@ -69,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = baseline.write(args.write_baseline, report.findings)
         print(f"dojo audit: recorded {count} findings in {args.write_baseline}", file=sys.stderr)
         return CLEAN
-    rendered = RENDERERS[args.format](report, args.site_url.rstrip("/"))
+    rendered = RENDERERS[args.format](report, resolve_site(args.site_url, report.project.root))
     if args.output is not None:
         args.output.write_text(rendered, encoding="utf-8")
     else:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dojo.audit.findings import Finding
+from dojo.audit.links import audit_page, kata_links, rule_link
 from dojo.audit.registry import Kind, check_named, coverage
 from dojo.audit.run import Report
 from dojo.rules import load_rules
@@ -56,7 +57,7 @@ def statuses(report: Report, site: str) -> Iterator[RuleStatus]:
         yield RuleStatus(
             rule=rule_id,
             title=rule.title,
-            url=f"{site}/{rule.page}",
+            url=rule_link(rule_id, site),
             checks=tuple(check.name for check in entry.checks),
             findings=tuple(sorted(by_rule.get(rule_id, []), key=lambda item: (item.path, item.line))),
             not_judged=not_judged,
@@ -147,7 +148,8 @@ def _finding_json(finding: Finding, site: str) -> dict[str, Any]:
         "path": finding.path,
         "line": finding.line,
         "message": finding.message,
-        "url": f"{site}/{rule.page}",
+        "url": rule_link(finding.rule, site),
+        "katas": list(kata_links(finding.rule, site)),
         "fingerprint": finding.fingerprint,
     }
 
@@ -220,24 +222,29 @@ def _sarif_result(finding: Finding, index: dict[str, int], reason: str | None = 
     return result
 
 
+def _help(rule_id: str, site: str) -> str:
+    katas = kata_links(rule_id, site)
+    trained = f"; trained by {', '.join(katas)}" if katas else ""
+    return f"The rule: {rule_link(rule_id, site)}{trained}"
+
+
 def as_sarif(report: Report, site: str) -> str:
     rules = load_rules()
     index = {rule_id: position for position, rule_id in enumerate(rules)}
-    driver = {
-        "name": "dojo-audit",
-        "informationUri": f"{site}/audit/",
-        "version": VERSION,
-        "rules": [
-            {
-                "id": rule.id,
-                "shortDescription": {"text": rule.title},
-                "fullDescription": {"text": rule.text},
-                "helpUri": f"{site}/{rule.page}",
-                "properties": {"checks": [check.name for check in coverage()[rule.id].checks]},
-            }
-            for rule in rules.values()
-        ],
-    }
+    driver: dict[str, Any] = {"name": "dojo-audit", "version": VERSION, "rules": []}
+    if site:  # a URI; with no published site, each rule's help names its page's file instead
+        driver["informationUri"] = audit_page(site)
+    for rule in rules.values():
+        entry: dict[str, Any] = {
+            "id": rule.id,
+            "shortDescription": {"text": rule.title},
+            "fullDescription": {"text": rule.text},
+            "help": {"text": _help(rule.id, site)},
+            "properties": {"checks": [check.name for check in coverage()[rule.id].checks]},
+        }
+        if site:
+            entry["helpUri"] = rule_link(rule.id, site)
+        driver["rules"].append(entry)
     results = [_sarif_result(finding, index) for finding in report.findings]
     results += [_sarif_result(item.finding, index, item.reason) for item in report.suppressed]
     run = {

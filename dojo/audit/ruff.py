@@ -59,9 +59,16 @@ def _chunks(files: Sequence[SourceFile]) -> Iterator[Sequence[SourceFile]]:
         yield files[start : start + CHUNK]
 
 
-def _lint_command(files: Sequence[SourceFile], *, ignore_noqa: bool) -> list[str]:
+def _source_roots(project: Project) -> str:
+    """ruff's `src` for the import order: the project's own import paths, so that its packages are first-party
+    (with no `[tool.ruff]` of the project's, ruff would take `/` as the project's root and see none)."""
+    roots = [project.root, project.root / "src", *project.import_paths]
+    return "src = [" + ", ".join(json.dumps(str(root)) for root in dict.fromkeys(roots)) + "]"
+
+
+def _lint_command(files: Sequence[SourceFile], *, ignore_noqa: bool, src: str) -> list[str]:
     command = [find_ruff_bin(), "check", "--no-cache", "--exit-zero", "--output-format", "json", "--quiet"]
-    command += ["--config", "lint.ignore = []", "--config", BANNED_API]
+    command += ["--config", "lint.ignore = []", "--config", BANNED_API, "--config", src]
     command += ["--select", ",".join(SELECT), "--ignore", ",".join(IGNORE)]
     if ignore_noqa:
         command.append("--ignore-noqa")
@@ -85,8 +92,8 @@ def run(project: Project, lint_files: Sequence[SourceFile]) -> RuffResult:
                 command, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
             for name, command in (
-                ("all", _lint_command(chunk, ignore_noqa=True)),
-                ("honouring", _lint_command(chunk, ignore_noqa=False)),
+                ("all", _lint_command(chunk, ignore_noqa=True, src=_source_roots(project))),
+                ("honouring", _lint_command(chunk, ignore_noqa=False, src=_source_roots(project))),
                 ("format", _format_command(chunk)),
             )
         }

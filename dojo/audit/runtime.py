@@ -6,6 +6,7 @@ into the project's environment; pytest's cache is off (`-p no:cacheprovider`) an
 user's cache. Where `unshare` can drop the network, the tests run without it.
 """
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -14,13 +15,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import zeal  # type: ignore[import-untyped]
-
 from dojo.audit.findings import Finding, Problem
 from dojo.audit.importtime import pycache
 from dojo.audit.project import Project
 
 PLUGIN = Path(__file__).with_name("plugin.py")
+
+
+def zeal_folder() -> Path | None:
+    """django-zeal's package folder, found without importing it (it imports Django, which the audit's own
+    environment need not have: the project's interpreter brings its own)."""
+    spec = importlib.util.find_spec("zeal")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]) if locations else None
+
+
 TIMEOUT_SECONDS = 30 * 60
 RULES = {
     "n-plus-one": ("PERF-2", "n-plus-one"),
@@ -53,7 +62,10 @@ def run(project: Project, env: Mapping[str, str], pytest_args: Sequence[str] = (
     with tempfile.TemporaryDirectory(prefix="dojo-audit-tests-") as folder:
         overlay = Path(folder)
         shutil.copyfile(PLUGIN, overlay / "dojo_audit_plugin.py")
-        (overlay / "zeal").symlink_to(Path(zeal.__file__).parent, target_is_directory=True)
+        zeal = zeal_folder()
+        if zeal is None:
+            return RuntimeResult(False, problems=[Problem("--tests", "django-zeal is not installed with the audit")])
+        (overlay / "zeal").symlink_to(zeal, target_is_directory=True)
         events = overlay / "events.jsonl"
         child_env = {
             **env,

@@ -343,9 +343,15 @@ def cmd_site(dojo: Dojo, args: argparse.Namespace) -> int:
     return status
 
 
-@command("audit", "for contributors: audit the katas (`uv run dojo audit --help`)", passthrough=True)
+@command("audit", "audit a Django project against the standard (`dojo audit --help`)", passthrough=True)
 def cmd_audit(dojo: Dojo, args: argparse.Namespace) -> int:
     status: int = _contributor_module("dojo.audit.cli").main(args.rest)  # from dojo.audit.cli import main
+    return status
+
+
+@command("rules", "the standard for coding assistants (`dojo rules export --help`)", passthrough=True)
+def cmd_rules(dojo: Dojo, args: argparse.Namespace) -> int:
+    status: int = _contributor_module("dojo.audit.export").main(args.rest)  # from dojo.audit.export import main
     return status
 
 

@@ -67,7 +67,7 @@ def test_a_finding_exits_1_and_names_the_file_the_line_the_rule_and_its_page(
     out = capsys.readouterr().out
     assert "DJ-5  Store UTC, convert when presenting: 1 finding" in out
     assert "apps/orders/services.py:7  DTZ005" in out
-    assert "(docs/rules/dj-5.md)" in out  # no site published: the page's file in the dojo's repository
+    assert "(docs/rules/dj-5.md; kata: katas/" in out  # no site published: the page's file in the dojo's repository
     assert "127.0.0.1" not in out
 
 

@@ -1,5 +1,6 @@
 """One audit, from a path to a report: discover, run every kind of check, filter, suppress, compare."""
 
+import ast
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -8,7 +9,7 @@ from pathlib import Path
 from dojo.audit import baseline, importtime, projectfiles, ruff, runtime, static, suppressions
 from dojo.audit.findings import Finding, Noqa, Problem, Suppression
 from dojo.audit.project import Project, discover, parse
-from dojo.audit.registry import coverage
+from dojo.audit.registry import Kind, all_checks, coverage
 from dojo.rules import load_rules
 
 
@@ -47,6 +48,12 @@ class Report:
     tests_summary: str = ""
     baseline_matched: int = 0
     seconds: float = 0.0
+    not_run: dict[str, str] = field(default_factory=dict)  # check name -> why its evidence did not come in
+    # PY-2 as coverage: package -> (parameters and return values annotated, all of them)
+    annotations: dict[str, tuple[int, int]] = field(default_factory=dict)
+    tests_passed: bool | None = None  # under --tests: whether the project's own tests passed
+    test_notes: list[str] = field(default_factory=list)  # how the tests ran (with the network, and why)
+    written: list[str] = field(default_factory=list)  # what the project's tests left in its tree
 
     @property
     def left_out(self) -> tuple[str, ...]:
@@ -87,6 +94,7 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
     findings: list[Finding] = []
     facts_list: list[static.ModuleFacts] = []
     lint_files = []
+    annotations: dict[str, tuple[int, int]] = {}
     for source in project.files:
         tree, lines, error = parse(source)
         if error is not None or tree is None:
@@ -96,6 +104,11 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
             )
             findings.append(Finding(source.relative, line, "PY-3", "ruff-lint", message))
             continue
+        if not source.is_migration:
+            done, total = annotation_slots(tree)
+            package = package_of(source.relative)
+            before = annotations.get(package, (0, 0))
+            annotations[package] = (before[0] + done, before[1] + total)
         checks = static.FileChecks(source, tree, lines)
         findings += checks.run()
         facts_list.append(checks.facts)
@@ -119,11 +132,31 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
         problems += trouble
         ran_import = not facts.error
     runtime_ran, tests_summary = False, ""
+    not_run: dict[str, str] = {}
+    tests_passed: bool | None = None
+    test_notes: list[str] = []
+    written: list[str] = []
+    if options.static_only:
+        not_run |= _checks_of(Kind.IMPORT, "--static-only does not load the project's Django")
+    elif not ran_import:
+        why = facts.error.strip().splitlines()[-1] if facts is not None and facts.error.strip() else "unknown error"
+        not_run |= _checks_of(Kind.IMPORT, f"the settings did not load: {why}"[:300])
+    elif not found.get("NinjaAPIs"):
+        apis = f"its APIs: {found.get('DRF views', 0)} DRF views" if found.get("DRF views") else "no API found"
+        not_run |= dict.fromkeys(NINJA_ONLY, f"no NinjaAPI is mounted ({apis}); this check reads Django Ninja's")
     if options.tests:
         outcome = runtime.run(project, options.env, options.pytest_args)
         findings += outcome.findings
         problems += outcome.problems
         runtime_ran, tests_summary = outcome.ran, outcome.summary
+        tests_passed, test_notes, written = outcome.passed, outcome.notes, outcome.written
+        if not outcome.ran:
+            why = outcome.problems[0].message if outcome.problems else "the tests did not run"
+            not_run |= _checks_of(Kind.RUNTIME, why)
+        elif outcome.not_judged:
+            not_run |= _checks_of(Kind.RUNTIME, f"the project's tests did not all run: {outcome.not_judged}")
+    else:
+        not_run |= _checks_of(Kind.RUNTIME, "runs with --tests")
     judged = set(rules)
     if project.app_folder:
         judged = {rule for rule in judged if not coverage()[rule].project_only}
@@ -153,4 +186,42 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
         tests_summary=tests_summary,
         baseline_matched=matched,
         seconds=time.perf_counter() - started,
+        not_run=not_run,
+        annotations=annotations,
+        tests_passed=tests_passed,
+        test_notes=test_notes,
+        written=written,
     )
+
+
+def annotation_slots(tree: ast.Module) -> tuple[int, int]:
+    """The parameters and return values of a file's functions that have a type hint, and all of them
+    (`self` and `cls` of methods are not counted, as ruff does not ask for them)."""
+    done = total = 0
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        arguments = node.args
+        params = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        params += [extra for extra in (arguments.vararg, arguments.kwarg) if extra is not None]
+        params = [param for param in params if param.arg not in ("self", "cls")]
+        total += len(params) + 1
+        done += sum(param.annotation is not None for param in params) + (node.returns is not None)
+    return done, total
+
+
+def package_of(relative: str) -> str:
+    """The package a file counts under in PY-2's coverage: its top folder, or two for `apps/`, `src/`."""
+    parts = relative.split("/")[:-1]
+    if not parts:
+        return "."
+    depth = 2 if parts[0] in ("apps", "src", "backend", "server") and len(parts) > 1 else 1
+    return "/".join(parts[:depth])
+
+
+# checks that read Django Ninja's routes and schemas: on a project without a NinjaAPI, "not judged"
+NINJA_ONLY = ("api-response-schemas", "api-error-shape", "api-pagination", "hand-parsed-requests")
+
+
+def _checks_of(kind: Kind, why: str) -> dict[str, str]:
+    return {check.name: why for check in all_checks() if check.kind is kind}

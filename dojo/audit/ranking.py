@@ -48,6 +48,11 @@ class Item:
     elsewhere: tuple[str, ...] = ()
 
     @property
+    def check_kind_coverage(self) -> bool:
+        """PY-2's item: shown as coverage per package."""
+        return bool(set(self.checks) & COVERAGE_CHECKS)
+
+    @property
     def merged(self) -> str:
         """ "static and run-time" when checks of both kinds saw this line."""
         kinds = {check_named(check).kind for check in self.checks}
@@ -60,9 +65,7 @@ def items(findings: Iterable[Finding]) -> list[Item]:
     by_line: dict[tuple[str, str, int], list[Finding]] = {}
     repeated: dict[tuple[str, str], list[Finding]] = {}
     for finding in findings:
-        if finding.check in COVERAGE_CHECKS:
-            continue
-        if finding.check in REPEATED:
+        if finding.check in REPEATED or finding.check in COVERAGE_CHECKS:
             repeated.setdefault((finding.rule, finding.check), []).append(finding)
         else:
             by_line.setdefault((finding.rule, finding.path, finding.line), []).append(finding)
@@ -76,6 +79,8 @@ def items(findings: Iterable[Finding]) -> list[Item]:
         group.sort(key=lambda item: (item.path, item.line))
         first = group[0]
         message = first.message if len(group) == 1 else f"{check_named(check).finds} ({len(group)} places)"
+        if check in COVERAGE_CHECKS:
+            message = f"{len(group)} parameters and return values without a type hint"
         elsewhere = tuple(f"{item.path}:{item.line}" for item in group[1:])
         out.append(Item(rule, severity(first), first.path, first.line, message, (check,), len(group), elsewhere))
     out.sort(key=lambda item: (SEVERITIES.index(item.severity), order.get(item.rule, 99), item.path, item.line))

@@ -124,6 +124,20 @@ def _coverage_line(report: Report) -> str:
 SHOWN_ELSEWHERE = 3
 
 
+def _coverage_table(report: Report) -> list[str]:
+    """PY-2 as coverage: per package, the share of parameters and return values annotated, and the missing."""
+    missing: dict[str, int] = {}
+    for finding in report.findings:
+        if finding.check in ranking.COVERAGE_CHECKS:
+            missing[package_of(finding.path)] = missing.get(package_of(finding.path), 0) + 1
+    out = [f"  {'package':<40} {'annotated':>9} {'missing':>8}"]
+    for package, done, total in ranking.annotation_coverage(report.annotations):
+        if missing.get(package):
+            out.append(f"  {package:<40} {ranking.percent(done, total):>9} {missing[package]:>8}")
+    out.append("  (every place: --format json or sarif)")
+    return out
+
+
 def text(report: Report, site: str) -> str:
     where, versions = _header(report)
     out = [f"dojo audit of {where}", versions, *_run_lines(report), ""]
@@ -155,25 +169,9 @@ def text(report: Report, site: str) -> str:
             group = [item for item in mine if item.rule == rule]
             count = sum(item.count for item in group)
             out.append(f"{rule}  {by_rule[rule].title}: {count} finding{'s' * (count != 1)}  ({_links(rule, site)})")
-            out += [f"  {_item_line(item)}" for item in group]
+            for item in group:
+                out += _coverage_table(report) if item.check_kind_coverage else [f"  {_item_line(item)}"]
             out.append("")
-    coverage = ranking.annotation_coverage(report.annotations)
-    missing = [finding for finding in report.findings if finding.check in ranking.COVERAGE_CHECKS]
-    if missing:
-        out.append(
-            f"PY-2  {by_rule['PY-2'].title}: {len(missing)} parameters and return values without a type hint"
-            f"  ({_links('PY-2', site)})"
-        )
-        out.append(f"  {'package':<40} {'annotated':>9} {'missing':>8}")
-        by_package: dict[str, int] = {}
-        for finding in missing:
-            package = package_of(finding.path)
-            by_package[package] = by_package.get(package, 0) + 1
-        for package, done, total in coverage:
-            if by_package.get(package):
-                out.append(f"  {package:<40} {ranking.percent(done, total):>9} {by_package[package]:>8}")
-        out.append("  (every place: --format json or sarif)")
-        out.append("")
     if report.suppressed:
         out.append(f"Suppressed by `# dojo: ignore[...]` ({len(report.suppressed)}):")
         out += [

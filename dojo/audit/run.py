@@ -3,7 +3,7 @@
 import ast
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dojo.audit import baseline, importtime, projectfiles, ruff, runtime, static, suppressions
@@ -160,7 +160,7 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
     judged = set(rules)
     if project.app_folder:
         judged = {rule for rule in judged if not coverage()[rule].project_only}
-    findings = sorted({finding for finding in findings if finding.rule in judged})
+    findings = sorted({_located(finding, project) for finding in findings if finding.rule in judged})
     kept, hidden, refused = suppressions.apply(findings, project.root)
     hidden += [item for item in opted_out if item.finding.rule in judged]
     matched = 0
@@ -192,6 +192,24 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
         test_notes=test_notes,
         written=written,
     )
+
+
+ANCHORS = ("manage.py", "pyproject.toml", "setup.cfg", "setup.py")
+
+
+def _located(finding: Finding, project: Project) -> Finding:
+    """The finding at a real file of the project: one about the project as a whole (no pyproject.toml, no
+    Python version anywhere), or about code outside the audited tree, is placed on its first line of
+    manage.py or pyproject.toml, and says where it was."""
+    if finding.path and not finding.path.startswith("/") and (project.root / finding.path).is_file():
+        return finding
+    anchor = next((name for name in ANCHORS if (project.root / name).is_file()), None)
+    if anchor is None:
+        anchor = project.files[0].relative if project.files else None
+    if anchor is None:
+        return finding
+    place = f" (at {finding.path}:{finding.line})" if finding.path not in ("", ".") else ""
+    return replace(finding, path=anchor, line=1, message=finding.message + place, text="")
 
 
 def annotation_slots(tree: ast.Module) -> tuple[int, int]:

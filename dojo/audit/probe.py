@@ -273,16 +273,47 @@ def _drf_routes(problems: list[str], roots: list[str]) -> list[dict[str, Any]]:
     return routes
 
 
+def _where(trace: Any, root: str) -> str:
+    """The innermost place of the project's own code in a traceback: `path:line`, relative to root."""
+    found = ""
+    for frame, line in traceback.walk_tb(trace):
+        path = os.path.realpath(frame.f_code.co_filename)
+        if path.startswith(root + os.sep) and "site-packages" not in path:
+            found = f"{os.path.relpath(path, root)}:{line}"
+    return found
+
+
+class _ImportWatch:
+    """A finder first on sys.meta_path that finds nothing: it writes the name of each module of the project
+    as its import starts, so that a process that ends itself (`os._exit`) at import still says where."""
+
+    def __init__(self, root: str, progress: str) -> None:
+        self.tops = {name.removesuffix(".py") for name in os.listdir(root) if not name.startswith(".")}
+        self.handle = open(progress, "a", encoding="utf-8")  # noqa: SIM115 - open for the life of the process
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".", 1)[0] in self.tops:
+            self.handle.write(f"{name}\n")
+            self.handle.flush()
+
+
 def main() -> None:
     output, root, only_app = sys.argv[1], os.path.realpath(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else ""
     facts: dict[str, Any] = {"python": sys.version.split()[0], "problems": []}
+    limit = float(os.environ.get("DOJO_AUDIT_PROBE_LIMIT") or 0)
+    if limit:  # a hang at import: the stacks go to a file the audit reads, then the process ends
+        import faulthandler
+
+        faulthandler.dump_traceback_later(limit, exit=True, file=open(output + ".hang", "w"))  # noqa: SIM115
+    sys.meta_path.insert(0, _ImportWatch(root, output + ".progress"))
     try:
         import django
 
         facts["django"] = django.get_version()
         django.setup()
-    except Exception as error:
-        facts["error"] = f"{type(error).__name__}: {error}"
+    except BaseException as error:  # SystemExit too: a module that exits at import is named, with its line
+        where = _where(error.__traceback__, root)
+        facts["error"] = f"{type(error).__name__}: {error}" + (f" (at {where})" if where else "")
         facts["traceback"] = traceback.format_exc(limit=-3)
         with open(output, "w", encoding="utf-8") as handle:
             json.dump(facts, handle)

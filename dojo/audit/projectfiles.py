@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dojo.audit.findings import Finding
-from dojo.audit.project import Project
+from dojo.audit.project import Project, read_text
 
 OLD_PYTHON = re.compile(r"^3\.(?:[0-9]|1[01])(?:\.|$)")
 PIP_COMMAND = re.compile(r"(?<![\w-])(?:pip3?\s+install|python3?\s+-m\s+pip\b|python3?\s+manage\.py)")
@@ -31,7 +31,7 @@ def _pyproject(project: Project) -> dict[str, object]:
     if not path.is_file():
         return {}
     try:
-        return tomllib.loads(path.read_text(errors="replace"))
+        return tomllib.loads(read_text(path) or "")
     except tomllib.TOMLDecodeError:
         return {}
 
@@ -49,7 +49,7 @@ def _python_version(project: Project) -> Iterator[Finding]:
                 f"`requires-python = {requires!r}` allows a Python older than 3.12.",
             )  # fmt: skip
     if pinned.is_file():
-        version = pinned.read_text(errors="replace").strip().splitlines()[:1]
+        version = (read_text(pinned) or "").strip().splitlines()[:1]
         if version and OLD_PYTHON.match(version[0].removeprefix("python").removeprefix("cpython-")):
             yield _finding(
                 project, pinned, 1, "PY-1", "python-version", f"`.python-version` pins {version[0]}, older than 3.12."
@@ -98,7 +98,7 @@ def _script_files(project: Project) -> Iterator[Path]:
 
 def _scripts(project: Project) -> Iterator[Finding]:
     for path in _script_files(project):
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        for number, line in enumerate((read_text(path) or "").splitlines(), start=1):
             if line.lstrip().startswith("#") or "uv pip" in line or "uv run" in line:
                 continue
             match = PIP_COMMAND.search(line)
@@ -129,9 +129,9 @@ def _pytest(project: Project) -> Iterator[Finding]:
     for name in ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "uv.lock"):
         candidate = project.root / name
         if candidate.is_file():
-            texts.append(candidate.read_text(errors="replace"))
-    texts += [path.read_text(errors="replace") for path in project.root.glob("requirements*.txt")]
-    texts += [path.read_text(errors="replace") for path in project.root.glob("requirements/*.txt")]
+            texts.append(read_text(candidate) or "")
+    texts += [read_text(path) or "" for path in project.root.glob("requirements*.txt")]
+    texts += [read_text(path) or "" for path in project.root.glob("requirements/*.txt")]
     if not any(re.search(r"pytest[-_]django", text) for text in texts):
         where = project.root / "pyproject.toml"
         yield _finding(

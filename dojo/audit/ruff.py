@@ -15,7 +15,7 @@ from typing import Any
 from ruff import find_ruff_bin  # type: ignore[import-untyped]
 
 from dojo.audit.findings import Finding, Noqa, Problem
-from dojo.audit.project import Project, SourceFile
+from dojo.audit.project import Project, SourceFile, read_text
 
 SELECT = ["ANN", "E4", "E7", "E9", "F", "I001", "DTZ", "S608", "S610", "S611", "TID251", "S113"]
 IGNORE = ["ANN401"]  # `Any` is allowed at integration boundaries, with a comment: for review
@@ -134,7 +134,7 @@ def _line(source: SourceFile | None, number: int) -> str:
     if source is None:
         return ""
     try:
-        lines = source.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = (read_text(source.path) or "").splitlines()
     except OSError:
         return ""
     return lines[number - 1].strip() if 0 < number <= len(lines) else ""
@@ -144,7 +144,7 @@ def _noqa_for(source: SourceFile | None, relative: str, item: dict[str, Any], ru
     number = int(item.get("noqa_row") or item["location"]["row"])
     match = NOQA_COMMENT.search(_line(source, number))
     if match is None and source is not None:  # a file-level `# ruff: noqa`
-        lines = source.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = (read_text(source.path) or "").splitlines()
         for index, text in enumerate(lines, start=1):
             found = NOQA_COMMENT.search(text)
             if found and re.match(r"\s*#\s*(ruff|flake8)\s*:\s*noqa", text, re.IGNORECASE):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dojo.audit import baseline, importtime, projectfiles, ruff, runtime, static, suppressions
 from dojo.audit.findings import Finding, Noqa, Problem, Suppression
-from dojo.audit.project import Project, discover, parse
+from dojo.audit.project import Project, UnreadableError, discover, parse
 from dojo.audit.registry import Kind, all_checks, coverage
 from dojo.rules import load_rules
 
@@ -95,8 +95,14 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
     facts_list: list[static.ModuleFacts] = []
     lint_files = []
     annotations: dict[str, tuple[int, int]] = {}
+    unread: set[str] = set()
     for source in project.files:
-        tree, lines, error = parse(source)
+        try:
+            tree, lines, error = parse(source)
+        except UnreadableError as unreadable:  # listed, never judged on garbled text
+            project.problems.append(Problem(source.relative, str(unreadable)))
+            unread.add(source.relative)
+            continue
         if error is not None or tree is None:
             line = error.lineno or 1 if error is not None else 1
             message = (

@@ -31,9 +31,9 @@ NAIVE_SERVICE = """
 
     def order_numbers() -> list[str]:
         stamp = datetime.now()
-        numbers = Order.objects.values_list("number", flat=True)
-        return [f"{number}/{stamp.year}" for number in numbers]
-"""  # one finding: DJ-5 at line 7
+        orders = Order.objects.filter(created_at__lte=stamp)
+        return [order.number for order in orders]
+"""  # one finding: DJ-5 at line 7 (a naive time in a query)
 
 
 def run(root: Path, *args: str) -> int:

@@ -26,7 +26,9 @@ def test_a_py_file_linked_to_dev_zero_and_a_named_pipe_are_named_and_never_opene
 
 def test_an_undecodable_file_is_named_and_not_judged(tmp_path: Path) -> None:
     root = clean_project(tmp_path)
-    (root / "apps/orders/legacy.py").write_bytes(b"from datetime import datetime\nNAME = 'caf\xe9'\nX = datetime.now()\n")
+    (root / "apps/orders/legacy.py").write_bytes(
+        b"from datetime import datetime\nNAME = 'caf\xe9'\nX = datetime.now()\n"
+    )
     report = audit(Options(path=root, python=PYTHON, static_only=True, select=("DJ-5",)))
     assert problems(report)["apps/orders/legacy.py"] == "not audited: not utf-8 text (byte 0xe9 at offset 41)"
     assert report.findings == []  # its naive datetime is not judged on garbled text

@@ -73,12 +73,12 @@ def test_a_finding_about_the_whole_project_points_at_a_real_file(tmp_path: Path)
 
 def test_the_markdown_summary_fits_a_pull_request_comment(tmp_path: Path) -> None:
     many = {
-        f"apps/orders/module_{number}.py": "from datetime import datetime\n\n"
-        + "".join(f"STAMP_{line} = datetime.now()\n" for line in range(40))
+        f"apps/orders/module_{number}.py": "from datetime import datetime\n\nfrom .models import Order\n\n"
+        + "".join(f"ROWS_{line} = Order.objects.filter(created_at__lte=datetime.now())\n" for line in range(40))
         for number in range(60)
     }
     root = write(clean_project(tmp_path), many)
-    report = static_audit(root, "DJ-5", "PY-3")
+    report = static_audit(root, "DJ-5")
     full = render.markdown(report, SITE)
     short = render.markdown(report, SITE, summary=True)
     assert len(full) > COMMENT_LIMIT  # the project is big enough to need the summary

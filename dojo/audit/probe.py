@@ -135,6 +135,22 @@ def _path_views(resolver: Any) -> Any:
             yield from _path_views(pattern)
 
 
+def _shape_keys(schema: dict[str, Any], components: dict[str, Any], depth: int = 4) -> list[str]:
+    """The top-level keys of a declared body. A union (`anyOf`, `oneOf`: `response={400: A | B}`) is one
+    shape when its members share keys (the keys they all have), so that a union of error types of one
+    envelope reads as that envelope; `allOf` merges its members' keys."""
+    ref = schema.get("$ref", "")
+    resolved = components.get(ref.rsplit("/", 1)[-1], schema) if ref else schema
+    members = resolved.get("anyOf") or resolved.get("oneOf")
+    if members and depth:
+        keyed = [set(_shape_keys(member, components, depth - 1)) for member in members]
+        shared = set.intersection(*keyed) if keyed else set()
+        return sorted(shared) or sorted(set.union(*keyed))
+    if resolved.get("allOf") and depth:
+        return sorted({key for member in resolved["allOf"] for key in _shape_keys(member, components, depth - 1)})
+    return sorted(resolved.get("properties", {})) or [str(resolved.get("type", "?"))]
+
+
 def _error_shapes(api: Any, schema: dict[str, Any]) -> list[dict[str, Any]]:
     from django.http import Http404
     from django.test import RequestFactory
@@ -169,9 +185,7 @@ def _error_shapes(api: Any, schema: dict[str, Any]) -> list[dict[str, Any]]:
                 content = response.get("content", {}).get("application/json", {}).get("schema")
                 if not content:
                     continue
-                ref = content.get("$ref", "")
-                resolved = components.get(ref.rsplit("/", 1)[-1], content) if ref else content
-                keys = sorted(resolved.get("properties", {})) or [resolved.get("type", "?")]
+                keys = _shape_keys(content, components)
                 shapes.append({"source": f"{status} of {method.upper()} {path}", "keys": keys})
     return shapes
 

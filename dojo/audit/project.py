@@ -37,7 +37,8 @@ class SourceFile:
         parts = Path(self.relative).parts
         name = parts[-1]
         return (
-            name.startswith("test_") or name.endswith("_test.py") or name in {"conftest.py", "test.py", "tests.py"}
+            name.startswith(("test_", "tests_")) or name.endswith("_test.py")
+            or name in {"conftest.py", "test.py", "tests.py"}
             or any(part in {"tests", "test"} for part in parts[:-1])
         )  # fmt: skip
 

@@ -123,7 +123,7 @@ COVERAGE: tuple[Coverage, ...] = (
     _coverage(
         "DJ-4",
         ("ruff-raw-sql", S, "SQL built from strings, `.raw()` or `.extra()` (ruff S608, S610, S611)"),
-        ("raw-connection", S, "an import of `django.db.connection` or `connections` (ruff TID251), for review"),
+        ("raw-connection", S, "SQL sent through Django's connection: `connection.cursor()` or its `execute()`"),
         unchecked="whether raw SQL was necessary, reviewed and tested is for review",
     ),
     _coverage(

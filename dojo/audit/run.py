@@ -123,7 +123,8 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
     findings += static.project_checks(facts_list, app_folder=project.app_folder)
     findings += projectfiles.check(project)
     ruff_result = ruff.run(project, lint_files)
-    findings += ruff_result.findings
+    trees = {fact.source.relative: fact for fact in facts_list}
+    findings += [finding for finding in ruff_result.findings if _judged_naive(finding, trees)]
     problems = [*project.problems, *ruff_result.problems]
     versions: dict[str, str] = {"ruff": ruff.ruff_version().removeprefix("ruff ")}
     ran_import = False
@@ -198,6 +199,13 @@ def audit(options: Options, facts: importtime.Facts | None = None) -> Report:
         test_notes=test_notes,
         written=written,
     )
+
+
+def _judged_naive(finding: Finding, trees: Mapping[str, static.ModuleFacts]) -> bool:
+    """DJ-5 from ruff's DTZ codes: only a naive value that can reach storage or a query is a finding."""
+    if finding.check != "ruff-naive-datetimes" or finding.path not in trees:
+        return True
+    return static.naive_value_kept(trees[finding.path].tree, finding.line)
 
 
 ANCHORS = ("manage.py", "pyproject.toml", "setup.cfg", "setup.py")

@@ -1,0 +1,213 @@
+"""The false alarms that real projects showed, each with its true counterpart: a naive time never stored
+(DJ-5), nested loops over small local lists (PERF-1), the import of a connection without SQL (DJ-4), a
+create() then save() of one row and the admin's own transaction (DATA-1), services a test reaches (TEST-2)."""
+
+import ast
+import textwrap
+
+import pytest
+
+from dojo.audit.project import SourceFile
+from dojo.audit.static import FileChecks, ModuleFacts, naive_value_kept, project_checks
+
+
+def facts_of(relative: str, code: str) -> tuple[list[str], ModuleFacts]:
+    text = textwrap.dedent(code)
+    source = SourceFile(path=None, relative=relative)  # type: ignore[arg-type]
+    checks = FileChecks(source, ast.parse(text), text.splitlines())
+    return sorted(finding.check for finding in checks.run()), checks.facts
+
+
+def checks_of(relative: str, code: str) -> list[str]:
+    return facts_of(relative, code)[0]
+
+
+@pytest.mark.parametrize(
+    ("code", "kept"),
+    [
+        ("stamp = datetime.now()\nprint(f'{stamp.year}')", False),
+        ("label = datetime.now().strftime('%Y')", False),
+        ("if deadline < datetime.now():\n    pass", False),
+        ("logger.info('at %s', datetime.now())", False),
+        ("aware = timezone.make_aware(datetime.now())", False),
+        ("order.paid_at = datetime.now()", True),
+        ("Order.objects.create(paid_at=datetime.now())", True),
+        ("stamp = datetime.now()\nOrder.objects.filter(created_at__lte=stamp)", True),
+        ("start = datetime.now() - timedelta(days=1)\nrows = Order.objects.filter(created_at__gte=start)", True),
+        ("def stamp():\n    return datetime.now()", True),
+    ],
+)
+def test_a_naive_time_is_a_finding_only_where_it_can_be_stored_or_queried(code: str, kept: bool) -> None:
+    tree = ast.parse(code)
+    line = next(node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call) and "now" in ast.unparse(node))
+    assert naive_value_kept(tree, line) is kept
+
+
+@pytest.mark.parametrize(
+    ("relative", "code", "expected"),
+    [
+        pytest.param(
+            "reports/services.py",
+            """
+            def rows(orders):
+                columns = ["number", "total", "status"]
+                for order in orders:
+                    for column in columns:
+                        print(getattr(order, column))
+            """,
+            [],
+            id="perf1-inner-loop-over-a-small-local-list",
+        ),
+        pytest.param(
+            "reports/services.py",
+            """
+            def matches(orders, payments):
+                found = []
+                for order in orders:
+                    for payment in payments:
+                        if payment.order_id == order.id:
+                            found.append(payment)
+                return found
+            """,
+            ["nested-loop-undocumented"],
+            id="perf1-a-product-of-two-inputs",
+        ),
+        pytest.param(
+            "reports/services.py",
+            """
+            def rows(orders, extra):
+                columns = ["number"]
+                columns.extend(extra)
+                for order in orders:
+                    for column in columns:
+                        print(getattr(order, column))
+            """,
+            ["nested-loop-undocumented"],
+            id="perf1-a-local-list-that-grows-is-not-small",
+        ),
+        pytest.param(
+            "reports/services.py",
+            """
+            from django.db import connection
+
+
+            def count(model):
+                return connection.vendor
+            """,
+            [],
+            id="dj4-the-import-of-connection-is-no-sql",
+        ),
+        pytest.param(
+            "reports/services.py",
+            """
+            from django.db import connection
+
+
+            def totals():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                    return cursor.fetchall()
+            """,
+            ["raw-connection"],
+            id="dj4-sql-through-the-connection",
+        ),
+        pytest.param(
+            "billing/services.py",
+            """
+            def open_account(owner):
+                account = Account.objects.create(owner=owner)
+                account.number = f"A{account.pk}"
+                account.save()
+                return account
+            """,
+            [],
+            id="data1-create-then-save-of-one-row",
+        ),
+        pytest.param(
+            "billing/services.py",
+            """
+            def open_account(owner):
+                account = Account.objects.create(owner=owner)
+                Ledger.objects.create(account=account)
+                return account
+            """,
+            ["multi-write-outside-transaction"],
+            id="data1-two-rows",
+        ),
+        pytest.param(
+            "billing/admin.py",
+            """
+            from django.contrib import admin
+
+
+            class AccountAdmin(admin.ModelAdmin):
+                def save_model(self, request, obj, form, change):
+                    obj.save()
+                    Ledger.objects.create(account=obj)
+            """,
+            [],
+            id="data1-inside-the-admins-own-transaction",
+        ),
+        pytest.param(
+            "billing/admin.py",
+            """
+            from django.contrib import admin
+
+
+            class AccountAdmin(admin.ModelAdmin):
+                def close_all(self, request, queryset):
+                    Account.objects.filter(pk__in=queryset).update(closed=True)
+                    Ledger.objects.create(note="closed")
+            """,
+            ["multi-write-outside-transaction"],
+            id="data1-an-admin-action-has-no-transaction",
+        ),
+    ],
+)
+def test_a_look_alike_is_left_alone_and_the_real_thing_found(relative: str, code: str, expected: list[str]) -> None:
+    assert checks_of(relative, code) == expected
+
+
+SERVICES = """
+    def pay(invoice):
+        return charge(invoice)
+
+
+    def charge(invoice):
+        return invoice
+
+
+    def refund(invoice):
+        return invoice
+
+
+    def export(invoice):
+        return invoice
+"""
+
+
+def untested(tests: dict[str, str], views: str = "") -> list[str]:
+    facts = [facts_of("billing/services.py", SERVICES)[1]]
+    facts += [facts_of(path, code)[1] for path, code in tests.items()]
+    if views:
+        facts.append(facts_of("billing/views.py", views)[1])
+    return sorted(
+        finding.message.split("`")[1]
+        for finding in project_checks(facts, app_folder=False)
+        if finding.check == "untested-services"
+    )
+
+
+def test_test2_a_service_called_by_a_tested_service_is_reached() -> None:
+    assert untested({"tests/test_billing.py": "from billing.services import pay\n\npay(1)\n"}) == ["export", "refund"]
+
+
+def test_test2_a_tests_module_named_tests_something_is_a_test() -> None:
+    tests = {"billing/tests_services.py": "from billing import services\n\nservices.refund(1)\n"}
+    assert untested(tests) == ["charge", "export", "pay"]
+
+
+def test_test2_a_service_a_view_calls_is_reached_by_tests_that_send_requests() -> None:
+    views = "from billing.services import export\n\n\ndef download(request):\n    return export(request)\n"
+    tests = {"tests/test_views.py": "def test_download(client):\n    client.get('/download')\n"}
+    assert untested(tests, views) == ["charge", "pay", "refund"]

@@ -211,3 +211,70 @@ def test_test2_a_service_a_view_calls_is_reached_by_tests_that_send_requests() -
     views = "from billing.services import export\n\n\ndef download(request):\n    return export(request)\n"
     tests = {"tests/test_views.py": "def test_download(client):\n    client.get('/download')\n"}
     assert untested(tests, views) == ["charge", "pay", "refund"]
+
+
+# --- recall: what the audit used to miss ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        pytest.param(
+            """
+            @router.get("/orders/{order_id}")
+            def order(request, order_id: int):
+                return Order.objects.get(pk=order_id)
+            """,
+            ["orm-in-routes", "unscoped-object-access"],
+            id="arch6-a-row-by-id-for-anyone",
+        ),
+        pytest.param(
+            """
+            @router.get("/orders/{order_id}")
+            def order(request, order_id: int):
+                return get_object_or_404(Order, pk=order_id, owner=request.user)
+            """,
+            ["orm-in-routes"],
+            id="arch6-a-row-by-id-for-its-owner",
+        ),
+        pytest.param(
+            """
+            @router.get("/orders/{order_id}")
+            def order(request, order_id: int):
+                return services.order_for(request.user, order_id)
+            """,
+            [],
+            id="arch6-the-service-fetches-it-for-the-caller",
+        ),
+    ],
+)
+def test_a_route_fetching_a_row_by_id_with_no_scope_is_arch6(code: str, expected: list[str]) -> None:
+    assert checks_of("orders/api.py", code) == expected
+
+
+def test_a_call_out_one_call_deep_inside_a_transaction_is_data2() -> None:
+    code = """
+        import httpx
+        from django.db import transaction
+
+
+        def notify(order):
+            httpx.post("https://shipping.test", json={}, timeout=5)
+
+
+        def confirm(order):
+            with transaction.atomic():
+                order.save()
+                notify(order)
+
+
+        def confirm_then_notify(order):
+            with transaction.atomic():
+                order.save()
+            notify(order)
+    """
+    text = textwrap.dedent(code)
+    source = SourceFile(path=None, relative="orders/services.py")  # type: ignore[arg-type]
+    found = FileChecks(source, ast.parse(text), text.splitlines()).run()
+    assert [(finding.check, finding.line) for finding in found] == [("external-call-in-transaction", 13)]
+    assert "`notify()` calls out (`httpx.post()`)" in found[0].message

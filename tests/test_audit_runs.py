@@ -138,3 +138,46 @@ POSTGRES_SETTINGS = """
     USE_TZ = True
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 """
+
+
+SERVICE_PACKAGE = {
+    "apps/orders/services.py": None,
+    "apps/orders/services/__init__.py": "",
+    "apps/orders/services/reports.py": """
+        from apps.orders.models import Order
+
+
+        class Reports:
+            def customer_names(self) -> list[str]:
+                return [order.customer.name for order in Order.objects.all()]
+
+            @staticmethod
+            def count() -> int:
+                return Order.objects.count()
+    """,
+    "tests/orders/test_services.py": """
+        import pytest
+
+        from apps.orders.services.reports import Reports
+
+        from .factories import OrderFactory
+
+        pytestmark = pytest.mark.django_db
+
+
+        def test_customer_names() -> None:
+            OrderFactory.create_batch(3)
+            assert len(Reports().customer_names()) == Reports.count() == 3
+    """,
+}
+
+
+def test_an_n_plus_one_in_a_service_class_of_a_services_package_is_found(tmp_path: Path) -> None:
+    root = project_with_tests(tmp_path)
+    (root / "apps/orders/services.py").unlink()
+    write(root, {name: text for name, text in SERVICE_PACKAGE.items() if text is not None})
+    report = run_tests(root, "PERF-2")
+    assert report.tests_passed, report.tests_summary
+    assert [(finding.rule, finding.path, finding.line) for finding in report.findings] == [
+        ("PERF-2", "apps/orders/services/reports.py", 6)
+    ]

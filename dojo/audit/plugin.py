@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import json
 import os
 import sys
@@ -142,6 +143,7 @@ def _on_n_plus_one(sender: Any, exception: Exception, **kwargs: Any) -> None:
     """Record an N+1 where the project's code made it; one that a library makes for a test is not the code's."""
     zeal_dir = os.path.dirname(sys.modules[type(sender).__module__].__file__ or "")
     frame: Any = sys._getframe(1)
+    found: list[tuple[str, int]] = []
     while frame is not None:
         name = frame.f_code.co_filename
         if name.startswith("<") or name == __file__ or name.startswith(zeal_dir) or "site-packages" in name:
@@ -149,8 +151,14 @@ def _on_n_plus_one(sender: Any, exception: Exception, **kwargs: Any) -> None:
             continue
         real = os.path.realpath(name)
         if real.startswith(ROOT + os.sep) and not _is_test_file(real):
-            _record("n-plus-one", file=real, line=frame.f_lineno, what=str(exception))
-        return
+            found.append((real, frame.f_lineno))
+        frame = frame.f_back
+    # the code that made the query, not a middleware of the project's around it (a template rendered
+    # on the way out runs under the middleware, not under the view)
+    chosen = next((place for place in found if "middleware" not in os.path.basename(place[0])), None)
+    if chosen or found:
+        path, line = chosen or found[0]
+        _record("n-plus-one", file=path, line=line, what=str(exception))
 
 
 def _scope_n_plus_one() -> None:
@@ -173,15 +181,37 @@ def _scope_n_plus_one() -> None:
     for app in apps.get_app_configs():
         if not os.path.realpath(app.path).startswith(ROOT + os.sep):
             continue
+        for module in _service_modules(app.name):
+            for name, value in list(vars(module).items()):
+                if name.startswith("_") or getattr(value, "__module__", "") != module.__name__:
+                    continue
+                if isinstance(value, type):  # a service class: each public method is one service call
+                    for attribute, method in list(vars(value).items()):
+                        if attribute.startswith("_"):
+                            continue
+                        if isinstance(method, staticmethod | classmethod):
+                            setattr(value, attribute, type(method)(_in_zeal_scope(method.__func__)))
+                        elif inspect.isfunction(method):
+                            setattr(value, attribute, _in_zeal_scope(method))
+                elif callable(value):
+                    setattr(module, name, _in_zeal_scope(value))
+
+
+def _service_modules(app: str) -> list[Any]:
+    """`app.services`, and when it is a package, its modules (`app.services.billing`, …)."""
+    import pkgutil
+
+    try:
+        package = import_module(f"{app}.services")
+    except ImportError:
+        return []
+    found = [package]
+    for info in pkgutil.iter_modules(getattr(package, "__path__", None) or []):
         try:
-            module = import_module(f"{app.name}.services")
+            found.append(import_module(f"{package.__name__}.{info.name}"))
         except ImportError:
             continue
-        for name, value in list(vars(module).items()):
-            if callable(value) and getattr(value, "__module__", "") == module.__name__ and not name.startswith("_"):
-                if isinstance(value, type):
-                    continue
-                setattr(module, name, _in_zeal_scope(value))
+    return found
 
 
 def pytest_sessionstart(session: Any) -> None:

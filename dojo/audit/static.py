@@ -87,6 +87,7 @@ class FileChecks:
         self.is_models = "models" in self.parts
         self.is_views = bool({"views", "api", "apis", "viewsets", "routers", "endpoints"} & self.parts)
         self.client_types = self._client_types()
+        self.callouts = self._callouts() if self.has_atomic else {}
         self.owner_bases = {
             id(inner): tuple(dotted(base) for base in node.bases)
             for node in self.nodes
@@ -270,7 +271,13 @@ class FileChecks:
         return ""
 
     def _route(self, node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> None:
-        queried = written = authorized = parsed = False
+        queried = written = authorized = parsed = unscoped = False
+        ids = {
+            arg.arg
+            for arg in [*node.args.args, *node.args.kwonlyargs]
+            if arg.arg in {"id", "pk", "uuid", "slug"} or arg.arg.endswith(("_id", "_pk", "_uuid"))
+        }
+        scoped = bool(SCOPE_WORDS.search(ast.unparse(node)))
         for inner in ast.walk(node):
             if isinstance(inner, ast.Call):
                 chain = dotted(inner.func)
@@ -286,6 +293,15 @@ class FileChecks:
                         "ARCH-2",
                         "writes-in-routes",
                         f"The route `{node.name}` writes rows itself: a service does.",
+                    )
+                if not authorized and not unscoped and _fetches_by_id(inner, chain, ids) and not scoped:
+                    unscoped = True
+                    self.add(
+                        inner,
+                        "ARCH-6",
+                        "unscoped-object-access",
+                        f"The route `{node.name}` fetches a row by `{_id_used(inner, ids)}` from the URL with no user "
+                        "or tenant in the query: let a service fetch it for the caller.",
                     )
                 if not authorized and ".objects." in f"{chain}." and _mentions_actor(inner):
                     authorized = True
@@ -313,6 +329,26 @@ class FileChecks:
                     "hand-parsed-requests",
                     f"The route `{node.name}` reads `{dotted(inner)}` itself: declare a Schema parameter.",
                 )
+
+    def _callouts(self) -> dict[str, str]:
+        """The module's own functions and methods that call out (HTTP, mail, an injected client), by name,
+        with the first such call: a call of one inside a transaction calls out one level deeper."""
+        found: dict[str, str] = {}
+        for node in self.nodes:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            injected = self._injected(node)
+            for call in _calls_outside_on_commit_of(node.body):
+                chain = dotted(call.func)
+                if self._external(chain, injected):
+                    found.setdefault(node.name, chain)
+                    break
+        return found
+
+    def _external(self, chain: str, injected: set[str]) -> bool:
+        root = chain.split(".", 1)[0]
+        method = chain.rsplit(".", 1)[-1]
+        return root in injected or root in {lib.split(".")[0] for lib in EXTERNAL_LIBRARIES} or method in MAIL_FUNCTIONS
 
     def _transactions(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         """External calls and event publishing inside the atomic blocks of one function."""
@@ -364,6 +400,16 @@ class FileChecks:
                 "external-call-in-transaction",
                 f"`{chain}()` calls out while `{node.name}` holds a transaction open: call it before or after.",
             )
+        elif isinstance(call.func, ast.Name | ast.Attribute) and chain.split(".", 1)[0] in {method, "self", "cls"}:
+            deeper = self.callouts.get(method)
+            if deeper and method != node.name:
+                self.add(
+                    call,
+                    "DATA-2",
+                    "external-call-in-transaction",
+                    f"`{chain}()` calls out (`{deeper}()`) while `{node.name}` holds a transaction open: "
+                    "call it before or after.",
+                )
 
     def _writes(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         if any(_is_atomic(decorator) for decorator in node.decorator_list) or node.name == "save":
@@ -590,6 +636,11 @@ def _calls(node: ast.AST) -> Iterator[ast.Call]:
             yield inner
 
 
+def _calls_outside_on_commit_of(body: list[ast.stmt]) -> Iterator[ast.Call]:
+    for statement in body:
+        yield from _calls_outside_on_commit(statement)
+
+
 def _calls_outside_on_commit(node: ast.AST) -> Iterator[ast.Call]:
     """The calls a statement makes now: not those handed to `on_commit()`, nor those of inner functions."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
@@ -600,6 +651,27 @@ def _calls_outside_on_commit(node: ast.AST) -> Iterator[ast.Call]:
         yield node
     for child in ast.iter_child_nodes(node):
         yield from _calls_outside_on_commit(child)
+
+
+# a function that names the caller or its tenant scopes its queries (or hands them a scope): no ARCH-6 fetch
+SCOPE_WORDS = re.compile(r"request\.(user|auth)|\b(user|owner|tenant|organization|organisation|account|team|workspace)")
+
+
+def _fetches_by_id(call: ast.Call, chain: str, ids: set[str]) -> bool:
+    """`Model.objects.get(pk=order_id)`, `.filter(id=order_id)`, `get_object_or_404(Model, pk=order_id)`."""
+    if not ids:
+        return False
+    fetching = chain.endswith((".get", ".filter", ".get_or_none", ".first")) and ".objects" in chain
+    if not fetching and chain not in {"get_object_or_404", "get_list_or_404", "shortcuts.get_object_or_404"}:
+        return False
+    return bool(_id_used(call, ids))
+
+
+def _id_used(call: ast.Call, ids: set[str]) -> str:
+    for keyword in call.keywords:
+        if isinstance(keyword.value, ast.Name) and keyword.value.id in ids:
+            return keyword.value.id
+    return ""
 
 
 def _mentions_actor(call: ast.Call) -> bool:

@@ -170,19 +170,27 @@ def test_a_look_alike_is_left_alone_and_the_real_thing_found(relative: str, code
 
 SERVICES = """
     def pay(invoice):
+        invoice.paid = True
         return charge(invoice)
 
 
     def charge(invoice):
+        invoice.charged = True
         return invoice
 
 
     def refund(invoice):
+        invoice.refunded = True
         return invoice
 
 
     def export(invoice):
+        invoice.exported = True
         return invoice
+
+
+    def trigger_not_found():
+        raise LookupError("a one-line trigger is no business logic of its own")
 """
 
 
@@ -278,3 +286,34 @@ def test_a_call_out_one_call_deep_inside_a_transaction_is_data2() -> None:
     found = FileChecks(source, ast.parse(text), text.splitlines()).run()
     assert [(finding.check, finding.line) for finding in found] == [("external-call-in-transaction", 13)]
     assert "`notify()` calls out (`httpx.post()`)" in found[0].message
+
+
+def test_test6_a_test_mirrors_a_flattened_path_or_a_function_of_one_per_file_style() -> None:
+    facts = [
+        facts_of("package/repos/github.py", "def fetch(url):\n    return url\n")[1],
+        facts_of("roster/services.py", "def roster_create(name):\n    return name\n")[1],
+        facts_of("package/tests/test_repos_github.py", "def test_fetch():\n    assert True\n")[1],
+        facts_of("roster/tests/test_roster_create.py", "def test_it():\n    assert True\n")[1],
+        facts_of("roster/tests/test_nothing_here.py", "def test_it():\n    assert True\n")[1],
+    ]
+    layout = [finding.path for finding in project_checks(facts, app_folder=False) if finding.check == "test-layout"]
+    assert layout == ["roster/tests/test_nothing_here.py"]
+
+
+@pytest.mark.parametrize(
+    ("relative", "code"),
+    [
+        pytest.param(
+            "catalog/management/commands/reset_demo.py",
+            "def handle():\n    Country.objects.all().delete()\n    Country.objects.create(title='x')\n",
+            id="a-management-command",
+        ),
+        pytest.param(
+            "search/builders.py",
+            "def upsert(new, old):\n    Entry.objects.bulk_create(new)\n    Entry.objects.bulk_update(old, ['a'])\n",
+            id="bulk-writes-of-independent-rows",
+        ),
+    ],
+)
+def test_data1_leaves_data_work_alone(relative: str, code: str) -> None:
+    assert checks_of(relative, code) == []

@@ -85,3 +85,16 @@ def test_the_markdown_summary_fits_a_pull_request_comment(tmp_path: Path) -> Non
     assert len(short) <= COMMENT_LIMIT
     assert short.startswith("## dojo audit: 2400 defects (0 high, 2400 medium, 0 low)")
     assert "- and 2390 more (the full report lists them)" in short
+
+
+def test_a_platform_runtime_pin_says_which_python_and_tool_settings_are_no_uv_project(tmp_path: Path) -> None:
+    root = clean_project(tmp_path)
+    write(root, {"pyproject.toml": "[tool.ruff]\nline-length = 100\n", "requirements.txt": "django\n"})
+    (root / "uv.lock").unlink()
+    (root / "runtime.txt").write_text("python-3.12.4\n")
+    report = static_audit(root, "PY-1", "PKG-1")
+    assert [(finding.rule, finding.path) for finding in report.findings] == [("PKG-1", "requirements.txt")]
+    (root / "runtime.txt").write_text("python-3.10.2\n")
+    assert [finding.message for finding in static_audit(root, "PY-1").findings] == [
+        "`runtime.txt` pins Python 3.10.2, older than 3.12."
+    ]

@@ -291,6 +291,8 @@ def _where(trace: Any, root: str) -> str:
     """The innermost place of the project's own code in a traceback: `path:line`, relative to root."""
     found = ""
     for frame, line in traceback.walk_tb(trace):
+        if frame.f_code.co_filename.startswith("<"):  # frozen modules, exec'd code
+            continue
         path = os.path.realpath(frame.f_code.co_filename)
         if path.startswith(root + os.sep) and "site-packages" not in path:
             found = f"{os.path.relpath(path, root)}:{line}"

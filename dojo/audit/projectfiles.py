@@ -54,7 +54,15 @@ def _python_version(project: Project) -> Iterator[Finding]:
             yield _finding(
                 project, pinned, 1, "PY-1", "python-version", f"`.python-version` pins {version[0]}, older than 3.12."
             )
-    if not isinstance(requires, str) and not pinned.is_file():
+    runtime = read_text(project.root / "runtime.txt") or ""  # a platform's pin (Heroku's `python-3.12.4`)
+    if runtime.strip().startswith("python-"):
+        runtime_version = runtime.strip().removeprefix("python-")
+        if OLD_PYTHON.match(runtime_version):
+            yield _finding(
+                project, project.root / "runtime.txt", 1, "PY-1", "python-version",
+                f"`runtime.txt` pins Python {runtime_version}, older than 3.12.",
+            )  # fmt: skip
+    elif not isinstance(requires, str) and not pinned.is_file():
         yield _finding(
             project, project.root, 1, "PY-1", "python-version",
             "Neither `requires-python` in pyproject.toml nor a `.python-version` says which Python the project needs.",
@@ -65,12 +73,14 @@ def _uv_project(project: Project) -> Iterator[Finding]:
     root = project.root
     if not (root / "pyproject.toml").is_file():
         yield _finding(project, root, 1, "PKG-1", "uv-project", "No pyproject.toml: uv manages a project from one.")
-    elif not (root / "uv.lock").is_file():
-        yield _finding(project, root / "pyproject.toml", 1, "PKG-1", "uv-project", "No uv.lock next to pyproject.toml.")
     others = sorted(
         [*root.glob("requirements*.txt"), *root.glob("requirements/*.txt"), *root.glob("requirements/*.in"),
          *root.glob("Pipfile"), *root.glob("Pipfile.lock"), *root.glob("poetry.lock"), *root.glob("setup.py")]
     )  # fmt: skip
+    # a pyproject.toml of tool settings only (no [project]) is no project of uv's: its requirements are the finding
+    managed = "project" in _pyproject(project) or not others
+    if (root / "pyproject.toml").is_file() and managed and not (root / "uv.lock").is_file():
+        yield _finding(project, root / "pyproject.toml", 1, "PKG-1", "uv-project", "No uv.lock next to pyproject.toml.")
     for other in others:
         yield _finding(
             project,

@@ -64,6 +64,7 @@ class ModuleFacts:
     tree: ast.Module = field(default_factory=lambda: ast.Module(body=[], type_ignores=[]))
     service_calls: dict[str, set[str]] = field(default_factory=dict)  # service -> the names it calls
     route_calls: set[str] = field(default_factory=set)  # names called by routes and views
+    top_level: set[str] = field(default_factory=set)  # the module's own top-level functions
 
 
 class FileChecks:
@@ -84,6 +85,8 @@ class FileChecks:
         self.stem = path.stem if path.stem != "__init__" else path.parent.name
         self.parts = set(path.parts[:-1]) | {self.stem}
         self.is_service = "services" in self.parts or self.stem.endswith("services")
+        # a management command or a script: data work run by hand, not a request's invariant or a test's data
+        self.is_command = ("commands" in self.parts and "management" in self.parts) or "scripts" in self.parts
         self.is_models = "models" in self.parts
         self.is_views = bool({"views", "api", "apis", "viewsets", "routers", "endpoints"} & self.parts)
         self.client_types = self._client_types()
@@ -103,6 +106,9 @@ class FileChecks:
         self.findings.append(Finding(self.source.relative, line, rule, check, message, text))
 
     def run(self) -> list[Finding]:
+        self.facts.top_level = {
+            node.name for node in self.tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
         self._imports()
         for node in self.nodes:
             if isinstance(node, ast.Name):
@@ -221,7 +227,7 @@ class FileChecks:
                 self._function(node)
             if connections and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 self._raw_sql(node, connections)
-            if isinstance(node, ast.Call) and _loads_data(node):
+            if isinstance(node, ast.Call) and _loads_data(node) and not self.is_command:
                 self.add(node, "TEST-5", "data-fixtures", "Code loads data with `loaddata`.")
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -233,7 +239,7 @@ class FileChecks:
             self._route(node, route)
         if self.is_service:
             self.facts.service_calls.setdefault(node.name, set()).update(called)
-        if self.is_service and not node.name.startswith("_") and node.col_offset == 0:
+        if self.is_service and not node.name.startswith("_") and node.col_offset == 0 and _has_logic(node):
             self.facts.service_functions[node.name] = node.lineno
         if self.is_service:
             for call in _calls(node):
@@ -275,7 +281,7 @@ class FileChecks:
         ids = {
             arg.arg
             for arg in [*node.args.args, *node.args.kwonlyargs]
-            if arg.arg in {"id", "pk", "uuid", "slug"} or arg.arg.endswith(("_id", "_pk", "_uuid"))
+            if arg.arg in {"id", "pk", "uuid"} or arg.arg.endswith(("_id", "_pk", "_uuid"))
         }
         scoped = bool(SCOPE_WORDS.search(ast.unparse(node)))
         for inner in ast.walk(node):
@@ -414,6 +420,8 @@ class FileChecks:
     def _writes(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         if any(_is_atomic(decorator) for decorator in node.decorator_list) or node.name == "save":
             return
+        if self.is_command or _bulk_only(node):
+            return
         if node.name in ADMIN_ATOMIC and any(base.endswith(ADMIN_BASES) for base in self.owner_bases.get(id(node), ())):
             return  # Django's admin runs these inside the transaction of its change and delete views
         writes = _count_writes(node.body)
@@ -541,6 +549,26 @@ def _orm_write(call: ast.Call) -> bool:
         chain = dotted(call.func)
         return ".objects" in chain or ".filter(" in chain or ".exclude(" in chain or ".all(" in chain
     return False
+
+
+def _has_logic(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """More than one statement (a docstring aside): a function that only raises, returns or delegates is no
+    business logic of its own for TEST-2."""
+    body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) and isinstance(
+        node.body[0].value, ast.Constant) else node.body  # fmt: skip
+    return len(body) > 1 or any(
+        isinstance(statement, ast.If | ast.For | ast.While | ast.With | ast.Try) for statement in body
+    )
+
+
+def _bulk_only(node: ast.AST) -> bool:
+    """Every write of the function is a bulk operation: a batch of independent rows (an index, a sync)."""
+    methods = [
+        call.func.attr
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and _orm_write(call)
+    ]
+    return bool(methods) and all(method.startswith("bulk_") for method in methods)
 
 
 def _terminates(body: list[ast.stmt]) -> bool:
@@ -812,12 +840,16 @@ def _factories(facts: list[ModuleFacts]) -> list[Finding]:
 
 
 def _test_layout(facts: list[ModuleFacts]) -> list[Finding]:
-    sources = {
-        PurePosixPath(fact.source.relative).stem if not fact.source.relative.endswith("__init__.py")
-        else PurePosixPath(fact.source.relative).parent.name
-        for fact in facts
-        if not fact.source.is_test
-    }  # fmt: skip
+    sources: set[str] = set()
+    for fact in facts:
+        if fact.source.is_test:
+            continue
+        path = PurePosixPath(fact.source.relative)
+        parts = [*path.parts[:-1], path.stem] if path.stem != "__init__" else list(path.parts[:-1])
+        # `repos/github.py` is mirrored by test_github.py and by test_repos_github.py; a module of one
+        # function per file's style is mirrored by a test named after the function
+        sources |= {"_".join(parts[start:]) for start in range(len(parts))}
+        sources |= fact.top_level
     findings = []
     for fact in facts:
         name = PurePosixPath(fact.source.relative).name

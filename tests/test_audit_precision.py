@@ -288,16 +288,17 @@ def test_a_call_out_one_call_deep_inside_a_transaction_is_data2() -> None:
     assert "`notify()` calls out (`httpx.post()`)" in found[0].message
 
 
-def test_test6_a_test_mirrors_a_flattened_path_or_a_function_of_one_per_file_style() -> None:
+def test_test6_a_test_named_after_a_feature_or_a_flattened_path_mirrors_nothing() -> None:
+    # the rule page: `apps/payments/webhooks/handlers.py` is tested in `tests/payments/webhooks/test_handlers.py`
     facts = [
         facts_of("package/repos/github.py", "def fetch(url):\n    return url\n")[1],
         facts_of("roster/services.py", "def roster_create(name):\n    return name\n")[1],
+        facts_of("tests/repos/test_github.py", "def test_fetch():\n    assert True\n")[1],
         facts_of("package/tests/test_repos_github.py", "def test_fetch():\n    assert True\n")[1],
         facts_of("roster/tests/test_roster_create.py", "def test_it():\n    assert True\n")[1],
-        facts_of("roster/tests/test_nothing_here.py", "def test_it():\n    assert True\n")[1],
     ]
     layout = [finding.path for finding in project_checks(facts, app_folder=False) if finding.check == "test-layout"]
-    assert layout == ["roster/tests/test_nothing_here.py"]
+    assert layout == ["package/tests/test_repos_github.py", "roster/tests/test_roster_create.py"]
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,6 @@ class ModuleFacts:
     tree: ast.Module = field(default_factory=lambda: ast.Module(body=[], type_ignores=[]))
     service_calls: dict[str, set[str]] = field(default_factory=dict)  # service -> the names it calls
     route_calls: set[str] = field(default_factory=set)  # names called by routes and views
-    top_level: set[str] = field(default_factory=set)  # the module's own top-level functions
 
 
 class FileChecks:
@@ -106,9 +105,6 @@ class FileChecks:
         self.findings.append(Finding(self.source.relative, line, rule, check, message, text))
 
     def run(self) -> list[Finding]:
-        self.facts.top_level = {
-            node.name for node in self.tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        }
         self._imports()
         for node in self.nodes:
             if isinstance(node, ast.Name):
@@ -840,16 +836,12 @@ def _factories(facts: list[ModuleFacts]) -> list[Finding]:
 
 
 def _test_layout(facts: list[ModuleFacts]) -> list[Finding]:
-    sources: set[str] = set()
-    for fact in facts:
-        if fact.source.is_test:
-            continue
-        path = PurePosixPath(fact.source.relative)
-        parts = [*path.parts[:-1], path.stem] if path.stem != "__init__" else list(path.parts[:-1])
-        # `repos/github.py` is mirrored by test_github.py and by test_repos_github.py; a module of one
-        # function per file's style is mirrored by a test named after the function
-        sources |= {"_".join(parts[start:]) for start in range(len(parts))}
-        sources |= fact.top_level
+    sources = {
+        PurePosixPath(fact.source.relative).stem if not fact.source.relative.endswith("__init__.py")
+        else PurePosixPath(fact.source.relative).parent.name
+        for fact in facts
+        if not fact.source.is_test
+    }  # fmt: skip
     findings = []
     for fact in facts:
         name = PurePosixPath(fact.source.relative).name

@@ -247,6 +247,14 @@ def test_test2_a_service_a_view_calls_is_reached_by_tests_that_send_requests() -
         ),
         pytest.param(
             """
+            def user_detail(request, user_id):
+                return BaseUser.objects.get(pk=user_id)
+            """,
+            ["orm-in-routes", "unscoped-object-access"],
+            id="arch6-a-user-id-from-the-url-is-not-the-caller",
+        ),
+        pytest.param(
+            """
             @router.get("/orders/{order_id}")
             def order(request, order_id: int):
                 return services.order_for(request.user, order_id)

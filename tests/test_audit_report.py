@@ -98,3 +98,10 @@ def test_a_platform_runtime_pin_says_which_python_and_tool_settings_are_no_uv_pr
     assert [finding.message for finding in static_audit(root, "PY-1").findings] == [
         "`runtime.txt` pins Python 3.10.2, older than 3.12."
     ]
+
+
+def test_a_dockerfile_in_a_folder_is_read_for_pip_commands(tmp_path: Path) -> None:
+    root = write(clean_project(tmp_path), {"docker/local.Dockerfile": "FROM python:3.12\nRUN pip install httpie\n"})
+    assert [(finding.path, finding.line) for finding in static_audit(root, "PKG-2").findings] == [
+        ("docker/local.Dockerfile", 2)
+    ]

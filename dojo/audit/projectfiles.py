@@ -13,7 +13,8 @@ PIP_COMMAND = re.compile(r"(?<![\w-])(?:pip3?\s+install|python3?\s+-m\s+pip\b|py
 VENV_COMMAND = re.compile(r"(?<![\w-])(?:virtualenv\s|python3?\s+-m\s+venv\b|pipenv\s|poetry\s+install)")
 SCRIPT_NAMES = ("Dockerfile", "Makefile", "justfile", "Procfile", "docker-compose.yml", "compose.yml", "tox.ini")
 SCRIPT_GLOBS = ("*.sh", "Dockerfile.*", "*.Dockerfile", ".github/workflows/*.yml", ".github/workflows/*.yaml",
-                ".gitlab-ci.yml", ".circleci/config.yml", "bin/*", "scripts/*")  # fmt: skip
+                ".gitlab-ci.yml", ".circleci/config.yml", "bin/*", "scripts/*",
+                "*/Dockerfile", "*/Dockerfile.*", "*/*.Dockerfile", "docker/*.sh", "deploy/*.sh")  # fmt: skip
 
 
 def _finding(project: Project, path: Path, line: int, rule: str, check: str, message: str, text: str = "") -> Finding:

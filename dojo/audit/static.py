@@ -678,7 +678,9 @@ def _calls_outside_on_commit(node: ast.AST) -> Iterator[ast.Call]:
 
 
 # a function that names the caller or its tenant scopes its queries (or hands them a scope): no ARCH-6 fetch
-SCOPE_WORDS = re.compile(r"request\.(user|auth)|\b(user|owner|tenant|organization|organisation|account|team|workspace)")
+SCOPE_WORDS = re.compile(
+    r"request\.(user|auth)|\b(user|owner|tenant|organization|organisation|account|team|workspace)\b"
+)  # whole words: a `user_id` from the URL is the row asked for, not the caller
 
 
 def _fetches_by_id(call: ast.Call, chain: str, ids: set[str]) -> bool:

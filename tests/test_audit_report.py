@@ -105,3 +105,11 @@ def test_a_dockerfile_in_a_folder_is_read_for_pip_commands(tmp_path: Path) -> No
     assert [(finding.path, finding.line) for finding in static_audit(root, "PKG-2").findings] == [
         ("docker/local.Dockerfile", 2)
     ]
+
+
+def test_one_lint_code_repeated_down_one_file_is_one_item(tmp_path: Path) -> None:
+    settings = "import os\n\nDEBUG = True\n" + "".join(f"import module_{number}\n" for number in range(5))
+    root = write(clean_project(tmp_path), {"shop/settings_local.py": settings})
+    text = render.text(static_audit(root, "PY-3"), SITE)
+    assert "  shop/settings_local.py:4  E402: Module level import not at top of file (5 lines); also " in text
+    assert text.count("E402") == 1

@@ -27,6 +27,11 @@ REPEATED = frozenset({
     "model-factories", "model-timestamps", "uv-project", "venv-location",
 })  # fmt: skip
 COVERAGE_CHECKS = frozenset({"ruff-annotations"})  # shown as coverage per package, not line by line
+PER_FILE = frozenset({"ruff-lint"})  # one code repeated in one file is one item
+
+
+def _code(finding: Finding) -> str:
+    return finding.message.split(":", 1)[0]  # shown as coverage per package, not line by line
 
 
 def severity(finding: Finding) -> str:
@@ -64,9 +69,12 @@ def items(findings: Iterable[Finding]) -> list[Item]:
     order = {rule: position for position, rule in enumerate(coverage())}
     by_line: dict[tuple[str, str, int], list[Finding]] = {}
     repeated: dict[tuple[str, str], list[Finding]] = {}
+    per_file: dict[tuple[str, str, str, str], list[Finding]] = {}
     for finding in findings:
         if finding.check in REPEATED or finding.check in COVERAGE_CHECKS:
             repeated.setdefault((finding.rule, finding.check), []).append(finding)
+        elif finding.check in PER_FILE:  # one lint code repeated down one file (E402 in settings): one item
+            per_file.setdefault((finding.rule, finding.check, finding.path, _code(finding)), []).append(finding)
         else:
             by_line.setdefault((finding.rule, finding.path, finding.line), []).append(finding)
     out = []
@@ -83,6 +91,12 @@ def items(findings: Iterable[Finding]) -> list[Item]:
             message = f"{len(group)} parameters and return values without a type hint"
         elsewhere = tuple(f"{item.path}:{item.line}" for item in group[1:])
         out.append(Item(rule, severity(first), first.path, first.line, message, (check,), len(group), elsewhere))
+    for (rule, check, path, _lint_code), group in per_file.items():
+        group.sort(key=lambda item: item.line)
+        first = group[0]
+        message = first.message if len(group) == 1 else f"{first.message} ({len(group)} lines)"
+        elsewhere = tuple(f"{path}:{item.line}" for item in group[1:])
+        out.append(Item(rule, severity(first), path, first.line, message, (check,), len(group), elsewhere))
     out.sort(key=lambda item: (SEVERITIES.index(item.severity), order.get(item.rule, 99), item.path, item.line))
     return out
 

@@ -21,7 +21,7 @@ from dojo.rules import load_rules
 
 from .audit_projects import PYTHON, clean_project, project_with_tests
 
-SITE = "http://127.0.0.1:8000"
+SITE = "https://standards.example"
 
 NAIVE_SERVICE = """
     from datetime import datetime
@@ -31,9 +31,9 @@ NAIVE_SERVICE = """
 
     def order_numbers() -> list[str]:
         stamp = datetime.now()
-        numbers = Order.objects.values_list("number", flat=True)
-        return [f"{number}/{stamp.year}" for number in numbers]
-"""  # one finding: DJ-5 at line 7
+        orders = Order.objects.filter(created_at__lte=stamp)
+        return [order.number for order in orders]
+"""  # one finding: DJ-5 at line 7 (a naive time in a query)
 
 
 def run(root: Path, *args: str) -> int:
@@ -67,7 +67,8 @@ def test_a_finding_exits_1_and_names_the_file_the_line_the_rule_and_its_page(
     out = capsys.readouterr().out
     assert "DJ-5  Store UTC, convert when presenting: 1 finding" in out
     assert "apps/orders/services.py:7  DTZ005" in out
-    assert f"{SITE}/rules/dj-5/" in out
+    assert "(docs/rules/dj-5.md; kata: katas/" in out  # no site published: the page's file in the dojo's repository
+    assert "127.0.0.1" not in out
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
-from dojo import paths
 from dojo.audit import importtime, probe
+from dojo.audit.links import resolve_site, rule_link
 from dojo.audit.project import Project
 from dojo.rules import load_rules
 
@@ -45,10 +45,11 @@ def standard(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -
     )
     findings, _opted_out, problems = importtime.check(project, facts)
     rules = load_rules()
+    site = resolve_site(None, root)
     messages: list[checks.CheckMessage] = [
         checks.Warning(
             f"{finding.path}:{finding.line}: {finding.message}",
-            hint=f"{rules[finding.rule].title}: {paths.SITE_URL}/{rules[finding.rule].page}",
+            hint=f"{rules[finding.rule].title}: {rule_link(finding.rule, site)}",
             id=f"dojo.{finding.rule}",
         )
         for finding in findings

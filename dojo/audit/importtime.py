@@ -21,7 +21,7 @@ from typing import Any
 import inflection
 
 from dojo.audit.findings import Finding, Problem, Suppression
-from dojo.audit.project import Project
+from dojo.audit.project import Project, read_text
 
 PROBE = Path(__file__).with_name("probe.py")
 
@@ -69,6 +69,8 @@ def gather(project: Project, env: Mapping[str, str], apps: Sequence[Path] = ()) 
             "PYTHONPYCACHEPREFIX": str(pycache(env)),
             "DJANGO_SETTINGS_MODULE": project.settings or "",
         }
+        limit = float(env.get("DOJO_AUDIT_IMPORT_TIMEOUT") or TIMEOUT_SECONDS)
+        child_env["DOJO_AUDIT_PROBE_LIMIT"] = str(limit)
         child_env.pop("VIRTUAL_ENV", None)
         child_env.pop("PYTHONDONTWRITEBYTECODE", None)
         command = [project.python, "-c", "import dojo_audit_probe; dojo_audit_probe.main()"]
@@ -81,16 +83,22 @@ def gather(project: Project, env: Mapping[str, str], apps: Sequence[Path] = ()) 
                 env=child_env,
                 capture_output=True,
                 text=True,
-                timeout=TIMEOUT_SECONDS,
+                timeout=limit + 10,
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return Facts(error=f"loading the settings took over {TIMEOUT_SECONDS} s")
+            return Facts(error=f"loading the settings took over {limit:g} s{_stopped_at(output, project)}")
         except OSError as error:
             return Facts(error=f"{project.python} could not be run: {error.strerror}")
         if not output.is_file():
+            if Path(f"{output}.hang").is_file() and Path(f"{output}.hang").stat().st_size:
+                return Facts(error=f"loading the settings took over {limit:g} s{_stopped_at(output, project)}")
             tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
-            return Facts(error=f"the project's Python stopped ({completed.returncode}): {' '.join(tail)}")
+            last = _last_import(output)
+            during = f" after the import of {last} started" if last else ""
+            return Facts(
+                error=f"the project's Python ended itself ({completed.returncode}){during}: {' '.join(tail)}".strip()
+            )
         data = json.loads(output.read_text())
     return Facts(
         error=data.get("error", ""),
@@ -100,6 +108,33 @@ def gather(project: Project, env: Mapping[str, str], apps: Sequence[Path] = ()) 
         drf_routes=data.get("drf_routes", []),
         problems=data.get("problems", []),
     )
+
+
+MAX_DIAGNOSTIC_BYTES = 200_000
+
+
+def _stopped_at(output: Path, project: Project) -> str:
+    """Where the main thread stood when the probe's time ran out: the innermost frame of the project's code,
+    from the stacks faulthandler wrote (else the last module of the project whose import started)."""
+    hang = Path(f"{output}.hang")
+    text = hang.read_text(errors="replace")[:MAX_DIAGNOSTIC_BYTES] if hang.is_file() else ""
+    main = text.split("\n\n")[0] if "Current thread" in text else text
+    for line in main.splitlines():  # most recent call first
+        found = re.match(r'\s*File "(.+)", line (\d+) in (.+)', line)
+        if found and _ours(project, found.group(1)) and "site-packages" not in found.group(1):
+            return f": the import stopped at {project.relative(found.group(1))}:{found.group(2)} (in {found.group(3)})"
+    last = _last_import(output)
+    return f" (the last module of the project to start importing: {last})" if last else ""
+
+
+def _last_import(output: Path) -> str:
+    progress = Path(f"{output}.progress")
+    if not progress.is_file():
+        return ""
+    with progress.open("rb") as handle:
+        handle.seek(max(0, progress.stat().st_size - 4096))
+        lines = handle.read().decode(errors="replace").splitlines()
+    return lines[-1] if lines else ""
 
 
 def plural_word(name: str) -> str | None:
@@ -172,7 +207,7 @@ def _written_opt_out(where: Mapping[str, Any], rule: str) -> str:
 
 def _lines(path: str | None) -> list[str]:
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines() if path else []
+        return (read_text(Path(path)) or "").splitlines() if path else []
     except OSError:
         return []
 

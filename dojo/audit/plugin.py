@@ -8,7 +8,11 @@ lines in the file named by DOJO_AUDIT_EVENTS:
 - outbound calls (httpx, requests, smtplib, Django's mail, botocore) and task queueing (Celery) made
   while a transaction block opened by the code is open. Django marks the blocks its TestCase opens
   with `_from_testcase` (a private attribute, present in Django 4.2 to 6.1): those do not count;
-- skipped tests and their reasons.
+- skipped tests and their reasons;
+- how the run went: tests passed, failed, errored at set-up, and modules that did not collect (a rule
+  whose evidence did not run is "not judged", never a 0);
+- under the audit's network sandbox (DOJO_AUDIT_NETWORK_CUT), a test database reached over TCP: the run
+  stops before any test, and the audit runs the tests again with the network, saying so.
 """
 # ruff: noqa: ANN401 - the project's objects are untyped here, in another interpreter
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import json
 import os
 import sys
@@ -27,6 +32,7 @@ ROOT = os.path.realpath(os.environ.get("DOJO_AUDIT_ROOT", os.getcwd()))
 EVENTS = os.environ.get("DOJO_AUDIT_EVENTS", "")
 _scope: contextvars.ContextVar[bool] = contextvars.ContextVar("dojo_audit_scope", default=False)
 _reported: set[tuple[str, ...]] = set()
+_outcome: dict[str, Any] = {"passed": 0, "failed": 0, "errors": 0, "collection_errors": 0, "first_error": ""}
 
 
 def _record(kind: str, **fields: Any) -> None:
@@ -137,6 +143,7 @@ def _on_n_plus_one(sender: Any, exception: Exception, **kwargs: Any) -> None:
     """Record an N+1 where the project's code made it; one that a library makes for a test is not the code's."""
     zeal_dir = os.path.dirname(sys.modules[type(sender).__module__].__file__ or "")
     frame: Any = sys._getframe(1)
+    found: list[tuple[str, int]] = []
     while frame is not None:
         name = frame.f_code.co_filename
         if name.startswith("<") or name == __file__ or name.startswith(zeal_dir) or "site-packages" in name:
@@ -144,8 +151,14 @@ def _on_n_plus_one(sender: Any, exception: Exception, **kwargs: Any) -> None:
             continue
         real = os.path.realpath(name)
         if real.startswith(ROOT + os.sep) and not _is_test_file(real):
-            _record("n-plus-one", file=real, line=frame.f_lineno, what=str(exception))
-        return
+            found.append((real, frame.f_lineno))
+        frame = frame.f_back
+    # the code that made the query, not a middleware of the project's around it (a template rendered
+    # on the way out runs under the middleware, not under the view)
+    chosen = next((place for place in found if "middleware" not in os.path.basename(place[0])), None)
+    if chosen or found:
+        path, line = chosen or found[0]
+        _record("n-plus-one", file=path, line=line, what=str(exception))
 
 
 def _scope_n_plus_one() -> None:
@@ -168,15 +181,37 @@ def _scope_n_plus_one() -> None:
     for app in apps.get_app_configs():
         if not os.path.realpath(app.path).startswith(ROOT + os.sep):
             continue
+        for module in _service_modules(app.name):
+            for name, value in list(vars(module).items()):
+                if name.startswith("_") or getattr(value, "__module__", "") != module.__name__:
+                    continue
+                if isinstance(value, type):  # a service class: each public method is one service call
+                    for attribute, method in list(vars(value).items()):
+                        if attribute.startswith("_"):
+                            continue
+                        if isinstance(method, staticmethod | classmethod):
+                            setattr(value, attribute, type(method)(_in_zeal_scope(method.__func__)))
+                        elif inspect.isfunction(method):
+                            setattr(value, attribute, _in_zeal_scope(method))
+                elif callable(value):
+                    setattr(module, name, _in_zeal_scope(value))
+
+
+def _service_modules(app: str) -> list[Any]:
+    """`app.services`, and when it is a package, its modules (`app.services.billing`, …)."""
+    import pkgutil
+
+    try:
+        package = import_module(f"{app}.services")
+    except ImportError:
+        return []
+    found = [package]
+    for info in pkgutil.iter_modules(getattr(package, "__path__", None) or []):
         try:
-            module = import_module(f"{app.name}.services")
+            found.append(import_module(f"{package.__name__}.{info.name}"))
         except ImportError:
             continue
-        for name, value in list(vars(module).items()):
-            if callable(value) and getattr(value, "__module__", "") == module.__name__ and not name.startswith("_"):
-                if isinstance(value, type):
-                    continue
-                setattr(module, name, _in_zeal_scope(value))
+    return found
 
 
 def pytest_sessionstart(session: Any) -> None:
@@ -194,6 +229,13 @@ def pytest_collection(session: Any) -> None:
     except ImportError:
         _record("problem", what="Django is not importable: runtime checks are off")
         return
+    if os.environ.get("DOJO_AUDIT_NETWORK_CUT") == "1":
+        reached = _databases_over_tcp()
+        if reached:
+            import pytest
+
+            _record("network-needed", what="; ".join(reached))
+            pytest.exit("the test database is reached over the network", returncode=3)
     from django.db import connection
 
     if not hasattr(connection, "atomic_blocks"):
@@ -202,7 +244,43 @@ def pytest_collection(session: Any) -> None:
     _scope_n_plus_one()
 
 
+def _databases_over_tcp() -> list[str]:
+    """The test settings' databases that a process without a network cannot reach (a TCP host)."""
+    from django.conf import settings
+
+    reached = []
+    for alias, database in settings.DATABASES.items():
+        engine = str(database.get("ENGINE", "")).rsplit(".", 1)[-1]
+        host = str(database.get("HOST") or "")
+        if engine != "sqlite3" and host and not host.startswith("/"):
+            reached.append(f"{alias}: {engine} at {host}:{database.get('PORT') or 'its default port'}")
+    return reached
+
+
+def pytest_collectreport(report: Any) -> None:
+    if report.failed:
+        _outcome["collection_errors"] += 1
+        _outcome["first_error"] = _outcome["first_error"] or f"{report.nodeid}: {_last_line(report)}"
+
+
+def _last_line(report: Any) -> str:
+    lines = [line for line in str(report.longrepr).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    return (errors or lines or [""])[-1].removeprefix("E ").strip()[:300]
+
+
+def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
+    _record("outcome", what="the run", exit_status=int(exitstatus), **_outcome)
+
+
 def pytest_runtest_logreport(report: Any) -> None:
+    if report.when == "call" and report.passed:
+        _outcome["passed"] += 1
+    elif report.failed and report.when == "call":
+        _outcome["failed"] += 1
+    elif report.failed:  # set-up or teardown: the test's evidence did not run
+        _outcome["errors"] += 1
+        _outcome["first_error"] = _outcome["first_error"] or f"{report.nodeid}: {_last_line(report)}"
     if report.skipped and not hasattr(report, "wasxfail"):
         path, line, reason = report.location[0], report.location[1], ""
         if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:

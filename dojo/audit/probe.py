@@ -135,6 +135,22 @@ def _path_views(resolver: Any) -> Any:
             yield from _path_views(pattern)
 
 
+def _shape_keys(schema: dict[str, Any], components: dict[str, Any], depth: int = 4) -> list[str]:
+    """The top-level keys of a declared body. A union (`anyOf`, `oneOf`: `response={400: A | B}`) is one
+    shape when its members share keys (the keys they all have), so that a union of error types of one
+    envelope reads as that envelope; `allOf` merges its members' keys."""
+    ref = schema.get("$ref", "")
+    resolved = components.get(ref.rsplit("/", 1)[-1], schema) if ref else schema
+    members = resolved.get("anyOf") or resolved.get("oneOf")
+    if members and depth:
+        keyed = [set(_shape_keys(member, components, depth - 1)) for member in members]
+        shared = set.intersection(*keyed) if keyed else set()
+        return sorted(shared) or sorted(set.union(*keyed))
+    if resolved.get("allOf") and depth:
+        return sorted({key for member in resolved["allOf"] for key in _shape_keys(member, components, depth - 1)})
+    return sorted(resolved.get("properties", {})) or [str(resolved.get("type", "?"))]
+
+
 def _error_shapes(api: Any, schema: dict[str, Any]) -> list[dict[str, Any]]:
     from django.http import Http404
     from django.test import RequestFactory
@@ -169,9 +185,7 @@ def _error_shapes(api: Any, schema: dict[str, Any]) -> list[dict[str, Any]]:
                 content = response.get("content", {}).get("application/json", {}).get("schema")
                 if not content:
                     continue
-                ref = content.get("$ref", "")
-                resolved = components.get(ref.rsplit("/", 1)[-1], content) if ref else content
-                keys = sorted(resolved.get("properties", {})) or [resolved.get("type", "?")]
+                keys = _shape_keys(content, components)
                 shapes.append({"source": f"{status} of {method.upper()} {path}", "keys": keys})
     return shapes
 
@@ -273,16 +287,49 @@ def _drf_routes(problems: list[str], roots: list[str]) -> list[dict[str, Any]]:
     return routes
 
 
+def _where(trace: Any, root: str) -> str:
+    """The innermost place of the project's own code in a traceback: `path:line`, relative to root."""
+    found = ""
+    for frame, line in traceback.walk_tb(trace):
+        if frame.f_code.co_filename.startswith("<"):  # frozen modules, exec'd code
+            continue
+        path = os.path.realpath(frame.f_code.co_filename)
+        if path.startswith(root + os.sep) and "site-packages" not in path:
+            found = f"{os.path.relpath(path, root)}:{line}"
+    return found
+
+
+class _ImportWatch:
+    """A finder first on sys.meta_path that finds nothing: it writes the name of each module of the project
+    as its import starts, so that a process that ends itself (`os._exit`) at import still says where."""
+
+    def __init__(self, root: str, progress: str) -> None:
+        self.tops = {name.removesuffix(".py") for name in os.listdir(root) if not name.startswith(".")}
+        self.handle = open(progress, "a", encoding="utf-8")  # noqa: SIM115 - open for the life of the process
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".", 1)[0] in self.tops:
+            self.handle.write(f"{name}\n")
+            self.handle.flush()
+
+
 def main() -> None:
     output, root, only_app = sys.argv[1], os.path.realpath(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else ""
     facts: dict[str, Any] = {"python": sys.version.split()[0], "problems": []}
+    limit = float(os.environ.get("DOJO_AUDIT_PROBE_LIMIT") or 0)
+    if limit:  # a hang at import: the stacks go to a file the audit reads, then the process ends
+        import faulthandler
+
+        faulthandler.dump_traceback_later(limit, exit=True, file=open(output + ".hang", "w"))  # noqa: SIM115
+    sys.meta_path.insert(0, _ImportWatch(root, output + ".progress"))
     try:
         import django
 
         facts["django"] = django.get_version()
         django.setup()
-    except Exception as error:
-        facts["error"] = f"{type(error).__name__}: {error}"
+    except BaseException as error:  # SystemExit too: a module that exits at import is named, with its line
+        where = _where(error.__traceback__, root)
+        facts["error"] = f"{type(error).__name__}: {error}" + (f" (at {where})" if where else "")
         facts["traceback"] = traceback.format_exc(limit=-3)
         with open(output, "w", encoding="utf-8") as handle:
             json.dump(facts, handle)

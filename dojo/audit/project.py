@@ -1,12 +1,15 @@
 """What is audited: the project's root, its settings module, its interpreter, and its Python files."""
 
 import ast
+import io
 import os
 import re
+import tokenize
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
 from dojo.audit.findings import Problem
 
@@ -34,7 +37,8 @@ class SourceFile:
         parts = Path(self.relative).parts
         name = parts[-1]
         return (
-            name.startswith("test_") or name.endswith("_test.py") or name in {"conftest.py", "test.py", "tests.py"}
+            name.startswith(("test_", "tests_")) or name.endswith("_test.py")
+            or name in {"conftest.py", "test.py", "tests.py"}
             or any(part in {"tests", "test"} for part in parts[:-1])
         )  # fmt: skip
 
@@ -109,20 +113,20 @@ def _settings_from_files(root: Path) -> str | None:
     for name in ("manage.py", "pytest.ini", "setup.cfg", "tox.ini"):
         candidate = root / name
         if candidate.is_file():
-            match = SETTINGS_ASSIGNMENT.search(candidate.read_text(errors="replace"))
+            match = SETTINGS_ASSIGNMENT.search(read_text(candidate) or "")
             if match:
                 return match.group(1)
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         try:
-            data = tomllib.loads(pyproject.read_text(errors="replace"))
+            data = tomllib.loads(read_text(pyproject) or "")
         except tomllib.TOMLDecodeError:
             data = {}
         options = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
         if isinstance(options.get("DJANGO_SETTINGS_MODULE"), str):
             return str(options["DJANGO_SETTINGS_MODULE"])
     for candidate in sorted(root.glob("*/settings.py")) + sorted(root.glob("*/settings/__init__.py")):
-        if "INSTALLED_APPS" in candidate.read_text(errors="replace"):
+        if "INSTALLED_APPS" in (read_text(candidate) or ""):
             module = candidate.relative_to(root).with_suffix("").as_posix().replace("/", ".")
             return module.removesuffix(".__init__")
     return None
@@ -172,6 +176,10 @@ def python_files(project: Project) -> Iterator[SourceFile]:
                 where = candidate.relative_to(project.root).as_posix()
                 project.problems.append(Problem(where, f"not read: {error.strerror}"))
                 continue
+            if not S_ISREG(stat.st_mode):  # a pipe blocks, a device never ends: never opened
+                where = candidate.relative_to(project.root).as_posix()
+                project.problems.append(Problem(where, f"not read: {_kind(stat.st_mode)}, not a regular file"))
+                continue
             if (stat.st_dev, stat.st_ino) in seen:
                 continue
             seen.add((stat.st_dev, stat.st_ino))
@@ -186,9 +194,60 @@ def python_files(project: Project) -> Iterator[SourceFile]:
             yield SourceFile(candidate, candidate.relative_to(project.root).as_posix())
 
 
+def _kind(mode: int) -> str:
+    for test, name in ((S_ISFIFO, "a named pipe"), (S_ISCHR, "a character device"), (S_ISBLK, "a block device"),
+                       (S_ISSOCK, "a socket"), (S_ISDIR, "a directory")):  # fmt: skip
+        if test(mode):
+            return name
+    return "a special file"
+
+
+class UnreadableError(ValueError):
+    """A file the audit does not judge: not a regular file, too big, or not text in its declared encoding."""
+
+
+def read_bounded(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """At most `limit` bytes of a regular file; a pipe, a device or a bigger file raises UnreadableError."""
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise UnreadableError(f"not read: {error.strerror}") from None
+    if not S_ISREG(info.st_mode):
+        raise UnreadableError(f"not read: {_kind(info.st_mode)}, not a regular file")
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UnreadableError(f"not audited: over {limit:,} bytes (generated or vendored code?)")
+    return data
+
+
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str | None:
+    """A project file's text for a check that reads it (manage.py, pyproject.toml, a Dockerfile), or None
+    when it is not a regular file, is too big, or is not UTF-8."""
+    try:
+        return read_bounded(path, limit).decode("utf-8")
+    except (UnreadableError, OSError, UnicodeDecodeError):
+        return None
+
+
+def decode_source(data: bytes) -> str:
+    """A Python file's text in its declared encoding (PEP 263, UTF-8 by default); UnreadableError names the
+    first byte that does not decode, so that the file is listed as not audited rather than judged garbled."""
+    try:
+        encoding, _lines = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    except SyntaxError as error:  # an unknown encoding named in the cookie
+        raise UnreadableError(f"not audited: {error.msg}") from None
+    except UnicodeDecodeError as error:
+        raise UnreadableError(
+            f"not audited: not {error.encoding} text (byte 0x{data[error.start]:02x} at offset {error.start})"
+        ) from None
+
+
 def parse(source: SourceFile) -> tuple[ast.Module | None, list[str], SyntaxError | None]:
-    """The file's syntax tree and lines, or the syntax error that stops it (the other files go on)."""
-    text = source.path.read_text(encoding="utf-8", errors="replace")
+    """The file's syntax tree and lines, or the syntax error that stops it (the other files go on).
+    UnreadableError when the file is not read (special, too big, undecodable): the caller lists it."""
+    text = decode_source(read_bounded(source.path))
     lines = text.splitlines()
     try:
         return ast.parse(text, filename=source.relative), lines, None

@@ -6,14 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dojo.audit.findings import Finding
-from dojo.audit.project import Project
+from dojo.audit.project import Project, read_text
 
 OLD_PYTHON = re.compile(r"^3\.(?:[0-9]|1[01])(?:\.|$)")
 PIP_COMMAND = re.compile(r"(?<![\w-])(?:pip3?\s+install|python3?\s+-m\s+pip\b|python3?\s+manage\.py)")
 VENV_COMMAND = re.compile(r"(?<![\w-])(?:virtualenv\s|python3?\s+-m\s+venv\b|pipenv\s|poetry\s+install)")
 SCRIPT_NAMES = ("Dockerfile", "Makefile", "justfile", "Procfile", "docker-compose.yml", "compose.yml", "tox.ini")
 SCRIPT_GLOBS = ("*.sh", "Dockerfile.*", "*.Dockerfile", ".github/workflows/*.yml", ".github/workflows/*.yaml",
-                ".gitlab-ci.yml", ".circleci/config.yml", "bin/*", "scripts/*")  # fmt: skip
+                ".gitlab-ci.yml", ".circleci/config.yml", "bin/*", "scripts/*",
+                "*/Dockerfile", "*/Dockerfile.*", "*/*.Dockerfile", "docker/*.sh", "deploy/*.sh")  # fmt: skip
 
 
 def _finding(project: Project, path: Path, line: int, rule: str, check: str, message: str, text: str = "") -> Finding:
@@ -31,7 +32,7 @@ def _pyproject(project: Project) -> dict[str, object]:
     if not path.is_file():
         return {}
     try:
-        return tomllib.loads(path.read_text(errors="replace"))
+        return tomllib.loads(read_text(path) or "")
     except tomllib.TOMLDecodeError:
         return {}
 
@@ -49,12 +50,20 @@ def _python_version(project: Project) -> Iterator[Finding]:
                 f"`requires-python = {requires!r}` allows a Python older than 3.12.",
             )  # fmt: skip
     if pinned.is_file():
-        version = pinned.read_text(errors="replace").strip().splitlines()[:1]
+        version = (read_text(pinned) or "").strip().splitlines()[:1]
         if version and OLD_PYTHON.match(version[0].removeprefix("python").removeprefix("cpython-")):
             yield _finding(
                 project, pinned, 1, "PY-1", "python-version", f"`.python-version` pins {version[0]}, older than 3.12."
             )
-    if not isinstance(requires, str) and not pinned.is_file():
+    runtime = read_text(project.root / "runtime.txt") or ""  # a platform's pin (Heroku's `python-3.12.4`)
+    if runtime.strip().startswith("python-"):
+        runtime_version = runtime.strip().removeprefix("python-")
+        if OLD_PYTHON.match(runtime_version):
+            yield _finding(
+                project, project.root / "runtime.txt", 1, "PY-1", "python-version",
+                f"`runtime.txt` pins Python {runtime_version}, older than 3.12.",
+            )  # fmt: skip
+    elif not isinstance(requires, str) and not pinned.is_file():
         yield _finding(
             project, project.root, 1, "PY-1", "python-version",
             "Neither `requires-python` in pyproject.toml nor a `.python-version` says which Python the project needs.",
@@ -65,12 +74,14 @@ def _uv_project(project: Project) -> Iterator[Finding]:
     root = project.root
     if not (root / "pyproject.toml").is_file():
         yield _finding(project, root, 1, "PKG-1", "uv-project", "No pyproject.toml: uv manages a project from one.")
-    elif not (root / "uv.lock").is_file():
-        yield _finding(project, root / "pyproject.toml", 1, "PKG-1", "uv-project", "No uv.lock next to pyproject.toml.")
     others = sorted(
         [*root.glob("requirements*.txt"), *root.glob("requirements/*.txt"), *root.glob("requirements/*.in"),
          *root.glob("Pipfile"), *root.glob("Pipfile.lock"), *root.glob("poetry.lock"), *root.glob("setup.py")]
     )  # fmt: skip
+    # a pyproject.toml of tool settings only (no [project]) is no project of uv's: its requirements are the finding
+    managed = "project" in _pyproject(project) or not others
+    if (root / "pyproject.toml").is_file() and managed and not (root / "uv.lock").is_file():
+        yield _finding(project, root / "pyproject.toml", 1, "PKG-1", "uv-project", "No uv.lock next to pyproject.toml.")
     for other in others:
         yield _finding(
             project,
@@ -98,7 +109,7 @@ def _script_files(project: Project) -> Iterator[Path]:
 
 def _scripts(project: Project) -> Iterator[Finding]:
     for path in _script_files(project):
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        for number, line in enumerate((read_text(path) or "").splitlines(), start=1):
             if line.lstrip().startswith("#") or "uv pip" in line or "uv run" in line:
                 continue
             match = PIP_COMMAND.search(line)
@@ -129,9 +140,9 @@ def _pytest(project: Project) -> Iterator[Finding]:
     for name in ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "uv.lock"):
         candidate = project.root / name
         if candidate.is_file():
-            texts.append(candidate.read_text(errors="replace"))
-    texts += [path.read_text(errors="replace") for path in project.root.glob("requirements*.txt")]
-    texts += [path.read_text(errors="replace") for path in project.root.glob("requirements/*.txt")]
+            texts.append(read_text(candidate) or "")
+    texts += [read_text(path) or "" for path in project.root.glob("requirements*.txt")]
+    texts += [read_text(path) or "" for path in project.root.glob("requirements/*.txt")]
     if not any(re.search(r"pytest[-_]django", text) for text in texts):
         where = project.root / "pyproject.toml"
         yield _finding(

@@ -123,7 +123,7 @@ COVERAGE: tuple[Coverage, ...] = (
     _coverage(
         "DJ-4",
         ("ruff-raw-sql", S, "SQL built from strings, `.raw()` or `.extra()` (ruff S608, S610, S611)"),
-        ("raw-connection", S, "an import of `django.db.connection` or `connections` (ruff TID251), for review"),
+        ("raw-connection", S, "SQL sent through Django's connection: `connection.cursor()` or its `execute()`"),
         unchecked="whether raw SQL was necessary, reviewed and tested is for review",
     ),
     _coverage(
@@ -225,6 +225,11 @@ COVERAGE: tuple[Coverage, ...] = (
     _coverage(
         "ARCH-6",
         ("authorization-in-routes", S, "a route or view that filters rows by `request.user` or `request.auth` itself"),
+        (
+            "unscoped-object-access",
+            S,
+            "a route or view that fetches a row by an id from its URL with no user or tenant in the function",
+        ),
         unchecked="that every service checks the actor it is given is for review",
     ),
     _coverage(
@@ -254,7 +259,8 @@ COVERAGE: tuple[Coverage, ...] = (
         (
             "external-call-in-transaction",
             S,
-            "a call of an injected client, HTTP or mail library inside `with transaction.atomic()`",
+            "a call of an injected client, HTTP or mail library inside `with transaction.atomic()`, "
+            "or of a function of the module that makes one",
         ),
         (
             "external-call-in-transaction-run",

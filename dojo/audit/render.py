@@ -5,9 +5,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dojo.audit import ranking
 from dojo.audit.findings import Finding
-from dojo.audit.registry import Kind, check_named, coverage
-from dojo.audit.run import Report
+from dojo.audit.links import audit_page, kata_links, rule_link
+from dojo.audit.registry import check_named, coverage
+from dojo.audit.run import Report, package_of
 from dojo.rules import load_rules
 
 TOOL = "dojo audit"
@@ -41,22 +43,22 @@ def statuses(report: Report, site: str) -> Iterator[RuleStatus]:
             not_judged = f"not judged on an app folder: {entry.project_only}"
         elif rule_id in report.left_out:
             not_judged = "left out by --select/--ignore"
-        not_run = [
-            check.name
-            for check in entry.checks
-            if (check.kind is Kind.IMPORT and not report.import_checks_ran)
-            or (check.kind is Kind.RUNTIME and not report.runtime_checks_ran)
-        ]
+        not_run = [check.name for check in entry.checks if check.name in report.not_run]
         partly = entry.unchecked if entry.checks else ""
         if not_run and not not_judged:
-            why = ", ".join(f"{name} ({check_named(name).kind})" for name in not_run)
-            partly = "; ".join(filter(None, [partly, f"not run here: {why}"]))
-        if not not_judged and len(not_run) == len(entry.checks):
-            not_judged = f"its checks did not run: {partly}"
+            reasons = {report.not_run[name] for name in not_run}
+            if len(reasons) == 1:
+                why = f"{', '.join(not_run)}: {reasons.pop()}"
+            else:
+                why = "; ".join(f"{name} ({check_named(name).kind}): {report.not_run[name]}" for name in not_run)
+            if len(not_run) == len(entry.checks) and rule_id not in by_rule:
+                not_judged = f"its checks did not run: {why}"
+            else:
+                partly = "; ".join(filter(None, [partly, f"not run here: {why}"]))
         yield RuleStatus(
             rule=rule_id,
             title=rule.title,
-            url=f"{site}/{rule.page}",
+            url=rule_link(rule_id, site),
             checks=tuple(check.name for check in entry.checks),
             findings=tuple(sorted(by_rule.get(rule_id, []), key=lambda item: (item.path, item.line))),
             not_judged=not_judged,
@@ -71,28 +73,105 @@ def _header(report: Report) -> tuple[str, str]:
     return f"{project.root} ({kind}, settings {project.settings})", versions
 
 
+def _links(rule: str, site: str) -> str:
+    katas = kata_links(rule, site)
+    return rule_link(rule, site) + (f"; kata: {', '.join(katas)}" if katas else "")
+
+
+def _item_line(item: ranking.Item) -> str:
+    seen = f" [{item.merged}: {', '.join(item.checks)}]" if item.merged else ""
+    more = ""
+    if item.elsewhere:
+        shown = ", ".join(item.elsewhere[:SHOWN_ELSEWHERE])
+        rest = len(item.elsewhere) - SHOWN_ELSEWHERE
+        more = f"; also {shown}" + (f" and {rest} more" if rest > 0 else "")
+    return f"{item.path}:{item.line}  {item.message}{seen}{more}"
+
+
+def _run_lines(report: Report) -> list[str]:
+    """How the run went: what the loaded project holds, and how its tests ran."""
+    out = []
+    if report.found:
+        out.append("found " + ", ".join(f"{count} {name}" for name, count in report.found.items()))
+    if report.tests_passed is not None:
+        verdict = "passed" if report.tests_passed else "DID NOT PASS (exit status 3)"
+        out.append(f"its tests, run with --tests: {verdict}: {report.tests_summary or 'no summary'}")
+        out += [f"  {note}" for note in report.test_notes]
+        out += [f"  written by the tests: {line}" for line in report.written]
+    return out
+
+
+def _severity_counts(found: list[ranking.Item]) -> list[tuple[str, int, str]]:
+    """Per severity: the defects (a repeated decision counts once), and the rules with their counts."""
+    rows = []
+    for level in ranking.SEVERITIES:
+        mine = [item for item in found if item.severity == level]
+        by_rule: dict[str, int] = {}
+        for item in mine:
+            by_rule[item.rule] = by_rule.get(item.rule, 0) + 1
+        rows.append((level, len(mine), " · ".join(f"{rule} {count}" for rule, count in by_rule.items())))
+    return rows
+
+
+def _coverage_line(report: Report) -> str:
+    rows = ranking.annotation_coverage(report.annotations)
+    done, total = sum(row[1] for row in rows), sum(row[2] for row in rows)
+    if not total or "PY-2" not in report.rules:
+        return ""
+    return f"type hints (PY-2): {ranking.percent(done, total)} of {total:,} parameters and return values annotated"
+
+
+SHOWN_ELSEWHERE = 3
+
+
+def _coverage_table(report: Report) -> list[str]:
+    """PY-2 as coverage: per package, the share of parameters and return values annotated, and the missing."""
+    missing: dict[str, int] = {}
+    for finding in report.findings:
+        if finding.check in ranking.COVERAGE_CHECKS:
+            missing[package_of(finding.path)] = missing.get(package_of(finding.path), 0) + 1
+    out = [f"  {'package':<40} {'annotated':>9} {'missing':>8}"]
+    for package, done, total in ranking.annotation_coverage(report.annotations):
+        if missing.get(package):
+            out.append(f"  {package:<40} {ranking.percent(done, total):>9} {missing[package]:>8}")
+    out.append("  (every place: --format json or sarif)")
+    return out
+
+
 def text(report: Report, site: str) -> str:
     where, versions = _header(report)
-    out = [f"dojo audit of {where}", versions, ""]
-    if report.found:
-        out[-1:] = ["found " + ", ".join(f"{count} {name}" for name, count in report.found.items()), ""]
-    if report.tests_summary:
-        out[-1:] = [f"its tests, run with --tests: {report.tests_summary}", ""]
+    out = [f"dojo audit of {where}", versions, *_run_lines(report), ""]
     rows = list(statuses(report, site))
-    for status in rows:
-        if status.not_judged or not status.findings:
-            continue
-        count = len(status.findings)
-        out.append(f"{status.rule}  {status.title}: {count} finding{'s' * (count != 1)}  ({status.url})")
-        out += [f"  {finding.path}:{finding.line}  {finding.message}" for finding in status.findings]
-        out.append("")
+    found = ranking.items(report.findings)
     unchecked = [status for status in rows if status.not_judged and status.rule not in report.left_out]
+    out.append(
+        f"Summary: {len(found)} defects in {len({item.rule for item in found})} of {len(report.rules)} rules judged"
+    )
+    for level, count, rules in _severity_counts(found):
+        out.append(f"  {level:<7} {count:>5}  {rules}")
+    coverage_line = _coverage_line(report)
+    if coverage_line:
+        out.append(f"  {coverage_line}")
     if unchecked:
-        out.append("Not checked here, and why:")
+        out.append(f"Not judged here ({len(unchecked)} rules), and why:")
         out += [f"  {status.rule}  {status.title}: {status.not_judged}" for status in unchecked]
-        out.append("")
-    if report.left_out:
-        out += [f"Left out by --select/--ignore: {', '.join(report.left_out)}.", ""]
+    if report.problems:
+        out.append(f"Not audited, or not loaded ({len(report.problems)}):")
+        out += [f"  {problem.where}: {problem.message}" for problem in report.problems]
+    out.append("")
+    by_rule = {status.rule: status for status in rows}
+    for level in ranking.SEVERITIES:
+        mine = [item for item in found if item.severity == level]
+        if not mine:
+            continue
+        out += [f"== {level.capitalize()} ==", ""]
+        for rule in dict.fromkeys(item.rule for item in mine):
+            group = [item for item in mine if item.rule == rule]
+            count = sum(item.count for item in group)
+            out.append(f"{rule}  {by_rule[rule].title}: {count} finding{'s' * (count != 1)}  ({_links(rule, site)})")
+            for item in group:
+                out += _coverage_table(report) if item.check_kind_coverage else [f"  {_item_line(item)}"]
+            out.append("")
     if report.suppressed:
         out.append(f"Suppressed by `# dojo: ignore[...]` ({len(report.suppressed)}):")
         out += [
@@ -104,18 +183,14 @@ def text(report: Report, site: str) -> str:
         out.append("Suppressions without a reason, which hide nothing:")
         out += [f"  {path}:{comment.line}  {', '.join(sorted(comment.rules))}" for path, comment in report.refused]
         out.append("")
-    if report.noqa:
-        out.append(f"noqa comments that would hide findings of the standard from ruff ({len(report.noqa)}):")
-        out += [
-            f"  {item.path}:{item.finding_line}  {item.rule} {item.code}, hidden by `{item.comment}` (line {item.line})"
-            for item in report.noqa
-        ]
+    comments = ranking.noqa_comments(report.noqa)
+    if comments:
+        out.append(f"noqa comments that would hide findings of the standard from ruff ({len(comments)}):")
+        out += [f"  {item.path}:{item.line}  `{item.comment}` hides {', '.join(item.hidden)}" for item in comments]
         out.append("")
-    if report.problems:
-        out.append("Not audited, or not loaded:")
-        out += [f"  {problem.where}: {problem.message}" for problem in report.problems]
-        out.append("")
-    out.append("Summary")
+    if report.left_out:
+        out += [f"Left out by --select/--ignore: {', '.join(report.left_out)}.", ""]
+    out.append("Every rule")
     out.append(f"  {'rule':<8} {'findings':>8}  title")
     for status in rows:
         if status.rule not in report.left_out:
@@ -133,7 +208,7 @@ def _totals(report: Report) -> str:
     if report.baseline_matched:
         parts.append(f"{report.baseline_matched} known from the baseline")
     parts.append(f"{len(report.suppressed)} suppressed")
-    parts.append(f"{len(report.noqa)} behind noqa comments")
+    parts.append(f"{len(ranking.noqa_comments(report.noqa))} noqa comments hiding findings")
     return "; ".join(parts) + f" ({report.seconds:.1f} s)."
 
 
@@ -147,7 +222,8 @@ def _finding_json(finding: Finding, site: str) -> dict[str, Any]:
         "path": finding.path,
         "line": finding.line,
         "message": finding.message,
-        "url": f"{site}/{rule.page}",
+        "url": rule_link(finding.rule, site),
+        "katas": list(kata_links(finding.rule, site)),
         "fingerprint": finding.fingerprint,
     }
 
@@ -194,6 +270,15 @@ def as_json(report: Report, site: str) -> str:
         "problems": [{"where": problem.where, "message": problem.message} for problem in report.problems],
         "baseline_matched": report.baseline_matched,
         "seconds": round(report.seconds, 3),
+        "not_run": report.not_run,
+        "tests": None
+        if report.tests_passed is None
+        else {
+            "passed": report.tests_passed,
+            "summary": report.tests_summary,
+            "notes": report.test_notes,
+            "written": report.written,
+        },
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -220,24 +305,29 @@ def _sarif_result(finding: Finding, index: dict[str, int], reason: str | None = 
     return result
 
 
+def _help(rule_id: str, site: str) -> str:
+    katas = kata_links(rule_id, site)
+    trained = f"; trained by {', '.join(katas)}" if katas else ""
+    return f"The rule: {rule_link(rule_id, site)}{trained}"
+
+
 def as_sarif(report: Report, site: str) -> str:
     rules = load_rules()
     index = {rule_id: position for position, rule_id in enumerate(rules)}
-    driver = {
-        "name": "dojo-audit",
-        "informationUri": f"{site}/audit/",
-        "version": VERSION,
-        "rules": [
-            {
-                "id": rule.id,
-                "shortDescription": {"text": rule.title},
-                "fullDescription": {"text": rule.text},
-                "helpUri": f"{site}/{rule.page}",
-                "properties": {"checks": [check.name for check in coverage()[rule.id].checks]},
-            }
-            for rule in rules.values()
-        ],
-    }
+    driver: dict[str, Any] = {"name": "dojo-audit", "version": VERSION, "rules": []}
+    if site:  # a URI; with no published site, each rule's help names its page's file instead
+        driver["informationUri"] = audit_page(site)
+    for rule in rules.values():
+        entry: dict[str, Any] = {
+            "id": rule.id,
+            "shortDescription": {"text": rule.title},
+            "fullDescription": {"text": rule.text},
+            "help": {"text": _help(rule.id, site)},
+            "properties": {"checks": [check.name for check in coverage()[rule.id].checks]},
+        }
+        if site:
+            entry["helpUri"] = rule_link(rule.id, site)
+        driver["rules"].append(entry)
     results = [_sarif_result(finding, index) for finding in report.findings]
     results += [_sarif_result(item.finding, index, item.reason) for item in report.suppressed]
     run = {
@@ -252,32 +342,86 @@ def _cell(value: str) -> str:
     return value.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(report: Report, site: str) -> str:
+COMMENT_LIMIT = 65_536  # characters in a GitHub pull-request comment
+SUMMARY_ITEMS_PER_RULE = 10
+
+
+def _md_link(target: str, label: str) -> str:
+    return f"[{label}]({target})"
+
+
+def markdown(report: Report, site: str, summary: bool = False) -> str:
+    """The report for a pull request. With `summary`, it fits a comment: at most 10 places per rule, and
+    whatever would pass COMMENT_LIMIT is counted instead of listed."""
     where, versions = _header(report)
     rows = list(statuses(report, site))
-    out = [f"## dojo audit: {len(report.findings)} findings", "", f"`{where}`; {versions}.", ""]
-    out += ["| rule | title | findings |", "|---|---|---:|"]
-    for status in rows:
-        figure = "–" if status.not_judged else str(len(status.findings))
-        out.append(f"| [{status.rule}]({status.url}) | {_cell(status.title)} | {figure} |")
+    found = ranking.items(report.findings)
+    counts = _severity_counts(found)
+    head = ", ".join(f"{count} {level}" for level, count, _rules in counts)
+    out = [f"## dojo audit: {len(found)} defects ({head})", "", f"`{where}`; {versions}.", ""]
+    out += [f"- {_cell(line.strip())}" for line in _run_lines(report)]
+    out += ["", "| severity | defects | rules |", "|---|---:|---|"]
+    out += [f"| {level} | {count} | {_cell(rules) or '–'} |" for level, count, rules in counts]
     out.append("")
-    for status in rows:
-        if status.findings and not status.not_judged:
-            out += [
-                f"<details><summary><b>{status.rule}</b> {_cell(status.title)}: {len(status.findings)}</summary>",
-                "",
-            ]
-            out += [f"- `{finding.path}:{finding.line}` {_cell(finding.message)}" for finding in status.findings]
-            out += ["", "</details>", ""]
+    coverage_line = _coverage_line(report)
+    if coverage_line:
+        out += [f"{coverage_line.capitalize()}.", ""]
     unchecked = [status for status in rows if status.not_judged and status.rule not in report.left_out]
     if unchecked:
-        out += ["**Not checked here:**", ""]
+        out += [f"**Not judged here ({len(unchecked)} rules):**", ""]
         out += [f"- {status.rule} {_cell(status.title)}: {_cell(status.not_judged)}" for status in unchecked]
         out.append("")
-    if report.suppressed or report.noqa:
-        out.append(f"{len(report.suppressed)} suppressed with a reason; {len(report.noqa)} behind `noqa` comments.")
+    if report.problems:
+        out += [f"**Not audited, or not loaded ({len(report.problems)}):**", ""]
+        listed = report.problems[:20] if summary else report.problems
+        out += [f"- `{_cell(problem.where)}`: {_cell(problem.message)}" for problem in listed]
+        if len(listed) < len(report.problems):
+            out.append(f"- and {len(report.problems) - len(listed)} more")
         out.append("")
-    out.append(_totals(report))
+    tail = [_totals(report)]
+    budget = COMMENT_LIMIT - len("\n".join(tail)) - 400
+    by_rule = {status.rule: status for status in rows}
+    left = 0
+    for level in ranking.SEVERITIES:
+        mine = [item for item in found if item.severity == level]
+        if not mine:
+            continue
+        section = [f"### {level.capitalize()}", ""]
+        for rule in dict.fromkeys(item.rule for item in mine):
+            group = [item for item in mine if item.rule == rule]
+            katas = kata_links(rule, site)
+            links = _md_link(rule_link(rule, site), "rule") + "".join(f" · {_md_link(link, 'kata')}" for link in katas)
+            block = [
+                f"<details><summary><b>{rule}</b> {_cell(by_rule[rule].title)}: {len(group)}</summary>",
+                "",
+                links,
+                "",
+            ]
+            shown = group[:SUMMARY_ITEMS_PER_RULE] if summary else group
+            block += [f"- `{item.path}:{item.line}` {_cell(_item_line(item).split('  ', 1)[1])}" for item in shown]
+            if len(shown) < len(group):
+                block.append(f"- and {len(group) - len(shown)} more (the full report lists them)")
+            block += ["", "</details>", ""]
+            if summary and len("\n".join(out + section + block)) > budget:
+                left += len(group)
+                continue
+            section += block
+        out += section
+    if left:
+        out += [f"{left} more defects are left out to fit a comment: see the full report.", ""]
+    comments = ranking.noqa_comments(report.noqa)
+    if report.suppressed or comments:
+        out += [
+            f"{len(report.suppressed)} suppressed with a reason; {len(comments)} `noqa` comments hide findings.",
+            "",
+        ]
+    if not summary:
+        out += ["| rule | title | findings |", "|---|---|---:|"]
+        for status in rows:
+            figure = "–" if status.not_judged else str(len(status.findings))
+            out.append(f"| [{status.rule}]({status.url}) | {_cell(status.title)} | {figure} |")
+        out.append("")
+    out += tail
     return "\n".join(out) + "\n"
 
 

@@ -15,14 +15,10 @@ from typing import Any
 from ruff import find_ruff_bin  # type: ignore[import-untyped]
 
 from dojo.audit.findings import Finding, Noqa, Problem
-from dojo.audit.project import Project, SourceFile
+from dojo.audit.project import Project, SourceFile, read_text
 
-SELECT = ["ANN", "E4", "E7", "E9", "F", "I001", "DTZ", "S608", "S610", "S611", "TID251", "S113"]
+SELECT = ["ANN", "E4", "E7", "E9", "F", "I001", "DTZ", "S608", "S610", "S611", "S113"]
 IGNORE = ["ANN401"]  # `Any` is allowed at integration boundaries, with a comment: for review
-BANNED_API = (
-    'lint.flake8-tidy-imports.banned-api = { "django.db.connection".msg = "raw database access", '
-    '"django.db.connections".msg = "raw database access" }'
-)
 CHUNK = 2_000  # files per ruff command line
 NOQA_COMMENT = re.compile(r"#\s*(?:ruff:\s*|flake8[:]\s*)?noqa\b[^#]*", re.IGNORECASE)
 
@@ -45,8 +41,6 @@ def rule_for(code: str, source: SourceFile | None) -> tuple[str, str] | None:
         return None if source is not None and source.is_test else ("DJ-5", "ruff-naive-datetimes")
     if code in {"S608", "S610", "S611"}:
         return "DJ-4", "ruff-raw-sql"
-    if code == "TID251":  # tests use the connection to count queries, not to send SQL
-        return None if source is not None and source.is_test else ("DJ-4", "raw-connection")
     if code == "S113":
         return "ARCH-5", "ruff-request-timeout"
     if code[0] in "EF":
@@ -59,9 +53,16 @@ def _chunks(files: Sequence[SourceFile]) -> Iterator[Sequence[SourceFile]]:
         yield files[start : start + CHUNK]
 
 
-def _lint_command(files: Sequence[SourceFile], *, ignore_noqa: bool) -> list[str]:
+def _source_roots(project: Project) -> str:
+    """ruff's `src` for the import order: the project's own import paths, so that its packages are first-party
+    (with no `[tool.ruff]` of the project's, ruff would take `/` as the project's root and see none)."""
+    roots = [project.root, project.root / "src", *project.import_paths]
+    return "src = [" + ", ".join(json.dumps(str(root)) for root in dict.fromkeys(roots)) + "]"
+
+
+def _lint_command(files: Sequence[SourceFile], *, ignore_noqa: bool, src: str) -> list[str]:
     command = [find_ruff_bin(), "check", "--no-cache", "--exit-zero", "--output-format", "json", "--quiet"]
-    command += ["--config", "lint.ignore = []", "--config", BANNED_API]
+    command += ["--config", "lint.ignore = []", "--config", src]
     command += ["--select", ",".join(SELECT), "--ignore", ",".join(IGNORE)]
     if ignore_noqa:
         command.append("--ignore-noqa")
@@ -85,8 +86,8 @@ def run(project: Project, lint_files: Sequence[SourceFile]) -> RuffResult:
                 command, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
             for name, command in (
-                ("all", _lint_command(chunk, ignore_noqa=True)),
-                ("honouring", _lint_command(chunk, ignore_noqa=False)),
+                ("all", _lint_command(chunk, ignore_noqa=True, src=_source_roots(project))),
+                ("honouring", _lint_command(chunk, ignore_noqa=False, src=_source_roots(project))),
                 ("format", _format_command(chunk)),
             )
         }
@@ -127,7 +128,7 @@ def _line(source: SourceFile | None, number: int) -> str:
     if source is None:
         return ""
     try:
-        lines = source.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = (read_text(source.path) or "").splitlines()
     except OSError:
         return ""
     return lines[number - 1].strip() if 0 < number <= len(lines) else ""
@@ -137,7 +138,7 @@ def _noqa_for(source: SourceFile | None, relative: str, item: dict[str, Any], ru
     number = int(item.get("noqa_row") or item["location"]["row"])
     match = NOQA_COMMENT.search(_line(source, number))
     if match is None and source is not None:  # a file-level `# ruff: noqa`
-        lines = source.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = (read_text(source.path) or "").splitlines()
         for index, text in enumerate(lines, start=1):
             found = NOQA_COMMENT.search(text)
             if found and re.match(r"\s*#\s*(ruff|flake8)\s*:\s*noqa", text, re.IGNORECASE):

@@ -33,6 +33,7 @@ CLIENT_MODULES = frozenset(
 CLIENT_TYPE = re.compile(r"(Client|Provider|Gateway|Bus|Queue|Publisher|Mailer|Sender|Http|Session|Api|API)$")
 CLIENT_FACTORY = re.compile(r"(client|_http|http|session)$", re.IGNORECASE)
 HAND_PARSED = frozenset({"request.body", "request.POST", "request.GET", "request.FILES"})
+DB_CONNECTIONS = frozenset({"connection", "connections"})
 REQUEST_ACTORS = ("request.user", "request.auth", "self.request.user", "self.request.auth")
 COMPLEXITY_NOTE = re.compile(r"\bO\(")
 TEST_CASE_BASES = re.compile(r"(^|\.)(TestCase|SimpleTestCase|TransactionTestCase|LiveServerTestCase|APITestCase)$")
@@ -60,6 +61,9 @@ class ModuleFacts:
     service_functions: dict[str, int] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # every identifier the module uses
     http_imports: list[tuple[int, str]] = field(default_factory=list)
+    tree: ast.Module = field(default_factory=lambda: ast.Module(body=[], type_ignores=[]))
+    service_calls: dict[str, set[str]] = field(default_factory=dict)  # service -> the names it calls
+    route_calls: set[str] = field(default_factory=set)  # names called by routes and views
 
 
 class FileChecks:
@@ -70,7 +74,7 @@ class FileChecks:
         self.tree = tree
         self.lines = lines
         self.findings: list[Finding] = []
-        self.facts = ModuleFacts(source)
+        self.facts = ModuleFacts(source, tree=tree)
         self.nodes = list(ast.walk(tree))  # walked once: every check reads this list
         self.for_lines = sorted(node.lineno for node in self.nodes if isinstance(node, ast.For))
         text = "\n".join(lines)
@@ -80,9 +84,20 @@ class FileChecks:
         self.stem = path.stem if path.stem != "__init__" else path.parent.name
         self.parts = set(path.parts[:-1]) | {self.stem}
         self.is_service = "services" in self.parts or self.stem.endswith("services")
+        # a management command or a script: data work run by hand, not a request's invariant or a test's data
+        self.is_command = ("commands" in self.parts and "management" in self.parts) or "scripts" in self.parts
         self.is_models = "models" in self.parts
         self.is_views = bool({"views", "api", "apis", "viewsets", "routers", "endpoints"} & self.parts)
         self.client_types = self._client_types()
+        self.callouts = self._callouts() if self.has_atomic else {}
+        self.owner_bases = {
+            id(inner): tuple(dotted(base) for base in node.bases)
+            for node in self.nodes
+            if isinstance(node, ast.ClassDef)
+            for inner in node.body
+            if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        self.small_names = _literal_names([node for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)])
 
     def add(self, node: ast.AST, rule: str, check: str, message: str) -> None:
         line = getattr(node, "lineno", 1)
@@ -176,18 +191,51 @@ class FileChecks:
 
     # --- application code -------------------------------------------------------------------------
 
+    def _connection_names(self) -> set[str]:
+        """The names this module binds to Django's database connections (`from django.db import connection`)."""
+        names: set[str] = set()
+        for node in self.nodes:
+            if isinstance(node, ast.ImportFrom) and node.module in {"django.db", "django.db.backends"}:
+                names |= {alias.asname or alias.name for alias in node.names if alias.name in DB_CONNECTIONS}
+            elif isinstance(node, ast.Import) and any(alias.name == "django" for alias in node.names):
+                names |= {"django.db.connection", "django.db.connections"}
+        return names
+
+    def _raw_sql(self, call: ast.Call, connections: set[str]) -> None:
+        """SQL sent through a connection: `connection.cursor()`, `connections["x"].cursor()`, its execute()."""
+        if not isinstance(call.func, ast.Attribute) or call.func.attr not in {"cursor", "execute", "executemany"}:
+            return
+        receiver = call.func.value
+        if isinstance(receiver, ast.Subscript):
+            receiver = receiver.value
+        if dotted(receiver) in connections:
+            self.add(
+                call,
+                "DJ-4",
+                "raw-connection",
+                f"SQL through `{ast.unparse(call.func)}()`: use the ORM, or say why raw SQL is necessary here.",
+            )
+
     def _code(self) -> None:
+        connections = self._connection_names()
         for node in self.nodes:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 self._function(node)
-            if isinstance(node, ast.Call) and _loads_data(node):
+            if connections and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                self._raw_sql(node, connections)
+            if isinstance(node, ast.Call) and _loads_data(node) and not self.is_command:
                 self.add(node, "TEST-5", "data-fixtures", "Code loads data with `loaddata`.")
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         route = self._route_kind(node)
+        called = {dotted(call.func).rsplit(".", 1)[-1] for call in _calls(node)}
+        if route or self.is_views:
+            self.facts.route_calls |= called
         if route:
             self._route(node, route)
-        if self.is_service and not node.name.startswith("_") and node.col_offset == 0:
+        if self.is_service:
+            self.facts.service_calls.setdefault(node.name, set()).update(called)
+        if self.is_service and not node.name.startswith("_") and node.col_offset == 0 and _has_logic(node):
             self.facts.service_functions[node.name] = node.lineno
         if self.is_service:
             for call in _calls(node):
@@ -225,7 +273,13 @@ class FileChecks:
         return ""
 
     def _route(self, node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> None:
-        queried = written = authorized = parsed = False
+        queried = written = authorized = parsed = unscoped = False
+        ids = {
+            arg.arg
+            for arg in [*node.args.args, *node.args.kwonlyargs]
+            if arg.arg in {"id", "pk", "uuid"} or arg.arg.endswith(("_id", "_pk", "_uuid"))
+        }
+        scoped = bool(SCOPE_WORDS.search(ast.unparse(node)))
         for inner in ast.walk(node):
             if isinstance(inner, ast.Call):
                 chain = dotted(inner.func)
@@ -241,6 +295,15 @@ class FileChecks:
                         "ARCH-2",
                         "writes-in-routes",
                         f"The route `{node.name}` writes rows itself: a service does.",
+                    )
+                if not authorized and not unscoped and _fetches_by_id(inner, chain, ids) and not scoped:
+                    unscoped = True
+                    self.add(
+                        inner,
+                        "ARCH-6",
+                        "unscoped-object-access",
+                        f"The route `{node.name}` fetches a row by `{_id_used(inner, ids)}` from the URL with no user "
+                        "or tenant in the query: let a service fetch it for the caller.",
                     )
                 if not authorized and ".objects." in f"{chain}." and _mentions_actor(inner):
                     authorized = True
@@ -268,6 +331,26 @@ class FileChecks:
                     "hand-parsed-requests",
                     f"The route `{node.name}` reads `{dotted(inner)}` itself: declare a Schema parameter.",
                 )
+
+    def _callouts(self) -> dict[str, str]:
+        """The module's own functions and methods that call out (HTTP, mail, an injected client), by name,
+        with the first such call: a call of one inside a transaction calls out one level deeper."""
+        found: dict[str, str] = {}
+        for node in self.nodes:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            injected = self._injected(node)
+            for call in _calls_outside_on_commit_of(node.body):
+                chain = dotted(call.func)
+                if self._external(chain, injected):
+                    found.setdefault(node.name, chain)
+                    break
+        return found
+
+    def _external(self, chain: str, injected: set[str]) -> bool:
+        root = chain.split(".", 1)[0]
+        method = chain.rsplit(".", 1)[-1]
+        return root in injected or root in {lib.split(".")[0] for lib in EXTERNAL_LIBRARIES} or method in MAIL_FUNCTIONS
 
     def _transactions(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         """External calls and event publishing inside the atomic blocks of one function."""
@@ -319,10 +402,24 @@ class FileChecks:
                 "external-call-in-transaction",
                 f"`{chain}()` calls out while `{node.name}` holds a transaction open: call it before or after.",
             )
+        elif isinstance(call.func, ast.Name | ast.Attribute) and chain.split(".", 1)[0] in {method, "self", "cls"}:
+            deeper = self.callouts.get(method)
+            if deeper and method != node.name:
+                self.add(
+                    call,
+                    "DATA-2",
+                    "external-call-in-transaction",
+                    f"`{chain}()` calls out (`{deeper}()`) while `{node.name}` holds a transaction open: "
+                    "call it before or after.",
+                )
 
     def _writes(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         if any(_is_atomic(decorator) for decorator in node.decorator_list) or node.name == "save":
             return
+        if self.is_command or _bulk_only(node):
+            return
+        if node.name in ADMIN_ATOMIC and any(base.endswith(ADMIN_BASES) for base in self.owner_bases.get(id(node), ())):
+            return  # Django's admin runs these inside the transaction of its change and delete views
         writes = _count_writes(node.body)
         if writes >= 2:
             self.add(
@@ -338,13 +435,14 @@ class FileChecks:
             return  # fewer than two loops: nothing nested
         if COMPLEXITY_NOTE.search("\n".join(self.lines[start - 1 : end])):
             return
+        small = self.small_names | _literal_names(node.body)
         for outer in _own_nodes(node):
-            if not isinstance(outer, ast.For) or _small(outer.iter):
+            if not isinstance(outer, ast.For) or _small(outer.iter, small):
                 continue
             # the outer loop's names, and every name assigned in its body: an inner loop over those is per item
             bound = _bound_names(outer.target) | _assigned_names(outer.body)
             for inner in _own_nodes_of(outer.body):
-                if isinstance(inner, ast.For) and not _small(inner.iter):
+                if isinstance(inner, ast.For) and not _small(inner.iter, small):
                     used = {name.id for name in ast.walk(inner.iter) if isinstance(name, ast.Name)}
                     if not used & bound:
                         self.add(
@@ -449,6 +547,26 @@ def _orm_write(call: ast.Call) -> bool:
     return False
 
 
+def _has_logic(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """More than one statement (a docstring aside): a function that only raises, returns or delegates is no
+    business logic of its own for TEST-2."""
+    body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) and isinstance(
+        node.body[0].value, ast.Constant) else node.body  # fmt: skip
+    return len(body) > 1 or any(
+        isinstance(statement, ast.If | ast.For | ast.While | ast.With | ast.Try) for statement in body
+    )
+
+
+def _bulk_only(node: ast.AST) -> bool:
+    """Every write of the function is a bulk operation: a batch of independent rows (an index, a sync)."""
+    methods = [
+        call.func.attr
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and _orm_write(call)
+    ]
+    return bool(methods) and all(method.startswith("bulk_") for method in methods)
+
+
 def _terminates(body: list[ast.stmt]) -> bool:
     if not body:
         return False
@@ -458,8 +576,29 @@ def _terminates(body: list[ast.stmt]) -> bool:
     return isinstance(last, ast.If) and _terminates(last.body) and _terminates(last.orelse)
 
 
+# the ModelAdmin methods that Django's admin calls inside `transaction.atomic()` (changeform_view, delete_view)
+ADMIN_ATOMIC = frozenset(
+    {"save_model", "save_related", "save_formset", "delete_model", "response_add", "response_change"}
+)
+ADMIN_BASES = ("ModelAdmin", "InlineModelAdmin", "StackedInline", "TabularInline")
+CREATES = frozenset({"create", "get_or_create", "update_or_create"})
+
+
 def _writes_in(node: ast.AST, seen: set[str]) -> int:
-    """Writes a statement makes; saving or deleting one object twice counts once: it is one row."""
+    """Writes a statement makes; saving or deleting one object twice counts once: it is one row, and so is
+    a `save()` of the object a `create()` just made (`row = M.objects.create(...)`, then `row.save()`)."""
+    if (
+        isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr in CREATES
+        and _orm_write(node.value)
+    ):
+        for target in node.targets:
+            first = target.elts[0] if isinstance(target, ast.Tuple) and target.elts else target
+            if isinstance(first, ast.Name):
+                seen.add(first.id)
+        return 1
     count = 0
     for inner in ast.walk(node):
         if isinstance(inner, ast.Call) and _orm_write(inner):
@@ -521,6 +660,11 @@ def _calls(node: ast.AST) -> Iterator[ast.Call]:
             yield inner
 
 
+def _calls_outside_on_commit_of(body: list[ast.stmt]) -> Iterator[ast.Call]:
+    for statement in body:
+        yield from _calls_outside_on_commit(statement)
+
+
 def _calls_outside_on_commit(node: ast.AST) -> Iterator[ast.Call]:
     """The calls a statement makes now: not those handed to `on_commit()`, nor those of inner functions."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
@@ -533,6 +677,29 @@ def _calls_outside_on_commit(node: ast.AST) -> Iterator[ast.Call]:
         yield from _calls_outside_on_commit(child)
 
 
+# a function that names the caller or its tenant scopes its queries (or hands them a scope): no ARCH-6 fetch
+SCOPE_WORDS = re.compile(
+    r"request\.(user|auth)|\b(user|owner|tenant|organization|organisation|account|team|workspace)\b"
+)  # whole words: a `user_id` from the URL is the row asked for, not the caller
+
+
+def _fetches_by_id(call: ast.Call, chain: str, ids: set[str]) -> bool:
+    """`Model.objects.get(pk=order_id)`, `.filter(id=order_id)`, `get_object_or_404(Model, pk=order_id)`."""
+    if not ids:
+        return False
+    fetching = chain.endswith((".get", ".filter", ".get_or_none", ".first")) and ".objects" in chain
+    if not fetching and chain not in {"get_object_or_404", "get_list_or_404", "shortcuts.get_object_or_404"}:
+        return False
+    return bool(_id_used(call, ids))
+
+
+def _id_used(call: ast.Call, ids: set[str]) -> str:
+    for keyword in call.keywords:
+        if isinstance(keyword.value, ast.Name) and keyword.value.id in ids:
+            return keyword.value.id
+    return ""
+
+
 def _mentions_actor(call: ast.Call) -> bool:
     for value in [*call.args, *(keyword.value for keyword in call.keywords)]:
         for inner in ast.walk(value):
@@ -541,17 +708,53 @@ def _mentions_actor(call: ast.Call) -> bool:
     return False
 
 
-def _small(node: ast.expr) -> bool:
-    """An iterable of fixed, small size: a literal, a CONSTANT, `range()`, or `enumerate()` of one of those."""
+SMALL_LITERAL = 64  # elements: a literal list this long, written in the code, is a fixed small size
+
+
+def _small(node: ast.expr, names: frozenset[str] | set[str] = frozenset()) -> bool:
+    """An iterable of fixed, small size: a literal, a CONSTANT, a name bound to a literal (`fields = [...]`),
+    `range()`, the items of one of those, or `enumerate()` of one of those."""
     if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict | ast.Constant):
         return True
-    if isinstance(node, ast.Name) and node.id.isupper():
+    if isinstance(node, ast.Name) and (node.id.isupper() or node.id in names):
+        return True
+    if isinstance(node, ast.Attribute) and node.attr.isupper():  # `Model.CHOICES`, `settings.LANGUAGES`
         return True
     if isinstance(node, ast.Call):
         name = dotted(node.func)
-        if name in {"range", "zip", "reversed", "sorted", "enumerate"} and node.args:
-            return name == "range" or _small(node.args[0])
+        if name in {"range", "zip", "reversed", "sorted", "enumerate", "list", "tuple", "set"} and node.args:
+            return name == "range" or _small(node.args[0], names)
+        if isinstance(node.func, ast.Attribute) and node.func.attr in {"items", "keys", "values"}:
+            return _small(node.func.value, names)
     return False
+
+
+def _literal_names(body: list[ast.stmt]) -> set[str]:
+    """Names assigned a short literal collection in these statements (and never anything else there)."""
+    literal: set[str] = set()
+    other: set[str] = set()
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                size = (
+                    len(node.value.keys if isinstance(node.value, ast.Dict) else node.value.elts)
+                    if isinstance(node.value, ast.List | ast.Tuple | ast.Set | ast.Dict)
+                    else 0
+                )
+                for target in targets:
+                    if isinstance(target, ast.Name):  # an empty literal is a collection filled later
+                        (literal if 0 < size <= SMALL_LITERAL else other).add(target.id)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                other.add(node.target.id)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.attr in {"append", "extend", "insert", "add", "update", "setdefault"}
+            ):
+                other.add(node.func.value.id)
+    return literal - other
 
 
 def _bound_names(target: ast.expr) -> set[str]:
@@ -659,11 +862,27 @@ def _test_layout(facts: list[ModuleFacts]) -> list[Finding]:
     return findings
 
 
+HTTP_TEST_CLIENTS = frozenset({"client", "api_client", "Client", "APIClient", "TestClient", "AsyncClient"})
+
+
 def _tested_services(facts: list[ModuleFacts]) -> list[Finding]:
+    """A public service function that no test reaches: not named by a test, not called by a service a test
+    names (one call deep and on), and not called by a route or view when the tests send requests."""
     tests = [fact for fact in facts if fact.source.is_test]
     if not tests:
         return []
     named = {name for fact in tests for name in fact.names}
+    if named & HTTP_TEST_CLIENTS:
+        named |= {name for fact in facts if not fact.source.is_test for name in fact.route_calls}
+    calls: dict[str, set[str]] = {}
+    for fact in facts:
+        for service, called in fact.service_calls.items():
+            calls.setdefault(service, set()).update(called)
+    reached = {name for name in calls if name in named}
+    while reached:
+        more = {name for service in reached for name in calls.get(service, set())} - named
+        named |= more
+        reached = {name for name in more if name in calls}
     return [
         Finding(
             fact.source.relative,
@@ -676,3 +895,89 @@ def _tested_services(facts: list[ModuleFacts]) -> list[Finding]:
         for name, line in fact.service_functions.items()
         if name not in named
     ]
+
+
+# --- DJ-5: a naive date or time that reaches storage or a query ---------------------------------------
+
+PRESENTING = frozenset({
+    "strftime", "isoformat", "year", "month", "day", "hour", "minute", "second", "microsecond", "weekday",
+    "isoweekday", "isocalendar", "date", "time", "timestamp", "ctime", "timetuple", "astimezone",
+})  # fmt: skip
+# calls whose argument is shown, logged or made aware, never stored as it is
+SHOWING = re.compile(
+    r"(^|\.)(print|format|strftime|str|repr|len|debug|info|warning|warn|error|exception|critical|log|"
+    r"make_aware|localtime|localize|astimezone|echo|write|sleep)$"
+)
+MAX_FOLLOW = 4  # a value assigned to a name is followed through this many names
+
+
+def naive_value_kept(tree: ast.Module, line: int, parents: dict[int, ast.AST] | None = None) -> bool:
+    """Whether a naive date or time made on `line` can be stored or compared in a query (DJ-5): passed as a
+    keyword (a model's field, a filter), assigned to an attribute or an item, returned, or handed to a
+    function. A value only shown (`strftime`, `.year`, an f-string), logged, compared in Python or
+    made aware is not stored, and is no finding. When the line holds no call this reads, it is kept."""
+    parents = parents if parents is not None else _parents(tree)
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node, "lineno", 0) == line and _makes_time(node)
+    ]
+    if not calls:
+        return True
+    return any(_kept(call, parents, MAX_FOLLOW) for call in calls)
+
+
+def _parents(tree: ast.AST) -> dict[int, ast.AST]:
+    return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _makes_time(call: ast.Call) -> bool:
+    name = dotted(call.func)
+    last = name.rsplit(".", 1)[-1]
+    return last in {"now", "today", "utcnow", "fromtimestamp", "utcfromtimestamp", "strptime", "combine"} or (
+        last in {"datetime", "date"} and bool(call.args)
+    )
+
+
+def _kept(node: ast.AST, parents: dict[int, ast.AST], follow: int) -> bool:
+    parent = parents.get(id(node))
+    if parent is None or isinstance(parent, ast.Expr | ast.Compare | ast.JoinedStr | ast.FormattedValue):
+        return False
+    if isinstance(parent, ast.Attribute):  # `now.year`, `now.strftime(...)`, `now.date()`: shown
+        if parent.attr in PRESENTING:
+            return False
+        if parent.attr == "replace":  # `.replace(tzinfo=...)` makes it aware; other replaces keep it naive
+            call = parents.get(id(parent))
+            if isinstance(call, ast.Call) and any(keyword.arg == "tzinfo" for keyword in call.keywords):
+                return False
+            return _kept(call, parents, follow) if call is not None else True
+        return True
+    if isinstance(parent, ast.keyword):
+        call = parents.get(id(parent))
+        return not (isinstance(call, ast.Call) and SHOWING.search(dotted(call.func)))
+    if isinstance(parent, ast.Call):
+        return node is parent.func or not SHOWING.search(dotted(parent.func))
+    if isinstance(parent, ast.BinOp | ast.UnaryOp | ast.IfExp | ast.BoolOp | ast.Tuple | ast.List | ast.Dict):
+        return _kept(parent, parents, follow)
+    if isinstance(parent, ast.Assign | ast.AnnAssign | ast.NamedExpr):
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        names = [target.id for target in targets if isinstance(target, ast.Name)]
+        if len(names) != len(targets):  # an attribute or an item: stored on an object
+            return True
+        return follow > 0 and any(_name_kept(name, parent, parents, follow - 1) for name in names)
+    return True  # returned, yielded, awaited, or anything else: it may be stored
+
+
+def _name_kept(name: str, assignment: ast.AST, parents: dict[int, ast.AST], follow: int) -> bool:
+    scope: ast.AST | None = parents.get(id(assignment))
+    while scope is not None and not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Module):
+        scope = parents.get(id(scope))
+    if scope is None:
+        return True
+    line = getattr(assignment, "lineno", 0)
+    uses = [
+        node
+        for node in ast.walk(scope)
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load) and node.lineno >= line
+    ]
+    return any(_kept(use, parents, follow) for use in uses)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dojo.audit.findings import Finding, Suppression
+from dojo.audit.project import read_text
 
 COMMENT = re.compile(r"#\s*dojo:\s*ignore\[(?P<rules>[A-Z0-9,\s-]+)\](?P<reason>[^#]*)")
 
@@ -44,7 +45,7 @@ def apply(
     for finding in findings:
         if finding.path not in cache:
             try:
-                cache[finding.path] = comments((root / finding.path).read_text(encoding="utf-8", errors="replace"))
+                cache[finding.path] = comments(read_text(root / finding.path) or "")
             except OSError:
                 cache[finding.path] = []
         match = next(

@@ -13,6 +13,8 @@ from dojo.cli.core import FAILED, Dojo, DojoError, find_root
 from dojo.cli.registry import COMMANDS, parser
 from dojo.manifest import ManifestError
 
+TEAM_COMMANDS = ("audit", "rules")
+
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     if argv and argv[0] in COMMANDS and COMMANDS[argv[0]].passthrough:  # its own options, untouched
@@ -27,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parse(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as stop:  # --help, or a usage error argparse has already explained
         return int(stop.code or 0)
+    if args.command in TEAM_COMMANDS:  # a team runs these in its own project: no clone of the dojo needed
+        from dojo.audit.entry import main as team_command
+
+        return team_command([args.command, *args.rest])
     out = Console(highlight=False, emoji=False)
     err = Console(stderr=True, highlight=False, emoji=False)
     try:

@@ -349,7 +349,7 @@ def cmd_dev(dojo: Dojo, args: argparse.Namespace) -> int:
     return status
 
 
-@command("audit", "for contributors: audit the katas (`uv run dojo audit --help`)", passthrough=True)
+@command("audit", "audit a Django project against the standard (`dojo audit --help`)", passthrough=True)
 def cmd_audit(dojo: Dojo, args: argparse.Namespace) -> int:
     status: int = _contributor_module("dojo.audit.cli").main(args.rest)  # from dojo.audit.cli import main
     return status
@@ -364,6 +364,12 @@ def cmd_workshop(dojo: Dojo, args: argparse.Namespace) -> int:
     from dojo.workshop.cli import main
 
     return main(args.rest)
+
+
+@command("rules", "the standard for coding assistants (`dojo rules export --help`)", passthrough=True)
+def cmd_rules(dojo: Dojo, args: argparse.Namespace) -> int:
+    status: int = _contributor_module("dojo.audit.export").main(args.rest)  # from dojo.audit.export import main
+    return status
 
 
 def _contributor_module(name: str) -> Any:  # noqa: ANN401 - a module of ours, loaded by name

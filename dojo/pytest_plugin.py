@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dojo import bytecode, isolation, names, paths, results
+from dojo import bytecode, cpulimit, isolation, names, paths, results
 from dojo.manifest import Kata, kata_by_slug, load_katas
 from dojo.problems import (
     BROKEN,
@@ -259,6 +259,8 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 def pytest_configure(config: pytest.Config) -> None:
     global _current_config
     _current_config = config
+    if not config.pluginmanager.is_registered(cpulimit):
+        config.pluginmanager.register(cpulimit, "dojo.cpulimit")  # each check's limit, in CPU seconds
     config.addinivalue_line("markers", "postgresql: the check needs PostgreSQL (row locks, concurrent sessions)")
     config.addinivalue_line("markers", "threads: the check runs another worker in a thread (not in the browser)")
     if _grading(config) and config.getoption("tbstyle") == "auto":
@@ -361,7 +363,7 @@ def _prepare_items(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("postgresql") and not on_postgresql:
             item.add_marker(needs_postgresql)
         if _kata_of(item) is not None and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(GRADER_TIMEOUT_SECONDS))
+            item.add_marker(pytest.mark.timeout(cpulimit.wall_seconds()))  # a backstop: the limit is CPU time
         if _kata_of(item) is not None:
             # warnings as errors is for our own code: a learner's deprecated but working call (Ninja's
             # `return 201, obj`) is reported in the warnings summary, not turned into a false failure

@@ -1,0 +1,52 @@
+"""A check's time limit is CPU time: the same verdict on an idle machine and on a loaded one."""
+
+import time
+
+import pytest
+
+from dojo import cpulimit
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def test_a_loop_that_works_for_ever_is_stopped_by_its_cpu_time() -> None:
+    with pytest.raises(cpulimit.CpuTimeExceeded, match=r"Timeout \(0.2 s of CPU time\)"), cpulimit.cpu_time_limit(0.2):
+        spin()
+
+
+def test_except_exception_in_the_code_under_test_cannot_swallow_the_limit() -> None:
+    def stubborn() -> None:
+        while True:
+            try:
+                while True:
+                    pass
+            except Exception:  # noqa: S112 - what careless kata code does
+                continue
+
+    with pytest.raises(cpulimit.CpuTimeExceeded), cpulimit.cpu_time_limit(0.2):
+        stubborn()
+
+
+def test_waiting_spends_no_cpu_time_so_a_busy_machine_changes_no_verdict() -> None:
+    """The clock on the wall runs on while the process waits (as it does when other processes hold the
+    CPUs); the limit does not: 0.5 s of waiting under a limit of 0.1 s of CPU time is not stopped."""
+    with cpulimit.cpu_time_limit(0.1):
+        time.sleep(0.5)
+    with pytest.raises(cpulimit.CpuTimeExceeded), cpulimit.cpu_time_limit(0.1):
+        spin()
+
+
+def test_the_limit_is_lifted_after_the_block() -> None:
+    with cpulimit.cpu_time_limit(0.1):
+        pass
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # more CPU time than the limit was: nothing stops it now
+        pass
+
+
+def test_the_wall_clock_backstop_is_far_longer_than_the_cpu_limit() -> None:
+    assert cpulimit.wall_seconds(10) >= 10 * cpulimit.WALL_BACKSTOP
+    assert cpulimit.available()

@@ -5,6 +5,7 @@ another one (`uv run dojo` works in the clone it is run in, and the project's te
 temporary copy) with `use_repo`. The old names (`paths.REPO`, `paths.KATAS`, …) read the same root.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,8 +59,20 @@ class Repo:
 
     @property
     def state(self) -> Path:
-        """The learner's own state (git-ignored): results, progress, backups, starter snapshots."""
+        """The learner's own state (git-ignored): results, progress, backups, starter snapshots.
+
+        `DOJO_STATE` moves the state of this checkout elsewhere: the project's own tests point it at a
+        temporary folder, so that no test can read or write the learner's `.dojo/`.
+        """
+        moved = os.environ.get(STATE_VARIABLE)
+        if moved and self.root == HOME.root:
+            return Path(moved)
         return self.root / ".dojo"
+
+    @property
+    def browser_cache(self) -> Path:
+        """The in-browser runner's downloads: a cache, not the learner's state (no test moves it)."""
+        return self.root / ".dojo" / "browser-cache"
 
     @property
     def backups(self) -> Path:
@@ -87,6 +100,7 @@ class Repo:
             return str(path)
 
 
+STATE_VARIABLE = "DOJO_STATE"
 HOME = Repo(Path(__file__).resolve().parent.parent)
 _current = [HOME]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dojo import bytecode, cpulimit, isolation, names, paths, results
+from dojo import bytecode, cpulimit, isolation, names, paths, results, tamper
 from dojo.manifest import Kata, kata_by_slug, load_katas
 from dojo.problems import (
     BROKEN,
@@ -259,8 +259,9 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 def pytest_configure(config: pytest.Config) -> None:
     global _current_config
     _current_config = config
-    if not config.pluginmanager.is_registered(cpulimit):
-        config.pluginmanager.register(cpulimit, "dojo.cpulimit")  # each check's limit, in CPU seconds
+    for module in (cpulimit, tamper):  # each check's limit in CPU seconds; what kata code may not change
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, module.__name__)
     config.addinivalue_line("markers", "postgresql: the check needs PostgreSQL (row locks, concurrent sessions)")
     config.addinivalue_line("markers", "threads: the check runs another worker in a thread (not in the browser)")
     if _grading(config) and config.getoption("tbstyle") == "auto":
@@ -520,6 +521,7 @@ def _replay(session: pytest.Session, child: isolation.Child) -> int:
     if not child.completed:
         started += 1
         _report_lost_child(session, child)
+    tamper.after_child(session, child.slug, child.messages)
     return started
 
 

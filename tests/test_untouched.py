@@ -11,7 +11,7 @@ from . import untouched
 
 def test_the_learner_state_is_a_temporary_folder_for_the_whole_session() -> None:
     moved = Path(os.environ[paths.STATE_VARIABLE])
-    assert paths.STATE == moved
+    assert moved == paths.STATE
     assert not moved.is_relative_to(paths.HOME.root)
     assert paths.HOME.browser_cache == paths.HOME.root / ".dojo" / "browser-cache", "a cache, not the state"
 

@@ -745,7 +745,13 @@ def _kata_results(plan: Plan, finished_at: str) -> dict[str, results.KataResult]
     for slug in [kata.slug for kata in load_katas() if kata.slug in plan.results or kata.slug in plan.deselected]:
         entries = plan.results.get(slug, [])
         tests = [results.TestResult(**{k: v for k, v in entry.items() if k != "slug"}) for entry in entries]
-        graded[slug] = results.kata_result(slug, tests, deselected=plan.deselected.get(slug, ()), graded_at=finished_at)
+        graded[slug] = results.kata_result(
+            slug,
+            tests,
+            deselected=plan.deselected.get(slug, ()),
+            graded_at=finished_at,
+            files_sha256=tamper.checksum(_kata_root() / slug),
+        )
     return graded
 
 

@@ -189,3 +189,9 @@ def test_the_checksum_changes_with_any_file_of_the_kata(tmp_path: Path) -> None:
     assert tamper.checksum(kata) != first
     os.remove(kata / "notes.txt")
     assert tamper.checksum(kata) == first
+
+
+def test_each_result_records_the_checksum_of_the_files_it_graded(gradings_of_solutions: Grading) -> None:
+    """A results file edited by hand, or kept from other files, does not match the files a lead grades again."""
+    for slug, result in gradings_of_solutions.katas.items():
+        assert result.files_sha256 == tamper.checksum(paths.SOLUTIONS / slug)

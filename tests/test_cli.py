@@ -50,6 +50,26 @@ def test_list_shows_every_kata_in_order_with_its_status_and_the_progress(repo: P
     assert run("list")[1] == out
 
 
+def test_at_80_columns_the_list_shows_whole_slugs_and_backup_ids_and_stays_short(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slugs and backup IDs are what the learner types: never cut; titles and levels go first."""
+    monkeypatch.setenv("COLUMNS", "80")
+    write_results(repo, {"webhook_idempotency": "failing"})
+    _, out, _ = run()
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 80
+    rows = {line.split("│")[2].strip().removeprefix("▶ ") for line in lines if line.count("│") > 3}
+    assert {kata.slug for kata in katas(repo)} <= rows
+    assert len(lines) <= 2 * len(katas(repo)) + 8, f"{len(lines)} lines"
+    (repo / "katas" / "at_least_once_consumer" / "services.py").write_text("# mine\n", encoding="utf-8")
+    run("reset", "at_least_once_consumer")
+    [backup] = (repo / ".dojo" / "backups").iterdir()
+    _, listed, _ = run("backups")
+    assert max(map(len, listed.splitlines())) <= 80
+    assert any(f"│ {backup.name} " in line for line in listed.splitlines()), listed
+
+
 def test_next_gives_the_first_unsolved_kata_its_files_page_and_grading_command(repo: Path, run: Run) -> None:
     status, out, _ = run("next")
     assert status == 0

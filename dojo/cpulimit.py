@@ -12,10 +12,11 @@ timer (Windows, the browser's WebAssembly Python) only the backstop applies.
 """
 
 import contextlib
+import faulthandler
 import os
 import signal
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -50,6 +51,28 @@ def cpu_time_limit(seconds: float = CPU_SECONDS) -> Iterator[None]:
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise CpuTimeExceeded(MESSAGE.format(seconds=seconds), pytrace=True)
+
+    previous = signal.signal(signal.SIGPROF, stop)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+@contextlib.contextmanager
+def cpu_time_limit_or_exit(seconds: float, dump_fd: int, exit_now: Callable[[int], object]) -> Iterator[None]:
+    """Loading a kata: once the process has spent `seconds` of CPU time, dump where every thread was (as
+    faulthandler's wall-clock limit does, so the parent names the learner's line) and end the process."""
+    if seconds <= 0 or not available():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        os.write(dump_fd, f"Timeout ({seconds:g} s of CPU time)!\n".encode())
+        faulthandler.dump_traceback(file=dump_fd, all_threads=True)
+        exit_now(1)
 
     previous = signal.signal(signal.SIGPROF, stop)
     signal.setitimer(signal.ITIMER_PROF, seconds)

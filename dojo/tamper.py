@@ -350,7 +350,8 @@ def findings_of(slug: str, messages: list[dict[str, Any]]) -> list[str]:
             if data.get("when") == "call" or data.get("outcome") in ("failed", "skipped"):
                 reported.add(data.get("nodeid"))
     silent = [nodeid for nodeid in collected if nodeid not in reported]
-    if silent and not findings and not any(m.get("kind") == "exit" for m in messages):
+    finished = any(m.get("kind") == "done" for m in messages)  # else the lost process is reported as such
+    if silent and not findings and finished:
         names = ", ".join(nodeid.rsplit("::", 1)[-1] for nodeid in silent[:5])
         more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
         findings.append(

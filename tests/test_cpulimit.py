@@ -1,5 +1,7 @@
 """A check's time limit is CPU time: the same verdict on an idle machine and on a loaded one."""
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -50,3 +52,19 @@ def test_the_limit_is_lifted_after_the_block() -> None:
 def test_the_wall_clock_backstop_is_far_longer_than_the_cpu_limit() -> None:
     assert cpulimit.wall_seconds(10) >= 10 * cpulimit.WALL_BACKSTOP
     assert cpulimit.available()
+
+
+def test_loading_that_works_for_ever_ends_the_process_and_dumps_where_it_was() -> None:
+    """A kata whose loading never ends: the dump names the line (the parent reads it), at any load."""
+
+    program = (
+        "import os\n"
+        "from dojo import cpulimit\n"
+        "with cpulimit.cpu_time_limit_or_exit(0.2, 2, os._exit):\n"
+        "    while True: pass\n"
+    )
+    command = [sys.executable, "-c", program]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    assert completed.returncode == 1
+    assert "Timeout (0.2 s of CPU time)!" in completed.stderr
+    assert 'File "<string>", line 4' in completed.stderr

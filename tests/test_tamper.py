@@ -41,7 +41,7 @@ from dojo import paths
 
 refused = []
 other_kata = Path(__file__).parent.parent / "thin_router"
-for target in (paths.GRADERS / "thin_router" / "planted.py", other_kata / "services.py"):
+for target in (paths.GRADERS / "thin_router" / "planted.py", other_kata / "services.py", paths.STATE / "results.json"):
     try:
         target.write_text("# planted")
     except PermissionError:
@@ -133,7 +133,7 @@ def test_a_pytest_plugin_registered_by_kata_code_is_named(tampered: tuple[Path, 
     assert "missing_index/speedup.py" in message
 
 
-def test_writes_into_the_graders_and_another_kata_are_refused_and_named(
+def test_writes_into_the_graders_another_kata_and_the_results_are_refused_and_named(
     tampered: tuple[Path, dict[str, Grading]],
 ) -> None:
     tree, gradings = tampered
@@ -141,6 +141,7 @@ def test_writes_into_the_graders_and_another_kata_are_refused_and_named(
     assert "a write into graders/thin_router/planted.py was refused (" in message
     assert "cursor_pagination/cache.py, line" in message
     assert "thin_router/services.py was refused" in message
+    assert "results.json was refused" in message, "the learner's results are the harness's to write"
     assert not (paths.GRADERS / "thin_router" / "planted.py").exists()
     assert (tree / "thin_router" / "services.py").read_text() == (
         paths.SOLUTIONS / "thin_router" / "services.py"

@@ -15,6 +15,7 @@ import contextlib
 import faulthandler
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -35,7 +36,12 @@ class CpuTimeExceeded(pytest.fail.Exception):  # type: ignore[misc,name-defined]
 
 
 def available() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    """An interval timer of CPU time, in the thread that gets signals (not the browser's WebAssembly Python)."""
+    return (
+        sys.platform not in ("emscripten", "wasi", "win32")
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
 
 
 def wall_seconds(cpu_seconds: float = CPU_SECONDS) -> float:

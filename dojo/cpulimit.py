@@ -6,7 +6,7 @@ counted in CPU seconds (`ITIMER_PROF`: every thread of the process, user and sys
 is the same at any load. `DOJO_GRADER_TIMEOUT` is that limit, in CPU seconds (10 by default).
 
 Code that waits without working (a `sleep`, a lock) spends no CPU time: pytest-timeout's wall-clock
-limit stays behind it as a backstop, `WALL_BACKSTOP` times longer, long enough never to decide a
+limit stays behind it as a backstop, `WALL_BACKSTOP` (30) times longer, long enough never to decide a
 verdict of code that works. The grading plugin registers these hooks; where there is no interval
 timer (Windows, the browser's WebAssembly Python) only the backstop applies.
 """
@@ -26,7 +26,9 @@ import pytest
 from dojo import paths
 
 CPU_SECONDS = float(os.environ.get("DOJO_GRADER_TIMEOUT", "10"))
-WALL_BACKSTOP = 12  # the wall-clock limit, in multiples of the CPU limit
+WALL_BACKSTOP = (
+    30  # the wall-clock limit, in multiples of the CPU limit: a process gets 1/20 of a CPU at a load of 40 on 2 cores
+)
 MESSAGE = "Timeout ({seconds:g} s of CPU time): the check was stopped, as code that loops for ever is"
 
 

@@ -61,11 +61,12 @@ class Repo:
     def state(self) -> Path:
         """The learner's own state (git-ignored): results, progress, backups, starter snapshots.
 
-        `DOJO_STATE` moves the state of this checkout elsewhere: the project's own tests point it at a
-        temporary folder, so that no test can read or write the learner's `.dojo/`.
+        `DOJO_STATE` moves the state of the clone `DOJO_STATE_OF` names elsewhere: the project's own tests
+        point it at a temporary folder, so that no test can read or write the learner's `.dojo/` (a
+        temporary clone a test makes keeps its own).
         """
-        moved = os.environ.get(STATE_VARIABLE)
-        if moved and self.root == HOME.root:
+        moved, owner = os.environ.get(STATE_VARIABLE), os.environ.get(STATE_OWNER_VARIABLE)
+        if moved and owner and Path(owner).resolve() == self.root:
             return Path(moved)
         return self.root / ".dojo"
 
@@ -101,6 +102,7 @@ class Repo:
 
 
 STATE_VARIABLE = "DOJO_STATE"
+STATE_OWNER_VARIABLE = "DOJO_STATE_OF"
 HOME = Repo(Path(__file__).resolve().parent.parent)
 _current = [HOME]
 

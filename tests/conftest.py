@@ -42,6 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     state = Path(tempfile.mkdtemp(prefix="dojo-test-state-"))
     os.environ[paths.STATE_VARIABLE] = str(state)  # every grading process the tests start inherits it
+    os.environ[paths.STATE_OWNER_VARIABLE] = str(paths.HOME.root)  # this clone's state only
     config.stash[STATE] = state
     config.stash[SNAPSHOT] = untouched.snapshot(paths.HOME.root)
 
@@ -50,6 +51,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is not None:
         os.environ.pop(paths.STATE_VARIABLE, None)
+        os.environ.pop(paths.STATE_OWNER_VARIABLE, None)
         shutil.rmtree(state, ignore_errors=True)
 
 

@@ -51,6 +51,7 @@ def test_the_limit_is_lifted_after_the_block() -> None:
 
 def test_the_wall_clock_backstop_is_far_longer_than_the_cpu_limit() -> None:
     assert cpulimit.wall_seconds(10) > 20 * 10, "at 1/20 of a CPU (a load of 40 on 2 cores) the CPU limit comes first"
+    assert cpulimit.wall_seconds(1) > 40 * 1, "a test's one-second limit too, at a load of 80"
     assert cpulimit.available()
 
 

@@ -4,6 +4,7 @@ Kept apart from `dojo.state` (which validates the learner's state with pydantic)
 which only writes its results, starts without importing pydantic.
 """
 
+import errno
 import json
 import os
 import stat
@@ -24,14 +25,21 @@ def now() -> str:
 
 
 def cannot_write(path: Path, error: OSError) -> StateError:
-    """The message for a write into `.dojo` that failed."""
+    """The message for a write into `.dojo` that failed, with the fix for its cause (never a wrong one)."""
     folder = path.parent
     reason = error.strerror or str(error)
-    return StateError(
-        f"Could not write {folder.name}/{path.name} ({reason}): your progress is not saved. "
-        f"{folder} must be a folder you can write to (e.g. `chmod u+w {folder.name}`); "
-        "nothing else was changed."
-    )
+    head = f"Could not write {folder.name}/{path.name} ({reason}): your progress is not saved. "
+    if error.errno in (errno.EACCES, errno.EPERM):
+        fix = f"{folder} must be a folder you can write to (e.g. `chmod u+w {folder.name}`); "
+    elif error.errno == errno.EROFS:
+        fix = f"{folder} is on a read-only file system: grade in a clone on a disk you can write to; "
+    elif error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "the disk (or your quota) is full: free some space, then grade again; "
+    elif error.errno in (errno.ENOTDIR, errno.EEXIST) and not folder.is_dir():
+        fix = f"{folder} is not a folder: move that file away, then grade again; "
+    else:
+        fix = ""
+    return StateError(head + fix + "nothing else was changed.")
 
 
 def write_json_atomic(path: Path, document: object) -> None:

@@ -131,9 +131,13 @@ def load_time_limit(seconds: float = LOAD_TIMEOUT_SECONDS) -> Iterator[None]:
         yield
         return
     send("limit", seconds=seconds)
-    faulthandler.dump_traceback_later(seconds, exit=True, file=_dump_fd)
+    from dojo import cpulimit
+
+    # the limit is CPU time (the same at any load); the wall clock is only a backstop for code that waits
+    faulthandler.dump_traceback_later(cpulimit.wall_seconds(seconds), exit=True, file=_dump_fd)
     try:
-        yield
+        with cpulimit.cpu_time_limit_or_exit(seconds, _dump_fd, _real_exit):
+            yield
     finally:
         faulthandler.cancel_dump_traceback_later()
 

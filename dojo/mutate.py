@@ -20,12 +20,14 @@ and replacing a `with` block's context (`transaction.atomic()`) by one that does
 import argparse
 import ast
 import difflib
+import itertools
 import json
 import os
 import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -372,6 +374,24 @@ class Run:
     unsound: dict[str, str]
 
 
+def _print_progress(futures: list[Future[list[TestResult] | None]]) -> None:
+    """A line every tenth of the mutants graded: a run takes minutes, and says how far it is."""
+    total = len(futures)
+    step = max(1, total // 10)
+    done = itertools.count(1)
+    lock = threading.Lock()
+    print(f"grading {total} mutants", file=sys.stderr, flush=True)
+
+    def one_more(_future: Future[list[TestResult] | None]) -> None:
+        with lock:
+            count = next(done)
+        if count % step == 0 or count == total:
+            print(f"  graded {count} of {total} mutants", file=sys.stderr, flush=True)
+
+    for future in futures:
+        future.add_done_callback(one_more)
+
+
 def run(katas: list[Kata], workers: int) -> Run:
     """Every mutant of every kata, judged, `workers` gradings at a time.
 
@@ -402,6 +422,7 @@ def run(katas: list[Kata], workers: int) -> Run:
                     key = (kata.slug, mutant.file, syntax_of(_mutated_source(kata, mutant)))
                     if key not in gradings:
                         gradings[key] = pool.submit(in_a_server, kata, mutant, Path(scratch))
+            _print_progress(list(gradings.values()))
             unsound: dict[str, str] = {}
             for slug, baseline in baselines.items():
                 failed = baseline.result()

@@ -5,6 +5,7 @@ another one (`uv run dojo` works in the clone it is run in, and the project's te
 temporary copy) with `use_repo`. The old names (`paths.REPO`, `paths.KATAS`, …) read the same root.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,8 +59,21 @@ class Repo:
 
     @property
     def state(self) -> Path:
-        """The learner's own state (git-ignored): results, progress, backups, starter snapshots."""
+        """The learner's own state (git-ignored): results, progress, backups, starter snapshots.
+
+        `DOJO_STATE` moves the state of the clone `DOJO_STATE_OF` names elsewhere: the project's own tests
+        point it at a temporary folder, so that no test can read or write the learner's `.dojo/` (a
+        temporary clone a test makes keeps its own).
+        """
+        moved, owner = os.environ.get(STATE_VARIABLE), os.environ.get(STATE_OWNER_VARIABLE)
+        if moved and owner and Path(owner).resolve() == self.root:
+            return Path(moved)
         return self.root / ".dojo"
+
+    @property
+    def browser_cache(self) -> Path:
+        """The in-browser runner's downloads: a cache, not the learner's state (no test moves it)."""
+        return self.root / ".dojo" / "browser-cache"
 
     @property
     def backups(self) -> Path:
@@ -89,6 +103,8 @@ class Repo:
         return str(path)
 
 
+STATE_VARIABLE = "DOJO_STATE"
+STATE_OWNER_VARIABLE = "DOJO_STATE_OF"
 HOME = Repo(Path(__file__).resolve().parent.parent)
 _current = [HOME]
 

@@ -125,6 +125,9 @@ class KataResult:
     notes: tuple[str, ...] = ()  # why the kata is not solved when no check failed (incomplete, broken)
     deselected: tuple[str, ...] = ()  # checks this grading left out (`-k`, a node id)
     graded_at: str | None = field(default=None, compare=False)  # when: two gradings alike are equal
+    # sha256 of the graded kata folder (`dojo.tamper.checksum`): a lead can grade the same files again and
+    # compare; a result edited by hand, or kept from other files, does not match them
+    files_sha256: str | None = field(default=None, compare=False)
 
     def outcome_of(self, test: str) -> str | None:
         outcomes = [r.outcome for r in self.tests if r.test == test or r.test.startswith(test + "[")]
@@ -226,6 +229,7 @@ def kata_result(
     deselected: Iterable[str] = (),
     notes: Iterable[str] = (),
     graded_at: str | None = None,
+    files_sha256: str | None = None,
 ) -> KataResult:
     """A kata's result from its checks: the status and, when it is incomplete, the notes saying why."""
     entries = tuple(tests)
@@ -234,7 +238,15 @@ def kata_result(
     extra = tuple(notes)
     if status is KataStatus.INCOMPLETE:
         extra += incomplete_notes(slug, entries, left_out)
-    return KataResult(slug=slug, status=status, tests=entries, notes=extra, deselected=left_out, graded_at=graded_at)
+    return KataResult(
+        slug=slug,
+        status=status,
+        tests=entries,
+        notes=extra,
+        deselected=left_out,
+        graded_at=graded_at,
+        files_sha256=files_sha256,
+    )
 
 
 def _test_result(data: Mapping[str, Any]) -> TestResult:
@@ -259,6 +271,7 @@ def parse_katas(document: Mapping[str, Any]) -> dict[str, KataResult]:
             notes=tuple(entry.get("notes", ())),
             deselected=tuple(entry.get("deselected", ())),
             graded_at=entry.get("graded_at", document.get("finished_at")),
+            files_sha256=entry.get("files_sha256"),
         )
     return katas
 
@@ -278,6 +291,7 @@ def to_document(results: Results) -> dict[str, Any]:
             slug: {
                 "status": str(kata.status),
                 "graded_at": kata.graded_at,
+                "files_sha256": kata.files_sha256,
                 "notes": list(kata.notes),
                 "deselected": list(kata.deselected),
                 "tests": [asdict(test) for test in kata.tests],

@@ -1,9 +1,11 @@
 import itertools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,93 @@ from dojo import paths
 from dojo.manifest import load_katas
 from dojo.runner import Grading, grade
 
+from . import untouched
 from .kata_trees import patched_tree, starter_tree
 
 _databases = itertools.count(1)
+
+#: Suites that need the maintainer group's tools (Playwright and LinkChecker, cosmic-ray, schemathesis):
+#: left out of `uv run pytest`, run by `uv run --group maintainer pytest --heavy` (`.ci/run` does)
+MAINTAINER_MODULES = ("test_browser.py", "test_mutate.py", "test_fuzz.py", "test_served_board.py", "test_load.py")
+HEAVY = "the browser, mutation and fuzzing suites, the served workshop board, and every decoy and alternative"
+TESTS = Path(__file__).resolve().parent
+SNAPSHOT = pytest.StashKey[untouched.Snapshot]()
+STATE = pytest.StashKey[Path]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--heavy",
+        action="store_true",
+        help=f"also run the heavy suites ({HEAVY}); they need `uv run --group maintainer`",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The learner's state moves to a temporary folder for the session, and the checkout is snapshotted."""
+    if hasattr(config, "workerinput") or os.environ.get(paths.STATE_VARIABLE):
+        return
+    state = Path(tempfile.mkdtemp(prefix="dojo-test-state-"))
+    os.environ[paths.STATE_VARIABLE] = str(state)  # every grading process the tests start inherits it
+    os.environ[paths.STATE_OWNER_VARIABLE] = str(paths.HOME.root)  # this clone's state only
+    config.stash[STATE] = state
+    config.stash[SNAPSHOT] = untouched.snapshot(paths.HOME.root)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        os.environ.pop(paths.STATE_VARIABLE, None)
+        os.environ.pop(paths.STATE_OWNER_VARIABLE, None)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test that wrote into the checkout (the learner's `.dojo/`, `katas/`, …) fails the run, named."""
+    before = session.config.stash.get(SNAPSHOT, None)
+    if before is None:
+        return
+    changed = untouched.changes(before, untouched.snapshot(paths.HOME.root))
+    if changed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.section("the tests changed the checkout", sep="=", red=True)
+            for line in changed[:50]:
+                reporter.write_line(line, red=True)
+            reporter.write_line(f"only {', '.join(untouched.CACHES)} may change (tests/untouched.py)")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path.is_relative_to(TESTS) and collection_path.name in MAINTAINER_MODULES:
+        return not config.getoption("heavy") or None
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("heavy"):
+        return
+    heavy = [item for item in items if item.get_closest_marker("heavy")]
+    if heavy:
+        config.hook.pytest_deselected(items=heavy)
+        items[:] = [item for item in items if not item.get_closest_marker("heavy")]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("heavy"):
+        return None
+    return f"left out: {HEAVY}; `uv run --group maintainer pytest --heavy` runs them too"
+
+
+def progress(config: pytest.Config, line: str) -> None:
+    """A line on the terminal now, even from inside a fixture (for steps that take minutes)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
 
 
 def grading_env() -> dict[str, str]:
@@ -27,30 +113,61 @@ def grading_env() -> dict[str, str]:
 Key = tuple[str, ...]
 
 
-def _rounds(kind: str) -> dict[int, list[tuple[str, str]]]:
-    """Round N holds the N-th decoy (or alternative) of every kata that has one."""
+def _rounds(kind: str, wanted: set[tuple[str, str]]) -> dict[int, list[tuple[str, str]]]:
+    """Round N holds the N-th wanted decoy (or alternative) of every kata that has one."""
     rounds: dict[int, list[tuple[str, str]]] = {}
     for kata in load_katas():
         names = kata.decoys if kind == "decoy" else kata.alternatives
-        for number, name in enumerate(names):
+        chosen = [name for name in names if (kata.slug, name) in wanted]
+        for number, name in enumerate(chosen):
             rounds.setdefault(number, []).append((kata.slug, name))
     return rounds
 
 
-@pytest.fixture(scope="session")
-def gradings(tmp_path_factory: pytest.TempPathFactory) -> dict[Key, Grading]:
-    """Every grading the integrity tests judge, run once per session, two at a time.
+#: which grading each integrity test of tests/test_katas.py judges, by the test function's name
+GRADING_OF = {
+    "test_solution_passes_every_check": "solutions",
+    "test_starter_fails_its_lessons_and_nothing_else": "starter",
+    "test_starter_failures_name_the_rule_and_its_page": "starter",
+    "test_grader_rejects_decoy": "decoy",
+    "test_grader_accepts_alternative": "alternative",
+}
 
-    Decoys and alternatives go in rounds: round N holds the N-th decoy of every kata that has one,
-    each laid over its own kata's solution in one tree. Katas are separate apps, so one process grades
-    the whole round, and a decoy that breaks its kata breaks no other.
+
+def _needed(items: list[pytest.Item]) -> tuple[set[str], dict[str, set[tuple[str, str]]]]:
+    """The trees and the decoys and alternatives that the selected tests judge: only those are graded."""
+    trees: set[str] = set()
+    wanted: dict[str, set[tuple[str, str]]] = {"decoy": set(), "alternative": set()}
+    for item in items:
+        if "gradings" not in getattr(item, "fixturenames", ()):
+            continue
+        kind = GRADING_OF.get(getattr(item, "originalname", item.name), "")
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if kind in wanted and "kata" in params:
+            wanted[kind].add((params["kata"].slug, params.get("decoy") or params.get("name")))
+        elif kind:
+            trees.add(kind)
+    return trees, wanted
+
+
+@pytest.fixture(scope="session")
+def gradings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[Key, Grading]:
+    """The gradings the selected integrity tests judge, run once per session, two at a time.
+
+    Only what the selected tests need is graded (`-k n_plus_one` grades one kata's trees, the decoys
+    are graded with `--heavy` only). Decoys and alternatives go in rounds: round N holds the N-th
+    decoy of every kata that has one, each laid over its own kata's solution in one tree. Katas are
+    separate apps, so one process grades the whole round, and a decoy that breaks its kata breaks no other.
     """
     katas = {kata.slug: kata for kata in load_katas()}
+    trees, wanted = _needed(request.session.items)
     jobs: dict[Key, Callable[[], Grading]] = {}
-    starter = starter_tree(tmp_path_factory.mktemp("starter") / "katas")
-    jobs[("starter",)] = lambda: grade(["katas"], kata_root=starter, env=grading_env())
-    jobs[("solutions",)] = lambda: grade(["katas", "--solutions"], env=grading_env())
-    rounds = {kind: _rounds(kind) for kind in ("decoy", "alternative")}
+    if "starter" in trees:
+        starter = starter_tree(tmp_path_factory.mktemp("starter") / "katas")
+        jobs[("starter",)] = lambda: grade(["katas"], kata_root=starter, env=grading_env())
+    if "solutions" in trees:
+        jobs[("solutions",)] = lambda: grade(["katas", "--solutions"], env=grading_env())
+    rounds = {kind: _rounds(kind, wanted[kind]) for kind in ("decoy", "alternative")}
     for kind, kind_rounds in rounds.items():
         for number, members in kind_rounds.items():
             tree = tmp_path_factory.mktemp(f"{kind}s-{number}")
@@ -62,9 +179,15 @@ def gradings(tmp_path_factory: pytest.TempPathFactory) -> dict[Key, Grading]:
             jobs[(f"{kind}s", str(number))] = lambda targets=targets, tree=tree: grade(
                 targets, kata_root=tree, env=grading_env()
             )
+    progress(request.config, f"\ngrading {len(jobs)} trees for the integrity tests ({', '.join(map('-'.join, jobs))})")
+    done: dict[Key, Grading] = {}
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        futures = {key: pool.submit(job) for key, job in jobs.items()}
-        done = {key: future.result() for key, future in futures.items()}
+        futures = {pool.submit(job): key for key, job in jobs.items()}
+        for count, future in enumerate(as_completed(futures), start=1):
+            key = futures[future]
+            done[key] = future.result()
+            if len(jobs) > 2:
+                progress(request.config, f"  graded {'-'.join(key)} ({count} of {len(jobs)})")
     for kind, kind_rounds in rounds.items():
         for number, members in kind_rounds.items():
             for slug, name in members:

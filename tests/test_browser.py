@@ -24,6 +24,8 @@ from dojo.manifest import kata_by_slug, load_katas
 from dojo.rules import load_rules
 from dojo.runner import grade
 
+from .conftest import progress
+
 CHROMIUM = os.environ.get("DOJO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = paths.REPO / "artifacts" / "screenshots"
 # a closed network refuses Chromium's own background traffic; these flags keep it quiet
@@ -598,7 +600,7 @@ GRADE_IN_WORKERS = """async ({ jobs, parallel }) => {
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_every_kata_in_the_browser_gives_the_command_line_s_verdict_for_each_check(
-    runner_site: Path, visit: Visit, on_postgresql: bool
+    runner_site: Path, visit: Visit, on_postgresql: bool, request: pytest.FixtureRequest
 ) -> None:
     """The browser grades on SQLite: its verdicts are compared with the command line's on SQLite."""
     if on_postgresql:
@@ -606,12 +608,14 @@ def test_every_kata_in_the_browser_gives_the_command_line_s_verdict_for_each_che
     katas = kata_by_slug()
     slugs = list(browser_bundle.IN_BROWSER)
     targets = [f"katas/{slug}" for slug in slugs]
+    progress(request.config, f"\nthe browser comparison: {len(slugs)} katas on the command line, starter and solution")
     command_line = {"starter": grade(targets), "solution": grade([*targets, "--solutions"])}
     jobs: list[dict[str, Any]] = []
     for slug in slugs:
         solution = {name: (paths.SOLUTIONS / slug / name).read_text(encoding="utf-8") for name in katas[slug].files}
         jobs += [{"slug": slug, "replace": {}}, {"slug": slug, "replace": solution}]
     visit.open("/")
+    progress(request.config, f"the browser comparison: {len(jobs)} gradings in the browser, two workers at a time")
     graded = visit.page.evaluate(GRADE_IN_WORKERS, {"jobs": jobs, "parallel": 2})
     differ = {}
     for job, in_browser in zip(jobs, graded, strict=True):

@@ -7,6 +7,7 @@ Most tests write `.dojo/results.json` the way the grading plugin does instead of
 import argparse
 import itertools
 import json
+import os
 import shutil
 import threading
 import time
@@ -47,6 +48,26 @@ def test_list_shows_every_kata_in_order_with_its_status_and_the_progress(repo: P
     assert f"1/{len(order)} solved" in out
     assert f"▶ {order[1]}" in out  # the next kata: the first one not solved
     assert run("list")[1] == out
+
+
+def test_at_80_columns_the_list_shows_whole_slugs_and_backup_ids_and_stays_short(
+    repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slugs and backup IDs are what the learner types: never cut; titles and levels go first."""
+    monkeypatch.setenv("COLUMNS", "80")
+    write_results(repo, {"webhook_idempotency": "failing"})
+    _, out, _ = run()
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 80
+    rows = {line.split("│")[2].strip().removeprefix("▶ ") for line in lines if line.count("│") > 3}
+    assert {kata.slug for kata in katas(repo)} <= rows
+    assert len(lines) <= 2 * len(katas(repo)) + 8, f"{len(lines)} lines"
+    (repo / "katas" / "at_least_once_consumer" / "services.py").write_text("# mine\n", encoding="utf-8")
+    run("reset", "at_least_once_consumer")
+    [backup] = (repo / ".dojo" / "backups").iterdir()
+    _, listed, _ = run("backups")
+    assert max(map(len, listed.splitlines())) <= 80
+    assert any(f"│ {backup.name} " in line for line in listed.splitlines()), listed
 
 
 def test_next_gives_the_first_unsolved_kata_its_files_page_and_grading_command(repo: Path, run: Run) -> None:
@@ -233,7 +254,7 @@ def test_watch_goes_on_after_a_grading_that_times_out(repo: Path, monkeypatch: p
     calls = _graded(monkeypatch, runner.timed_out(["katas/n_plus_one"], 600, ""), _one_check("passed", "passed"))
 
     def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
-        yield {("modified", str(folder / "services.py"))}
+        yield {saved(folder / "services.py")}
 
     dojo, buffer = console()
     assert watch.watch_loop(dojo, katas(repo)[0], saves, warm=False) == 0
@@ -271,7 +292,7 @@ def test_the_watch_banner_leaves_out_editors_temporary_files(repo: Path, monkeyp
 
     def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
         yield {("added", str(folder / name)) for name in temporary}  # only temporary files: not a save
-        yield {("modified", str(folder / "services.py"))} | {("deleted", str(folder / n)) for n in temporary}
+        yield {saved(folder / "services.py")} | {("deleted", str(folder / n)) for n in temporary}
 
     dojo, buffer = console()
     assert watch.watch_loop(dojo, katas(repo)[0], saves, warm=False) == 0
@@ -302,6 +323,37 @@ def _grading(slug: str, status: str | None) -> Grading:
     return Grading(exit_code=0, output="", katas={slug: KataResult(slug=slug, status=typed, tests=(test,))})
 
 
+def saved(path: Path) -> tuple[str, str]:
+    """A save of `path`, as watchfiles reports it: the file written after the last grading started."""
+    later = time.time() + 1
+    os.utime(path, (later, later))
+    return ("modified", str(path))
+
+
+def test_watch_grades_a_save_of_two_files_once(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second file's change can come in a batch of its own, once the grading of both has begun."""
+    graded: list[list[str]] = []
+
+    def fake_grade(targets: list[str], **_: object) -> Grading:
+        graded.append(targets)
+        return _grading("n_plus_one", "failing")
+
+    def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
+        if folder.name != "n_plus_one":
+            return
+        for name in ("services.py", "models.py"):
+            (folder / name).write_text((folder / name).read_text() + "\n# saved together\n")
+        time.sleep(SAVE_GAP)  # watchfiles hands a batch over after the save has settled
+        yield {("modified", str(folder / "services.py"))}
+        yield {("modified", str(folder / "models.py"))}  # written before that grading began
+        yield {saved(folder / "models.py")}  # a save after it: graded
+
+    monkeypatch.setattr(core, "grade", fake_grade)
+    dojo, buffer = console()
+    assert watch.watch_loop(dojo, katas(repo)[0], saves, warm=False) == 0
+    assert len(graded) == 3, buffer.getvalue()  # the first grading, the save of two files, the later save
+
+
 def test_watch_regrades_on_every_save_and_moves_on_only_after_a_real_pass(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,7 +367,7 @@ def test_watch_regrades_on_every_save_and_moves_on_only_after_a_real_pass(
     def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
         if folder.name == "n_plus_one":
             for _ in range(4):
-                yield {("modified", str(folder / "services.py"))}
+                yield {saved(folder / "services.py")}
 
     monkeypatch.setattr(core, "grade", fake_grade)
     dojo, buffer = console()
@@ -349,8 +401,8 @@ def test_watch_stays_on_a_named_kata_that_already_passes(
 
     def saves(folder: Path, stop: threading.Event | None) -> Iterator[set[tuple[object, str]]]:
         if folder.name == "n_plus_one":
-            yield {("modified", str(folder / "services.py"))}
-            yield {("modified", str(folder / "services.py"))}
+            yield {saved(folder / "services.py")}
+            yield {saved(folder / "services.py")}
 
     monkeypatch.setattr(core, "grade", fake_grade)
     dojo, buffer = console()

@@ -109,6 +109,7 @@ def test_an_endless_loop_is_stopped_by_the_timeout(harness_runs: dict[str, Gradi
     grading = harness_runs["looping"]
     assert grading.katas["n_plus_one"].status == "failing"
     assert "look for a loop that never ends" in grading.output
+    assert "Timeout (1 s of CPU time)" in grading.output, "the limit is CPU time, not the clock on the wall"
 
 
 def test_a_grading_that_runs_out_of_time_says_so_and_does_not_raise(harness_runs: dict[str, Grading]) -> None:

@@ -14,8 +14,8 @@ from dojo.site import readme_title
 from .conftest import Key
 from .kata_trees import kata_files
 
-# the session's gradings (starter, solutions, every decoy and alternative) are set up by the first test
-# that asks for them: its time limit must hold all of them, on a slow machine too
+# the session's gradings (starter and solutions; with --heavy, every decoy and alternative too) are set
+# up by the first test that asks for them: its time limit must hold all of them, on a slow machine too
 pytestmark = pytest.mark.timeout(2400)
 
 KATAS = load_katas()
@@ -127,6 +127,7 @@ def test_starter_failures_name_the_rule_and_its_page(kata: Kata, gradings: dict[
         assert f"/rules/{rule_id.lower()}/" in output
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize(("kata", "decoy"), DECOYS, ids=[f"{k.slug}-{d}" for k, d in DECOYS])
 def test_grader_rejects_decoy(kata: Kata, decoy: str, gradings: dict[Key, Grading]) -> None:
     result = result_for(gradings[("decoy", kata.slug, decoy)], kata)
@@ -135,6 +136,7 @@ def test_grader_rejects_decoy(kata: Kata, decoy: str, gradings: dict[Key, Gradin
     assert caught, f"decoy {decoy} ({kata.decoys[decoy]}) passes every lesson and guard check of {kata.slug}"
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize(("kata", "name"), ALTERNATIVES, ids=[f"{k.slug}-{n}" for k, n in ALTERNATIVES])
 def test_grader_accepts_alternative(kata: Kata, name: str, gradings: dict[Key, Grading], on_postgresql: bool) -> None:
     result = result_for(gradings[("alternative", kata.slug, name)], kata)

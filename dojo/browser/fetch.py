@@ -106,7 +106,7 @@ def lock_path() -> Path:
 
 
 def cache_dir() -> Path:
-    return paths.STATE / "browser-cache"
+    return paths.repo().browser_cache
 
 
 @dataclass(frozen=True)

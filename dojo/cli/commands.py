@@ -47,7 +47,7 @@ def _named_or_current(dojo: Dojo, name: str | None, when_all_solved: str) -> Kat
 def cmd_list(dojo: Dojo, args: argparse.Namespace) -> int:
     found = dojo.rows()
     current = dojo.current(found)
-    dojo.out.print(render.kata_table(found, current))
+    dojo.out.print(render.kata_table(found, current, dojo.out.width))
     dojo.out.print(render.progress_bar(sum(row.status == "solved" for row in found), len(found)))
     if current is None:
         dojo.out.print("[green]Every kata is solved.[/] [bold]uv run dojo progress[/] shows your report.")
@@ -228,11 +228,15 @@ def cmd_backups(dojo: Dojo, args: argparse.Namespace) -> int:
         )
         return OK
     table = Table(title="Backups in .dojo/backups/ (newest last)", title_justify="left")
-    for column in ("Backup", "Kata", "Taken", "Files"):
-        table.add_column(column)
+    wide = dojo.out.width >= render.WIDE  # narrower, the backup's name says its kata: IDs are never cut
+    table.add_column("Backup", no_wrap=True)
+    if wide:
+        table.add_column("Kata", no_wrap=True)
+    table.add_column("Taken", no_wrap=True)
+    table.add_column("Files")
     for backup in found:
         taken = f"{backup.created_at.astimezone():%Y-%m-%d %H:%M:%S}"
-        table.add_row(backup.name, backup.slug, taken, ", ".join(backup.files))
+        table.add_row(backup.name, *([backup.slug] if wide else []), taken, ", ".join(backup.files))
     dojo.out.print(table)
     dojo.out.print("Restore one with [bold]uv run dojo restore BACKUP[/] (or a kata's slug: its newest backup).")
     return OK

@@ -202,13 +202,21 @@ def show_kata(out: Console, kata: Kata, row: Row, katas: Sequence[Kata]) -> None
     out.print(grid)
 
 
-def kata_table(found: Sequence[Row], current: Row | None) -> Table:
+#: below this width the list leaves out each kata's title and level, so that every row is one line or two
+WIDE = 110
+
+
+def kata_table(found: Sequence[Row], current: Row | None, width: int = WIDE) -> Table:
+    """The katas: whole slugs at any width (the learner types them); titles and levels when there is room."""
+    wide = width >= WIDE
     table = Table(title="Backend Standards Dojo · katas", title_justify="left", expand=False)
     table.add_column("#", justify="right")
-    table.add_column("Kata")
+    slugs = max((len(row.slug) for row in found), default=0) + 2
+    table.add_column("Kata", no_wrap=True, min_width=slugs)
     table.add_column("Status")
     table.add_column("Rules")
-    table.add_column("Level")
+    if wide:
+        table.add_column("Level")
     table.add_column("Min", justify="right")
     for number, row in enumerate(found, start=1):
         status = status_text(row)
@@ -218,8 +226,9 @@ def kata_table(found: Sequence[Row], current: Row | None) -> Table:
             failing = sorted({f.rule or "behaviour" for f in row.failures})
             status.append(f" ({', '.join(failing)})" if failing else "")
         marker = "▶ " if current is not None and row.slug == current.slug else ""
-        kata = Text.assemble((marker + row.slug, "bold"), ("\n" + row.kata.title, "dim"))
-        table.add_row(str(number), kata, status, ", ".join(row.kata.rules), row.kata.difficulty, str(row.kata.minutes))
+        kata = Text.assemble((marker + row.slug, "bold"), ("\n" + row.kata.title, "dim") if wide else "")
+        level = [row.kata.difficulty] if wide else []
+        table.add_row(str(number), kata, status, ", ".join(row.kata.rules), *level, str(row.kata.minutes))
     return table
 
 

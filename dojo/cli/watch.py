@@ -24,6 +24,7 @@ from dojo.progress import missing_files
 from dojo.results import KataStatus
 
 SAVE_GROUPING_MS = 400  # a save that writes several files (or a temp file, then renames) grades once
+CLOCK_MARGIN_SECONDS = 0.02
 
 #: Gives a set of (change, path) pairs after each save in the folder, until the stop event is set.
 ChangeSource = Callable[[Path, threading.Event | None], Iterable[set[tuple[object, str]]]]
@@ -148,6 +149,23 @@ def saved_at(batch: set[tuple[object, str]]) -> float | None:
     return max(times) if times else None
 
 
+def seen_by(batch: set[tuple[object, str]], started: float | None) -> bool:
+    """Every file of the batch was on disk, as it is now, when the last grading started: it graded them.
+
+    The second file of a save that writes two (or a file the editor touched again) can come in a batch
+    of its own, after the grading has begun; grading it again would only say the same thing twice.
+    """
+    if started is None:
+        return False
+    for _change, name in batch:
+        try:  # a file system stamps times from a coarser clock: a save just before the start still counts
+            if Path(name).stat().st_mtime > started - CLOCK_MARGIN_SECONDS:
+                return False
+        except OSError:  # removed since: a change the grading did not see
+            return False
+    return True
+
+
 def watch_loop(
     dojo: Dojo,
     kata: Kata,
@@ -189,6 +207,7 @@ def _watch(
         )
         batches = iter(changes(folder, stop))  # listening before the first grading: no save is missed
         try:
+            started = time.time()
             passed = grade_once(dojo, current, None, pool)
             keep = passed and stay  # a kata named on the command line that passes already: stay on it
             stay = False
@@ -203,10 +222,11 @@ def _watch(
                     if stop is not None and stop.is_set():
                         return OK
                     names = saved_names(batch)
-                    if not names:
+                    if not names or seen_by(batch, started):
                         continue
                     when = f"{datetime.now().astimezone():%H:%M:%S}"
                     dojo.out.rule(f"{when} · saved: {', '.join(names)}", style="dim")
+                    started = time.time()
                     if grade_once(dojo, current, saved_at(batch), pool) and not keep:
                         passed = True
                         break

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dojo import config as dojo_config
-from dojo import isolation, paths, results, standard_guards
+from dojo import cpulimit, isolation, paths, results, standard_guards
 from dojo.manifest import Kata, kata_by_slug, load_katas
 from dojo.plugin import edits, processes
 from dojo.plugin.run import on_postgresql, run_of
@@ -124,7 +124,7 @@ def _prepare_items(config: pytest.Config, items: list[pytest.Item]) -> None:
         if kata_of(item) is None:
             continue
         if item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(GRADER_TIMEOUT_SECONDS))
+            item.add_marker(pytest.mark.timeout(cpulimit.wall_seconds()))  # a backstop: the limit is CPU time
         # warnings as errors is for our own code: a learner's deprecated but working call (Ninja's
         # `return 201, obj`) is reported in the warnings summary, not turned into a false failure
         item.add_marker(pytest.mark.filterwarnings("default::DeprecationWarning"))

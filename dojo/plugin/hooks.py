@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from dojo import cpulimit, database, tamper
 from dojo.plugin import collection, environment, planning, processes, reports, summary
 from dojo.plugin.run import run_of
 
@@ -66,6 +67,10 @@ class ReportHooks:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ReportHooks(config), "dojo-reports")
+    # each check's limit in CPU seconds; what kata code may not change; PostgreSQL down, and its leftovers
+    for module in (cpulimit, tamper, database):
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, module.__name__)
     config.addinivalue_line("markers", "postgresql: the check needs PostgreSQL (row locks, concurrent sessions)")
     config.addinivalue_line("markers", "threads: the check runs another worker in a thread (not in the browser)")
     if collection.is_grading(config) and config.getoption("tbstyle") == "auto":

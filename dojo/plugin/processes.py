@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from dojo import isolation, paths, results
+from dojo import isolation, paths, results, tamper
 from dojo.plugin import warm
 from dojo.plugin.run import Run, on_postgresql, run_of
 from dojo.problems import describe_exit, describe_stuck, describe_vanished
@@ -215,6 +215,7 @@ def _replay(session: pytest.Session, child: isolation.Child) -> int:
     if not child.completed:
         started += 1
         _report_lost_child(session, run, child)
+    tamper.after_child(session, child.slug, child.messages)
     return started
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from dojo import paths, results
+from dojo import paths, results, tamper
+from dojo.files import StateError
 from dojo.manifest import kata_by_slug, load_katas
 from dojo.plugin.planning import tree_label
 from dojo.plugin.run import Run, run_of
@@ -28,7 +29,13 @@ def kata_results(run: Run, finished_at: str) -> dict[str, results.KataResult]:
     for slug in [kata.slug for kata in load_katas() if kata.slug in run.results or kata.slug in run.deselected]:
         entries = run.results.get(slug, [])
         tests = [results.TestResult(**{k: v for k, v in entry.items() if k != "slug"}) for entry in entries]
-        graded[slug] = results.kata_result(slug, tests, deselected=run.deselected.get(slug, ()), graded_at=finished_at)
+        graded[slug] = results.kata_result(
+            slug,
+            tests,
+            deselected=run.deselected.get(slug, ()),
+            graded_at=finished_at,
+            files_sha256=tamper.checksum(run.kata_root / slug),
+        )
     return graded
 
 
@@ -65,7 +72,11 @@ def write(terminalreporter: Any, config: pytest.Config) -> None:
         results.write(Path(report), document)
     if root.resolve() == paths.KATAS and not config.getoption("kata_root"):
         # the learner's own results, merged with earlier runs of other katas
-        results.record(paths.STATE / "results.json", document, kata_by_slug())
+        try:
+            results.record(paths.STATE / "results.json", document, kata_by_slug())
+        except StateError as error:  # the grading stands; only remembering it failed, and the message says why
+            write_line(str(error), red=True)
+            return
         from dojo.workshop.client import after_grading
 
         after_grading(document)  # a workshop board the learner joined: queued, sent by a process of its own

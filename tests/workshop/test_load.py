@@ -4,7 +4,7 @@ import pytest
 
 from dojo.workshop import load
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.heavy  # servers, Chromium (the maintainer group): --heavy runs it
 
 
 def test_a_small_room_loses_no_post_on_sqlite() -> None:

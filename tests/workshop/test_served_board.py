@@ -22,7 +22,7 @@ from ..test_browser import SCREENSHOTS, Visit, browser, site_url
 
 __all__ = ["browser", "repo", "site_url", "template"]  # fixtures
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.heavy  # servers, Chromium (the maintainer group): --heavy runs it
 
 BOOT_SECONDS = 60
 SENT_SECONDS = 60

@@ -112,8 +112,13 @@ def stopped(test: str, stop: Stop, message: str) -> TestResult:
     )
 
 
+#: The name of a check's record among its report's `user_properties`.
+RECORD = "dojo_result"
+
+
 def entry(slug: str, result: TestResult) -> dict[str, Any]:
-    """A check's result as a grading process carries it on its report (`dojo_entry`): the record and its kata."""
+    """A check's result as a grading process carries it on its report's `user_properties` (under `RECORD`):
+    the record and its kata."""
     return {"slug": slug, **asdict(result)}
 
 

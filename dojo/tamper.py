@@ -284,9 +284,11 @@ def end_leftover_processes() -> int:
     if not sys.platform.startswith("linux"):
         return 0
     me = os.getpid()
+    found = _processes()  # one reading of /proc: the machine may run hundreds of processes
+    parents = {pid: parent for pid, parent, _group in found}
     ended = 0
-    for pid, parent, group in _processes():
-        if pid != me and (group == me or parent == me or _descends_from(pid, me)):
+    for pid, _parent, group in found:
+        if pid != me and (group == me or _descends_from(pid, me, parents)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
                 ended += 1
@@ -304,8 +306,7 @@ def _processes() -> list[tuple[int, int, int]]:
     return found
 
 
-def _descends_from(pid: int, ancestor: int) -> bool:
-    parents = {p: parent for p, parent, _group in _processes()}
+def _descends_from(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
     seen = set()
     while pid in parents and pid not in seen and pid > 1:
         seen.add(pid)

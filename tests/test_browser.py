@@ -2,7 +2,9 @@
 
 import functools
 import json
+import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from dojo.browser import bundle as browser_bundle
 from dojo.manifest import kata_by_slug, load_katas
 from dojo.rules import load_rules
 from dojo.runner import grade
+from tests.test_editor_contrast import contrast
 
 from .conftest import progress
 
@@ -473,6 +476,80 @@ def test_the_editor_has_a_tab_per_file_highlights_python_and_keeps_the_other_fil
     assert "oops" not in models.inner_text()
     assert set(_files(page)) == {"services.py"}
     visit.screenshot("kata-try-tabs")
+
+
+def _rgb(css: str) -> tuple[float, float, float]:
+    """A computed colour, `rgb(r, g, b)`, as sRGB channels from 0 to 1."""
+    channels = css.removeprefix("rgba(").removeprefix("rgb(").removesuffix(")").split(",")
+    red, green, blue = (int(channel) / 255 for channel in channels[:3])
+    return (red, green, blue)
+
+
+def test_the_editor_s_colours_read_at_4_5_to_1_in_light_and_dark(
+    runner_site: Path, visits: Callable[..., Visit]
+) -> None:
+    for dark in (False, True):
+        visit = visits(dark=dark)
+        page = _open_panel(visit)
+        pane = page.locator(".dojo-try__pane[data-file='services.py']")
+        background = _rgb(pane.evaluate("pane => getComputedStyle(pane).backgroundColor"))
+        drawn = pane.locator(".cm-content span").evaluate_all(
+            "spans => [...new Set(spans.map(span => getComputedStyle(span).color))]"
+        )
+        drawn.append(pane.locator(".cm-content").evaluate("content => getComputedStyle(content).color"))
+        drawn.append(pane.locator(".cm-gutters").evaluate("gutters => getComputedStyle(gutters).color"))
+        assert len(drawn) >= 5, drawn  # keywords, strings, comments, names: the tokens have their colours
+        faint = [colour for colour in drawn if contrast(_rgb(colour), background) < 4.5]
+        assert faint == [], f"{'slate' if dark else 'default'}: {faint} on {background}"
+        # the tabs just under the site's sticky header, the editor below them
+        page.evaluate("() => { document.querySelector('.dojo-try__tabs').scrollIntoView(); window.scrollBy(0, -80); }")
+        visit.screenshot("kata-editor-dark" if dark else "kata-editor")
+
+
+# records every text the status line and the progress detail show, from the page's first script on
+RECORD_STATUS = """
+window.dojoSeen = [];
+const last = new Map();
+new MutationObserver(() => {
+  for (const node of document.querySelectorAll(".dojo-try__status, .dojo-try__progress-detail")) {
+    const text = node.textContent;
+    if (text && last.get(node.className) !== text) window.dojoSeen.push(text);
+    last.set(node.className, text);
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+def test_while_python_loads_the_page_says_each_step_and_how_long_the_last_start_took(
+    runner_site: Path, visit: Visit
+) -> None:
+    visit.page.add_init_script(RECORD_STATUS)
+    page = _open_panel(visit)
+    status = page.locator(".dojo-try__status", has_text="Ready")
+    status.wait_for(timeout=RUNNER_SECONDS * 1000)
+    assert re.fullmatch(r"Ready: Python is loaded \(in \d+\.\d s\)\. Press Check to grade\.", status.inner_text())
+    seen = page.evaluate("() => window.dojoSeen")
+    said = [text for text in seen if text.startswith("Loading Python")]
+    assert [text.split(":")[0] for text in said] == [
+        "Loading Python, step 1 of 3",
+        "Loading Python, step 2 of 3",
+        "Loading Python, step 3 of 3",
+    ]
+    assert "The first start in this browser takes longest" in said[0]
+    wheels = len(
+        json.loads((runner_site / "assets" / "runtime" / "runtime.json").read_text(encoding="utf-8"))["wheels"]
+    )
+    assert any(text.startswith(f"Step 2 of 3: {wheels} of {wheels} packages (") for text in seen), seen
+    assert not page.locator(".dojo-try__loading").is_visible()
+    last = float(page.evaluate("() => localStorage.getItem('dojo-try:load-seconds')"))
+    assert last > 0
+
+    page.reload(wait_until="load")
+    page.locator(".dojo-try__tabs").wait_for()
+    assert page.locator(".dojo-try__progress").is_visible()
+    first = page.evaluate("() => window.dojoSeen.find(text => text.startsWith('Loading Python'))")
+    assert first.endswith(f"It took {math.floor(last + 0.5)} s last time.")  # as Math.round
+    page.locator(".dojo-try__status", has_text="Ready").wait_for(timeout=RUNNER_SECONDS * 1000)
 
 
 def test_hints_open_one_at_a_time_and_stay_open_after_a_reload(runner_site: Path, visit: Visit) -> None:

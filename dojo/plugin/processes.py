@@ -266,7 +266,7 @@ def _report_lost_child(session: pytest.Session, run: Run, child: isolation.Child
         outcome="failed",
         longrepr=problem,
         when="call",
-        dojo_entry=results.entry(slug, made),
+        user_properties=[(results.RECORD, results.entry(slug, made))],
     )
     hook = session.config.hook
     hook.pytest_runtest_logstart(nodeid=nodeid, location=report.location)

@@ -1,5 +1,6 @@
 """Report enrichment: a failing check names its rule and the page to read, and each check gets its
-result record (`dojo_entry`), which the parent collects for the summary and `results.json`."""
+result record on the report's `user_properties` (under `results.RECORD`), which the parent collects
+for the summary and `results.json`."""
 
 import pytest
 
@@ -36,7 +37,9 @@ def enrich(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
             kind=_kind(kata, item),
             stop=_stop(item, report),
         )
-        report.dojo_entry = results.entry(kata.slug, made)  # type: ignore[attr-defined]
+        report.user_properties = [(name, value) for name, value in report.user_properties if name != results.RECORD] + [
+            (results.RECORD, results.entry(kata.slug, made))
+        ]
     return report
 
 
@@ -64,8 +67,8 @@ def _timed_out(report: pytest.TestReport) -> bool:
 
 def record(run: Run, report: pytest.TestReport) -> None:
     """Keep a check's result (the last one of each check: a failing teardown replaces a passing call)."""
-    found = getattr(report, "dojo_entry", None)
-    if found:
+    found = next((value for name, value in report.user_properties if name == results.RECORD), None)
+    if isinstance(found, dict):
         entries = run.results.setdefault(found["slug"], [])
         entries[:] = [existing for existing in entries if existing["test"] != found["test"]]
         entries.append(found)

@@ -12,13 +12,31 @@ import {
 } from "../runtime/codemirror/codemirror-view.js";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "../runtime/codemirror/codemirror-commands.js";
 import {
+  HighlightStyle,
   bracketMatching,
-  defaultHighlightStyle,
   indentOnInput,
   indentUnit,
   syntaxHighlighting,
 } from "../runtime/codemirror/codemirror-language.js";
 import { python } from "../runtime/codemirror/codemirror-lang-python.js";
+import { tags } from "../runtime/codemirror/lezer-highlight.js";
+
+// The colours of Python's tokens. CodeMirror's default style is drawn for a light page and reads at
+// 1.5:1 on the dark palette; these name the site's custom properties (dojo.css), which hold one colour
+// per palette, each at 4.5:1 or more on the editor's background.
+const token = (name) => `var(--dojo-code-${name})`;
+const dojoHighlightStyle = HighlightStyle.define([
+  { tag: tags.keyword, color: token("keyword") },
+  { tag: [tags.bool, tags.null, tags.atom, tags.self], color: token("atom") },
+  { tag: tags.number, color: token("number") },
+  { tag: tags.string, color: token("string") },
+  { tag: tags.escape, color: token("escape") },
+  { tag: [tags.function(tags.definition(tags.variableName)), tags.definition(tags.variableName)], color: token("definition") },
+  { tag: [tags.definition(tags.className), tags.className, tags.typeName, tags.namespace], color: token("class") },
+  { tag: tags.comment, color: token("comment"), fontStyle: "italic" },
+  { tag: tags.meta, color: token("meta") },
+  { tag: tags.invalid, color: token("invalid") },
+]);
 
 // An editor in `parent` holding `text`; `onChange(text)` after every edit. Read-only files can be read,
 // selected and copied, not changed.
@@ -28,7 +46,7 @@ export function createEditor(parent, text, { label, readOnly = false, onChange =
     highlightSpecialChars(),
     drawSelection(),
     highlightActiveLineGutter(),
-    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+    syntaxHighlighting(dojoHighlightStyle),
     bracketMatching(),
     python(),
     indentUnit.of("    "),

@@ -10,9 +10,13 @@
   const slug = panel.dataset.kata;
   const key = `dojo-try:${slug}`;
   const limitSeconds = Number(localStorage.getItem("dojo-try:limit-seconds")) || 30;
+  const loadKey = "dojo-try:load-seconds"; // how long the last start of Python took, in this browser
   let bundle = null;
   let worker = null;
   let timer = null;
+  let loading = null; // while a worker starts: { started, step, done, total, bytes, ticker }
+  let waiting = false; // Check was pressed before Python was loaded
+  let announced = false; // the first start of the page is announced step by step; the later ones quietly
   let zipper = null;
   let workshop = null;
 
@@ -32,6 +36,10 @@
   const save = () => store({ files: edits() });
 
   const status = el("p", { class: "dojo-try__status", role: "status" });
+  // the detail of a start (packages arrived, seconds so far): visible, and not announced every second
+  const progressBar = el("progress", { class: "dojo-try__progress", max: "3", value: "0", "aria-label": "Loading Python" });
+  const progressDetail = el("span", { class: "dojo-try__progress-detail" });
+  const progressBox = el("p", { class: "dojo-try__loading", hidden: "" }, progressBar, " ", progressDetail);
   const results = el("div", { class: "dojo-try__results", "aria-live": "polite" });
   const check = button("Check", true);
   const reset = button("Reset to starter");
@@ -46,8 +54,67 @@
     status.textContent = text;
   }
 
+  // Starting Python in three steps, each said in the status line with the time the last start took.
+  const STEPS = {
+    runtime: [1, "the Python runtime"],
+    packages: [2, "the graders' packages"],
+    harness: [3, "the graders' harness"],
+  };
+
+  function lastSeconds() {
+    return Number(localStorage.getItem(loadKey)) || 0;
+  }
+
+  function loadingText() {
+    const [number, what] = STEPS[loading.step] || STEPS.runtime;
+    const last = lastSeconds();
+    const lead = waiting ? "Check is waiting for Python" : "Loading Python";
+    const expect = last
+      ? `It took ${Math.round(last)} s last time.`
+      : "The first start in this browser takes longest; the next ones say how long to expect.";
+    return `${lead}, step ${number} of 3: ${what}. ${expect}`;
+  }
+
+  function showProgress() {
+    const [number] = STEPS[loading.step] || STEPS.runtime;
+    const fraction = loading.step === "packages" && loading.total ? loading.done / loading.total : 0;
+    progressBar.value = number - 1 + fraction;
+    const seconds = Math.round((performance.now() - loading.started) / 1000);
+    const last = lastSeconds();
+    const packages =
+      loading.step === "packages" ? `${loading.done} of ${loading.total} packages (${(loading.bytes / 1e6).toFixed(1)} MB), ` : "";
+    progressDetail.textContent = `Step ${number} of 3: ${packages}${seconds} s${last ? ` of about ${Math.round(last)} s` : ""}`;
+    progressBox.hidden = false;
+  }
+
+  function progressed(data) {
+    const stepChanged = data.step !== loading.step;
+    Object.assign(loading, data);
+    if (stepChanged && (!announced || waiting)) say(loadingText());
+    showProgress();
+  }
+
+  function loaded() {
+    const seconds = (performance.now() - loading.started) / 1000;
+    localStorage.setItem(loadKey, seconds.toFixed(1));
+    stopLoading();
+    announced = true;
+    return seconds;
+  }
+
+  function stopLoading() {
+    if (loading) clearInterval(loading.ticker);
+    loading = null;
+    progressBox.hidden = true;
+  }
+
   function fresh() {
     if (worker) worker.terminate();
+    stopLoading();
+    loading = { started: performance.now(), step: null, done: 0, total: 0, bytes: 0 };
+    loading.ticker = setInterval(showProgress, 1000);
+    if (!announced) say(loadingText());
+    showProgress();
     worker = new Worker(new URL("assets/javascripts/dojo-worker.mjs", root), { type: "module" });
     worker.onmessage = ({ data }) => receive(data);
     // the harness's files (all but the learner's kata) let the worker import the graders' libraries early
@@ -93,21 +160,29 @@
   }
 
   function receive(data) {
+    if (data.type === "progress") {
+      if (loading) progressed(data);
+      return;
+    }
     if (data.type === "warm") {
-      if (!timer) say("Ready: Python is loaded. Press Check to grade.");
+      const seconds = loaded();
+      if (!timer && !waiting) say(`Ready: Python is loaded (in ${seconds.toFixed(1)} s). Press Check to grade.`);
       return;
     }
     if (data.type === "failed") {
+      stopLoading();
       say(`The in-browser runner could not start: ${data.message}`);
       return;
     }
     if (data.type === "started") {
+      waiting = false;
       timer = setTimeout(stuck, limitSeconds * 1000);
       say("Grading…");
       return;
     }
     clearTimeout(timer);
     timer = null;
+    waiting = false;
     check.disabled = false;
     if (data.type === "graded") {
       say(`Graded in ${data.seconds.toFixed(1)} s.`);
@@ -134,7 +209,8 @@
     for (const [name, text] of Object.entries({ ...bundle.starter, ...edits() })) files[`katas/${slug}/${name}`] = text;
     check.disabled = true;
     results.replaceChildren();
-    say("Loading Python…");
+    waiting = loading !== null;
+    say(waiting ? loadingText() : "Grading…");
     worker.postMessage({ type: "grade", slug, files, skips: bundle.not_in_browser });
   }
 
@@ -268,11 +344,11 @@
       panes,
       el("p", { class: "dojo-try__actions" }, check, " ", reset, " ", undoReset, " ", exportZip, " ", importZip, importInput),
       status,
+      progressBox,
       results,
       el("div", { class: "dojo-try__hint-box" }, hintList, el("p", {}, hintButton)),
     );
     panel.dojoTry = { files: edits }; // what the editors hold, for the site's browser tests
-    say("Loading Python…");
     fresh();
     const joined = await workshop.joinFromLink((question) => prompt(question));
     if (joined) results.replaceChildren(el("p", { class: "dojo-try__verdict" }, joined));

@@ -34,11 +34,44 @@ import dojo.pytest_plugin, dojo.grading, dojo.races, dojo.clock
 list(importlib.metadata.distributions())  # pytest looks its plugins up by entry point
 `;
 
+// What the page shows while the worker starts: the step (1 of 3), and for the packages how many of
+// them have arrived.
+function progress(step, details = {}) {
+  self.postMessage({ type: "progress", step, ...details });
+}
+
+// Loads the wheels as Pyodide does (all requested at once), counting each one as its download ends:
+// Pyodide fetches with the worker's global fetch, which is wrapped for the time of the call.
+async function loadWheels(pyodide, urls) {
+  const wanted = new Set(urls);
+  const original = self.fetch;
+  let done = 0;
+  let bytes = 0;
+  progress("packages", { done, total: urls.length, bytes });
+  self.fetch = async (input, init) => {
+    const response = await original(input, init);
+    const url = String(input instanceof Request ? input.url : input);
+    if (!wanted.has(url) || !response.ok) return response;
+    const body = await response.arrayBuffer();
+    done += 1;
+    bytes += body.byteLength;
+    progress("packages", { done, total: urls.length, bytes });
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+  try {
+    await pyodide.loadPackage(urls);
+  } finally {
+    self.fetch = original;
+  }
+}
+
 async function start(harness) {
+  progress("runtime");
   const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", runtime).href);
   const manifest = await (await fetch(new URL("runtime.json", runtime))).json();
   const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", runtime).href });
-  await pyodide.loadPackage(manifest.wheels.map((name) => new URL(`wheels/${name}`, runtime).href));
+  await loadWheels(pyodide, manifest.wheels.map((name) => new URL(`wheels/${name}`, runtime).href));
+  progress("harness");
   pyodide.FS.mkdirTree(REPO);
   write(pyodide, harness || {});
   await pyodide.runPythonAsync(harness ? WARM : `${SETUP}\nimport django.db.models, django.test, pytest, pydantic, sqlite3`);

@@ -206,7 +206,7 @@ TYPED = {
     "as is": lambda number: number,
     "in lower case": lambda number: number.lower(),
     "padded": lambda number: f"  {number} ",
-    "tabbed": lambda number: f"\\t{number.lower()}\\n",
+    "tabbed": lambda number: f"\t{number.lower()}\n",
 }
 SCENARIO_PAYMENT = st.fixed_dictionaries(
     {
@@ -254,8 +254,8 @@ def test_the_reconciliation_matches_the_reference_on_generated_statements(
     check(
         got == wanted,
         f"Open invoices {invoices or 'none'} and the statement {payments or 'empty'} (payment ID, reference, "
-        f"amount) give:\\n  matches {got[0]}, unmatched {got[1]}, left open {got[2]}\\nwhere the reconciliation "
-        f"is:\\n  matches {wanted[0]}, unmatched {wanted[1]}, left open {wanted[2]}.\\nEach payment, in statement "
+        f"amount) give:\n  matches {got[0]}, unmatched {got[1]}, left open {got[2]}\nwhere the reconciliation "
+        f"is:\n  matches {wanted[0]}, unmatched {wanted[1]}, left open {wanted[2]}.\nEach payment, in statement "
         "order, matches the open invoice its reference names (ignoring case and surrounding whitespace) when "
         "it pays exactly the amount due and the invoice is not matched yet; a payment of another amount "
         "leaves the invoice open for a later one. Every other payment is unmatched, in statement order; "

@@ -57,6 +57,10 @@ def graded_lines(kata: Kata) -> dict[str, list[int]]:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_"):
                 numbers = [n for d in node.decorator_list for n in (_contract_numbers(d) or [])]
                 checks[f"{module.name}::{node.name}"] = numbers
+    if kata.edits is not None:  # the harness's files-to-edit guard, from the kata's [edits] table
+        checks["[edits]::test_only_the_files_to_edit_were_changed"] = (
+            [kata.edits.contract] if kata.edits.contract else []
+        )
     return checks
 
 

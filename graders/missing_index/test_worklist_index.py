@@ -9,7 +9,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.conf import settings
+from django.core import checks
 from django.core.management import call_command
 from django.db import connection, models
 from django.db.migrations.loader import MigrationLoader
@@ -134,6 +136,7 @@ def organization_with_invoices(count: int = 40) -> int:
 # --- what the code does: these pass on the starter and must keep passing ---------------------------
 
 
+@pytest.mark.contract(1)
 def test_the_worklist_lists_open_invoices_earliest_due_first() -> None:
     organization_id = organization_with_invoices()
     expected = sorted(
@@ -145,6 +148,7 @@ def test_the_worklist_lists_open_invoices_earliest_due_first() -> None:
     assert collections_worklist(organization_id, limit=5) == expected[:5]
 
 
+@pytest.mark.contract(1)
 def test_an_organization_without_open_invoices_has_an_empty_worklist() -> None:
     organization = OrganizationFactory()
     InvoiceFactory(organization=organization, status=Invoice.Status.PAID)
@@ -153,6 +157,7 @@ def test_an_organization_without_open_invoices_has_an_empty_worklist() -> None:
     assert collections_worklist(organization.pk) == []
 
 
+@pytest.mark.contract(6)
 @pytest.mark.guard("PERF-3")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only models.py and the new migration were changed: the shipped migration is as it was."""
@@ -167,9 +172,26 @@ def test_only_the_files_to_edit_were_changed() -> None:
     )
 
 
+@pytest.mark.contract(5)
+@pytest.mark.guard("PERF-3")
+def test_django_system_checks_pass() -> None:
+    """Django's own checks of the kata's models: a model that fails them stops `migrate` and `runserver`."""
+    found = checks.run_checks(app_configs=[apps.get_app_config(SLUG)], databases=["default"])
+    errors = [message for message in found if message.is_serious()]
+    check(
+        not errors,
+        "Django's system checks (`manage.py check`, which `migrate` and `runserver` run first) refuse the "
+        "kata's models:\n"
+        + "\n".join(f"  {message}" for message in errors)
+        + "\nDeployment would stop there, before the index is ever built. An index name, for example, is at "
+        "most 30 characters and starts with a letter: name it so in models.py and in the migration.",
+    )
+
+
 # --- the lesson ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("PERF-3")
 def test_an_index_matches_the_worklist_query() -> None:
     declared = declared_indexes(Invoice)
@@ -185,6 +207,7 @@ def test_an_index_matches_the_worklist_query() -> None:
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("PERF-3")
 def test_a_migration_creates_the_index() -> None:
     output = io.StringIO()
@@ -215,6 +238,7 @@ def test_a_migration_creates_the_index() -> None:
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("PERF-3")
 def test_the_database_has_the_index() -> None:
     indexes = database_indexes()
@@ -265,6 +289,7 @@ def postgresql_plan(statement: str) -> tuple[list[str], list[dict[str, Any]]]:
     return text, plan_nodes(tree[0]["Plan"])
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("PERF-3")
 def test_the_query_plan_uses_the_index() -> None:
     serving = [name for name, index in database_indexes().items() if serves_the_worklist(index)]

@@ -10,6 +10,7 @@ loop over texts turned into something else (bytes, say) is counted too.
 
 import dataclasses
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,14 +23,19 @@ class WorkLimitReachedError(Exception):
 
 
 class Tally:
-    __slots__ = ("limit", "operations")
+    """The operations counted, and on which line of the kata's code each was done (`by_line`)."""
+
+    __slots__ = ("by_line", "limit", "line", "operations")
 
     def __init__(self) -> None:
         self.operations = 0
         self.limit = sys.maxsize
+        self.line: tuple[str, int] | None = None  # the kata's line running now, set by counting_lines()
+        self.by_line: Counter[tuple[str, int] | None] = Counter()
 
     def tick(self) -> None:
         self.operations += 1
+        self.by_line[self.line] += 1
         if self.operations > self.limit:
             raise WorkLimitReachedError(f"more than {self.limit:,} operations")
 
@@ -115,6 +121,7 @@ def counting_lines(tally: Tally, root: Path) -> Iterator[None]:
 
     def in_kata(frame: FrameType, event: str, arg: object) -> object:
         if event == "line":
+            tally.line = (frame.f_code.co_filename, frame.f_lineno)
             tally.tick()
         return in_kata
 

@@ -36,11 +36,16 @@ def organization_invoice_page(organization_id: int, *, after: Position | None, s
 
     (created_at, id) is unique, so "after" means the same rows however many invoices share one
     created_at, and invoices created meanwhile sort before the position, where they move nothing.
-    The index (organization, -created_at, -id) finds the page without reading the rows before it.
+    The index (organization, -created_at, -id) finds the page without reading the rows before it:
+    the bound `created_at <= c`, redundant for the result, is what lets the database start the index
+    scan at the position (an Index Cond); the OR alone is only checked row by row (a Filter), after
+    reading every newer invoice of the organization.
     """
     invoices = organization_invoices(organization_id)
     if after is not None:
-        invoices = invoices.filter(Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__lt=after.id))
+        invoices = invoices.filter(created_at__lte=after.created_at).filter(
+            Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__lt=after.id)
+        )
     rows = list(invoices[: size + 1])  # one more than a page: is there a next one?
     page = rows[:size]
     last = page[-1] if len(rows) > size else None

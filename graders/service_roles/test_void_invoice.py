@@ -261,7 +261,7 @@ def test_two_admins_voiding_one_invoice_at_once_void_it_once(interleave: Interle
     winner = {200: None} | {answers.get(name): member for name, member in (("yours", first), ("theirs", second))}
     check(
         sorted(answers.values()) == [200, 409] and invoice.voided_by == winner.get(200),
-        f"Two admins of Acme voided the same open invoice at the same moment (the other one committed "
+        f"Two admins of Acme voided the same open invoice at the same moment (how they met: "
         f"{outcome.interleaving}). They were answered {answers}, and the invoice names "
         f"{'nobody' if invoice.voided_by is None else 'member ' + str(invoice.voided_by.pk)} as the one who voided it. "
         "One void goes through (200) and the other is told that the invoice is no longer open (409 conflict), "

@@ -627,7 +627,7 @@ def test_two_upgrades_of_one_subscription_at_once_charge_once(
     check(
         seen in serial,
         f"Two requests changed the same Basic subscription at the same moment, yours to {yours.title()} and "
-        f"another to {theirs.title()} (the other one committed {outcome.interleaving}). They answered "
+        f"another to {theirs.title()} (how they met: {outcome.interleaving}). They answered "
         f"{', '.join(answer_of(r) for r in answers.values()) or 'nothing'}, left invoices of {seen[1]} cents, "
         f"sent {seen[2]} email(s) and left the subscription on {seen[3]!r}. Two changes at once must do what "
         "they do one after the other: the second sees the first's plan, charges the difference from it, and "
@@ -660,7 +660,7 @@ def test_upgrades_of_two_subscriptions_at_once_both_go_through(
     invoices = sorted(Invoice.objects.values_list("subscription_id", flat=True))
     check(
         statuses == [200, 200] and invoices == sorted([first.pk, second.pk]) and len(mailoutbox) == 2,
-        "Two requests moved two different subscriptions to Pro at the same moment (the other one committed "
+        "Two requests moved two different subscriptions to Pro at the same moment (how they met: "
         f"{outcome.interleaving}). They answered {', '.join(answer_of(r) for r in answers.values()) or 'nothing'}, "
         f"left {len(invoices)} invoice(s) and sent {len(mailoutbox)} email(s); each must go through, with its "
         "own invoice and email. Lock only the subscription being changed (its row), not every subscription, "

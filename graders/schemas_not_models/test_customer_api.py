@@ -306,9 +306,27 @@ def url_for(route: str, customer: Customer) -> str:
     return "/" + _ROUTE_PART.sub(value, _REGEX_GROUP.sub(value, route))
 
 
+def customers_in(value: object) -> list[dict[str, object]]:
+    """The JSON objects of an answer that are customers (they have an email and a currency), at any depth."""
+    if isinstance(value, list):
+        return [customer for item in value for customer in customers_in(item)]
+    if not isinstance(value, dict):
+        return []
+    found = [value] if {"email", "currency"} <= set(value) else []
+    return found + [customer for item in value.values() for customer in customers_in(item)]
+
+
 def leaked_in(response: HttpResponse) -> list[str]:
+    """The fields of a customer that an answer shows beyond the five public ones."""
     text = response.content.decode(errors="replace")
-    return [field for field, secret in SECRETS.items() if secret in text or f'"{field}"' in text]
+    leaked = {field for field, secret in SECRETS.items() if secret in text or f'"{field}"' in text}
+    try:
+        customers = customers_in(json.loads(text))
+    except ValueError:
+        customers = []
+    for customer in customers:
+        leaked |= set(customer) - PUBLIC_FIELDS
+    return sorted(leaked)
 
 
 @pytest.mark.lesson("API-2")

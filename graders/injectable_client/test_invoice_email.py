@@ -4,15 +4,20 @@ import importlib
 import inspect
 import json
 import sys
+from functools import cache
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 import respx
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.scenarios import reference, rolled_back, scenarios
 from injectable_client.models import Invoice
 from injectable_client.services import send_invoice_email
 
@@ -56,6 +61,7 @@ def requests_made(router: respx.MockRouter) -> str:
 # --- what the "Send by email" button does: unchanged by the lesson ---
 
 
+@pytest.mark.contract(1)
 @pytest.mark.urls("injectable_client.api")
 def test_the_email_button_sends_the_invoice(client: Client, email_provider: respx.MockRouter) -> None:
     invoice = acme_invoice()
@@ -78,6 +84,7 @@ def test_the_email_button_sends_the_invoice(client: Client, email_provider: resp
     assert (invoice.email_status, invoice.email_message_id) == (Invoice.EmailStatus.SENT, "em_123")
 
 
+@pytest.mark.contract(1)
 @pytest.mark.urls("injectable_client.api")
 def test_the_email_button_skips_a_suppressed_address(client: Client, email_provider: respx.MockRouter) -> None:
     invoice = acme_invoice()
@@ -91,6 +98,7 @@ def test_the_email_button_skips_a_suppressed_address(client: Client, email_provi
     assert not send.called
 
 
+@pytest.mark.contract(2)
 @pytest.mark.urls("injectable_client.api")
 def test_a_failing_provider_answers_502(client: Client, email_provider: respx.MockRouter) -> None:
     invoice = acme_invoice()
@@ -107,6 +115,7 @@ def test_a_failing_provider_answers_502(client: Client, email_provider: respx.Mo
     assert invoice.email_status == Invoice.EmailStatus.NOT_SENT
 
 
+@pytest.mark.contract(2)
 @pytest.mark.urls("injectable_client.api")
 def test_an_unknown_invoice_answers_404(client: Client, email_provider: respx.MockRouter) -> None:
     response = client.post("/api/v1/invoices/INV-99999/email")
@@ -117,6 +126,7 @@ def test_an_unknown_invoice_answers_404(client: Client, email_provider: respx.Mo
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.urls("injectable_client.api")
 def test_a_number_with_a_nul_byte_is_a_422(client: Client, email_provider: respx.MockRouter) -> None:
     response = client.post("/api/v1/invoices/INV%0000042/email")
@@ -127,6 +137,7 @@ def test_a_number_with_a_nul_byte_is_a_422(client: Client, email_provider: respx
 # --- the lesson ---
 
 
+@pytest.mark.contract(5)
 @pytest.mark.lesson("ARCH-4")
 def test_the_service_sends_through_the_client_it_is_given(
     emails: FakeEmailClient, no_network: respx.MockRouter
@@ -163,6 +174,7 @@ def test_the_service_sends_through_the_client_it_is_given(
     )
 
 
+@pytest.mark.contract(5, 6)
 @pytest.mark.lesson("TEST-5")
 def test_a_stub_from_a_fixture_is_all_a_service_test_needs(
     emails: FakeEmailClient, no_network: respx.MockRouter
@@ -186,6 +198,7 @@ def test_a_stub_from_a_fixture_is_all_a_service_test_needs(
     assert invoice.email_status == Invoice.EmailStatus.SUPPRESSED
 
 
+@pytest.mark.contract(3, 4)
 @pytest.mark.lesson("ARCH-4")
 def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRouter) -> None:
     clients = importlib.import_module("injectable_client.clients")
@@ -248,6 +261,7 @@ def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRout
     )
 
 
+@pytest.mark.contract(5)
 @pytest.mark.guard("ARCH-4")
 def test_the_service_has_no_default_email_client() -> None:
     """The service's `emails` parameter has no default: every caller passes a client."""
@@ -261,6 +275,7 @@ def test_the_service_has_no_default_email_client() -> None:
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.guard("ARCH-4")
 def test_no_email_client_is_built_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
@@ -288,6 +303,134 @@ def test_no_email_client_is_built_at_import(monkeypatch: pytest.MonkeyPatch) -> 
     )
 
 
+# --- generated provider answers, against the reference solution ---
+
+SCENARIO_SECONDS = 120  # 40 requests, each run twice: more than one check's usual time on a loaded machine
+PROVIDER = "https://api.mailer.example"
+
+
+@cache
+def reference_services() -> ModuleType:
+    """The reference solution's services (and, beside them, its clients), on the learner's models."""
+    return reference("injectable_client.services")
+
+
+@st.composite
+def provider_days(draw: st.DrawFn) -> dict[str, Any]:
+    """An invoice (or an unknown number), an address, and how the provider answers each request."""
+    return {
+        "known": draw(st.integers(0, 7)) > 0,
+        "address": draw(st.sampled_from(["ap@acme.test", "billing+eu@acme.test", "o'neil@acme.test"])),
+        "cents": draw(st.sampled_from([0, 1, 12_345, 99_999_999])),
+        "lookup": draw(st.sampled_from([404, 404, 200, 200, 400, 401, 403, 429, 500, 502, 503])),
+        "send": draw(st.sampled_from([200, 200, 201, 202, 400, 404, 409, 422, 429, 500, 503])),
+        "message_id": draw(st.sampled_from(["em_123", "0", "a" * 64]) | st.integers(0, 10**9)),
+    }
+
+
+def day_in_words(day: dict[str, Any]) -> str:
+    invoice = f"invoice INV-00042 of {day['cents']} cents to {day['address']}" if day["known"] else "an unknown invoice"
+    return (
+        f"{invoice}; the provider answers the suppression lookup {day['lookup']} and the send {day['send']} "
+        f"(message ID {day['message_id']!r})"
+    )
+
+
+def provider_answering(router: respx.MockRouter, day: dict[str, Any]) -> None:
+    lookup_body = {"reason": "hard_bounce"} if day["lookup"] == 200 else {"message": "no"}
+    router.get(url__startswith=f"{PROVIDER}/v1/suppressions/").respond(day["lookup"], json=lookup_body)
+    send_body = {"id": day["message_id"]} if day["send"] < 300 else {"message": "refused"}
+    router.post(f"{PROVIDER}/v1/emails").respond(day["send"], json=send_body)
+
+
+def requests_of(router: respx.MockRouter) -> list[tuple[str, str, object, str | None]]:
+    return [
+        (
+            call.request.method,
+            str(call.request.url),
+            json.loads(call.request.content) if call.request.content else None,
+            call.request.headers.get("Idempotency-Key"),
+        )
+        for call in router.calls
+    ]
+
+
+@pytest.mark.guard("ARCH-4")
+@pytest.mark.contract(1, 2)
+@pytest.mark.urls("injectable_client.api")
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@given(day=provider_days())
+def test_the_button_asks_sends_and_answers_as_the_reference_does(client: Client, day: dict[str, Any]) -> None:
+    """Generated provider answers: the button makes the requests, records and answers what the reference does"""
+    expected_services = reference_services()
+    expected_clients = importlib.import_module(f"{expected_services.__package__}.clients")
+    client.raise_request_exception = False  # a crash answers 500, as in production
+    number = "INV-00042" if day["known"] else "INV-99999"
+
+    def arranged() -> None:
+        InvoiceFactory(
+            number="INV-00042",
+            customer__name="Acme GmbH",
+            customer__email=day["address"],
+            amount_due_cents=day["cents"],
+        )
+
+    def recorded() -> tuple[str, str]:
+        row = Invoice.objects.filter(number="INV-00042").values_list("email_status", "email_message_id").first()
+        return row or ("", "")
+
+    with rolled_back(), respx.mock(assert_all_called=False) as router:
+        arranged()
+        provider_answering(router, day)
+        response = client.post(f"/api/v1/invoices/{number}/email")
+        body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+        answer = body if response.status_code == 200 else body.get("code")
+        yours = (response.status_code, answer, recorded(), requests_of(router))
+
+    with rolled_back(), respx.mock(assert_all_called=False) as router:
+        arranged()
+        provider_answering(router, day)
+        try:
+            invoice = expected_services.send_invoice_email(
+                number, emails=expected_clients.HttpEmailClient(expected_clients.email_provider_http())
+            )
+            status, answer = (
+                200,
+                {
+                    "number": invoice.number,
+                    "email_status": invoice.email_status,
+                    "email_message_id": invoice.email_message_id,
+                },
+            )
+        except Invoice.DoesNotExist:
+            status, answer = 404, "not_found"
+        except expected_clients.EmailProviderError:
+            status, answer = 502, "bad_gateway"
+        expected = (status, answer, recorded(), requests_of(router))
+
+    labels = (
+        "status",
+        "answer (or error code)",
+        "invoice's (email_status, email_message_id)",
+        "requests to the provider",
+    )
+    differences = [
+        f"  {label}: yours {mine!r}\n{' ' * (len(label) + 4)}expected {theirs!r}"
+        for label, mine, theirs in zip(labels, yours, expected, strict=True)
+        if mine != theirs
+    ]
+    check(
+        yours == expected,
+        f"POST /api/v1/invoices/{number}/email, with {day_in_words(day)}:\n"
+        + "\n".join(differences)
+        + "\nThe button must ask and send exactly as before (the same URLs, JSON and Idempotency-Key), "
+        "treat only a 404 as 'not suppressed' and a 200 as 'suppressed', take any other answer of the "
+        "provider as its failure (EmailProviderError, 502, the invoice unchanged), and record the message ID.",
+    )
+
+
+@pytest.mark.contract(7)
 @pytest.mark.guard("ARCH-4")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed: the others are as shipped."""

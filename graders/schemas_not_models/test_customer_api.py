@@ -1,15 +1,23 @@
 """Grader of `schemas_not_models`: versioned routes, responses and requests described by schemas."""
 
 import json
+import re
+import string
+from functools import cache
 from typing import Any
 
+import pydantic
 import pytest
 from django.http import HttpResponse
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from hypothesis import given
+from hypothesis import strategies as st
+from ninja import Schema
 
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.scenarios import reference, rolled_back, scenarios
 from schemas_not_models.models import Customer, Organization
 
 from .factories import CustomerFactory, OrganizationFactory
@@ -50,6 +58,7 @@ def shown(response: HttpResponse) -> str:
     return " ".join(response.content.decode(errors="replace").split())[:200]
 
 
+@pytest.mark.contract(1)
 def test_a_customer_is_created_and_read_back(client: Client) -> None:
     organization = OrganizationFactory()
 
@@ -64,6 +73,7 @@ def test_a_customer_is_created_and_read_back(client: Client) -> None:
         assert {key: body.get(key) for key in ("id", "name", "email", "currency")} == {"id": customer.pk, **VALID}
 
 
+@pytest.mark.contract(3)
 def test_the_currency_defaults_to_eur(client: Client) -> None:
     organization = OrganizationFactory()
 
@@ -73,6 +83,7 @@ def test_the_currency_defaults_to_eur(client: Client) -> None:
     assert created.json()["currency"] == "EUR"
 
 
+@pytest.mark.contract(1)
 def test_an_unknown_customer_answers_404(client: Client) -> None:
     customer = CustomerFactory()
     elsewhere = CustomerFactory()  # another organization's customer
@@ -85,6 +96,7 @@ def test_an_unknown_customer_answers_404(client: Client) -> None:
     assert client.get(url).status_code == 404
 
 
+@pytest.mark.contract(1)
 @pytest.mark.lesson("API-1")
 def test_the_routes_are_under_api_v1(client: Client) -> None:
     customer = CustomerFactory()
@@ -100,6 +112,7 @@ def test_the_routes_are_under_api_v1(client: Client) -> None:
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("API-2")
 def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
     customer = CustomerFactory()
@@ -122,6 +135,7 @@ def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
         )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("API-2")
 @pytest.mark.parametrize(
     ("case", "data"),
@@ -164,6 +178,7 @@ def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.guard("API-2")
 @pytest.mark.parametrize(
     ("case", "data"),
@@ -188,6 +203,7 @@ def test_input_at_its_limits_is_accepted(client: Client, case: str, data: dict[s
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("API-2")
 def test_unknown_fields_are_refused_with_422(client: Client) -> None:
     organization = OrganizationFactory()
@@ -219,6 +235,7 @@ def json_schema(document: dict[str, Any], part: dict[str, Any]) -> dict[str, Any
     return resolved(document, content.get("schema", {})) if content else {}
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("API-2")
 def test_the_openapi_schema_describes_the_request_and_the_responses() -> None:
     from schemas_not_models.api import api
@@ -257,6 +274,194 @@ def test_the_openapi_schema_describes_the_request_and_the_responses() -> None:
     )
 
 
+# --- every route served, not only the reference's names ---
+
+SECRETS = {"internal_notes": "SECRET-NOTE do not extend credit", "provider_customer_id": "cus_SECRET_4242"}
+_REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+_ROUTE_PART = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+def served_routes(urlconf: str) -> list[str]:
+    """Every URL pattern the URL resolver of `urlconf` serves, whole: its own, a router's, a second API's."""
+
+    def walk(patterns: list[URLPattern | URLResolver], prefix: str) -> list[str]:
+        found: list[str] = []
+        for pattern in patterns:
+            text = str(pattern.pattern).removeprefix("^").removesuffix("$").removesuffix("\\Z")
+            if isinstance(pattern, URLResolver):
+                found += walk(pattern.url_patterns, prefix + text)
+            else:
+                found.append(prefix + text)
+        return found
+
+    return walk(get_resolver(urlconf).url_patterns, "")
+
+
+def url_for(route: str, customer: Customer) -> str:
+    """A route with its parameters filled in for `customer`: an organization's ID or the customer's."""
+
+    def value(match: re.Match[str]) -> str:
+        return str(customer.organization_id if "org" in match.group(1) else customer.pk)
+
+    return "/" + _ROUTE_PART.sub(value, _REGEX_GROUP.sub(value, route))
+
+
+def customers_in(value: object) -> list[dict[str, object]]:
+    """The JSON objects of an answer that are customers (they have an email and a currency), at any depth."""
+    if isinstance(value, list):
+        return [customer for item in value for customer in customers_in(item)]
+    if not isinstance(value, dict):
+        return []
+    found = [value] if {"email", "currency"} <= set(value) else []
+    return found + [customer for item in value.values() for customer in customers_in(item)]
+
+
+def leaked_in(response: HttpResponse) -> list[str]:
+    """The fields of a customer that an answer shows beyond the five public ones."""
+    text = response.content.decode(errors="replace")
+    leaked = {field for field, secret in SECRETS.items() if secret in text or f'"{field}"' in text}
+    try:
+        customers = customers_in(json.loads(text))
+    except ValueError:
+        customers = []
+    for customer in customers:
+        leaked |= set(customer) - PUBLIC_FIELDS
+    return sorted(leaked)
+
+
+@pytest.mark.lesson("API-2")
+@pytest.mark.contract(2, 5)
+def test_no_route_the_api_serves_leaks_internal_fields(client: Client) -> None:
+    """No route the kata serves, under any name or prefix, answers with a customer's internal fields"""
+    customer = CustomerFactory(**SECRETS)
+    client.raise_request_exception = False
+    leaks: list[str] = []
+    for route in served_routes("schemas_not_models.api"):
+        url = url_for(route, customer)
+        for method, answer in (
+            ("GET", lambda url=url: client.get(url)),
+            ("POST", lambda url=url: post_json(client, url, VALID)),
+        ):
+            response = answer()
+            if response.status_code < 400 and (fields := leaked_in(response)):
+                leaks.append(f"{method} {url} ({route}) answered {response.status_code} with {', '.join(fields)}")
+    check(
+        not leaks,
+        "These routes of the kata answer with fields that are not for API clients:\n  "
+        + "\n  ".join(leaks)
+        + "\nEvery route the API serves (the grader asks Django's URL resolver for all of them, old ones kept "
+        "for partners and new ones alike) answers a customer with the response schema: id, name, email, "
+        "currency and created_at. An old route that still returns model_to_dict() leaks support's notes to "
+        "every partner who calls it: remove it, or answer with the same schema.",
+    )
+
+
+@pytest.mark.lesson("API-2")
+@pytest.mark.contract(3, 5)
+def test_no_route_the_api_serves_stores_unchecked_input(client: Client) -> None:
+    """No route the kata serves stores a customer from input the request schema refuses"""
+    customer = CustomerFactory()
+    client.raise_request_exception = False
+    stored: list[str] = []
+    for route in served_routes("schemas_not_models.api"):
+        url = url_for(route, customer)
+        for case, data in (
+            ("the unknown field 'curency'", {**VALID, "curency": "USD"}),
+            ("an email of 42", {**VALID, "email": 42}),
+        ):
+            before = Customer.objects.count()
+            response = post_json(client, url, data)
+            if Customer.objects.count() != before:
+                stored.append(f"POST {url} ({route}) with {case} stored it and answered {response.status_code}")
+    check(
+        not stored,
+        "These routes of the kata accept a customer the request schema refuses:\n  "
+        + "\n  ".join(stored)
+        + "\nEvery route that creates a customer (old ones kept for partners too) reads its input with the "
+        "request schema, and answers 422 before anything is stored.",
+    )
+
+
+# --- generated input, against the reference solution's request schema ---
+
+SCENARIO_SECONDS = 120  # 60 requests: more than one check's usual time on a loaded machine
+_WORDS = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=12)
+
+
+@cache
+def reference_input() -> type[Schema]:
+    """The reference solution's request schema, which the README's contract describes."""
+    schema: type[Schema] = reference("schemas_not_models.api").CustomerIn
+    return schema
+
+
+@st.composite
+def customer_bodies(draw: st.DrawFn) -> dict[str, object]:
+    """A body to create a customer with: every field valid, at its limits, invalid, of the wrong type, or left out."""
+    local, domain = draw(_WORDS), draw(_WORDS)
+    fields: dict[str, st.SearchStrategy[object]] = {
+        "name": st.one_of(
+            st.builds(
+                lambda first, rest: first + rest, _WORDS, st.text(alphabet=string.ascii_letters + " -&.", max_size=10)
+            ),
+            st.sampled_from(["", "A" * 200, "A" * 201, "Acme\x00"]),
+            st.integers(),
+            st.lists(_WORDS, max_size=2),
+            st.none(),
+        ),
+        "email": st.one_of(
+            st.just(f"{local}@{domain}.test"),
+            st.integers(244, 256).map(address_of_length),
+            st.sampled_from(["accounts payable", "ap@acme", "@acme.test", "ap@@acme.test", "a p@acme.test", ""]),
+            st.integers(),
+            st.none(),
+        ),
+        "currency": st.one_of(
+            st.sampled_from(["EUR", "USD", "GBP"]),
+            st.sampled_from(["CHF", "eur", "EURO", "", "usd "]),
+            st.integers(),
+            st.none(),
+        ),
+    }
+    body = {name: draw(values) for name, values in fields.items() if draw(st.integers(0, 5))}
+    if draw(st.integers(0, 5)) == 0:
+        body[draw(st.sampled_from(["curency", "internal_notes", "provider_customer_id", "id", "organization"]))] = "x"
+    return body
+
+
+@pytest.mark.lesson("API-2")
+@pytest.mark.contract(3, 4)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(60)
+@given(body=customer_bodies())
+def test_generated_input_is_refused_or_stored_as_the_contract_says(client: Client, body: dict[str, object]) -> None:
+    """Generated request bodies: each is refused with 422 or stored as given, as the contract's schema decides"""
+    try:
+        valid: dict[str, object] | None = reference_input().model_validate(body).model_dump()
+    except pydantic.ValidationError:
+        valid = None
+    with rolled_back():
+        organization = OrganizationFactory()
+        response = post_json(client, customers_url(organization), body)
+        rows = list(Customer.objects.filter(organization=organization).values("name", "email", "currency"))
+    if valid is None:
+        check(
+            response.status_code == 422 and not rows,
+            f"Creating a customer with {json.dumps(body)} answered {response.status_code} ({shown(response)}) "
+            f"and stored {len(rows)} customer(s). The README's contract refuses this body with 422 before "
+            "anything is stored: name a string of 1 to 200 characters, email an address (text@domain.tld, no "
+            "space) of at most 254, currency one of EUR, USD, GBP (EUR when left out), and no other field.",
+        )
+    else:
+        check(
+            response.status_code == 201 and rows == [valid] and set(response.json()) == PUBLIC_FIELDS,
+            f"Creating a customer with {json.dumps(body)} answered {response.status_code} ({shown(response)}) "
+            f"and stored {rows}. The README's contract accepts this body: it must answer 201 with the five "
+            f"public fields and store {valid}.",
+        )
+
+
+@pytest.mark.contract(6)
 @pytest.mark.guard("API-2")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed"""

@@ -2,17 +2,22 @@
 
 import inspect
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
+from types import ModuleType
+from typing import Any
 
 import pytest
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.scenarios import reference, rolled_back, scenarios
 from service_authorization.models import Invoice, Member, Organization
 from service_authorization.services import InvoiceNotFoundError, get_invoice
 
-from .factories import InvoiceFactory, MemberFactory, MembershipFactory, OrganizationFactory
+from .factories import InvoiceFactory, MemberFactory, MembershipFactory, OrganizationFactory, start_ids_apart
 
 pytestmark = [
     pytest.mark.django_db,
@@ -61,7 +66,7 @@ def outcome_of(invoice: Invoice, positional: Callable[[], Invoice] | None = None
 
 def told(outcome: object) -> str:
     if outcome is None:
-        return "raised InvoiceNotFoundError"
+        return "raised InvoiceNotFoundError, as for an invoice that does not exist (the refusal)"
     if isinstance(outcome, Exception):
         return f"raised {type(outcome).__name__}: {outcome}"
     return f"returned invoice {outcome}"
@@ -70,6 +75,7 @@ def told(outcome: object) -> str:
 # --- who gets what: unchanged by the lesson ---
 
 
+@pytest.mark.contract(1)
 def test_a_member_reads_their_organizations_invoice(client: Client) -> None:
     """A member reads their organization's invoice."""
     organization = OrganizationFactory()
@@ -93,6 +99,7 @@ def test_a_member_reads_their_organizations_invoice(client: Client) -> None:
     assert summary == (200, {"number": invoice.number, "amount_due_cents": 49_900, "status": "open"})
 
 
+@pytest.mark.contract(1)
 def test_a_member_of_several_organizations_reads_the_invoices_of_each(client: Client) -> None:
     first, second = OrganizationFactory.create_batch(2)
     member = member_of(first, second)
@@ -102,6 +109,7 @@ def test_a_member_of_several_organizations_reads_the_invoices_of_each(client: Cl
             assert get_as(client, member, url.format(id=invoice.pk))[0] == 200
 
 
+@pytest.mark.contract(3)
 @ENDPOINT_URLS
 def test_a_caller_who_is_not_a_member_at_all_gets_401(client: Client, url: str) -> None:
     invoice = invoice_of(OrganizationFactory())
@@ -111,6 +119,7 @@ def test_a_caller_who_is_not_a_member_at_all_gets_401(client: Client, url: str) 
         assert (response.status_code, response.json()["code"]) == (401, "not_authenticated"), headers
 
 
+@pytest.mark.contract(4)
 @ENDPOINT_URLS
 @pytest.mark.parametrize("invoice_id", ["0", str(2**63), "abc"])
 def test_an_invoice_id_out_of_range_is_a_422(client: Client, url: str, invoice_id: str) -> None:
@@ -121,6 +130,7 @@ def test_an_invoice_id_out_of_range_is_a_422(client: Client, url: str, invoice_i
     assert (status, body["code"]) == (422, "validation_error")  # type: ignore[index]
 
 
+@pytest.mark.contract(2)
 @ENDPOINT_URLS
 def test_an_unknown_invoice_answers_404(client: Client, url: str) -> None:
     member = member_of(OrganizationFactory())
@@ -131,6 +141,7 @@ def test_an_unknown_invoice_answers_404(client: Client, url: str) -> None:
 # --- the lesson ---
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("ARCH-6")
 def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> None:
     """Every endpoint hides another organization's invoice."""
@@ -168,6 +179,7 @@ def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> N
     )
 
 
+@pytest.mark.contract(5)
 @pytest.mark.lesson("ARCH-6")
 def test_the_service_refuses_a_non_member() -> None:
     organization = OrganizationFactory()
@@ -192,12 +204,17 @@ def test_the_service_refuses_a_non_member() -> None:
         "every caller, today's endpoints and tomorrow's, gets the check and the API answers 404 for both. "
         "A check in the endpoints or in a decorator protects only the callers that remember it.",
     )
+    allowed = outcome_of(invoice, member=insider)
     check(
-        get_invoice(invoice.pk, member=insider) == invoice,
-        "A member of the invoice's organization must still get the invoice from get_invoice().",
+        allowed == invoice,
+        f"get_invoice({invoice.pk}, member=<a member of the invoice's organization>) {told(allowed)}: a member "
+        "must still get their own organization's invoice. Compare the invoice's organization "
+        "(invoice.customer.organization_id) with the organizations of the member's memberships, and "
+        "nothing else: a customer's or a member's ID is not an organization's.",
     )
 
 
+@pytest.mark.contract(6)
 @pytest.mark.lesson("ARCH-6")
 def test_the_service_cannot_be_called_without_the_check() -> None:
     """Without a member, or with member=None, the service does not hand out the invoice."""
@@ -258,6 +275,7 @@ def ways_around(outsider: Member) -> dict[str, dict[str, object]]:
     return tried
 
 
+@pytest.mark.contract(6)
 @pytest.mark.guard("ARCH-6")
 def test_the_service_offers_no_way_around_its_check() -> None:
     """No flag, extra argument or stand-in member makes the service hand an invoice to an outsider."""
@@ -288,6 +306,91 @@ def test_the_service_offers_no_way_around_its_check() -> None:
     )
 
 
+# --- generated scenarios, against the reference solution ---
+
+SCENARIO_SECONDS = 120  # 40 examples, each several requests: more than one check's usual time on a loaded machine
+
+
+@cache
+def reference_services() -> ModuleType:
+    """The reference solution's services, on the learner's models: the oracle of the generated scenarios."""
+    return reference("service_authorization.services")
+
+
+@st.composite
+def portals(draw: st.DrawFn) -> dict[str, Any]:
+    """Organizations, members with memberships in any of them (or none), invoices, and who asks for what."""
+    organizations = draw(st.integers(1, 3))
+    members = draw(st.lists(st.sets(st.integers(0, organizations - 1)), min_size=1, max_size=3))
+    invoices = draw(st.lists(st.integers(0, organizations - 1), min_size=1, max_size=4))
+    asks = st.tuples(st.integers(0, len(members) - 1), st.integers(0, len(invoices)))  # len(invoices): unknown
+    return {
+        "organizations": organizations,
+        "members": members,
+        "invoices": invoices,
+        "asks": draw(st.lists(asks, min_size=1, max_size=4)),
+    }
+
+
+def portal_in_words(portal: dict[str, Any]) -> str:
+    members = "; ".join(
+        f"member {index} belongs to {', '.join(f'organization {o}' for o in sorted(orgs)) or 'no organization'}"
+        for index, orgs in enumerate(portal["members"])
+    )
+    invoices = "; ".join(f"invoice {index} is organization {o}'s" for index, o in enumerate(portal["invoices"]))
+    return f"{portal['organizations']} organization(s); {members}; {invoices}"
+
+
+@pytest.mark.lesson("ARCH-6")
+@pytest.mark.contract(1, 2, 5)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@given(portal=portals())
+def test_who_sees_which_invoice_is_what_the_reference_decides(client: Client, portal: dict[str, Any]) -> None:
+    """Generated organizations, members and invoices: each member sees exactly what the reference lets them see"""
+    expected_service = reference_services()
+    with rolled_back():
+        start_ids_apart()
+        organizations = OrganizationFactory.create_batch(portal["organizations"])
+        members = [member_of(*(organizations[o] for o in sorted(orgs))) for orgs in portal["members"]]
+        invoices = [invoice_of(organizations[o]) for o in portal["invoices"]]
+        wrong: list[str] = []
+        for member_index, invoice_index in portal["asks"]:
+            member = members[member_index]
+            known = invoice_index < len(invoices)
+            invoice_id = invoices[invoice_index].pk if known else invoices[-1].pk + 1_000
+            what = f"member {member_index} asks for " + (f"invoice {invoice_index}" if known else "an unknown invoice")
+            try:
+                expected: object = expected_service.get_invoice(invoice_id, member=member).number
+            except expected_service.InvoiceNotFoundError:
+                expected = None
+            try:
+                yours: object = get_invoice(invoice_id, member=member).number
+            except InvoiceNotFoundError:
+                yours = None
+            except Exception as error:  # reported to the learner
+                yours = f"{type(error).__name__}: {error}"
+            if yours != expected:
+                gave = "refused" if yours is None else f"gave {yours}"
+                wanted_call = "a refusal (InvoiceNotFoundError)" if expected is None else f"invoice {expected}"
+                wrong.append(f"{what}: get_invoice() {gave}, expected {wanted_call}")
+            for name, url in ENDPOINTS.items():
+                status, body = get_as(client, member, url.format(id=invoice_id))
+                wanted = 200 if expected is not None else 404
+                if status != wanted or (wanted == 404 and body != NOT_FOUND):
+                    wrong.append(f"{what}: {name} answered {status} {body}, expected {wanted}")
+
+    check(
+        not wrong,
+        f"With {portal_in_words(portal)}:\n  "
+        + "\n  ".join(wrong[:4])
+        + "\nA member sees an invoice if and only if they belong to the invoice's organization (its customer's "
+        "organization); to anyone else it does not exist (InvoiceNotFoundError, and 404 from every endpoint). "
+        "Decide from the member's memberships and the invoice's organization, in get_invoice().",
+    )
+
+
+@pytest.mark.contract(7)
 @pytest.mark.guard("ARCH-6")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed: the others are as shipped."""

@@ -1,4 +1,6 @@
 import factory
+from django.db import connection
+from django.db.models import Model
 
 from service_roles.models import Customer, Invoice, Member, Membership, Organization
 
@@ -42,3 +44,34 @@ class InvoiceFactory(factory.django.DjangoModelFactory[Invoice]):
     customer = factory.SubFactory(CustomerFactory)
     number = factory.Sequence(lambda n: f"INV-{n:05d}")
     amount_due_cents = 49_900
+
+
+# Where each table's IDs start in a grading: far apart, so that an ID of one table is never an ID of
+# another. A check that compares a membership's organization with a customer's ID, say, then finds
+# nothing, as in production, instead of matching because every table counted from 1.
+ID_STARTS: dict[type[Model], int] = {
+    Organization: 1_000,
+    Member: 20_000,
+    Membership: 300_000,
+    Customer: 4_000_000,
+    Invoice: 50_000_000,
+}
+
+
+def start_ids_apart() -> None:
+    """Make the next ID of each table the one `ID_STARTS` gives (or later), on SQLite and on PostgreSQL."""
+    with connection.cursor() as cursor:
+        for model, start in ID_STARTS.items():
+            table = model._meta.db_table
+            if connection.vendor == "postgresql":
+                highest = f'(SELECT COALESCE(MAX(id), 0) FROM "{table}")'  # noqa: S608 - a table name of ours
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence(%s, %s), GREATEST(%s, {highest} + 1), false)",
+                    [table, "id", start],
+                )
+            else:  # SQLite: AUTOINCREMENT tables count in sqlite_sequence
+                cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+                row = cursor.fetchone()
+                seq = max(start - 1, row[0] if row else 0)
+                cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
+                cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, seq])

@@ -1,15 +1,24 @@
 """Grader of `service_roles`: the service decides who may void an invoice, by the role in its organization."""
 
+from collections.abc import Callable
+from functools import cache
+from types import ModuleType
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.races import Interleave, interleaved, race
+from dojo.scenarios import reference, rolled_back, scenarios
 from service_roles.models import Invoice, Member, Membership, Organization
 from service_roles.services import InvoiceNotFoundError, void_invoice
 
-from .factories import InvoiceFactory, MemberFactory, MembershipFactory, OrganizationFactory
+from .factories import InvoiceFactory, MemberFactory, MembershipFactory, OrganizationFactory, start_ids_apart
 
 pytestmark = [
     pytest.mark.django_db,
@@ -59,6 +68,7 @@ def status_of(invoice: Invoice) -> str:
 # --- what the Void button does: unchanged by the lesson ---
 
 
+@pytest.mark.contract(1)
 def test_an_admin_voids_an_open_invoice_of_their_organization(client: Client) -> None:
     acme = OrganizationFactory()
     invoice = InvoiceFactory(customer__organization=acme)
@@ -69,6 +79,7 @@ def test_an_admin_voids_an_open_invoice_of_their_organization(client: Client) ->
     assert (invoice.status, invoice.voided_by) == (Invoice.Status.VOID, admin)
 
 
+@pytest.mark.contract(4)
 def test_a_paid_invoice_cannot_be_voided(client: Client) -> None:
     acme = OrganizationFactory()
     invoice = InvoiceFactory(customer__organization=acme, status=Invoice.Status.PAID)
@@ -79,6 +90,7 @@ def test_a_paid_invoice_cannot_be_voided(client: Client) -> None:
     assert status_of(invoice) == Invoice.Status.PAID
 
 
+@pytest.mark.contract(3)
 def test_another_organizations_invoice_is_not_found(client: Client) -> None:
     """Another organization's invoice is not found."""
     invoice = InvoiceFactory()
@@ -92,6 +104,7 @@ def test_another_organizations_invoice_is_not_found(client: Client) -> None:
     assert status_of(invoice) == Invoice.Status.OPEN
 
 
+@pytest.mark.contract(6)
 @pytest.mark.parametrize("user_id", [None, "987654", "abc", str(2**64)])
 def test_a_caller_who_is_not_a_member_at_all_gets_401(client: Client, user_id: str | None) -> None:
     invoice = InvoiceFactory()
@@ -105,6 +118,7 @@ def test_a_caller_who_is_not_a_member_at_all_gets_401(client: Client, user_id: s
 # --- the lesson ---
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("ARCH-6")
 def test_a_member_who_is_not_an_admin_here_cannot_void(client: Client) -> None:
     """A member who is an admin elsewhere, but not of the invoice's organization, gets 403."""
@@ -133,6 +147,7 @@ def test_a_member_who_is_not_an_admin_here_cannot_void(client: Client) -> None:
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("ARCH-6")
 def test_the_service_refuses_a_member_without_the_role() -> None:
     acme, globex = OrganizationFactory.create_batch(2)
@@ -165,6 +180,7 @@ def test_the_service_refuses_a_member_without_the_role() -> None:
     )
 
 
+@pytest.mark.contract(1)
 @pytest.mark.guard("ARCH-6")
 def test_an_admin_here_may_void_whatever_their_other_roles() -> None:
     acme, globex = OrganizationFactory.create_batch(2)
@@ -181,6 +197,7 @@ def test_an_admin_here_may_void_whatever_their_other_roles() -> None:
     )
 
 
+@pytest.mark.contract(7)
 @pytest.mark.guard("ARCH-6")
 def test_the_service_cannot_be_called_without_the_check() -> None:
     """Without a member, or with member=None, the service voids nothing."""
@@ -202,6 +219,7 @@ def test_the_service_cannot_be_called_without_the_check() -> None:
     )
 
 
+@pytest.mark.contract(3)
 def test_the_service_hides_another_organizations_invoice() -> None:
     """The service hides another organization's invoice."""
     invoice = InvoiceFactory()
@@ -211,6 +229,168 @@ def test_the_service_hides_another_organizations_invoice() -> None:
     assert status_of(invoice) == Invoice.Status.OPEN
 
 
+# --- two voids at once ---
+
+
+@pytest.mark.threads  # another worker commits from a thread of its own
+@pytest.mark.guard("ARCH-6")
+@pytest.mark.contract(5)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "interleave",
+    [pytest.param(interleaved, id="interleaved"), pytest.param(race, id="race", marks=pytest.mark.postgresql)],
+)
+def test_two_admins_voiding_one_invoice_at_once_void_it_once(interleave: Interleave) -> None:
+    """Two admins voiding one invoice at the same moment: one voids it, the other is told it is no longer open"""
+    acme = OrganizationFactory()
+    invoice = InvoiceFactory(customer__organization=acme)
+    first, second = member_with(admin=acme), member_with(admin=acme)
+    answers: dict[str, int] = {}
+
+    def void_by(name: str, member: Member) -> Callable[[], None]:
+        def void() -> None:
+            answers[name] = (
+                Client().post(f"/api/v1/invoices/{invoice.pk}/void", headers={"X-User-Id": str(member.pk)}).status_code
+            )
+
+        return void
+
+    outcome = interleave(void_by("yours", first), void_by("theirs", second))
+
+    invoice.refresh_from_db()
+    winner = {200: None} | {answers.get(name): member for name, member in (("yours", first), ("theirs", second))}
+    check(
+        sorted(answers.values()) == [200, 409] and invoice.voided_by == winner.get(200),
+        f"Two admins of Acme voided the same open invoice at the same moment (how they met: "
+        f"{outcome.interleaving}). They were answered {answers}, and the invoice names "
+        f"{'nobody' if invoice.voided_by is None else 'member ' + str(invoice.voided_by.pk)} as the one who voided it. "
+        "One void goes through (200) and the other is told that the invoice is no longer open (409 conflict), "
+        "writing nothing. Read the invoice with select_for_update() inside the transaction before checking its "
+        "status (or make the write conditional on the status you read). "
+        f"Errors seen: {outcome.failures() or 'none'}",
+    )
+
+
+# --- generated organizations, roles and invoices, against the reference solution ---
+
+SCENARIO_SECONDS = 120  # 40 examples of several voids each: more than one check's usual time on a loaded machine
+ROLES = (None, MEMBER, ADMIN)
+
+
+@cache
+def reference_services() -> ModuleType:
+    """The reference solution's services, on the learner's models: the oracle of the generated scenarios."""
+    return reference("service_roles.services")
+
+
+@st.composite
+def billing_teams(draw: st.DrawFn) -> dict[str, Any]:
+    """Organizations, members with a role (or none) in each, invoices in any status, and who voids what."""
+    organizations = draw(st.integers(1, 3))
+    members = draw(
+        st.lists(
+            st.lists(st.sampled_from(ROLES), min_size=organizations, max_size=organizations), min_size=1, max_size=3
+        )
+    )
+    statuses = [Invoice.Status.OPEN, Invoice.Status.OPEN, Invoice.Status.PAID, Invoice.Status.VOID]
+    invoices = draw(
+        st.lists(st.tuples(st.integers(0, organizations - 1), st.sampled_from(statuses)), min_size=1, max_size=3)
+    )
+    asks = st.tuples(st.integers(0, len(members) - 1), st.integers(0, len(invoices)))  # len(invoices): unknown
+    return {
+        "organizations": organizations,
+        "members": members,
+        "invoices": invoices,
+        "asks": draw(st.lists(asks, min_size=1, max_size=4)),
+    }
+
+
+def team_in_words(team: dict[str, Any]) -> str:
+    members = "; ".join(
+        f"member {index} is "
+        + (", ".join(f"{role} of organization {o}" for o, role in enumerate(roles) if role) or "in no organization")
+        for index, roles in enumerate(team["members"])
+    )
+    invoices = "; ".join(
+        f"invoice {index} is organization {o}'s, {status}" for index, (o, status) in enumerate(team["invoices"])
+    )
+    return f"{members}; {invoices}"
+
+
+def arranged_team(team: dict[str, Any]) -> tuple[list[Member], list[Invoice]]:
+    start_ids_apart()
+    organizations = OrganizationFactory.create_batch(team["organizations"])
+    members = [MemberFactory() for _ in team["members"]]
+    for member, roles in zip(members, team["members"], strict=True):
+        for organization, role in zip(organizations, roles, strict=True):
+            if role:
+                MembershipFactory(member=member, organization=organization, role=role)
+    invoices = [
+        InvoiceFactory(customer__organization=organizations[o], status=status) for o, status in team["invoices"]
+    ]
+    return members, invoices
+
+
+def invoice_states(invoices: list[Invoice], members: list[Member]) -> list[tuple[str, int | None]]:
+    by_member = {member.pk: index for index, member in enumerate(members)}
+    return [
+        (row.status, by_member.get(row.voided_by_id) if row.voided_by_id else None)
+        for row in (Invoice.objects.get(pk=invoice.pk) for invoice in invoices)
+    ]
+
+
+@pytest.mark.lesson("ARCH-6")
+@pytest.mark.contract(1, 2, 3, 4)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@given(team=billing_teams())
+def test_who_may_void_what_is_what_the_reference_decides(client: Client, team: dict[str, Any]) -> None:
+    """Generated organizations, roles and invoices: the API voids, refuses and hides as the reference does"""
+    expected_service = reference_services()
+    answers = {
+        expected_service.InvoiceNotFoundError: 404,
+        PermissionDenied: 403,
+        expected_service.InvoiceNotVoidableError: 409,
+    }
+    with rolled_back():
+        members, invoices = arranged_team(team)
+        yours = []
+        for member_index, invoice_index in team["asks"]:
+            invoice_id = invoices[invoice_index].pk if invoice_index < len(invoices) else invoices[-1].pk + 1_000
+            status, _body = void_as(client, members[member_index], invoice_id)
+            yours.append((status, invoice_states(invoices, members)))
+    with rolled_back():
+        members, invoices = arranged_team(team)
+        expected = []
+        for member_index, invoice_index in team["asks"]:
+            invoice_id = invoices[invoice_index].pk if invoice_index < len(invoices) else invoices[-1].pk + 1_000
+            try:
+                expected_service.void_invoice(invoice_id, member=members[member_index])
+                status = 200
+            except tuple(answers) as refusal:
+                status = next(code for kind, code in answers.items() if isinstance(refusal, kind))
+            expected.append((status, invoice_states(invoices, members)))
+
+    steps = []
+    for (member_index, invoice_index), mine, theirs in zip(team["asks"], yours, expected, strict=True):
+        what = f"member {member_index} voids " + (
+            f"invoice {invoice_index}" if invoice_index < len(invoices) else "an unknown invoice"
+        )
+        mark = "" if mine == theirs else "   <- expected " + f"{theirs[0]}, invoices then {theirs[1]}"
+        steps.append(f"{what}: answered {mine[0]}, invoices then (status, voided by member) {mine[1]}{mark}")
+        if mine != theirs:
+            break
+    check(
+        yours == expected,
+        f"With {team_in_words(team)}:\n  "
+        + "\n  ".join(steps)
+        + "\nOnly an admin of the invoice's organization voids it (200, voided_by the admin), and only an open "
+        "one; another member of that organization gets 403 and a paid or void invoice 409, with nothing "
+        "written; to anyone outside the organization the invoice does not exist (404).",
+    )
+
+
+@pytest.mark.contract(8)
 @pytest.mark.guard("ARCH-6")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed: the others are as shipped."""

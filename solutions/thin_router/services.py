@@ -38,13 +38,12 @@ def change_plan(subscription_id: int, plan_code: str, *, emails: EmailClient) ->
     A downgrade is refused: it takes effect at renewal, not mid-period.
     """
     with transaction.atomic():
-        # the row lock keeps two concurrent changes from both charging the difference
+        # the row lock keeps two concurrent changes from both charging the difference. It locks the
+        # subscription alone, without joins: when another change commits first, PostgreSQL re-reads the
+        # locked row but re-checks a join against the plan it saw before, finds no row, and the second
+        # change would be told that the subscription does not exist instead of why it is refused
         try:
-            subscription = (
-                Subscription.objects.select_for_update(of=("self",))
-                .select_related("plan", "customer")
-                .get(pk=subscription_id)
-            )
+            subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
         except Subscription.DoesNotExist:
             raise SubscriptionNotFoundError(f"Subscription {subscription_id} does not exist.") from None
         new_plan = Plan.objects.filter(code=plan_code, is_active=True).first()

@@ -19,17 +19,24 @@ import importlib
 import importlib.util
 import itertools
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from django.db import transaction
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from dojo import paths
 
 _references = itertools.count(1)
+
+# hypothesis keeps a cache of Unicode tables in its home folder (`.hypothesis/` in the working folder by
+# default): a grading keeps it outside the clone, where kata code may not write and the learner never looks
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "dojo-hypothesis")
 
 #: the modules of a kata that its reference shares with the learner's code: the database they describe
 SHARED = ("models", "apps", "migrations")

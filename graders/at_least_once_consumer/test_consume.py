@@ -268,6 +268,35 @@ def test_a_message_of_another_subscription_applied_meanwhile_is_kept() -> None:
     )
 
 
+@pytest.mark.threads  # another worker commits from a thread of its own
+@pytest.mark.guard("DATA-4")
+@pytest.mark.contract(3, 8)
+@pytest.mark.django_db(transaction=True)
+def test_a_newer_message_after_an_older_one_applied_meanwhile_emails_no_change_twice() -> None:
+    """The email compares the plan under the row lock: an older message applied meanwhile changed it already"""
+    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
+    more_seats = change(subscription, 2, plan=BUSINESS, seats=20)
+    emails = FakeEmailClient()
+    ours, theirs = another_worker(SERVICES), another_worker(SERVICES)
+
+    outcome = interleaved(
+        lambda: ours.apply_subscription_updated(more_seats, emails=emails),
+        lambda: theirs.apply_subscription_updated(upgrade, emails=emails),
+    )
+
+    now = state(subscription)
+    check(
+        now == (BUSINESS, 20, ACTIVE) and plans_emailed(emails) == ["Business"],
+        "Two workers received messages of the same subscription (on Team) at the same moment: yours version 2 "
+        "(Business, 20 seats), the other version 1, the upgrade to Business, which it committed "
+        f"{outcome.interleaving}. The plan changed once, so one email goes out; the subscription ended as "
+        f"{shown(now)}, with emails {plans_emailed(emails)}. Compare the plan you replace with the one you "
+        "read under the row lock, inside the transaction, not with one read before it. "
+        f"Errors seen: {outcome.failures() or 'none'}",
+    )
+
+
 @pytest.mark.contract(7)
 @pytest.mark.guard("DATA-2")
 def test_the_plan_email_is_sent_after_the_commit(

@@ -598,7 +598,7 @@ def oracle() -> tuple[ModuleType, type[Exception]]:
     return services, clients.ChargeDeclinedError
 
 
-@pytest.mark.guard("DATA-2")
+@pytest.mark.lesson("DATA-2")
 @pytest.mark.contract(1, 5, 6, 7)
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(40)

@@ -63,6 +63,29 @@ def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(
     assert [mail.to for mail in emails.sent] == [invoice.customer.email]
 
 
+@pytest.mark.lesson("DATA-3")
+@pytest.mark.contract(2, 7)
+def test_an_event_redelivered_after_many_others_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
+    """An event redelivered after 120 other events is still recognised: applied event IDs are not pruned by count"""
+    invoice = InvoiceFactory(amount_due_cents=10_000_000)
+    first, *others = [payment_event(invoice, 100) for _ in range(121)]
+    worker = fresh_worker()
+
+    with committed():
+        for event in (first, *others, first):  # a busy day: the provider's retry of the first comes last
+            worker.handle_payment_succeeded(event, emails=emails)
+
+    invoice.refresh_from_db()
+    payments = Payment.objects.filter(invoice=invoice, provider_payment_id=first.payment_id).count()
+    check(
+        payments == 1 and len(emails.sent) == 121,
+        f"The provider delivered {first.event_id}, then 120 other events, then {first.event_id} again. Your "
+        f"handler recorded its payment {payments} times and sent {len(emails.sent)} receipts for 121 events. "
+        "An event may come again after any number of others: keep the ID of every applied event (do not keep "
+        "only the last few, nor only the invoice's last one).",
+    )
+
+
 @pytest.mark.contract(3)
 @pytest.mark.guard("DATA-3")
 def test_distinct_events_are_all_applied(emails: FakeEmailClient, committed: Committed) -> None:
@@ -302,7 +325,7 @@ def _in_words(wait: timedelta) -> str:
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     amounts = st.sampled_from((5_000, 6_000, 12_000))
-    events = draw(st.lists(st.tuples(st.sampled_from(sorted(INVOICES)), amounts), min_size=1, max_size=3))
+    events = draw(st.lists(st.tuples(st.sampled_from(sorted(INVOICES)), amounts), min_size=1, max_size=4))
     deliveries = draw(
         st.lists(
             st.builds(
@@ -312,7 +335,7 @@ def histories(draw: st.DrawFn) -> History:
                 fails=st.sampled_from((False, False, False, True)),
             ),
             min_size=2,
-            max_size=7,
+            max_size=8,
         )
     )
     return History(tuple(events), tuple(deliveries))

@@ -292,7 +292,7 @@ def test_a_move_in_another_organization_meanwhile_is_kept(monkeypatch: pytest.Mo
 
 # --- Moves, generated: every branch of the checks, and a connection that drops between the two writes ---
 
-SCENARIO_SECONDS = 300  # some 40 histories of moves, each run twice (yours, the reference's), shrunk when one fails
+SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples take seconds, more on a busy machine
 
 
 @dataclass(frozen=True)

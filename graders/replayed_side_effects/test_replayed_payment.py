@@ -294,7 +294,7 @@ DELAYS = (
     timedelta(days=40),
 )
 INVOICES = {"INV-A": 12_000, "INV-B": 10_000}
-SCENARIO_SECONDS = 120  # some 40 histories, each played twice, then shrunk to the smallest that fails
+SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples take seconds, more on a busy machine
 
 
 @dataclass(frozen=True)
@@ -480,7 +480,7 @@ def oracle() -> ModuleType | None:
 @pytest.mark.lesson("DATA-3")
 @pytest.mark.contract(1, 2, 3, 4, 5, 8)
 @pytest.mark.timeout(SCENARIO_SECONDS)
-@scenarios(40)
+@scenarios(30)
 @given(history=histories())
 def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
     history: History, committed: Committed, oracle: ModuleType | None

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import OperationalError, connection, transaction
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo import paths
@@ -482,6 +482,18 @@ def oracle() -> ModuleType | None:
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(30)
 @given(history=histories())
+# the reviewers' case first: payment 1, payment 2, then payment 1 again in an event of its own
+@example(
+    history=History(
+        payments=(("INV-A", 5_000), ("INV-A", 6_000)),
+        events=(0, 1, 0),
+        deliveries=(
+            Delivery(0, timedelta(0), False),
+            Delivery(1, timedelta(0), False),
+            Delivery(2, timedelta(0), False),
+        ),
+    )
+)
 def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
     history: History, committed: Committed, oracle: ModuleType | None
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import OperationalError, connection, transaction
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo import paths
@@ -464,6 +464,23 @@ def oracle() -> ModuleType | None:
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(30)
 @given(history=histories())
+# the reviewers' cases first: A, B, then A again; A, then A again two hours later
+@example(
+    history=History(
+        events=(("INV-A", 5_000), ("INV-A", 6_000)),
+        deliveries=(
+            Delivery(0, timedelta(0), False),
+            Delivery(1, timedelta(0), False),
+            Delivery(0, timedelta(0), False),
+        ),
+    )
+)
+@example(
+    history=History(
+        events=(("INV-A", 5_000),),
+        deliveries=(Delivery(0, timedelta(0), False), Delivery(0, timedelta(hours=2), False)),
+    )
+)
 def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
     history: History, committed: Committed, oracle: ModuleType | None
 ) -> None:

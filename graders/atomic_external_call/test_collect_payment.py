@@ -2,7 +2,6 @@
 
 import importlib
 import re
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -632,8 +631,11 @@ def test_any_world_of_the_provider_gives_the_references_outcome(
 
 
 def services_graded() -> ModuleType:
-    """The learner's services module, as imported by the checks above."""
-    return sys.modules["atomic_external_call.services"]
+    """The learner's services, as imported by the checks above (another_worker() takes the module out of
+    sys.modules, so it is not looked up there)."""
+    graded = ModuleType("atomic_external_call.services (graded)")
+    graded.collect_payment = collect_payment  # type: ignore[attr-defined]
+    return graded
 
 
 @pytest.mark.contract(9)

@@ -1,7 +1,6 @@
 """Grader of `on_commit_events`: invoice.finalized goes out once, after the outermost commit, never for a rollback."""
 
 import re
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -366,6 +365,14 @@ def oracle() -> ModuleType:
     return reference("on_commit_events.services")
 
 
+def services_graded() -> ModuleType:
+    """The learner's services, as imported by the checks above."""
+    graded = ModuleType("on_commit_events.services (graded)")
+    graded.finalize_invoice = finalize_invoice  # type: ignore[attr-defined]
+    graded.close_billing_period = close_billing_period  # type: ignore[attr-defined]
+    return graded
+
+
 @pytest.mark.lesson("DATA-5")
 @pytest.mark.contract(1, 2, 3, 4, 5)
 @pytest.mark.timeout(SCENARIO_SECONDS)
@@ -378,7 +385,7 @@ def test_any_close_or_finalization_gives_the_references_rows_and_events(
     with rolled_back():
         theirs = run_period(period, oracle, django_capture_on_commit_callbacks)
     with rolled_back():
-        yours = run_period(period, sys.modules["on_commit_events.services"], django_capture_on_commit_callbacks)
+        yours = run_period(period, services_graded(), django_capture_on_commit_callbacks)
     check(
         yours == theirs,
         f"{period.describe()}\nExpected (README, Contract): {shown_outcome(theirs)}.\nYours: {shown_outcome(yours)}.\n"

@@ -199,6 +199,7 @@ class Meanwhile:
 
 
 _SAVEPOINT = re.compile(r'^\s*SAVEPOINT\s+"?(\w+)"?', re.IGNORECASE)
+_ROLLBACK_TO = re.compile(r'^\s*ROLLBACK\s+TO\s+SAVEPOINT\s+"?(\w+)"?', re.IGNORECASE)
 
 
 @contextmanager
@@ -221,7 +222,11 @@ def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> I
     one shared in-memory cache: PRAGMA read_uncommitted), so that `other` can write. SQLite lets one
     connection write at a time: when the code has already written, `other` runs on the code's own
     connection instead, before any savepoint the code opened since its last read (those are opened
-    after it, and the callbacks `other` registers with on_commit() belong to none of them).
+    after it, and the callbacks `other` registers with on_commit() belong to none of them). The
+    other worker never shares the code's fate, though: should the code then roll back what `other`
+    wrote there (its whole transaction, or a savepoint it had opened before `other` ran, e.g. when it
+    refuses a duplicate), `other` runs again once the code has finished, on a connection of its own,
+    as a real worker's commit outlives another worker's rollback.
 
     Needs `django_db(transaction=True)`: each worker commits for the other to see.
     """
@@ -235,8 +240,9 @@ def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> I
     started = threading.Event()
     backend: list[int] = []
     worker: list[threading.Thread] = []
-    progress = {"wrote": False, "ran": False, "other": False}
+    progress = {"wrote": False, "ran": False, "other": False, "inside": False, "undone": False}
     deferred: list[tuple[str, str]] = []  # savepoints opened since the code's last read: (name, SQL)
+    enclosing: set[str] = set()  # the code's savepoints that held what `other` wrote on the code's connection
 
     def run() -> None:
         try:
@@ -266,7 +272,8 @@ def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> I
         hidden = {name for name, _ in deferred}
         kept = connection.savepoint_ids
         connection.savepoint_ids = [sid for sid in kept if sid not in hidden]
-        progress["other"] = True
+        enclosing.update(str(sid) for sid in connection.savepoint_ids if sid)
+        progress["other"] = progress["inside"] = True
         try:
             other()
         except Exception as error:  # reported to the grader, which says what it means
@@ -285,6 +292,9 @@ def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> I
         locks = _FOR_UPDATE.search(sql) is not None
         if locks and emulate:
             sql = _FOR_UPDATE.sub("", sql)
+        undo = _ROLLBACK_TO.match(sql)
+        if undo and progress["inside"] and not progress["other"] and undo.group(1) in enclosing:
+            progress["undone"] = True  # the code rolled back what the other worker had written
         if progress["ran"] or progress["other"]:
             return execute(sql, params, many, context)
         savepoint = _SAVEPOINT.match(sql)
@@ -302,6 +312,11 @@ def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> I
         progress["wrote"] = progress["wrote"] or _WRITE.match(sql) is not None
         return execute(sql, params, many, context)
 
+    def rollback() -> None:
+        if progress["inside"] and not progress["other"]:
+            progress["undone"] = True  # the code's transaction, which held the other worker's writes
+        rolls_back()
+
     connection.ensure_connection()
     if sqlite:
         with connection.cursor() as cursor:
@@ -309,10 +324,14 @@ def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> I
     if emulate:
         for feature in _LOCK_FEATURES:
             setattr(connection.features, feature, True)
+    # Django rolls a transaction back through the wrapper's _rollback(), out of the execute wrappers' sight
+    rolls_back: Callable[[], None] = getattr(connection, "_rollback")  # noqa: B009 - private to Django's typing
+    setattr(connection, "_rollback", rollback)  # noqa: B010 - seen here, then done as Django does it
     try:
         with connection.execute_wrapper(wrapper):
             yield record
     finally:
+        delattr(connection, "_rollback")
         for feature, value in saved.items():
             setattr(connection.features, feature, value)
         if worker:
@@ -320,6 +339,16 @@ def meanwhile(other: Callable[[], object], *, at: re.Pattern[str] = _WRITE) -> I
         if sqlite:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA read_uncommitted = 0")
+        if progress["undone"]:
+            record.when += (
+                " (on SQLite it ran inside your transaction, and your code rolled back what it wrote; a real"
+                " worker's commit outlives that, so it ran again once your code had finished)"
+            )
+            record.error = None
+            again = threading.Thread(target=run, daemon=True)
+            done.clear()
+            again.start()
+            again.join(WAIT_SECONDS * 2)
 
 
 #: How a grader runs two workers' work together: `race` or `interleaved` (both give a RaceResult).

@@ -1,12 +1,17 @@
 """Grader of `atomic_external_call`: no provider call inside a transaction; events only after commit."""
 
+import importlib
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, models, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
 from atomic_external_call.clients import ChargeDeclinedError
 from atomic_external_call.models import ChargeAttempt, Invoice, Payment
@@ -14,9 +19,10 @@ from atomic_external_call.services import ChargeNotAppliedError, InvoiceNotPayab
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
 from dojo.races import Meanwhile, another_worker, meanwhile, race
+from dojo.scenarios import reference, rolled_back, scenarios
 
 from .factories import InvoiceFactory
-from .fakes import FakeEventBus, FakePaymentProvider
+from .fakes import FakeCharge, FakeEventBus, FakePaymentProvider
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +56,7 @@ def ledger_write_fails() -> AbstractContextManager[None]:
     return first_write_fails(Payment)
 
 
+@pytest.mark.contract(1)
 def test_collecting_charges_once_and_records_the_payment(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -71,6 +78,7 @@ def test_collecting_charges_once_and_records_the_payment(
     ]
 
 
+@pytest.mark.contract(2)
 def test_an_invoice_that_is_not_open_is_refused_without_a_charge(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -84,6 +92,7 @@ def test_an_invoice_that_is_not_open_is_refused_without_a_charge(
     assert Payment.objects.count() == 0
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("DATA-2")
 def test_the_provider_is_not_called_inside_a_transaction(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -103,6 +112,7 @@ def test_the_provider_is_not_called_inside_a_transaction(
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("DATA-5")
 def test_nothing_is_published_when_the_transaction_rolls_back(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -123,6 +133,7 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("DATA-5")
 def test_the_event_is_published_once_after_the_commit(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -148,6 +159,7 @@ def test_the_event_is_published_once_after_the_commit(
     )
 
 
+@pytest.mark.contract(5, 6)
 @pytest.mark.lesson("DATA-2")
 def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -172,6 +184,7 @@ def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
     )
 
 
+@pytest.mark.contract(5)
 @pytest.mark.guard("DATA-2")
 def test_after_a_decline_the_next_collection_is_a_new_attempt(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -198,6 +211,7 @@ def test_after_a_decline_the_next_collection_is_a_new_attempt(
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.guard("DATA-1")
 @pytest.mark.parametrize("failing", [Invoice, Payment], ids=["invoice write", "payment write"])
 def test_a_collection_that_fails_half_way_leaves_nothing_behind(
@@ -281,6 +295,7 @@ UNAPPLIED_ADVICE = (
 )
 
 
+@pytest.mark.contract(7)
 @pytest.mark.guard("DATA-2")
 def test_a_charge_that_can_no_longer_be_applied_is_not_lost(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -302,6 +317,7 @@ def test_a_charge_that_can_no_longer_be_applied_is_not_lost(
 
 @pytest.mark.threads  # another worker commits from a thread of its own
 @pytest.mark.guard("DATA-1")
+@pytest.mark.contract(7)
 @pytest.mark.django_db(transaction=True)  # the transfer is another worker's: it commits for the collection to see
 def test_a_payment_that_commits_just_before_the_invoice_is_written_is_not_overwritten(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -340,6 +356,7 @@ def test_a_payment_that_commits_just_before_the_invoice_is_written_is_not_overwr
     )
 
 
+@pytest.mark.contract(8)
 @pytest.mark.guard("DATA-2")
 def test_a_charge_recorded_meanwhile_by_the_same_attempt_is_not_refunded(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -378,6 +395,7 @@ def test_a_charge_recorded_meanwhile_by_the_same_attempt_is_not_refunded(
     )
 
 
+@pytest.mark.contract(8)
 @pytest.mark.guard("DATA-1")
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
@@ -440,6 +458,187 @@ def test_a_bank_transfer_racing_the_collection_is_not_overwritten(
     )
 
 
+# --- Provider worlds, generated: charges, declines, timeouts before and after the charge, transfers ---
+
+SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples take seconds, more on a busy machine
+COLLECTIONS = 6  # the job tries that often, at most, until a collection returns or is refused for good
+ANSWERS = ("charges", "declines", "times out before charging", "times out after charging")
+
+
+class ProviderTimeoutError(TimeoutError):
+    """The provider did not answer in time: the caller cannot know whether the charge was made."""
+
+
+@dataclass(frozen=True)
+class World:
+    """How the provider answers its calls, in order (then it charges), and when a bank transfer pays the invoice."""
+
+    answers: tuple[str, ...]
+    transfer_during: int | None  # the call (1, 2, ...) during which the customer's bank transfer is recorded
+
+    def describe(self) -> str:
+        calls = "; ".join(f"call {n}: it {answer}" for n, answer in enumerate(self.answers, 1))
+        transfer = (
+            f" While it answers call {self.transfer_during}, the customer's bank transfer pays the invoice."
+            if self.transfer_during
+            else ""
+        )
+        return (
+            f"An open invoice of 499.00. The provider answers {calls or 'every call'}"
+            f"{'; then it charges' if self.answers else ''}.{transfer} The job collects the invoice again after "
+            f"each error, up to {COLLECTIONS} times, until a collection returns or is refused."
+        )
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> World:
+    answers = tuple(draw(st.lists(st.sampled_from(ANSWERS), max_size=4)))
+    # a transfer while the provider answers (not while it times out: see the contract's line on timeouts)
+    answered = [n for n, answer in enumerate(answers, 1) if not answer.startswith("times out")] + [len(answers) + 1]
+    return World(answers, draw(st.one_of(st.none(), st.sampled_from(answered))))
+
+
+@dataclass
+class ScriptedProvider:
+    """The provider of a world: it keeps the first result of each key, a decline too, and answers a repeated
+    key with it, except that a call may time out (before or after the charge is made)."""
+
+    world: World
+    declined: type[Exception]  # the ChargeDeclinedError of the code graded (the reference has its own)
+    transfer: Callable[[], None]
+    results: dict[str, Any] = field(default_factory=dict)
+    calls: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def charge(self, *, customer_ref: str, amount_cents: int, currency: str, idempotency_key: str) -> FakeCharge:
+        self.calls.append((customer_ref, amount_cents, currency))
+        call = len(self.calls)
+        answer = self.world.answers[call - 1] if call <= len(self.world.answers) else "charges"
+        if answer == "times out before charging":
+            raise ProviderTimeoutError(f"no answer from the provider (key {idempotency_key})")
+        if idempotency_key not in self.results:
+            self.results[idempotency_key] = (
+                self.declined(f"card declined ({idempotency_key})")
+                if answer == "declines"
+                else FakeCharge(id=f"ch_{len(self.results) + 1:04d}", amount_cents=amount_cents)
+            )
+        if call == self.world.transfer_during:
+            self.transfer()
+        if answer == "times out after charging":
+            raise ProviderTimeoutError(f"no answer from the provider (key {idempotency_key})")
+        result = self.results[idempotency_key]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def statement(self) -> tuple[int, ...]:
+        """What the customer sees on their statement: the amounts charged."""
+        return tuple(result.amount_cents for result in self.results.values() if isinstance(result, FakeCharge))
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What the contract lists, in neutral forms."""
+
+    statement: tuple[int, ...]
+    invoice: tuple[str, str]
+    payments: tuple[tuple[str, int], ...]
+    attempts: tuple[tuple[str, str], ...]
+    events: tuple[tuple[str, tuple[tuple[str, str | int], ...]], ...]
+    declines_reported: int
+    last: str  # what the job's last collection raised, or "returned"
+    calls: tuple[tuple[str, int, str], ...]
+
+    def describe(self) -> str:
+        charges = ", ".join(f"{cents / 100:.2f}" for cents in self.statement) or "none"
+        return (
+            f"the customer was charged {len(self.statement)} time(s) ({charges}); the invoice is {self.invoice[0]}"
+            f" on {self.invoice[1] or 'no charge'}; payments {list(self.payments) or 'none'}; attempts (outcome, "
+            f"charge) {list(self.attempts)}; {len(self.events)} event(s) published; {self.declines_reported} "
+            f"decline(s) reported; the last collection {self.last}"
+        )
+
+
+def collect_in(
+    world: World, invoice: Invoice, services: ModuleType, declined: type[Exception], capture: CaptureCallbacks
+) -> Collected:
+    """The job: collect until a collection returns or is refused for good, the provider answering as the world says."""
+    bus = FakeEventBus()
+    provider = ScriptedProvider(world, declined, paid_by_bank_transfer(invoice))
+    last, declines = "returned", 0
+    for _collection in range(COLLECTIONS):
+        with capture(execute=True):
+            try:
+                services.collect_payment(invoice.pk, provider=provider, bus=bus)
+                last = "returned"
+            except Exception as error:  # compared with what the reference raises
+                last = f"raised {type(error).__name__}"
+                declines += isinstance(error, declined)
+        if last == "returned" or "NotPayable" in last or "NotApplied" in last:
+            break
+    invoice.refresh_from_db()
+    attempts = ChargeAttempt.objects.filter(invoice=invoice).values_list("outcome", "provider_charge_id")
+    return Collected(
+        statement=provider.statement(),
+        invoice=(invoice.status, invoice.provider_charge_id),
+        payments=tuple(Payment.objects.filter(invoice=invoice).values_list("provider_charge_id", "amount_cents")),
+        attempts=tuple(sorted(attempts)),
+        events=tuple((event.name, tuple(sorted(event.payload.items()))) for event in bus.published),
+        declines_reported=declines,
+        last=last,
+        calls=tuple(sorted(set(provider.calls))),
+    )
+
+
+@pytest.fixture(scope="module")
+def oracle() -> tuple[ModuleType, type[Exception]]:
+    """The reference solution on the learner's models (which this kata does not let change), and its decline."""
+    services = reference("atomic_external_call.services")
+    clients = importlib.import_module(services.__name__.rpartition(".")[0] + ".clients")
+    return services, clients.ChargeDeclinedError
+
+
+@pytest.mark.lesson("DATA-2")
+@pytest.mark.contract(1, 5, 6, 7)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(world=worlds())
+def test_any_world_of_the_provider_gives_the_references_outcome(
+    world: World,
+    oracle: tuple[ModuleType, type[Exception]],
+    django_capture_on_commit_callbacks: CaptureCallbacks,
+) -> None:
+    """Whatever the provider does (declines, timeouts before or after charging), the reference's outcome"""
+    reference_services, reference_decline = oracle
+    with rolled_back():
+        invoice = InvoiceFactory(amount_due_cents=49_900, number="INV-A")
+        with rolled_back():
+            expected = collect_in(
+                world, invoice, reference_services, reference_decline, django_capture_on_commit_callbacks
+            )
+        with rolled_back():
+            yours = collect_in(
+                world, invoice, services_graded(), ChargeDeclinedError, django_capture_on_commit_callbacks
+            )
+    check(
+        yours == expected,
+        f"{world.describe()}\nExpected (README, Contract): {expected.describe()}.\nYours: {yours.describe()}.\n"
+        "A timeout is not a decline: the provider may have charged, so the attempt stays pending and its "
+        "retry sends the same idempotency key (the provider then returns the charge it made, once); only "
+        "a decline ends an attempt, and the next collection is a new attempt with a new key. Re-read the "
+        "invoice under a lock after the provider's answer, and record a charge that can no longer be "
+        "applied for a refund (DATA-2, DATA-5).",
+    )
+
+
+def services_graded() -> ModuleType:
+    """The learner's services, as imported by the checks above (another_worker() takes the module out of
+    sys.modules, so it is not looked up there)."""
+    graded = ModuleType("atomic_external_call.services (graded)")
+    graded.collect_payment = collect_payment  # type: ignore[attr-defined]
+    return graded
+
+
+@pytest.mark.contract(9)
 @pytest.mark.guard("DATA-2")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed"""

@@ -4,18 +4,23 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import pytest
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
+from hypothesis import given
+from hypothesis import strategies as st
 
 from atomic_invariants.models import Organization, Subscription
 from atomic_invariants.services import NotEnoughSeatsError, SeatMoveError, move_seats
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.scenarios import reference, rolled_back, scenarios
 
 from .factories import OrganizationFactory, SubscriptionFactory
 
@@ -69,9 +74,9 @@ class AnotherMove:
     """Another admin's move of `count` seats between the same subscriptions, committed in the middle of ours.
 
     It commits at the last moment a real database lets it: just before our move takes its first row
-    lock, or, if it takes none, just before its first write. SQLite has no row locks, so there Django
-    is told to write FOR UPDATE anyway (the grader sees which reads lock) and the clause is removed
-    before the statement runs.
+    lock (of any table), or, if it takes none, just before its first write. SQLite has no row locks, so
+    there Django is told to write FOR UPDATE anyway (the grader sees which reads lock) and the clause is
+    removed before the statement runs, from every statement, whatever table it locks.
     """
 
     MARK = " (another admin moved seats)"
@@ -98,7 +103,7 @@ class AnotherMove:
                 monkeypatch.setattr(connection.features, feature, True)
 
         def wrapper(execute: Execute, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-            locks = TABLE in sql and FOR_UPDATE.search(sql) is not None
+            locks = FOR_UPDATE.search(sql) is not None  # a lock on any row: a subscription, its organization…
             if (locks or writes_a_subscription(sql)) and not self.when:
                 self.when = "just before your move locked a row" if locks else "just before your move's first write"
                 self.commit()
@@ -110,6 +115,7 @@ class AnotherMove:
             yield
 
 
+@pytest.mark.contract(1)
 def test_a_move_takes_seats_from_one_subscription_and_gives_them_to_the_other() -> None:
     support, sales = support_and_sales(50, 10)
 
@@ -120,6 +126,7 @@ def test_a_move_takes_seats_from_one_subscription_and_gives_them_to_the_other() 
     assert seats(support, sales) == (60, 0)
 
 
+@pytest.mark.contract(2)
 def test_moving_more_seats_than_the_source_has_is_refused() -> None:
     support, sales = support_and_sales(5, 10)
 
@@ -129,6 +136,7 @@ def test_moving_more_seats_than_the_source_has_is_refused() -> None:
     assert seats(support, sales) == (5, 10), "A refused move must change nothing."
 
 
+@pytest.mark.contract(2)
 def test_a_move_that_makes_no_sense_is_refused() -> None:
     support, sales = support_and_sales(5, 10)
     elsewhere = SubscriptionFactory(seats=5)  # another organization's subscription
@@ -140,6 +148,7 @@ def test_a_move_that_makes_no_sense_is_refused() -> None:
     assert seats(support, sales, elsewhere) == (5, 10, 5), "A refused move must change nothing."
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("DATA-1")
 def test_a_failure_between_the_two_writes_changes_nothing() -> None:
     support, sales = support_and_sales(50, 10)
@@ -162,6 +171,7 @@ def test_a_failure_between_the_two_writes_changes_nothing() -> None:
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("DATA-1")
 def test_a_move_racing_another_move_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     support, sales = support_and_sales(10, 2)
@@ -200,6 +210,7 @@ def test_a_move_racing_another_move_is_not_lost(monkeypatch: pytest.MonkeyPatch)
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("DATA-1")
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
@@ -257,6 +268,129 @@ def test_concurrent_moves_never_lose_or_invent_seats() -> None:
     )
 
 
+@pytest.mark.contract(5)
+@pytest.mark.guard("DATA-1")
+def test_a_move_in_another_organization_meanwhile_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A move between other subscriptions, committed during yours, is kept, and so is yours"""
+    support, sales = support_and_sales(10, 2)
+    north, south = support_and_sales(8, 8)  # another customer's subscriptions
+    other = AnotherMove(north, south, 3)
+
+    with other.during_ours(monkeypatch):
+        move_seats(source_id=support.pk, target_id=sales.pk, seats=6)
+    other.keep_if_rolled_back()
+
+    now = seats(support, sales, north, south)
+    check(
+        now == (4, 8, 5, 11),
+        f"While your move of 6 seats from Support (10) to Sales (2) ran, another admin moved 3 seats between "
+        f"two subscriptions of another customer (8 and 8), and that move committed {other.when or 'during yours'}. "
+        f"Both moves must count: (4, 8) and (5, 11); the four subscriptions hold {now}. Lock and write only the "
+        "two subscriptions of your move.",
+    )
+
+
+# --- Moves, generated: every branch of the checks, and a connection that drops between the two writes ---
+
+SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples take seconds, more on a busy machine
+
+
+@dataclass(frozen=True)
+class Move:
+    source: int  # an index into the scenario's subscriptions
+    target: int
+    seats: int
+    drops: bool  # the connection drops just before the move's second write
+
+
+@dataclass(frozen=True)
+class Moves:
+    """Subscriptions (organization, seats) and the moves made between them, one after the other."""
+
+    subscriptions: tuple[tuple[str, int], ...]
+    moves: tuple[Move, ...]
+
+    def describe(self) -> str:
+        lines = [
+            "Subscriptions: "
+            + ", ".join(
+                f"#{i + 1} ({organization}, {count} seats)"
+                for i, (organization, count) in enumerate(self.subscriptions)
+            )
+            + ". Moves, one after the other:"
+        ]
+        for step, move in enumerate(self.moves, 1):
+            drops = " The connection drops just before its second write." if move.drops else ""
+            lines.append(f"  {step}. {move.seats} seat(s) from #{move.source + 1} to #{move.target + 1}.{drops}")
+        return "\n".join(lines)
+
+
+@st.composite
+def histories_of_moves(draw: st.DrawFn) -> Moves:
+    subscriptions = tuple(
+        draw(
+            st.lists(st.tuples(st.sampled_from(("Acme", "Acme", "Globex")), st.integers(0, 12)), min_size=2, max_size=4)
+        )
+    )
+    index = st.integers(0, len(subscriptions) - 1)
+    count = st.one_of(st.integers(-1, 13), st.sampled_from([count for _, count in subscriptions]))
+    moves = draw(
+        st.lists(st.builds(Move, index, index, count, st.sampled_from((False, False, True))), min_size=1, max_size=4)
+    )
+    return Moves(subscriptions, tuple(moves))
+
+
+def run_moves(history: Moves, move: Callable[..., None]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """What each move raised (the error's class name, or "moved"), and the seats of every subscription after."""
+    organizations = {
+        name: OrganizationFactory(name=name) for name in sorted({name for name, _ in history.subscriptions})
+    }
+    rows = [
+        SubscriptionFactory(organization=organizations[name], name=f"#{i + 1}", seats=count)
+        for i, (name, count) in enumerate(history.subscriptions)
+    ]
+    results = []
+    for step in history.moves:
+        drops = connection_drops_before_the_second_write() if step.drops else nullcontext()
+        try:
+            with drops:
+                move(source_id=rows[step.source].pk, target_id=rows[step.target].pk, seats=step.seats)
+            results.append("moved")
+        except Exception as error:  # compared by class name with what the reference raises
+            results.append(type(error).__name__)
+        transaction.set_rollback(False)  # a real move's committed writes stay; the test's block stands in
+    return tuple(results), seats(*rows)
+
+
+@pytest.fixture(scope="module")
+def oracle() -> ModuleType:
+    """The reference solution, on the learner's models (this kata does not let them change)."""
+    return reference("atomic_invariants.services")
+
+
+@pytest.mark.lesson("DATA-1")
+@pytest.mark.contract(1, 2, 3)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(history=histories_of_moves())
+def test_any_history_of_moves_gives_the_references_seats(history: Moves, oracle: ModuleType) -> None:
+    """Any history of moves (refused ones, every seat, a dropped connection) gives the reference's answers and seats"""
+    with rolled_back():
+        theirs = run_moves(history, oracle.move_seats)
+    with rolled_back():
+        yours = run_moves(history, move_seats)
+    check(
+        yours == theirs,
+        f"{history.describe()}\nExpected (README, Contract): answers {list(theirs[0])}, seats {theirs[1]}.\n"
+        f"Yours: answers {list(yours[0])}, seats {yours[1]}.\nA move takes the seats from the source and gives "
+        "them to the target, both or neither: keep the same checks and errors (a move of no seats, from a "
+        "subscription to itself or to another organization's is a SeatMoveError; more seats than the source "
+        "has is a NotEnoughSeatsError), and put the reads, the checks and both writes in one transaction.atomic() "
+        "block (DATA-1).",
+    )
+
+
+@pytest.mark.contract(6)
 @pytest.mark.guard("DATA-1")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed"""

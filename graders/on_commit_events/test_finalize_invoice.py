@@ -1,13 +1,21 @@
 """Grader of `on_commit_events`: invoice.finalized goes out once, after the outermost commit, never for a rollback."""
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from types import ModuleType
 
 import pytest
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError, OperationalError, connection, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dojo.grading import check, fails_once_when_saved, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.scenarios import reference, rolled_back, scenarios
 from on_commit_events.models import BillingPeriod, Invoice, LedgerEntry
 from on_commit_events.services import (
     InvoiceNotDraftError,
@@ -43,6 +51,7 @@ def closing_the_period_fails() -> AbstractContextManager[None]:
     return fails_once_when_saved(BillingPeriod, OperationalError("could not extend file: No space left on device"))
 
 
+@pytest.mark.contract(1)
 def test_finalizing_totals_opens_books_and_announces_the_invoice(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -60,6 +69,7 @@ def test_finalizing_totals_opens_books_and_announces_the_invoice(
     ]
 
 
+@pytest.mark.contract(1, 2)
 def test_only_a_draft_can_be_finalized_and_a_period_closes_once(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -76,6 +86,7 @@ def test_only_a_draft_can_be_finalized_and_a_period_closes_once(
     assert not LedgerEntry.objects.exists()
 
 
+@pytest.mark.contract(2)
 def test_closing_a_period_finalizes_its_drafts_and_skips_one_that_cannot_be_booked(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
@@ -98,6 +109,7 @@ def test_closing_a_period_finalizes_its_drafts_and_skips_one_that_cannot_be_book
     }
 
 
+@pytest.mark.contract(3, 4)
 @pytest.mark.lesson("DATA-5")
 def test_a_finalization_that_fails_publishes_nothing(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -118,6 +130,7 @@ def test_a_finalization_that_fails_publishes_nothing(
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("DATA-5")
 def test_the_event_is_published_once_after_the_commit(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -144,6 +157,7 @@ def test_the_event_is_published_once_after_the_commit(
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("DATA-5")
 def test_a_period_close_that_rolls_back_publishes_nothing(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -170,6 +184,7 @@ def test_a_period_close_that_rolls_back_publishes_nothing(
     )
 
 
+@pytest.mark.contract(3, 4)
 @pytest.mark.lesson("DATA-5")
 def test_an_invoice_the_period_close_skips_is_not_announced(
     bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
@@ -204,6 +219,183 @@ def test_an_invoice_the_period_close_skips_is_not_announced(
     )
 
 
+# --- Closes and finalizations, generated: every way a block around the writes commits or rolls back ---
+
+SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples take seconds, more on a busy machine
+PERIOD_WRITE = re.compile(rf'^\s*UPDATE\s+"?{BillingPeriod._meta.db_table}"?\s', re.IGNORECASE)
+WAYS = (
+    "closes the period",
+    "closes the period inside a caller's transaction",
+    "closes the period inside a caller's transaction that then rolls back",
+    "closes the period, whose last write (the period's) fails",
+    "finalizes each invoice on its own",
+    "finalizes each invoice in a savepoint that the caller then rolls back",
+)
+
+
+class CallerRollsBackError(Exception):
+    """The caller's own failure after the call: its block rolls back."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The invoices (a draft?, lines as (quantity, unit price), a leftover booking?) and the way the job runs."""
+
+    invoices: tuple[tuple[bool, tuple[tuple[int, int], ...], bool], ...]
+    way: str
+
+    def describe(self) -> str:
+        lines = ["A billing period whose invoices are, in number order:"]
+        for number, (is_draft, items, leftover) in enumerate(self.invoices, 1):
+            priced = " + ".join(f"{quantity} x {price / 100:.2f}" for quantity, price in items) or "no lines"
+            conflict = ", with a leftover ledger entry (its booking conflicts)" if leftover else ""
+            lines.append(f"  INV-{number}: {'a draft' if is_draft else 'already open'}, {priced}{conflict}")
+        lines.append(f"The job {self.way}.")
+        return "\n".join(lines)
+
+
+@st.composite
+def periods(draw: st.DrawFn) -> Period:
+    item = st.tuples(st.integers(1, 3), st.sampled_from((0, 1_000, 2_500)))
+    invoice = st.tuples(st.booleans() | st.just(True), st.lists(item, max_size=2).map(tuple), st.booleans())
+    return Period(tuple(draw(st.lists(invoice, min_size=1, max_size=4))), draw(st.sampled_from(WAYS)))
+
+
+@contextmanager
+def period_write_fails(fails: bool) -> Iterator[None]:
+    """The database fails at the period's write (an UPDATE of its row, whatever its shape), once."""
+    armed = [fails]
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def wrapper(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        if armed[0] and PERIOD_WRITE.match(sql):
+            armed[0] = False
+            raise OperationalError("could not extend file: No space left on device")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
+
+
+def run_period(period: Period, services: ModuleType, capture: CaptureCallbacks) -> tuple[object, ...]:
+    """What the way returned or raised, the rows after it, and the events before and after the commit."""
+    billing_period = BillingPeriodFactory(starts_on=date(2026, 3, 1))
+    invoices = []
+    for number, (is_draft, items, leftover) in enumerate(period.invoices, 1):
+        status = Invoice.Status.DRAFT if is_draft else Invoice.Status.OPEN
+        invoice = InvoiceFactory(billing_period=billing_period, number=f"INV-{number}", status=status)
+        for quantity, price in items:
+            InvoiceLineFactory(invoice=invoice, quantity=quantity, unit_price_cents=price)
+        if leftover:
+            LedgerEntryFactory(invoice=invoice)
+        invoices.append(invoice)
+    bus = FakeEventBus()
+    answers: list[str] = []
+
+    def answer(call: Callable[[], object]) -> None:
+        try:
+            result = call()
+            answers.append(
+                f"finalized {result.finalized}, skipped {result.skipped}" if hasattr(result, "skipped") else "returned"
+            )
+        except CallerRollsBackError:
+            answers.append("the caller rolled back")
+        except Exception as error:  # compared by class name with what the reference raises
+            answers.append(f"raised {type(error).__name__}")
+
+    def rolled_back_by_the_caller(call: Callable[[], object]) -> Callable[[], object]:
+        def caller() -> object:
+            with transaction.atomic():
+                call()
+                raise CallerRollsBackError
+
+        return caller
+
+    def in_caller(call: Callable[[], object]) -> Callable[[], object]:
+        def caller() -> object:
+            with transaction.atomic():
+                return call()
+
+        return caller
+
+    close = partial(services.close_billing_period, billing_period.pk, bus=bus)
+    with capture() as callbacks, period_write_fails(period.way.endswith("fails")):
+        if period.way.startswith("finalizes each"):
+            for invoice in invoices:
+                finalize = partial(services.finalize_invoice, invoice.pk, bus=bus)
+                answer(rolled_back_by_the_caller(finalize) if "savepoint" in period.way else finalize)
+        elif "rolls back" in period.way:
+            answer(rolled_back_by_the_caller(close))
+        elif "caller" in period.way:
+            answer(in_caller(close))
+        else:
+            answer(close)
+        before_commit = [(p.name, tuple(sorted(p.payload.items()))) for p in bus.publications]
+    for callback in callbacks:
+        callback()  # the commit of the outermost transaction
+    billing_period.refresh_from_db()
+    return (
+        tuple(answers),
+        billing_period.status,
+        tuple(Invoice.objects.order_by("number").values_list("number", "status", "total_cents")),
+        tuple(
+            LedgerEntry.objects.order_by("invoice__number", "amount_cents").values_list(
+                "invoice__number", "amount_cents"
+            )
+        ),
+        tuple(before_commit),
+        tuple((p.name, tuple(sorted(p.payload.items()))) for p in bus.publications),
+    )
+
+
+def shown_outcome(outcome: tuple[object, ...]) -> str:
+    answers, status, invoices, ledger, before, published = outcome
+    return (
+        f"answers {list(answers)}; period {status}; invoices (number, status, total) {list(invoices)}; "
+        f"ledger {list(ledger)}; published before the commit {[dict(p) for _, p in before]}; published in all "
+        f"{[dict(p) for _, p in published]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def oracle() -> ModuleType:
+    """The reference solution, on the learner's models (this kata does not let them change)."""
+    return reference("on_commit_events.services")
+
+
+def services_graded() -> ModuleType:
+    """The learner's services, as imported by the checks above."""
+    graded = ModuleType("on_commit_events.services (graded)")
+    graded.finalize_invoice = finalize_invoice  # type: ignore[attr-defined]
+    graded.close_billing_period = close_billing_period  # type: ignore[attr-defined]
+    return graded
+
+
+@pytest.mark.lesson("DATA-5")
+@pytest.mark.contract(1, 2, 3, 4, 5)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(period=periods())
+def test_any_close_or_finalization_gives_the_references_rows_and_events(
+    period: Period, oracle: ModuleType, django_capture_on_commit_callbacks: CaptureCallbacks
+) -> None:
+    """Any period, closed or finalized in any block that commits or rolls back, gives the reference's rows and events"""
+    with rolled_back():
+        theirs = run_period(period, oracle, django_capture_on_commit_callbacks)
+    with rolled_back():
+        yours = run_period(period, services_graded(), django_capture_on_commit_callbacks)
+    check(
+        yours == theirs,
+        f"{period.describe()}\nExpected (README, Contract): {shown_outcome(theirs)}.\nYours: {shown_outcome(yours)}.\n"
+        "Publish invoice.finalized with transaction.on_commit(), registered inside finalize_invoice()'s block: "
+        "it then goes out once, after the outermost transaction commits, and never for writes that a block "
+        "around them rolls back (DATA-5). What the functions return, write and raise must not change.",
+    )
+
+
+@pytest.mark.contract(6)
 @pytest.mark.guard("DATA-5")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed"""

@@ -1,21 +1,29 @@
 """Grader of `webhook_idempotency`: a redelivered event changes nothing and sends nothing."""
 
 import itertools
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import ModuleType
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import OperationalError, connection, transaction
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from dojo.grading import check, fails_once_when_saved, unexpected_edits
+from dojo import paths
+from dojo.grading import check, kata_dir, unexpected_edits
 from dojo.manifest import kata_by_slug
 from dojo.races import Interleave, another_worker, interleaved, race
+from dojo.scenarios import reference, rolled_back, scenarios
 from webhook_idempotency.models import Invoice, Payment
 
-from .factories import InvoiceFactory
+from .factories import CustomerFactory, InvoiceFactory
 from .fakes import FakeEmailClient
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +31,7 @@ pytestmark = pytest.mark.django_db
 Committed = Callable[[], AbstractContextManager[object]]
 
 _event_ids = itertools.count(1)
+SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples take seconds, more on a busy machine
 
 
 def fresh_worker() -> ModuleType:
@@ -40,11 +49,7 @@ def payment_event(invoice: Invoice, amount_cents: int, event_id: str | None = No
     )
 
 
-def database_fails_after_the_payment_row() -> AbstractContextManager[None]:
-    """The connection drops right after the payment row is written, once."""
-    return fails_once_when_saved(Payment, OperationalError("server closed the connection unexpectedly"))
-
-
+@pytest.mark.contract(1)
 def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(
     emails: FakeEmailClient, committed: Committed
 ) -> None:
@@ -59,6 +64,36 @@ def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(
     assert [mail.to for mail in emails.sent] == [invoice.customer.email]
 
 
+@pytest.mark.lesson("DATA-3")
+@pytest.mark.contract(2, 7)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+def test_an_event_redelivered_after_many_others_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
+    """An event redelivered after 120 other events is still recognised: applied event IDs are not pruned by count"""
+    invoice = InvoiceFactory(amount_due_cents=10_000_000)
+    worker = fresh_worker()
+    first, *others = [
+        worker.PaymentSucceeded(
+            event_id=f"evt_busy_{n}", invoice_number=invoice.number, payment_id=f"pay_busy_{n}", amount_cents=100
+        )
+        for n in range(121)
+    ]
+
+    with committed():
+        for event in (first, *others, first):  # a busy day: the provider's retry of the first comes last
+            worker.handle_payment_succeeded(event, emails=emails)
+
+    invoice.refresh_from_db()
+    payments = Payment.objects.filter(invoice=invoice, provider_payment_id=first.payment_id).count()
+    check(
+        payments == 1 and len(emails.sent) == 121,
+        f"The provider delivered {first.event_id}, then 120 other events, then {first.event_id} again. Your "
+        f"handler recorded its payment {payments} times and sent {len(emails.sent)} receipts for 121 events. "
+        "An event may come again after any number of others: keep the ID of every applied event (do not keep "
+        "only the last few, nor only the invoice's last one).",
+    )
+
+
+@pytest.mark.contract(3)
 @pytest.mark.guard("DATA-3")
 def test_distinct_events_are_all_applied(emails: FakeEmailClient, committed: Committed) -> None:
     """Distinct events for the same invoice and the same amount are all applied"""
@@ -80,6 +115,7 @@ def test_distinct_events_are_all_applied(emails: FakeEmailClient, committed: Com
     )
 
 
+@pytest.mark.contract(2, 7)
 @pytest.mark.lesson("DATA-3")
 def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
     invoice = InvoiceFactory(amount_due_cents=12_000)
@@ -101,12 +137,13 @@ def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed:
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.guard("DATA-1")
 def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmailClient, committed: Committed) -> None:
     invoice = InvoiceFactory(amount_due_cents=12_000)
     event = payment_event(invoice, 12_000)
 
-    with committed(), database_fails_after_the_payment_row(), pytest.raises(OperationalError):
+    with committed(), database_fails_after_the_payment_row(fails=True), pytest.raises(OperationalError):
         fresh_worker().handle_payment_succeeded(event, emails=emails)
 
     invoice.refresh_from_db()
@@ -128,6 +165,7 @@ def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmai
     )
 
 
+@pytest.mark.contract(5)
 @pytest.mark.guard("DATA-2")
 def test_the_receipt_is_sent_after_the_commit(emails: FakeEmailClient, committed: Committed) -> None:
     """The receipt is sent after the commit, also when the handler runs in a caller's transaction"""
@@ -150,6 +188,7 @@ def test_the_receipt_is_sent_after_the_commit(emails: FakeEmailClient, committed
 
 @pytest.mark.threads  # another worker commits from a thread of its own
 @pytest.mark.lesson("DATA-4")
+@pytest.mark.contract(6, 7)
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_of_one_event_apply_once() -> None:
     """Concurrent deliveries of one event apply once, however the two workers interleave"""
@@ -183,6 +222,290 @@ def test_concurrent_deliveries_of_one_event_apply_once() -> None:
         )
 
 
+@pytest.mark.threads  # another worker commits from a thread of its own
+@pytest.mark.guard("DATA-4")
+@pytest.mark.contract(6)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("same_invoice", [True, False], ids=["same invoice", "different invoices"])
+def test_concurrent_deliveries_of_different_events_are_all_applied(same_invoice: bool) -> None:
+    """Concurrent deliveries of two different events are both applied, on one invoice or on two"""
+    ways: list[tuple[str, Interleave]] = [
+        ("the other one applied its event and committed {where}, when your code had made its checks", interleaved)
+    ]
+    if connection.vendor == "postgresql":  # there, two workers also run truly at once
+        ways.append(("the first was held before its first write until the other had made its checks ({where})", race))
+
+    for how, run in ways:
+        first = InvoiceFactory(amount_due_cents=12_000)
+        second = first if same_invoice else InvoiceFactory(amount_due_cents=12_000)
+        ours_event, theirs_event = payment_event(first, 6_000), payment_event(second, 6_000)
+        emails = FakeEmailClient()
+        outcome = run(
+            partial(fresh_worker().handle_payment_succeeded, ours_event, emails=emails),
+            partial(fresh_worker().handle_payment_succeeded, theirs_event, emails=emails),
+        )
+
+        paid = {
+            invoice.number: (invoice.amount_paid_cents, invoice.status)
+            for invoice in Invoice.objects.filter(pk__in=[first.pk, second.pk])
+        }
+        payments = Payment.objects.filter(invoice__in=[first, second]).count()
+        expected = (
+            {first.number: (12_000, Invoice.Status.PAID)}
+            if same_invoice
+            else {first.number: (6_000, Invoice.Status.OPEN), second.number: (6_000, Invoice.Status.OPEN)}
+        )
+        check(
+            payments == 2 and len(emails.sent) == 2 and paid == expected and not outcome.failures(),
+            f"Two workers received two different events at the same moment, {ours_event.event_id} and "
+            f"{theirs_event.event_id}, 60.00 each, for {'the same invoice' if same_invoice else 'two invoices'}: "
+            f"{how.format(where=outcome.interleaving)}. Together they recorded {payments} payment(s) and "
+            f"{len(emails.sent)} receipt(s), and left the invoices at {paid} instead of {expected}. Different "
+            "events must all be applied, whenever they arrive: read the invoice with select_for_update() inside "
+            "the transaction before you add to what it was paid, and let only the same event ID refuse an event. "
+            f"Errors seen: {outcome.failures() or 'none'}",
+        )
+
+
+# --- Delivery histories, generated: distinct events, redeliveries at any distance and after any delay ---
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+#: the waits before a delivery: none, a retry's backoff, past an hour, hours, past a day, weeks
+DELAYS = (
+    timedelta(0),
+    timedelta(seconds=30),
+    timedelta(minutes=61),
+    timedelta(hours=2),
+    timedelta(hours=25),
+    timedelta(days=8),
+    timedelta(days=40),
+)
+INVOICES = {"INV-A": 12_000, "INV-B": 10_000}
+PAYMENT_INSERT = re.compile(rf'^\s*INSERT\s+INTO\s+"?{Payment._meta.db_table}"?\s', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery of event number `event`, `wait` after the one before; `fails`: the database fails half-way."""
+
+    event: int
+    wait: timedelta
+    fails: bool
+
+
+@dataclass(frozen=True)
+class History:
+    """What the provider sends: distinct events (invoice, amount), then their deliveries in order."""
+
+    events: tuple[tuple[str, int], ...]
+    deliveries: tuple[Delivery, ...]
+
+    def fails(self, step: int) -> bool:
+        """Whether delivery `step` meets a database failure: only until its event was applied once."""
+        delivery = self.deliveries[step]
+        applied = any(d.event == delivery.event and not self.fails(i) for i, d in enumerate(self.deliveries[:step]))
+        return delivery.fails and not applied
+
+    def describe(self) -> str:
+        lines = [f"Invoices {', '.join(f'{n} ({due / 100:.2f} due)' for n, due in INVOICES.items())}; deliveries:"]
+        for step, delivery in enumerate(self.deliveries):
+            number, amount = self.events[delivery.event]
+            wait = f"{_in_words(delivery.wait)} later, " if delivery.wait else ("at once, " if step else "")
+            failed = " The database fails half-way (right after the payment row)." if self.fails(step) else ""
+            lines.append(
+                f"  {step + 1}. {wait}event evt_{delivery.event + 1} (payment pay_{delivery.event + 1}, "
+                f"{amount / 100:.2f} for {number}).{failed}"
+            )
+        return "\n".join(lines)
+
+
+def _in_words(wait: timedelta) -> str:
+    hours, seconds = divmod(int(wait.total_seconds()), 3600)
+    if hours >= 24:
+        return f"{hours // 24} day(s)" + (f" {hours % 24} hour(s)" if hours % 24 else "")
+    if hours:
+        return f"{hours} hour(s)" + (f" {seconds // 60} minute(s)" if seconds >= 60 else "")
+    return f"{seconds // 60} minute(s)" if seconds >= 60 else f"{seconds} second(s)"
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> History:
+    amounts = st.sampled_from((5_000, 6_000, 12_000))
+    events = draw(st.lists(st.tuples(st.sampled_from(sorted(INVOICES)), amounts), min_size=1, max_size=4))
+    deliveries = draw(
+        st.lists(
+            st.builds(
+                Delivery,
+                event=st.integers(0, len(events) - 1),
+                wait=st.sampled_from(DELAYS),
+                fails=st.sampled_from((False, False, False, True)),
+            ),
+            min_size=2,
+            max_size=8,
+        )
+    )
+    return History(tuple(events), tuple(deliveries))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the contract lists, in neutral forms: what each delivery raised, the rows, the receipts."""
+
+    raised: tuple[str | None, ...]
+    payments: tuple[tuple[str, str, int], ...]
+    invoices: tuple[tuple[str, int, str], ...]
+    receipts: tuple[tuple[str, str, str], ...]
+
+    def describe(self) -> str:
+        raised = [f"delivery {step} raised {error}" for step, error in enumerate(self.raised, 1) if error]
+        payments = ", ".join(f"{pay} {cents / 100:.2f} on {number}" for number, pay, cents in self.payments)
+        invoices = ", ".join(f"{number} {cents / 100:.2f} paid ({status})" for number, cents, status in self.invoices)
+        receipts = ", ".join(
+            f"{subject} ({body.split(' of ')[-1].split('.')[0]}…)" for _, subject, body in self.receipts
+        )
+        return (
+            f"payments: {payments or 'none'}; {invoices}; {len(self.receipts)} receipt(s)"
+            f"{': ' + receipts if receipts else ''}; {'; '.join(raised) or 'no delivery raised'}"
+        )
+
+
+@contextmanager
+def database_fails_after_the_payment_row(fails: bool) -> Iterator[None]:
+    """The connection drops right after the delivery's first INSERT into the payment table, whatever its shape."""
+    armed = [fails]
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def wrapper(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        result = execute(sql, params, many, context)
+        if armed[0] and PAYMENT_INSERT.match(sql):
+            armed[0] = False
+            raise OperationalError("server closed the connection unexpectedly")
+        return result
+
+    with connection.execute_wrapper(wrapper):
+        yield
+
+
+def play(history: History, worker: Callable[[], ModuleType], committed: Committed) -> Outcome:
+    """Deliver the history, each delivery to `worker()`, the clock moving on between deliveries."""
+    emails = FakeEmailClient()
+    raised: list[str | None] = []
+    with time_machine.travel(START, tick=False) as clock:
+        for step, delivery in enumerate(history.deliveries):
+            clock.shift(delivery.wait)
+            services = worker()
+            number, amount = history.events[delivery.event]
+            event = services.PaymentSucceeded(
+                event_id=f"evt_{delivery.event + 1}",
+                invoice_number=number,
+                payment_id=f"pay_{delivery.event + 1}",
+                amount_cents=amount,
+            )
+            try:
+                with committed(), database_fails_after_the_payment_row(history.fails(step)):
+                    services.handle_payment_succeeded(event, emails=emails)
+                raised.append(None)
+            except Exception as error:  # compared with what the contract says it raises
+                raised.append(type(error).__name__)
+    return Outcome(
+        raised=tuple(raised),
+        payments=tuple(sorted(Payment.objects.values_list("invoice__number", "provider_payment_id", "amount_cents"))),
+        invoices=tuple(Invoice.objects.order_by("number").values_list("number", "amount_paid_cents", "status")),
+        receipts=tuple((mail.to, mail.subject, mail.body) for mail in emails.sent),
+    )
+
+
+def by_the_contract(history: History) -> Outcome:
+    """The outcome the contract gives (lines 1 to 4), as the reference solution behaves (see `oracle`)."""
+    paid = dict.fromkeys(INVOICES, 0)
+    applied: set[int] = set()
+    raised: list[str | None] = []
+    payments, receipts = [], []
+    emails = dict(Invoice.objects.values_list("number", "customer__email"))
+    for step, delivery in enumerate(history.deliveries):
+        number, amount = history.events[delivery.event]
+        if history.fails(step):
+            raised.append("OperationalError")
+            continue
+        raised.append(None)
+        if delivery.event in applied:
+            continue
+        applied.add(delivery.event)
+        paid[number] += amount
+        payments.append((number, f"pay_{delivery.event + 1}", amount))
+        body = f"We received your payment of {amount / 100:.2f}. Thank you."
+        receipts.append((emails[number], f"Receipt for invoice {number}", body))
+    return Outcome(
+        raised=tuple(raised),
+        payments=tuple(sorted(payments)),
+        invoices=tuple((n, paid[n], "paid" if paid[n] >= due else "open") for n, due in sorted(INVOICES.items())),
+        receipts=tuple(receipts),
+    )
+
+
+@pytest.fixture(scope="module")
+def oracle() -> ModuleType | None:
+    """The reference solution, where it runs on the models graded: they are the reference's own.
+
+    A right fix may change the models (the event ID on the payment, a table of another name), and the
+    reference cannot run on those: the contract's outcome (`by_the_contract`) is then the oracle; on
+    the reference's models, the scenario check proves that the two agree.
+    """
+    shipped = (paths.SOLUTIONS / "webhook_idempotency" / "models.py").read_bytes()
+    if (kata_dir("webhook_idempotency") / "models.py").read_bytes() != shipped:
+        return None
+    return reference("webhook_idempotency.services")
+
+
+@pytest.mark.lesson("DATA-3")
+@pytest.mark.contract(1, 2, 3, 4, 7)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(history=histories())
+# the reviewers' cases first: A, B, then A again; A, then A again two hours later
+@example(
+    history=History(
+        events=(("INV-A", 5_000), ("INV-A", 6_000)),
+        deliveries=(
+            Delivery(0, timedelta(0), False),
+            Delivery(1, timedelta(0), False),
+            Delivery(0, timedelta(0), False),
+        ),
+    )
+)
+@example(
+    history=History(
+        events=(("INV-A", 5_000),),
+        deliveries=(Delivery(0, timedelta(0), False), Delivery(0, timedelta(hours=2), False)),
+    )
+)
+def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
+    history: History, committed: Committed, oracle: ModuleType | None
+) -> None:
+    """Any history of deliveries (redeliveries at any distance, after any delay) gives the reference's outcome"""
+    with rolled_back():
+        for number, due in INVOICES.items():
+            InvoiceFactory(number=number, amount_due_cents=due, customer=CustomerFactory())
+        expected = by_the_contract(history)
+        if oracle is not None:
+            with rolled_back():
+                theirs = play(history, lambda: oracle, committed)
+            check(theirs == expected, f"Grader bug, please report it: the reference gave {theirs}, not {expected}.")
+        with rolled_back():
+            yours = play(history, fresh_worker, committed)
+    check(
+        yours == expected,
+        f"{history.describe()}\nExpected (README, Contract): {expected.describe()}.\n"
+        f"Your handler gave: {yours.describe()}.\nEach event must be applied once, whenever and however "
+        "often it comes again (hours or weeks later, after other events), and a delivery that failed must "
+        "leave nothing behind and raise: keep the ID of every applied event in the database, with a unique "
+        "constraint, written in the same transaction as the event's work (DATA-3).",
+    )
+
+
+@pytest.mark.contract(8)
 @pytest.mark.guard("DATA-3")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed"""

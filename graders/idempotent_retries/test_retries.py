@@ -15,7 +15,7 @@ import httpx
 import pytest
 import respx
 import stamina
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.grading import check, unexpected_edits
@@ -540,6 +540,10 @@ def invocation(client: Any, name: str) -> Callable[[], object]:  # Any: the lear
 @pytest.mark.contract(1, 2, 3, 4, 5, 6)
 @pytest.mark.timeout(150)  # generated examples: the default 10 s is for one scenario
 @scenarios(50)
+# the cases a mutant of the reference hides behind, always tried first: a '-0000' date, the cap on each side
+@example(name="charge_status", transient=[(503, ("-0000 date", 10))], last="a good answer")
+@example(name="charge", transient=[(429, ("seconds", 20))], last="a good answer")
+@example(name="charge_status", transient=[(503, ("seconds", 25))], last="a good answer")
 @given(
     name=st.sampled_from(list(CALLS)),
     transient=st.lists(FAILURE, max_size=2),

@@ -554,7 +554,7 @@ def reference_clients() -> ModuleType:
     return reference("http_client_wrapper.clients")
 
 
-@pytest.mark.guard("ARCH-5")
+@pytest.mark.lesson("ARCH-5")
 @pytest.mark.contract(2, 3, 4, 5)
 @pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
 @scenarios(40)

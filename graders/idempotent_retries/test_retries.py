@@ -1,5 +1,6 @@
 """Grader of `idempotent_retries`: a keyed POST is retried, an unkeyed one is not, and Retry-After is honoured."""
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -387,6 +388,7 @@ def test_only_the_files_to_edit_were_changed() -> None:
 # --- generated request sequences, with Retry-After in every form, the reference as oracle -------------------------
 
 PROVIDER = "https://api.payments.example"
+SLACK_SECONDS = 6.0  # how much longer than Retry-After a wait may be: a short backoff of our own on top
 #: the three calls of the client: a keyed POST, a GET, and a POST without a key
 CALLS = {
     "charge": ("POST", "/v1/charges", 201, {"id": "ch_1"}),
@@ -450,18 +452,19 @@ def answer_for(failure: tuple[object, tuple[str, object] | None]) -> httpx.Respo
     return TRANSPORT[str(what)]()
 
 
-def asked_wait(failure: tuple[object, tuple[str, object] | None]) -> float | None:
-    """The wait a failure's Retry-After asks for, as the README reads it (None: the usual backoff)."""
+def asked_wait(failure: tuple[object, tuple[str, object] | None]) -> tuple[float, float] | None:
+    """The wait a failure's Retry-After asks for, as the README reads it, and how much less a date may give
+    (its resolution is a second); None: the usual backoff."""
     what, retry_after = failure
     if what not in (429, 503) or retry_after is None:
         return None
     form, value = retry_after
     if form == "seconds":
         assert isinstance(value, int)
-        return float(value)
+        return float(value), 1e-6
     if form in ("GMT date", "-0000 date"):
         assert isinstance(value, int)
-        return float(max(value, 0))
+        return float(max(value, 0)), 1.5
     return None
 
 
@@ -474,7 +477,7 @@ class Observed:
 
     def said(self) -> str:
         times = "once" if self.sends == 1 else f"{self.sends} times"
-        waited = f", waiting {', '.join(f'{w:.1f}' for w in self.waits)} s before the resends" if self.waits else ""
+        waited = f", {', '.join(f'{w:.1f}' for w in self.waits)} s apart" if self.waits else ""
         return f"sent it {times}{waited}, then {self.result}"
 
 
@@ -485,13 +488,15 @@ def observe(
     method, path, _, _ = CALLS[name]
     waits: list[float] = []
     sends: list[httpx.Request] = []
-    real_monotonic = time.monotonic
+    sent_at: list[float] = []
+    start = time.monotonic()
 
-    def clock() -> float:  # the clock moves on by each wait, so that a time budget ends retries as in production
-        return real_monotonic() + sum(waits)
+    def clock() -> float:  # time moves by the waits alone: a time budget ends retries as in production
+        return start + sum(waits)
 
     def answer(request: httpx.Request) -> httpx.Response:
         sends.append(request)
+        sent_at.append(clock())
         if len(sends) > RUNAWAY_ATTEMPTS:
             raise RunawayRetriesError
         made = script[min(len(sends), len(script)) - 1]()
@@ -520,7 +525,8 @@ def observe(
         for sent in sends
         if first is not None
     )
-    return Observed(sends=len(sends), result=result, waits=tuple(waits), resent_unchanged=unchanged)
+    gaps = tuple(later - earlier for earlier, later in itertools.pairwise(sent_at))
+    return Observed(sends=len(sends), result=result, waits=gaps, resent_unchanged=unchanged)
 
 
 @pytest.fixture(scope="module")
@@ -536,7 +542,7 @@ def invocation(client: Any, name: str) -> Callable[[], object]:  # Any: the lear
     return lambda: client.add_note(charge_id="ch_1", text="Invoice INV-00042")
 
 
-@pytest.mark.guard("ARCH-5")
+@pytest.mark.lesson("ARCH-5")
 @pytest.mark.contract(1, 2, 3, 4, 5, 6)
 @pytest.mark.timeout(150)  # generated examples: the default 10 s is for one scenario
 @scenarios(50)
@@ -585,12 +591,12 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
     asked = [asked_wait(failure) for failure in transient] + (
         [asked_wait(last[1])] * MAX_ATTEMPTS if forever and isinstance(last, tuple) else []
     )
-    waits_ok = len(theirs.waits) == max(theirs.sends - 1, 0) and all(
-        (abs(wait - wanted) <= 1.5 if wanted is not None else wait > 0)
+    # a wait is the time between two sends: at least what Retry-After asks (a date may give up to 1.5 s less),
+    # and at most a few seconds more (a short backoff of our own on top is fine); without it, never zero
+    waits_ok = all(
+        (wanted[0] - wanted[1] <= wait <= wanted[0] + SLACK_SECONDS if wanted is not None else wait > 0)
         for wait, wanted in zip(theirs.waits, asked, strict=False)
     )
-    if not forever:
-        waits_ok = waits_ok and len(theirs.waits) == len(expected.waits)
     check(
         same_sends and waits_ok and theirs.resent_unchanged,
         f"{method} {path} ({name}()), when the provider answers: {'; then '.join(words)}.\n"
@@ -601,6 +607,6 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
         + ".\nARCH-5: resend what is safe to send twice (a GET, or a request with an Idempotency-Key, unchanged, "
         "with the same key) on connection errors, timeouts, 429, 502, 503, 504; send any other POST once; a "
         "4xx other than 429, or a 500, is final. When a 429 or 503 says Retry-After (seconds, or an HTTP date "
-        "in GMT or '-0000' form, which is UTC), wait exactly that long instead of the backoff; past 20 s, give "
-        "up at once with a ProviderError.",
+        "in GMT or '-0000' form, which is UTC), wait that long (a little more is fine) instead of the backoff; "
+        "past 20 s, give up at once with a ProviderError.",
     )

@@ -359,7 +359,7 @@ def reference_services() -> ModuleType:
     return reference("utc_datetimes.services")
 
 
-@pytest.mark.guard("DJ-5")
+@pytest.mark.lesson("DJ-5")
 @pytest.mark.contract(1, 2, 3, 4)
 @pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
 @scenarios(30)
@@ -425,7 +425,7 @@ def test_issuing_and_due_today_agree_with_the_reference_on_generated_scenarios(
     )
 
 
-@pytest.mark.guard("DJ-5")
+@pytest.mark.lesson("DJ-5")
 @pytest.mark.contract(5)
 @pytest.mark.urls("utc_datetimes.api")
 @pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario

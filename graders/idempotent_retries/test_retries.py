@@ -550,6 +550,7 @@ def invocation(client: Any, name: str) -> Callable[[], object]:  # Any: the lear
 @example(name="charge_status", transient=[(503, ("-0000 date", 10))], last="a good answer")
 @example(name="charge", transient=[(429, ("seconds", 20))], last="a good answer")
 @example(name="charge_status", transient=[(503, ("seconds", 25))], last="a good answer")
+@example(name="charge", transient=[], last=500)  # a keyed POST and the provider's bug: final at once
 @given(
     name=st.sampled_from(list(CALLS)),
     transient=st.lists(FAILURE, max_size=2),

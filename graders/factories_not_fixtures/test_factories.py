@@ -1,14 +1,24 @@
-"""Grader of `factories_not_fixtures`: a factory for every model, with its parents, unique values and a build()."""
+"""Grader of `factories_not_fixtures`: a factory for every model, with its parents, unique values and a build().
+
+Unique values must be guaranteed, not likely: a field drawn at random (`FuzzyInteger(1, 10_000)`, a
+Faker value) passes one batch and breaks another. The batch check runs under many seeds of
+factory_boy's random generator (drawn by hypothesis, so the same on every run), and reads the unique
+fields and constraints from the models themselves, so that every constraint of the app is graded.
+"""
 
 from collections.abc import Callable
 from typing import Any
 
 import factory
+import factory.random
 import pytest
 from django.apps import apps
 from django.db import models, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dojo.grading import check
+from dojo.scenarios import scenarios
 from factories_not_fixtures import factories
 from factories_not_fixtures.models import Customer, Invoice, InvoiceLine, Organization
 
@@ -56,6 +66,7 @@ def row_counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in GRAPH}
 
 
+@pytest.mark.contract(1)
 @pytest.mark.lesson("TEST-4")
 @pytest.mark.django_db  # no query here: the mark keeps it first (pytest-django runs database tests first)
 def test_every_model_has_a_factory() -> None:
@@ -70,6 +81,7 @@ def test_every_model_has_a_factory() -> None:
     )
 
 
+@pytest.mark.contract(2, 3)
 @pytest.mark.lesson("TEST-4")
 @pytest.mark.django_db
 def test_a_line_factory_creates_its_invoice_customer_and_organization() -> None:
@@ -99,6 +111,7 @@ def test_a_line_factory_creates_its_invoice_customer_and_organization() -> None:
             )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("TEST-4")
 @pytest.mark.django_db
 def test_create_batch_gives_unique_values() -> None:
@@ -136,6 +149,7 @@ def test_create_batch_gives_unique_values() -> None:
     )
 
 
+@pytest.mark.contract(5)
 @pytest.mark.lesson("TEST-3")
 def test_build_touches_no_database() -> None:
     # no django_db mark: pytest-django refuses any database access in this test
@@ -162,4 +176,101 @@ def test_build_touches_no_database() -> None:
     check(
         all(row.pk is None for row in graph),
         "InvoiceLineFactory.build() must build its invoice, customer and organization too, unsaved.",
+    )
+
+
+def unique_sets(model: type[models.Model]) -> list[tuple[str, ...]]:
+    """The field sets the model keeps unique: unique fields (the primary key aside) and unique constraints."""
+    sets = [
+        (field.name,)
+        for field in model._meta.get_fields()
+        if getattr(field, "unique", False) and not getattr(field, "primary_key", False)
+    ]
+    sets += [
+        tuple(constraint.fields)
+        for constraint in model._meta.constraints
+        if isinstance(constraint, models.UniqueConstraint)
+    ]
+    sets += [tuple(together) for together in model._meta.unique_together]
+    return sets
+
+
+def parent_field(model: type[models.Model]) -> models.ForeignKey[Any, Any] | None:
+    return next((field for field in model._meta.get_fields() if isinstance(field, models.ForeignKey)), None)
+
+
+def key(row: models.Model, fields: tuple[str, ...]) -> tuple[object, ...]:
+    """The values of `fields` on an unsaved row: a parent by its identity, since unsaved rows have no pk."""
+    values: list[object] = []
+    for name in fields:
+        value = getattr(row, name)
+        values.append(id(value) if isinstance(value, models.Model) else value)
+    return tuple(values)
+
+
+@pytest.mark.lesson("TEST-4")
+@pytest.mark.contract(4)
+@pytest.mark.timeout(60)  # generated seeds: the default 10 s is for one scenario
+@scenarios(25)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_unique_values_are_guaranteed_under_any_seed(seed: int) -> None:
+    # no django_db mark: build_batch() stays in memory, as the README asks of build()
+    clashes: list[str] = []
+    for model in GRAPH:
+        model_factory = factory_for(model)
+        parent = parent_field(model)
+        for shared in (False, True) if parent is not None else (False,):
+            factory.random.reseed_random(seed)
+            overrides: dict[str, object] = {}
+            call = f"{model_factory.__name__}.build_batch({BATCH})"
+            if shared and parent is not None:
+                overrides[parent.name] = factory_for(parent.related_model).build()
+                call = f"{model_factory.__name__}.build_batch({BATCH}, {parent.name}=one_{parent.name})"
+            try:
+                rows = model_factory.build_batch(BATCH, **overrides)
+            except Exception as error:  # reported to the learner
+                clashes.append(f"  {call} raised {type(error).__name__}: {error}")
+                continue
+            for fields in unique_sets(model):
+                keys = [key(row, fields) for row in rows]
+                if len(set(keys)) != len(keys):
+                    repeated = next(k for k in keys if keys.count(k) > 1)
+                    shown_value = ", ".join(
+                        f"{name}={value!r}"
+                        for name, value in zip(fields, repeated, strict=True)
+                        if not isinstance(getattr(rows[0], name), models.Model)
+                    )
+                    clashes.append(f"  {call}: two rows share {shown_value or fields} (unique: {', '.join(fields)})")
+    check(
+        not clashes,
+        f"With factory_boy's random generator seeded with {seed}, these batches repeat a value that must be "
+        "unique:\n" + "\n".join(clashes) + "\nA value drawn at random (`FuzzyInteger`, `Faker`, `random`) is "
+        "unique only by luck: the batch that draws the same value twice breaks a unique constraint in a "
+        "test that has nothing to do with it, on one run in ten. Give every unique field, and every field of "
+        "a unique constraint, a factory.Sequence, which never repeats.",
+    )
+
+
+@pytest.mark.lesson("TEST-4")
+@pytest.mark.contract(2)
+@pytest.mark.django_db
+def test_each_factory_makes_its_row_and_its_parents_and_nothing_else() -> None:
+    problems: list[str] = []
+    for index, model in enumerate(GRAPH):
+        model_factory = factory_for(model)
+        before = row_counts()
+        error = attempt(model_factory)
+        created = {name: count - before[name] for name, count in row_counts().items()}
+        expected = {other.__name__: 1 if position <= index else 0 for position, other in enumerate(GRAPH)}
+        if error is not None:
+            problems.append(f"  {model_factory.__name__}() raised {type(error).__name__}: {error}")
+        elif created != expected:
+            problems.append(f"  {model_factory.__name__}() created {created}, where {expected} was due")
+    check(
+        not problems,
+        "A factory called with no arguments makes one row of its model and the parents that row needs, "
+        "nothing else:\n" + "\n".join(problems) + "\nRows a test did not ask for (lines made by an "
+        "invoice's RelatedFactory or post_generation hook, a second organization) change every count and "
+        "sum it asserts. Make parents with SubFactory; let a test that wants children ask for them "
+        "(`InvoiceLineFactory.create_batch(3, invoice=invoice)`).",
     )

@@ -9,15 +9,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from types import ModuleType
+from unittest import mock
 
 import httpx
 import pytest
 import respx
 import stamina
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import http_client_wrapper
 from dojo.grading import check, read_source, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.scenarios import reference, scenarios
 from http_client_wrapper.clients import ExchangeRateClient, TaxServiceClient
 from http_client_wrapper.http import ProviderError
 from http_client_wrapper.models import Invoice
@@ -147,6 +152,7 @@ def attempts(count: int) -> str:
 # --- what the clients do: unchanged by the lesson ---
 
 
+@pytest.mark.contract(6)
 def test_the_vat_rate_comes_from_the_tax_service(providers: respx.MockRouter) -> None:
     route = TAX_RATE.route(providers).mock(return_value=TAX_RATE.ok())
 
@@ -154,6 +160,7 @@ def test_the_vat_rate_comes_from_the_tax_service(providers: respx.MockRouter) ->
     assert route.calls.last.request.headers["Authorization"] == "Bearer tax-key"
 
 
+@pytest.mark.contract(6)
 def test_the_exchange_rate_comes_from_the_exchange_rate_api(providers: respx.MockRouter) -> None:
     route = EXCHANGE_RATE.route(providers).mock(return_value=EXCHANGE_RATE.ok())
 
@@ -163,6 +170,7 @@ def test_the_exchange_rate_comes_from_the_exchange_rate_api(providers: respx.Moc
     assert request.headers["Authorization"] == "Bearer fx-key"
 
 
+@pytest.mark.contract(6)
 def test_a_sale_is_reported_to_the_tax_service(providers: respx.MockRouter) -> None:
     route = SALE_REPORT.route(providers).mock(return_value=SALE_REPORT.ok())
 
@@ -177,6 +185,7 @@ def test_a_sale_is_reported_to_the_tax_service(providers: respx.MockRouter) -> N
     assert request.headers["Authorization"] == "Bearer tax-key"
 
 
+@pytest.mark.contract(6)
 @pytest.mark.django_db
 def test_issuing_an_invoice_prices_it_and_reports_the_sale(providers: respx.MockRouter) -> None:
     invoice = InvoiceFactory(net_cents=10_000, customer=CustomerFactory(country="DE", currency="USD"))
@@ -191,6 +200,7 @@ def test_issuing_an_invoice_prices_it_and_reports_the_sale(providers: respx.Mock
     assert invoice.tax_report_id == "sale_0001"
 
 
+@pytest.mark.contract(5)
 def test_a_provider_that_stays_down_is_a_provider_error(providers: respx.MockRouter) -> None:
     SALE_REPORT.route(providers).mock(return_value=httpx.Response(500))
 
@@ -201,6 +211,7 @@ def test_a_provider_that_stays_down_is_a_provider_error(providers: respx.MockRou
 # --- the lesson ---
 
 
+@pytest.mark.contract(1)
 @pytest.mark.lesson("ARCH-5")
 @EVERY_CALL
 def test_every_request_has_a_timeout(call: ProviderCall, providers: respx.MockRouter) -> None:
@@ -279,6 +290,7 @@ def direct_http(module: Path, kata: Path) -> list[str]:
     return [f"{module.relative_to(kata)}, {place}" for place in found]
 
 
+@pytest.mark.contract(7)
 @pytest.mark.lesson("ARCH-5")
 def test_the_clients_send_every_request_through_the_wrapper() -> None:
     kata = Path(http_client_wrapper.__file__).parent
@@ -299,6 +311,7 @@ def test_the_clients_send_every_request_through_the_wrapper() -> None:
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("ARCH-5")
 @READS
 def test_reads_are_retried_after_a_transient_failure(call: ProviderCall, providers: respx.MockRouter) -> None:
@@ -322,6 +335,7 @@ def test_reads_are_retried_after_a_transient_failure(call: ProviderCall, provide
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("ARCH-5")
 @READS
 def test_reads_give_up_after_a_few_attempts_with_a_provider_error(
@@ -353,6 +367,7 @@ def test_reads_give_up_after_a_few_attempts_with_a_provider_error(
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("ARCH-5")
 def test_a_sale_report_is_never_sent_twice(providers: respx.MockRouter) -> None:
     route = SALE_REPORT.route(providers)
@@ -389,6 +404,7 @@ def test_a_sale_report_is_never_sent_twice(providers: respx.MockRouter) -> None:
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("ARCH-5")
 @READS
 def test_client_errors_are_not_retried(call: ProviderCall, providers: respx.MockRouter) -> None:
@@ -405,6 +421,7 @@ def test_client_errors_are_not_retried(call: ProviderCall, providers: respx.Mock
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("ARCH-5")
 @READS
 def test_retries_back_off_between_attempts(
@@ -434,6 +451,7 @@ def test_retries_back_off_between_attempts(
     )
 
 
+@pytest.mark.contract(8)
 @pytest.mark.guard("ARCH-5")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed: the others are as shipped."""
@@ -446,4 +464,149 @@ def test_only_the_files_to_edit_were_changed() -> None:
         "The service decides nothing about HTTP: retries and timeouts belong in the wrapper in http.py. "
         f"Put the file back as shipped (`uv run dojo reset http_client_wrapper` restores the "
         "whole kata, after backing up your version) and make the fix where it belongs.",
+    )
+
+
+# --- generated request sequences, the reference as oracle -------------------------------------------------------
+
+#: what a provider can do to one attempt, by name: answers that a resend may pass, and answers it never will
+RETRIED = {
+    "429 Too Many Requests": lambda: httpx.Response(429),
+    "502 Bad Gateway": lambda: httpx.Response(502),
+    "503 Service Unavailable": lambda: httpx.Response(503),
+    "504 Gateway Timeout": lambda: httpx.Response(504),
+    "a refused connection": lambda: httpx.ConnectError("connection refused"),
+    "a connect timeout": lambda: httpx.ConnectTimeout("no connection in time"),
+    "a read timeout": lambda: httpx.ReadTimeout("no answer in time"),
+    "a write timeout": lambda: httpx.WriteTimeout("the body could not be sent in time"),
+    "a pool timeout": lambda: httpx.PoolTimeout("no free connection in time"),
+    "a dropped connection": lambda: httpx.RemoteProtocolError("peer closed connection"),
+    "a read error": lambda: httpx.ReadError("connection reset by peer"),
+}
+FINAL = {
+    "400 Bad Request": lambda: httpx.Response(400),
+    "401 Unauthorized": lambda: httpx.Response(401),
+    "404 Not Found": lambda: httpx.Response(404),
+    "408 Request Timeout": lambda: httpx.Response(408),
+    "409 Conflict": lambda: httpx.Response(409),
+    "422 Unprocessable Entity": lambda: httpx.Response(422),
+    "500 Internal Server Error": lambda: httpx.Response(500),
+    "501 Not Implemented": lambda: httpx.Response(501),
+}
+CALLS = {"tax_rate": TAX_RATE, "exchange_rate": EXCHANGE_RATE, "sale_report": SALE_REPORT}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one client did in one scenario, in a neutral form: the reference's classes are other classes."""
+
+    sends: int
+    result: str  # "returned <value>", "ProviderError", or "raised <OtherError>"
+    waits: tuple[float, ...]
+
+    def said(self) -> str:
+        waited = f", waiting {', '.join(f'{w:.2f}' for w in self.waits)} s between them" if self.waits else ""
+        times = "once" if self.sends == 1 else f"{self.sends} times"
+        return f"sent it {times}{waited}, then {self.result}"
+
+
+def observe(invoke: Callable[[], object], call: ProviderCall, answers: list[Callable[[], object]]) -> Observed:
+    """Run one client call against a provider that gives `answers` in turn (the last one for ever)."""
+    waits: list[float] = []
+    sends: list[httpx.Request] = []
+    real_monotonic = time.monotonic
+
+    def clock() -> float:  # the clock moves on by each wait, so that a time budget ends retries as in production
+        return real_monotonic() + sum(waits)
+
+    with (
+        respx.mock(assert_all_called=False) as router,
+        mock.patch.object(time, "sleep", waits.append),
+        mock.patch.object(time, "monotonic", clock),
+        stamina.set_testing(False),
+    ):
+        route = call.route(router)
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            sends.append(request)
+            if len(sends) > RUNAWAY_ATTEMPTS:
+                raise RunawayRetriesError
+            made = answers[min(len(sends), len(answers)) - 1]()
+            if isinstance(made, Exception):
+                raise made
+            assert isinstance(made, httpx.Response)
+            return made
+
+        route.mock(side_effect=answer)
+        try:
+            value = invoke()
+            result = f"returned {value!r}"
+        except RunawayRetriesError:
+            result = f"was still retrying after {RUNAWAY_ATTEMPTS} attempts"
+        except Exception as error:  # any outcome is compared with the reference's
+            name = type(error).__name__
+            result = "ProviderError" if name == "ProviderError" else f"raised {name}: {error}"
+        return Observed(sends=len(sends), result=result, waits=tuple(waits))
+
+
+@pytest.fixture(scope="module")
+def reference_clients() -> ModuleType:
+    return reference("http_client_wrapper.clients")
+
+
+@pytest.mark.lesson("ARCH-5")
+@pytest.mark.contract(2, 3, 4, 5)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(40)
+@example(name="tax_rate", transient=["429 Too Many Requests"], last="a good answer")  # always tried: 429 on a read
+@given(
+    name=st.sampled_from(list(CALLS)),
+    transient=st.lists(st.sampled_from(list(RETRIED)), max_size=2),
+    last=st.one_of(
+        st.just("a good answer"),
+        st.sampled_from(list(FINAL)),
+        st.sampled_from(list(RETRIED)).map(lambda failure: f"{failure}, on every attempt"),
+    ),
+)
+def test_every_request_sequence_is_sent_as_the_reference_sends_it(
+    reference_clients: ModuleType, name: str, transient: list[str], last: str
+) -> None:
+    call = CALLS[name]
+    script = [*transient, last]
+    answers: list[Callable[[], object]] = [RETRIED[failure] for failure in transient]
+    forever = last.endswith(", on every attempt")
+    if last == "a good answer":
+        answers.append(call.ok)
+    elif forever:
+        answers.append(RETRIED[last.removesuffix(", on every attempt")])
+    else:
+        answers.append(FINAL[last])
+    theirs = observe(call.invoke, call, answers)
+    tax = reference_clients.TaxServiceClient(api_key="tax-key")
+    fx = reference_clients.ExchangeRateClient(api_key="fx-key")
+    oracle = {
+        "tax_rate": lambda: tax.rate_for("DE"),
+        "exchange_rate": lambda: fx.rate(source="EUR", target="USD"),
+        "sale_report": lambda: tax.report_sale(
+            invoice_number="INV-00042", country="DE", net_cents=10_000, vat_cents=1_900
+        ),
+    }[name]
+    expected = observe(oracle, call, answers)
+    if forever and call.method == "GET":  # "a few attempts": any count from 2 to MAX_ATTEMPTS keeps the contract
+        agrees = 1 < theirs.sends <= MAX_ATTEMPTS and theirs.result == expected.result
+    else:
+        agrees = (theirs.sends, theirs.result, len(theirs.waits)) == (
+            expected.sends,
+            expected.result,
+            len(expected.waits),
+        )
+    agrees = agrees and all(wait > 0 for wait in theirs.waits)
+    check(
+        agrees,
+        f"{call.label}, {call.method} {call.url}, when the provider answers: {'; then '.join(script)}.\n"
+        f"  your wrapper {theirs.said()};\n  the rule asks that it {expected.said()}"
+        + (" (any count from 2 to 10 sends is fine here)" if forever and call.method == "GET" else "")
+        + ".\nARCH-5: a GET is resent on connection errors, timeouts, 429, 502, 503 and 504, after a wait that "
+        "grows, a few times at most, then a ProviderError; any other answer (a 4xx, a 500) is final at once; "
+        "a POST without an idempotency key is sent once, whatever happens, and its failure is a ProviderError.",
     )

@@ -1,20 +1,27 @@
 """Grader of `idempotent_retries`: a keyed POST is retried, an unkeyed one is not, and Retry-After is honoured."""
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
+from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
 import respx
 import stamina
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.scenarios import reference, scenarios
 from idempotent_retries.clients import PaymentProviderClient
 from idempotent_retries.http import ProviderError
 from idempotent_retries.models import ChargeAttempt, Invoice
@@ -106,6 +113,7 @@ def recorded_calls(answers: Callable[[int], httpx.Response]) -> tuple[list[float
 # --- what the client does: unchanged by the lesson ---
 
 
+@pytest.mark.contract(7)
 def test_a_charge_returns_the_providers_charge_id(provider: respx.MockRouter) -> None:
     route = provider.post("/v1/charges").respond(201, json={"id": "ch_1"})
 
@@ -115,6 +123,7 @@ def test_a_charge_returns_the_providers_charge_id(provider: respx.MockRouter) ->
     assert (request.headers["Idempotency-Key"], request.headers["Authorization"]) == (KEY, "Bearer pay-key")
 
 
+@pytest.mark.contract(1)
 def test_a_charge_status_is_read_again_after_a_503(provider: respx.MockRouter) -> None:
     route = provider.get("/v1/charges/ch_1").mock(
         side_effect=[httpx.Response(503), httpx.Response(200, json={"status": "succeeded"})]
@@ -123,6 +132,7 @@ def test_a_charge_status_is_read_again_after_a_503(provider: respx.MockRouter) -
     assert (charge_status(), route.call_count) == ("succeeded", 2)
 
 
+@pytest.mark.contract(3)
 def test_a_declined_charge_is_a_provider_error(provider: respx.MockRouter) -> None:
     provider.post("/v1/charges").respond(402, json={"error": "card_declined"})
 
@@ -132,6 +142,7 @@ def test_a_declined_charge_is_a_provider_error(provider: respx.MockRouter) -> No
     assert "402" in str(outcome)
 
 
+@pytest.mark.contract(7)
 @pytest.mark.django_db
 def test_collecting_an_invoice_charges_it_and_notes_it(provider: respx.MockRouter) -> None:
     invoice = InvoiceFactory(number="INV-00042")
@@ -154,6 +165,7 @@ def test_collecting_an_invoice_charges_it_and_notes_it(provider: respx.MockRoute
 # --- the lesson ---
 
 
+@pytest.mark.contract(1)
 @pytest.mark.lesson("ARCH-5")
 def test_a_keyed_charge_is_retried_after_a_transient_failure(provider: respx.MockRouter) -> None:
     route = provider.post("/v1/charges")
@@ -182,6 +194,7 @@ def test_a_keyed_charge_is_retried_after_a_transient_failure(provider: respx.Moc
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.guard("ARCH-5")
 def test_a_post_without_a_key_is_sent_once(provider: respx.MockRouter) -> None:
     route = provider.post("/v1/charges/ch_1/notes")
@@ -210,6 +223,7 @@ def test_a_post_without_a_key_is_sent_once(provider: respx.MockRouter) -> None:
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("ARCH-5")
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_is_honoured(status: int, provider: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -233,6 +247,7 @@ def test_retry_after_is_honoured(status: int, provider: respx.MockRouter, monkey
     )
 
 
+@pytest.mark.contract(5)
 @pytest.mark.guard("ARCH-5")
 def test_a_retry_after_beyond_reason_is_not_waited_for(
     provider: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
@@ -263,6 +278,7 @@ def in_ten_minutes() -> str:
     return format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True)
 
 
+@pytest.mark.contract(4, 5)
 @pytest.mark.guard("ARCH-5")
 @pytest.mark.parametrize(
     ("status", "retry_after", "over_the_cap"),
@@ -315,6 +331,7 @@ def test_no_retry_after_makes_a_call_wait_longer_than_promised(
     )
 
 
+@pytest.mark.contract(6)
 @pytest.mark.guard("ARCH-5")
 def test_a_provider_that_stays_down_is_given_up_on(provider: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
     down = httpx.Response(503, headers={"Retry-After": "1"})
@@ -335,6 +352,7 @@ def test_a_provider_that_stays_down_is_given_up_on(provider: respx.MockRouter, m
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.guard("ARCH-5")
 @pytest.mark.parametrize("status", [400, 402, 404])
 def test_a_refused_charge_is_not_retried(status: int, provider: respx.MockRouter) -> None:
@@ -350,6 +368,7 @@ def test_a_refused_charge_is_not_retried(status: int, provider: respx.MockRouter
     )
 
 
+@pytest.mark.contract(8)
 @pytest.mark.guard("ARCH-5")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed: the others are as shipped."""
@@ -363,4 +382,232 @@ def test_only_the_files_to_edit_were_changed() -> None:
         " belongs in the wrapper in http.py. "
         f"Put the file back as shipped (`uv run dojo reset idempotent_retries` restores the "
         "whole kata, after backing up your version) and make the fix where it belongs.",
+    )
+
+
+# --- generated request sequences, with Retry-After in every form, the reference as oracle -------------------------
+
+PROVIDER = "https://api.payments.example"
+SLACK_SECONDS = 6.0  # how much longer than Retry-After a wait may be: a short backoff of our own on top
+#: the three calls of the client: a keyed POST, a GET, and a POST without a key
+CALLS = {
+    "charge": ("POST", "/v1/charges", 201, {"id": "ch_1"}),
+    "charge_status": ("GET", "/v1/charges/ch_1", 200, {"status": "succeeded"}),
+    "add_note": ("POST", "/v1/charges/ch_1/notes", 201, {"id": "note_1"}),
+}
+TRANSPORT = {
+    "a refused connection": lambda: httpx.ConnectError("connection refused"),
+    "a connect timeout": lambda: httpx.ConnectTimeout("no connection in time"),
+    "a read timeout": lambda: httpx.ReadTimeout("no answer in time"),
+    "a dropped connection": lambda: httpx.RemoteProtocolError("peer closed connection"),
+}
+FINAL_STATUSES = [400, 402, 404, 409, 422, 500]
+#: Retry-After as a provider may send it: whole seconds (the cap of 20 s on both sides), an HTTP date in
+#: GMT or in the '-0000' form, a date in the past, and values that are no instruction at all
+RETRY_AFTER = st.one_of(
+    st.none(),
+    st.sampled_from([0, 1, 2, 5, 7, 19, 20, 21, 25, 120, 3600]).map(lambda seconds: ("seconds", seconds)),
+    st.sampled_from([3, 10, 18, 30, 600]).map(lambda seconds: ("GMT date", seconds)),
+    st.sampled_from([3, 10, 18, 30, 600]).map(lambda seconds: ("-0000 date", seconds)),
+    st.just(("GMT date", -30)),
+    st.sampled_from(["soon", "-5", "7.5", ""]).map(lambda text: ("text", text)),
+)
+FAILURE = st.one_of(
+    st.tuples(st.sampled_from([429, 503]), RETRY_AFTER),  # the README gives Retry-After a meaning on these two
+    st.tuples(st.sampled_from([502, 504]), st.none()),
+    st.sampled_from(list(TRANSPORT)).map(lambda name: (name, None)),
+)
+
+
+def header(retry_after: tuple[str, object] | None) -> dict[str, str]:
+    """The Retry-After header, its date computed at the moment of the answer, as a provider does."""
+    if retry_after is None:
+        return {}
+    form, value = retry_after
+    if form == "seconds":
+        return {"Retry-After": str(value)}
+    if form in ("GMT date", "-0000 date"):
+        assert isinstance(value, int)
+        moment = datetime.now(UTC) + timedelta(seconds=value)
+        text = (
+            format_datetime(moment, usegmt=True) if form == "GMT date" else format_datetime(moment.replace(tzinfo=None))
+        )
+        return {"Retry-After": text}
+    return {"Retry-After": str(value)}
+
+
+def spoken(failure: tuple[object, tuple[str, object] | None]) -> str:
+    what, retry_after = failure
+    if retry_after is None:
+        return str(what)
+    form, value = retry_after
+    shown_value = f"{value} s" if form == "seconds" else (f"{value!r}" if form == "text" else f"now {value:+d} s")
+    return f"{what} with Retry-After ({form}): {shown_value}"
+
+
+def answer_for(failure: tuple[object, tuple[str, object] | None]) -> httpx.Response | Exception:
+    what, retry_after = failure
+    if isinstance(what, int):
+        return httpx.Response(what, headers=header(retry_after))
+    return TRANSPORT[str(what)]()
+
+
+def asked_wait(failure: tuple[object, tuple[str, object] | None]) -> tuple[float, float] | None:
+    """The wait a failure's Retry-After asks for, as the README reads it, and how much less a date may give
+    (its resolution is a second); None: the usual backoff."""
+    what, retry_after = failure
+    if what not in (429, 503) or retry_after is None:
+        return None
+    form, value = retry_after
+    if form == "seconds":
+        assert isinstance(value, int)
+        return float(value), 1e-6
+    if form in ("GMT date", "-0000 date"):
+        assert isinstance(value, int)
+        return float(max(value, 0)), 1.5
+    return None
+
+
+@dataclass(frozen=True)
+class Observed:
+    sends: int
+    result: str
+    waits: tuple[float, ...]
+    resent_unchanged: bool
+
+    def said(self) -> str:
+        times = "once" if self.sends == 1 else f"{self.sends} times"
+        waited = f", {', '.join(f'{w:.1f}' for w in self.waits)} s apart" if self.waits else ""
+        return f"sent it {times}{waited}, then {self.result}"
+
+
+def observe(
+    invoke: Callable[[], object], name: str, script: list[Callable[[], httpx.Response | Exception]]
+) -> Observed:
+    """Run one client call against a provider that answers with `script` in turn (the last one for ever)."""
+    method, path, _, _ = CALLS[name]
+    waits: list[float] = []
+    sends: list[httpx.Request] = []
+    sent_at: list[float] = []
+    start = time.monotonic()
+
+    def clock() -> float:  # time moves by the waits alone: a time budget ends retries as in production
+        return start + sum(waits)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sends.append(request)
+        sent_at.append(clock())
+        if len(sends) > RUNAWAY_ATTEMPTS:
+            raise RunawayRetriesError
+        made = script[min(len(sends), len(script)) - 1]()
+        if isinstance(made, Exception):
+            raise made
+        return made
+
+    with (
+        respx.mock(base_url=PROVIDER, assert_all_called=False) as router,
+        mock.patch.object(time, "sleep", waits.append),
+        mock.patch.object(time, "monotonic", clock),
+        stamina.set_testing(False),
+    ):
+        router.route(method=method, path=path).mock(side_effect=answer)
+        try:
+            result = f"returned {invoke()!r}"
+        except RunawayRetriesError:
+            result = f"was still retrying after {RUNAWAY_ATTEMPTS} attempts"
+        except Exception as error:  # any outcome is compared with the reference's
+            kind = type(error).__name__
+            result = "ProviderError" if kind == "ProviderError" else f"raised {kind}: {error}"
+    first = sends[0] if sends else None
+    unchanged = all(
+        (sent.method, sent.url, sent.content, sent.headers.get("Idempotency-Key"))
+        == (first.method, first.url, first.content, first.headers.get("Idempotency-Key"))
+        for sent in sends
+        if first is not None
+    )
+    gaps = tuple(later - earlier for earlier, later in itertools.pairwise(sent_at))
+    return Observed(sends=len(sends), result=result, waits=gaps, resent_unchanged=unchanged)
+
+
+@pytest.fixture(scope="module")
+def reference_client() -> object:
+    return reference("idempotent_retries.clients").PaymentProviderClient(api_key="pay-key")
+
+
+def invocation(client: Any, name: str) -> Callable[[], object]:  # Any: the learner's client or the reference's
+    if name == "charge":
+        return lambda: client.charge(amount_cents=12_000, currency="EUR", idempotency_key=KEY)
+    if name == "charge_status":
+        return lambda: client.charge_status("ch_1")
+    return lambda: client.add_note(charge_id="ch_1", text="Invoice INV-00042")
+
+
+@pytest.mark.lesson("ARCH-5")
+@pytest.mark.contract(1, 2, 3, 4, 5, 6)
+@pytest.mark.timeout(150)  # generated examples: the default 10 s is for one scenario
+@scenarios(50)
+# the cases a mutant of the reference hides behind, always tried first: a '-0000' date, the cap on each side
+@example(name="charge_status", transient=[(503, ("-0000 date", 10))], last="a good answer")
+@example(name="charge", transient=[(429, ("seconds", 20))], last="a good answer")
+@example(name="charge_status", transient=[(503, ("seconds", 25))], last="a good answer")
+@example(name="charge", transient=[], last=500)  # a keyed POST and the provider's bug: final at once
+@given(
+    name=st.sampled_from(list(CALLS)),
+    transient=st.lists(FAILURE, max_size=2),
+    last=st.one_of(
+        st.just("a good answer"),
+        st.sampled_from(FINAL_STATUSES),
+        FAILURE.map(lambda failure: ("for ever", failure)),
+    ),
+)
+def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
+    reference_client: object, name: str, transient: list[tuple[object, tuple[str, object] | None]], last: object
+) -> None:
+    method, path, status, body = CALLS[name]
+    script: list[Callable[[], httpx.Response | Exception]] = [
+        lambda failure=failure: answer_for(failure) for failure in transient
+    ]
+    words = [spoken(failure) for failure in transient]
+    forever = isinstance(last, tuple) and last[0] == "for ever"
+    if last == "a good answer":
+        script.append(lambda: httpx.Response(status, json=body))
+        words.append(f"{status} with the answer")
+    elif forever:
+        assert isinstance(last, tuple)
+        script.append(lambda: answer_for(last[1]))
+        words.append(f"{spoken(last[1])}, on every attempt")
+    else:
+        script.append(lambda: httpx.Response(int(str(last)), json={"error": "refused"}))
+        words.append(f"{last}")
+    theirs = observe(invocation(payments(), name), name, script)
+    expected = observe(invocation(reference_client, name), name, script)
+
+    # what the contract fixes exactly: the sends and the outcome, except how many a provider that stays down
+    # gets ("a few": 2 to 10); each wait that Retry-After sets, to the second (a date has a resolution of
+    # one second, and the two runs read the clock at slightly different moments); every other wait is > 0
+    if forever and expected.sends > 1:
+        same_sends = 1 < theirs.sends <= MAX_ATTEMPTS and theirs.result == expected.result
+    else:
+        same_sends = (theirs.sends, theirs.result) == (expected.sends, expected.result)
+    asked = [asked_wait(failure) for failure in transient] + (
+        [asked_wait(last[1])] * MAX_ATTEMPTS if forever and isinstance(last, tuple) else []
+    )
+    # a wait is the time between two sends: at least what Retry-After asks (a date may give up to 1.5 s less),
+    # and at most a few seconds more (a short backoff of our own on top is fine); without it, never zero
+    waits_ok = all(
+        (wanted[0] - wanted[1] <= wait <= wanted[0] + SLACK_SECONDS if wanted is not None else wait > 0)
+        for wait, wanted in zip(theirs.waits, asked, strict=False)
+    )
+    check(
+        same_sends and waits_ok and theirs.resent_unchanged,
+        f"{method} {path} ({name}()), when the provider answers: {'; then '.join(words)}.\n"
+        f"  your wrapper {theirs.said()}"
+        + ("" if theirs.resent_unchanged else ", and changed the request (or its key) between sends")
+        + f";\n  the rule asks that it {expected.said()}"
+        + (" (any count from 2 to 10 sends is fine here)" if forever and expected.sends > 1 else "")
+        + ".\nARCH-5: resend what is safe to send twice (a GET, or a request with an Idempotency-Key, unchanged, "
+        "with the same key) on connection errors, timeouts, 429, 502, 503, 504; send any other POST once; a "
+        "4xx other than 429, or a 500, is final. When a 429 or 503 says Retry-After (seconds, or an HTTP date "
+        "in GMT or '-0000' form, which is UTC), wait that long (a little more is fine) instead of the backoff; "
+        "past 20 s, give up at once with a ProviderError.",
     )

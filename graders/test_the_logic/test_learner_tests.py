@@ -11,21 +11,27 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dojo import grading, paths
 from dojo.grading import check, read_source, shown
+from dojo.scenarios import scenarios
 from test_the_logic.services import prorate
 
 from .mutants import MUTANTS, reference_prorate
 
 MIRRORED = Path("tests") / "test_services.py"  # services.py -> tests/test_services.py, as TEST-6 asks
-RUN_SECONDS = 30  # the learner's tests, 8 times over, in a fresh pytest process: well under a second
+# the learner's tests, 14 times over (the original, its disguise, 12 mutants), in a fresh pytest process:
+# about a second; the margin is for a loaded machine
+RUN_SECONDS = 60
 SKIPPERS = {"skip", "skipif", "xfail", "importorskip", "skipIf", "skipUnless", "skipTest", "expectedFailure"}
 BERLIN, NEW_YORK, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")
 
@@ -161,6 +167,7 @@ REFUSED = [
 ]
 
 
+@pytest.mark.contract(6)
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case[0]}-{case[3].isoformat()}-{case[4]}")
 def test_services_py_still_prorates_as_before(case: tuple[int, date, date, datetime, ZoneInfo]) -> None:
     assert prorate(*case) == reference_prorate(*case), (
@@ -169,15 +176,56 @@ def test_services_py_still_prorates_as_before(case: tuple[int, date, date, datet
     )
 
 
+@pytest.mark.contract(6)
 @pytest.mark.parametrize("case", REFUSED, ids=["before", "end-day", "end-day-local", "naive", "no-days"])
 def test_services_py_still_refuses_bad_input(case: tuple[int, date, date, datetime, ZoneInfo]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the kata's services.py states ValueError only
         prorate(*case)
 
 
+ZONES = [BERLIN, NEW_YORK, TOKYO, ZoneInfo("UTC"), ZoneInfo("Pacific/Auckland"), ZoneInfo("America/Los_Angeles")]
+
+
+@pytest.mark.guard("TEST-2")
+@pytest.mark.contract(6)
+@scenarios(40)
+@given(
+    amount_cents=st.integers(0, 10**9),
+    period_start=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    days=st.integers(-1, 92),
+    offset_minutes=st.integers(-2 * 24 * 60, 95 * 24 * 60),
+    tz=st.sampled_from(ZONES),
+    naive=st.booleans(),
+)
+def test_services_py_still_prorates_as_before_on_generated_cases(
+    amount_cents: int, period_start: date, days: int, offset_minutes: int, tz: ZoneInfo, naive: bool
+) -> None:
+    period_end = period_start + timedelta(days=days)
+    change_at = datetime.combine(period_start, time(), tzinfo=UTC) + timedelta(minutes=offset_minutes)
+    if naive:
+        change_at = change_at.replace(tzinfo=None)
+    case = (amount_cents, period_start, period_end, change_at, tz)
+
+    def outcome(function: Callable[..., int]) -> object:
+        try:
+            return function(*case)
+        except ValueError:
+            return "ValueError"
+
+    theirs, expected = outcome(prorate), outcome(reference_prorate)
+    check(
+        theirs == expected,
+        f"prorate({amount_cents}, {period_start}, {period_end}, {change_at.isoformat()}, {tz.key}) gives "
+        f"{theirs!r} where the rules give {expected!r}. services.py is context in this kata: it is correct "
+        "as shipped. Restore it (`git checkout -- katas/test_the_logic/services.py`) and change your tests "
+        "instead.",
+    )
+
+
 # ---- the lesson ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.contract(1)
 @pytest.mark.guard("TEST-6")
 def test_the_tests_mirror_the_source_file() -> None:
     here = kata_dir()
@@ -202,6 +250,7 @@ def test_the_tests_mirror_the_source_file() -> None:
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("TEST-1")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
 def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
@@ -239,6 +288,7 @@ def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.guard("TEST-2")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
 def test_the_tests_pass_against_the_correct_code(learner_run: LearnerRun) -> None:
@@ -259,6 +309,7 @@ def test_the_tests_pass_against_the_correct_code(learner_run: LearnerRun) -> Non
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.guard("TEST-2")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
 def test_the_tests_judge_what_prorate_returns(learner_run: LearnerRun) -> None:
@@ -274,6 +325,7 @@ def test_the_tests_judge_what_prorate_returns(learner_run: LearnerRun) -> None:
     )
 
 
+@pytest.mark.contract(5)
 @pytest.mark.lesson("TEST-2")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
 @pytest.mark.parametrize("mutant", list(MUTANTS))

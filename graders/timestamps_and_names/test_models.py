@@ -1,9 +1,15 @@
 """Grader of `timestamps_and_names`: singular model names, working timestamps, and migrations to match."""
 
+import ast
 import io
+import json
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +22,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import DeleteModel, RemoveField
 from django.test.utils import override_settings
 
+from dojo import grading
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
 from timestamps_and_names.services import (
@@ -27,6 +34,8 @@ from timestamps_and_names.services import (
     void_invoice,
 )
 
+from . import migration_probe
+from .explain import migration_failure
 from .factories import SLUG, InvoiceFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +71,7 @@ def shown(value: Any) -> str:
 # --- what the code does: these pass on the starter and must keep passing ---------------------------
 
 
+@pytest.mark.contract(7)
 def test_invoices_stay_open_until_paid_or_voided() -> None:
     organization = OrganizationFactory()
     later = create_invoice(organization, number="INV-109", amount_due_cents=500)  # created first, listed last
@@ -85,6 +95,7 @@ def test_invoices_stay_open_until_paid_or_voided() -> None:
     assert second.status == "paid"
 
 
+@pytest.mark.contract(7)
 def test_the_billing_email_can_be_changed() -> None:
     organization = OrganizationFactory(billing_email="old@organization.test")
 
@@ -97,6 +108,7 @@ def test_the_billing_email_can_be_changed() -> None:
 # --- the lesson ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.contract(1)
 @pytest.mark.lesson("DJ-2")
 def test_model_names_are_singular() -> None:
     names = sorted(model.__name__ for model in kata_models())
@@ -114,6 +126,7 @@ def test_model_names_are_singular() -> None:
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("DJ-3")
 def test_every_model_has_created_at_and_updated_at() -> None:
     missing = []
@@ -132,6 +145,7 @@ def test_every_model_has_created_at_and_updated_at() -> None:
     )
 
 
+@pytest.mark.contract(3)
 @pytest.mark.lesson("DJ-3")
 def test_created_at_is_set_once_and_updated_at_on_every_change() -> None:
     with time_machine.travel(CREATED, tick=False):
@@ -174,6 +188,7 @@ def test_created_at_is_set_once_and_updated_at_on_every_change() -> None:
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.guard("DJ-2")
 def test_the_migrations_match_the_models() -> None:
     output = io.StringIO()
@@ -185,6 +200,8 @@ def test_the_migrations_match_the_models() -> None:
             matching = True
         except SystemExit:  # makemigrations --check exits non-zero when a migration is missing
             matching = False
+        except Exception as error:  # a migration Django cannot even load: say which and why, in words
+            raise AssertionError(f"Django cannot read the migrations of {SLUG}: {migration_failure(error)}") from None
 
     check(
         matching,
@@ -199,10 +216,14 @@ def test_the_migrations_match_the_models() -> None:
     )
 
 
+@pytest.mark.contract(5)
 @pytest.mark.guard("DJ-2")
 def test_the_migrations_keep_every_row() -> None:
     with kata_migrations():
-        loader = MigrationLoader(None, ignore_no_migrations=True)
+        try:
+            loader = MigrationLoader(None, ignore_no_migrations=True)
+        except Exception as error:  # a migration Django cannot even load: say which and why, in words
+            raise AssertionError(f"Django cannot read the migrations of {SLUG}: {migration_failure(error)}") from None
     dropping = [
         f"{name}: {operation.describe()}"
         for (app_label, name), migration in sorted(loader.disk_migrations.items())
@@ -222,6 +243,7 @@ def test_the_migrations_keep_every_row() -> None:
     )
 
 
+@pytest.mark.contract(6)
 @pytest.mark.guard("DJ-2")
 def test_only_the_files_to_edit_were_changed() -> None:
     """The shipped 0001_initial is unchanged: a new migration does the work."""
@@ -234,3 +256,84 @@ def test_only_the_files_to_edit_were_changed() -> None:
         f"the code's. Put the file back as shipped and write the change in {SLUG}/migrations/"
         "0002_singular_names_and_timestamps.py (or in new migrations after it).",
     )
+
+
+def migrated_production() -> dict[str, Any]:
+    """What the kata's migrations do to a database holding rows made by 0001_initial (see migration_probe)."""
+    kata_root = grading.kata_dir(SLUG).parent.resolve()
+    with tempfile.TemporaryDirectory(prefix="dojo-migrations-") as scratch:
+        completed = subprocess.run(  # noqa: S603 - our own interpreter running the kata's migrations
+            [sys.executable, migration_probe.__file__, str(kata_root), str(Path(scratch) / "production.sqlite3")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    try:
+        result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        error = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"failed": "loading the migrations", "error": "", "message": error, "where": ""}
+    return result
+
+
+@pytest.mark.lesson("DJ-2")
+@pytest.mark.contract(5)
+@pytest.mark.timeout(90)  # a process of its own sets Django up and runs every migration
+def test_the_migrations_run_on_production_rows() -> None:
+    result = migrated_production()
+    if "failed" in result:
+        if result["error"] == "KeyError":
+            explained = migration_failure(KeyError(eval_key(result["message"])))
+        else:
+            explained = (
+                f"{result['error']}: {result['message']}".lstrip(": ")
+                + ". Every operation must run on the database 0001_initial made, rows included: each names the "
+                "models and fields as the operations before it left them, and a new column that may not be "
+                "NULL needs a value for the rows already there."
+            )
+        check(
+            False,
+            f"Migrating a copy of production (2 organizations and 3 invoices, made by 0001_initial) failed at "
+            f"{result['failed']}: {explained}",
+        )
+    rows = result["rows"]
+    organizations = next((found for found in rows.values() if found and "billing_email" in found[0]), [])
+    invoices = next((found for found in rows.values() if found and "number" in found[0]), [])
+    kept_organizations = [(row["name"], row["billing_email"]) for row in organizations]
+    by_id = {row["id"]: row["name"] for row in organizations}
+    kept_invoices = [
+        (row["number"], by_id.get(row["organization_id"]), row["amount_due_cents"], row["status"]) for row in invoices
+    ]
+    expected_invoices = [
+        (number, migration_probe.ORGANIZATIONS[owner][0], cents, status)
+        for number, owner, cents, status in migration_probe.INVOICES
+    ]
+    check(
+        kept_organizations == migration_probe.ORGANIZATIONS and kept_invoices == expected_invoices,
+        "After the migrations, a copy of production no longer holds its rows as they were:\n"
+        f"  organizations: {kept_organizations}, where {migration_probe.ORGANIZATIONS} were due\n"
+        f"  invoices: {kept_invoices}, where {expected_invoices} were due\n"
+        "A rename must keep the table's rows (RenameModel renames the table; a delete and a create drop it).",
+    )
+    undated = [
+        f"{model} {row.get('number') or row.get('name')}"
+        for model, found in rows.items()
+        for row in found
+        if not row.get("created_at") or not row.get("updated_at")
+    ]
+    check(
+        not undated,
+        f"After the migrations, these rows of production have no created_at or updated_at: {', '.join(undated)}. "
+        "Every row gets both columns, the rows already there too: when they were made is not known, so the "
+        "migration's run time is the honest value (`default=timezone.now` with `preserve_default=False` on "
+        "the AddField, or `auto_now_add`/`auto_now`, which Django fills in for existing rows).",
+    )
+
+
+def eval_key(message: str) -> object:
+    """The key of a KeyError as the probe printed it (`('app', 'model')`), back as a value."""
+    try:
+        return ast.literal_eval(message)
+    except (ValueError, SyntaxError):
+        return message

@@ -1,11 +1,19 @@
-"""Grader of `type_hints`: mypy --strict is clean on services.py, and every `Any` says why it is there.
+"""Grader of `type_hints`: mypy --strict is clean on every module of the kata, every function that runs is
+annotated with the contract's types, and every `Any` says why it is there.
 
 mypy runs once for the whole grader (a module-scoped fixture), with the project's `[tool.mypy]`
-settings and the django-stubs plugin, on the tree being graded. Its cache lives in `.mypy_cache/`, so
-only the first run on a fresh clone pays for analysing Django's stubs.
+settings and the django-stubs plugin, on every Python file of the kata's folder (a helper module of the
+learner's is checked with the rest) and on a probe module of this grader's, which calls the services
+with the contract's types and with wrong ones: mypy must accept the first and refuse the others. Its
+cache lives in `.mypy_cache/`, so only the first run on a fresh clone pays for analysing Django's stubs.
+
+mypy checks only what it analyses: a body under `if TYPE_CHECKING:`'s `else`, or behind a `.pyi` stub,
+is never type-checked. The checks on the source itself (every function that runs is annotated, only
+imports under TYPE_CHECKING, no stub files) close that gap.
 """
 
 import ast
+import dataclasses
 import fcntl
 import io
 import json
@@ -15,17 +23,21 @@ import subprocess
 import sys
 import tokenize
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dojo import grading, paths
 from dojo.grading import check, read_source, shown
+from dojo.scenarios import reference, rolled_back, scenarios
 from type_hints.models import Invoice
 from type_hints.services import InvoiceTotals, invoice_totals, open_balance_cents, overdue, parse_tax_rates, tax_cents
 
@@ -42,20 +54,78 @@ def services_path() -> Path:
     return grading.kata_dir("type_hints") / "services.py"
 
 
+def module_paths() -> list[Path]:
+    """Every Python module of the kata's folder: services.py, the shipped models, any module the learner added."""
+    folder = grading.kata_dir("type_hints")
+    return sorted(path for path in folder.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def stub_paths() -> list[Path]:
+    folder = grading.kata_dir("type_hints")
+    return sorted(path for path in folder.rglob("*.pyi") if "__pycache__" not in path.parts)
+
+
+#: the probe: the services called with the contract's types (mypy must accept each line) and with wrong
+#: ones (each `# type: ignore[arg-type]` must be used: an unused one means the wrong type was accepted)
+PROBE = """\
+import json
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from type_hints.models import Invoice
+from type_hints.services import InvoiceTotals, invoice_totals, open_balance_cents, overdue, parse_tax_rates, tax_cents
+
+
+def probe(invoice: Invoice, invoices: QuerySet[Invoice], today: date, rate: Decimal) -> None:
+    cents: int = tax_cents(10_000, rate)
+    totals: InvoiceTotals = invoice_totals(invoice, rate)
+    late: QuerySet[Invoice] = overdue(invoices, today)
+    balance: int = open_balance_cents(invoices)
+    rates: dict[str, Decimal] = parse_tax_rates(json.loads("{}"))
+    tax_cents(10_000, "19")  # type: ignore[arg-type]
+    tax_cents(10_000, 0.19)  # type: ignore[arg-type]
+    tax_cents("10000", rate)  # type: ignore[arg-type]
+    invoice_totals(invoice, "19")  # type: ignore[arg-type]
+    invoice_totals(invoices, rate)  # type: ignore[arg-type]
+    overdue(invoices, "2026-03-01")  # type: ignore[arg-type]
+    open_balance_cents([invoice])  # type: ignore[arg-type]
+    print(cents, totals, late, balance, rates)
+"""
+#: what each line of the probe asks of the services' signatures, in the contract's words
+PROBE_LINES = {
+    12: "tax_cents(net_cents: int, rate_percent: Decimal) returns an int",
+    13: "invoice_totals(invoice: Invoice, rate_percent: Decimal) returns an InvoiceTotals",
+    14: "overdue(invoices: QuerySet[Invoice], today: date) returns a QuerySet[Invoice]",
+    15: "open_balance_cents(invoices: QuerySet[Invoice]) returns an int",
+    16: "parse_tax_rates(...) returns a dict[str, Decimal]",
+    17: 'tax_cents() must refuse a rate given as a string, such as the provider\'s "19"',
+    18: "tax_cents() must refuse a rate given as a float",
+    19: "tax_cents() must refuse cents given as a string",
+    20: "invoice_totals() must refuse a rate given as a string",
+    21: "invoice_totals() must refuse a queryset where one invoice is due",
+    22: "overdue() must refuse a day given as a string",
+    23: "open_balance_cents() must refuse a list where a QuerySet is due",
+}
+
+
 @dataclass(frozen=True)
 class MypyFinding:
+    file: str
     line: int
     message: str
     code: str | None
 
     def __str__(self) -> str:
-        return f"  line {self.line}: {self.message}" + (f"  [{self.code}]" if self.code else "")
+        return f"  {self.file}:{self.line}: {self.message}" + (f"  [{self.code}]" if self.code else "")
 
 
 @dataclass(frozen=True)
 class MypyRun:
-    findings: tuple[MypyFinding, ...]
-    failure: str  # what mypy printed when it could not check the file at all; empty otherwise
+    findings: tuple[MypyFinding, ...]  # in the kata's folder
+    probe: tuple[MypyFinding, ...]  # in the grader's probe module
+    failure: str  # what mypy printed when it could not check the files at all; empty otherwise
 
 
 def toml_value(value: object) -> str:
@@ -89,14 +159,18 @@ def exclusive(lock: Path) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
-    target = services_path()
-    kata_root = target.parent.parent.resolve()
-    config = mypy_config(tmp_path_factory.mktemp("mypy"), kata_root)
+    folder = grading.kata_dir("type_hints").resolve()
+    kata_root = folder.parent
+    directory = tmp_path_factory.mktemp("mypy")
+    config = mypy_config(directory, kata_root)
+    probe = directory / "type_hints_contract_probe.py"
+    probe.write_text(PROBE, encoding="utf-8")
+    targets = [str(path) for path in module_paths()] + [str(probe)]
     # mypy's Django plugin imports the kata through dojo.settings, which writes no bytecode into the tree
     env = {**os.environ, "DOJO_KATA_ROOT": str(kata_root)}
     with exclusive(MYPY_CACHE.with_suffix(".lock")):  # gradings of other trees share the cache
         completed = subprocess.run(  # noqa: S603 - our own interpreter running mypy on the kata
-            [sys.executable, "-m", "mypy", "--config-file", str(config), "--output", "json", str(target)],
+            [sys.executable, "-m", "mypy", "--config-file", str(config), "--output", "json", *targets],
             cwd=paths.REPO,
             env=env,
             capture_output=True,
@@ -104,17 +178,23 @@ def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
             timeout=MYPY_SECONDS - 5,
             check=False,
         )
-    findings, other = [], []
+    findings, probed, other = [], [], []
     for line in completed.stdout.splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             other.append(line)
             continue
-        if Path(entry["file"]).resolve().parent == target.parent.resolve() and entry["severity"] == "error":
-            findings.append(MypyFinding(line=entry["line"], message=entry["message"], code=entry["code"]))
+        if entry["severity"] != "error":
+            continue
+        where = Path(entry["file"]).resolve()
+        finding = MypyFinding(file=shown(where), line=entry["line"], message=entry["message"], code=entry["code"])
+        if where == probe.resolve():
+            probed.append(finding)
+        elif where.is_relative_to(folder):
+            findings.append(finding)
     failure = "" if completed.returncode in (0, 1) else "\n".join([*other, completed.stderr.strip()]).strip()
-    return MypyRun(findings=tuple(findings), failure=failure)
+    return MypyRun(findings=tuple(findings), probe=tuple(probed), failure=failure)
 
 
 def comments_by_line(source: str) -> dict[int, str]:
@@ -197,6 +277,7 @@ def annotations_of(tree: ast.Module) -> Iterator[tuple[str, ast.expr]]:
 # ---- what the module computes: these pass as shipped and must keep passing -------------------------------
 
 
+@pytest.mark.contract(6)
 def test_tax_is_rounded_half_up_to_the_cent() -> None:
     assert tax_cents(10_000, Decimal("19")) == 1_900
     assert tax_cents(250, Decimal("7")) == 18  # 17.5 cents
@@ -204,6 +285,7 @@ def test_tax_is_rounded_half_up_to_the_cent() -> None:
     assert tax_cents(0, Decimal("20")) == 0
 
 
+@pytest.mark.contract(6)
 def test_tax_rates_are_read_from_the_providers_table() -> None:
     payload = {
         "as_of": "2026-01-01",
@@ -213,6 +295,7 @@ def test_tax_rates_are_read_from_the_providers_table() -> None:
     assert parse_tax_rates(payload) == {"DE": Decimal("19.0"), "AT": Decimal("20"), "LU": Decimal("17")}
 
 
+@pytest.mark.contract(6)
 @pytest.mark.django_db
 def test_invoice_totals_add_the_lines_and_their_tax() -> None:
     invoice = InvoiceFactory()
@@ -224,6 +307,7 @@ def test_invoice_totals_add_the_lines_and_their_tax() -> None:
     assert invoice_totals(InvoiceFactory(), Decimal("19")) == InvoiceTotals(0, 0, 0)
 
 
+@pytest.mark.contract(6)
 @pytest.mark.django_db
 def test_overdue_lists_open_invoices_due_before_the_day_oldest_first() -> None:
     customer = CustomerFactory()
@@ -238,6 +322,7 @@ def test_overdue_lists_open_invoices_due_before_the_day_oldest_first() -> None:
     assert found == [later, same_day, late]
 
 
+@pytest.mark.contract(6)
 @pytest.mark.django_db
 def test_open_balance_sums_what_the_open_invoices_owe() -> None:
     customer = CustomerFactory()
@@ -250,48 +335,265 @@ def test_open_balance_sums_what_the_open_invoices_owe() -> None:
     assert open_balance_cents(Invoice.objects.none()) == 0
 
 
+# ---- the same, over generated data, against the reference ---------------------------------------------------
+
+RATES = st.decimals(min_value=0, max_value=100, places=2, allow_nan=False, allow_infinity=False)
+COUNTRIES = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
+
+
+def outcome(call: Callable[[], object]) -> object:
+    """What a call gives, in a neutral form: a value (dataclasses as tuples), or the exception's type."""
+    try:
+        value = call()
+    except Exception as error:
+        return ("raises", type(error).__name__)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.astuple(value)
+    return value
+
+
+@pytest.fixture(scope="module")
+def reference_services() -> ModuleType:
+    return reference("type_hints.services")
+
+
+def same(call: str, theirs: object, expected: object) -> None:
+    check(
+        theirs == expected,
+        f"{call} gives {theirs!r}, where the module as it was gives {expected!r}.\n"
+        "Typing a module must not change what it computes: an annotation is not a conversion, and a "
+        "value converted to fit a type (a rate through float, cents through Decimal) is another value.",
+    )
+
+
+@pytest.mark.guard("PY-2")
+@pytest.mark.contract(6)
+@pytest.mark.timeout(60)  # generated examples: the default 10 s is for one scenario
+@scenarios(40)
+@given(
+    net_cents=st.integers(0, 10**12),
+    rate=RATES,
+    table=st.lists(st.tuples(COUNTRIES, st.one_of(RATES.map(str), st.integers(0, 30), RATES)), max_size=4),
+)
+def test_what_the_functions_compute_is_unchanged(
+    reference_services: ModuleType, net_cents: int, rate: Decimal, table: list[tuple[str, object]]
+) -> None:
+    from type_hints import services
+
+    same(
+        f"tax_cents({net_cents}, Decimal({str(rate)!r}))",
+        outcome(lambda: services.tax_cents(net_cents, rate)),
+        outcome(lambda: reference_services.tax_cents(net_cents, rate)),
+    )
+    payload = {"as_of": "2026-01-01", "rates": [{"country": country, "rate": value} for country, value in table]}
+    same(
+        f"parse_tax_rates({payload!r})",
+        outcome(lambda: services.parse_tax_rates(payload)),
+        outcome(lambda: reference_services.parse_tax_rates(payload)),
+    )
+
+
+@pytest.mark.guard("PY-2")
+@pytest.mark.contract(6)
+@pytest.mark.django_db
+@pytest.mark.timeout(60)  # generated examples: the default 10 s is for one scenario
+@scenarios(15)
+@given(
+    lines=st.lists(st.tuples(st.integers(1, 50), st.integers(0, 100_000)), max_size=4),
+    rate=RATES,
+    invoices=st.lists(
+        st.tuples(st.integers(-3, 3), st.sampled_from(list(Invoice.Status)), st.integers(0, 10**6)), max_size=5
+    ),
+)
+def test_totals_overdue_and_balances_are_unchanged(
+    reference_services: ModuleType,
+    lines: list[tuple[int, int]],
+    rate: Decimal,
+    invoices: list[tuple[int, str, int]],
+) -> None:
+    from type_hints import services
+
+    today = date(2026, 3, 3)
+    with rolled_back():
+        invoice = InvoiceFactory()
+        for quantity, unit_price_cents in lines:
+            InvoiceLineFactory(invoice=invoice, quantity=quantity, unit_price_cents=unit_price_cents)
+        customer = CustomerFactory()
+        for days, status, cents in invoices:
+            InvoiceFactory(
+                customer=customer, due_on=today + timedelta(days=days), status=status, amount_due_cents=cents
+            )
+        queryset = Invoice.objects.filter(customer=customer)
+        scenario = ", ".join(
+            f"{status} {cents} cents due {days:+d} days from today" for days, status, cents in invoices
+        )
+        same(
+            f"invoice_totals(an invoice with lines {lines}, Decimal({str(rate)!r}))",
+            outcome(lambda: services.invoice_totals(invoice, rate)),
+            outcome(lambda: reference_services.invoice_totals(invoice, rate)),
+        )
+        same(
+            f"overdue(invoices: {scenario or 'none'})",
+            [found.pk for found in services.overdue(queryset, today)],
+            [found.pk for found in reference_services.overdue(queryset, today)],
+        )
+        same(
+            f"open_balance_cents(invoices: {scenario or 'none'})",
+            outcome(lambda: services.open_balance_cents(queryset)),
+            outcome(lambda: reference_services.open_balance_cents(queryset)),
+        )
+
+
 # ---- the lesson ----------------------------------------------------------------------------------------------
 
 
+def folder_shown() -> str:
+    return shown(grading.kata_dir("type_hints"))
+
+
+def parsed_modules() -> list[tuple[Path, str, ast.Module]]:
+    """Each module of the kata's folder: its path, its source and its syntax tree."""
+    modules = []
+    for path in module_paths():
+        source = read_source(path)
+        modules.append((path, source, ast.parse(source)))
+    return modules
+
+
 @pytest.mark.lesson("PY-2")
+@pytest.mark.contract(1, 7)
 @pytest.mark.timeout(MYPY_SECONDS)
 def test_mypy_strict_is_clean(mypy_run: MypyRun) -> None:
-    target = shown(services_path())
-    check(not mypy_run.failure, f"mypy could not check {target}:\n{mypy_run.failure}")
+    check(not mypy_run.failure, f"mypy could not check {folder_shown()}:\n{mypy_run.failure}")
     listed = "\n".join(str(finding) for finding in mypy_run.findings[:15])
     more = f"\n  ... and {len(mypy_run.findings) - 15} more" if len(mypy_run.findings) > 15 else ""
     check(
         not mypy_run.findings,
         f"mypy --strict (with the django-stubs plugin, as CI runs it) finds {len(mypy_run.findings)} "
-        f"problem(s) in {target}:\n{listed}{more}\n"
+        f"problem(s) in {folder_shown()}:\n{listed}{more}\n"
         "mypy does not check code without annotations: a caller can pass a rate as a string, or euros "
         "where cents are due, and nothing complains before production. Annotate every parameter and "
         "every return value with the real type: `int` for cents, `Decimal` for rates, `date`, "
         "`Invoice`, `QuerySet[Invoice]` (from django.db.models). Each finding left after that is a "
-        "place where the types don't add up: fix the code or the annotation, don't silence it.",
+        "place where the types don't add up: fix the code or the annotation, don't silence it. Every "
+        "module of the folder is checked, a helper module of your own too.",
     )
 
 
 @pytest.mark.lesson("PY-2")
-def test_every_any_says_why() -> None:
-    path = services_path()
-    source = read_source(path)
-    tree = ast.parse(source)
-    imports = {
-        line
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
+@pytest.mark.contract(2)
+@pytest.mark.timeout(MYPY_SECONDS)
+def test_the_signatures_carry_the_contracts_types(mypy_run: MypyRun) -> None:
+    check(not mypy_run.failure, f"mypy could not check {folder_shown()}:\n{mypy_run.failure}")
+    broken = sorted({PROBE_LINES.get(finding.line, finding.message) for finding in mypy_run.probe})
+    check(
+        not broken,
+        "The grader called the services from a typed module, with the types the README names and with "
+        "wrong ones, and mypy did not answer as it should:\n"
+        + "\n".join(f"  {line}" for line in broken)
+        + "\nAn annotation that is missing, `Any`, or wider than the real type (`Decimal | str`, "
+        '`float`) lets the 1 April bug through again: the provider\'s "19" reaches `tax_cents()` and '
+        "mypy says nothing. Annotate with the real types: `int` cents, `Decimal` rates, `date` days, "
+        "`Invoice`, `QuerySet[Invoice]`, and the return types the functions really have.",
+    )
+
+
+def unannotated(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Every function or method, at any depth and in any branch, whose parameters or return lack a type."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        arguments = node.args
+        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+        missing = [
+            argument.arg
+            for position, argument in enumerate(every)
+            if argument is not None
+            and argument.annotation is None
+            and not (position == 0 and argument.arg in ("self", "cls"))
+        ]
+        if node.returns is None:
+            missing.append("the return value")
+        if missing:
+            yield node.lineno, f"{node.name}(): {', '.join(missing)}"
+
+
+@pytest.mark.lesson("PY-2")
+@pytest.mark.contract(1, 7)
+def test_every_function_that_runs_is_annotated() -> None:
+    missing = [
+        f"  {shown(path)}:{line}  {what}" for path, _, tree in parsed_modules() for line, what in unannotated(tree)
+    ]
+    check(
+        not missing,
+        f"These functions of {folder_shown()} have parameters or return values without a type:\n"
+        + "\n".join(missing)
+        + "\nmypy --strict checks a function's body only through its annotations, and CI runs it on the "
+        "code that runs. Annotate every parameter and every return value of every function, nested "
+        "ones and helpers included.",
+    )
+
+
+def type_checking_test(node: ast.expr) -> bool:
+    """An `if` test that only a type checker sees as true (or false): TYPE_CHECKING, `False`, `0`."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
     }
-    names = any_names(tree)
-    used = {node.lineno for node in ast.walk(tree) if is_any(node, names) and isinstance(node, ast.expr)}
-    comments = comments_by_line(source)
-    lines = source.splitlines()
-    silent = [line for line in sorted(used - imports) if not says_why(comments.get(line))]
+    constant = isinstance(node, ast.Constant) and not node.value
+    return "TYPE_CHECKING" in names or constant
+
+
+def hidden_from_mypy(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Code that runs but that mypy never checks: anything but imports under TYPE_CHECKING, and its `else`."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and type_checking_test(node.test):
+            for statement in [*node.body, *node.orelse]:
+                if not isinstance(statement, ast.Import | ast.ImportFrom | ast.Pass):
+                    yield statement.lineno, ast.unparse(statement).splitlines()[0]
+
+
+@pytest.mark.guard("PY-2")
+@pytest.mark.contract(1, 5)
+def test_nothing_is_hidden_from_mypy() -> None:
+    hidden = [
+        f"  {shown(path)}:{line}  {text}" for path, _, tree in parsed_modules() for line, text in hidden_from_mypy(tree)
+    ]
+    hidden += [f"  {shown(path)}: a stub file, which mypy reads instead of the module's code" for path in stub_paths()]
+    check(
+        not hidden,
+        f"{folder_shown()} shows mypy something other than the code that runs:\n"
+        + "\n".join(hidden)
+        + "\nmypy reads the `if TYPE_CHECKING:` branch and skips its `else`, and it reads a `.pyi` stub "
+        "instead of the module beside it: typed stubs over untyped bodies pass mypy while the code "
+        "that runs is checked by nothing. Keep only imports under `if TYPE_CHECKING:`, no `else`, no stub "
+        "files, and type the functions themselves.",
+    )
+
+
+@pytest.mark.lesson("PY-2")
+@pytest.mark.contract(4)
+def test_every_any_says_why() -> None:
+    silent: list[str] = []
+    for path, source, tree in parsed_modules():
+        imports = {
+            line
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        }
+        names = any_names(tree)
+        used = {node.lineno for node in ast.walk(tree) if is_any(node, names) and isinstance(node, ast.expr)}
+        comments = comments_by_line(source)
+        lines = source.splitlines()
+        silent += [
+            f"  {shown(path)}:{line}  {lines[line - 1].strip()}"
+            for line in sorted(used - imports)
+            if not says_why(comments.get(line))
+        ]
     check(
         not silent,
-        f"`Any` switches mypy off for a value, and {shown(path)} uses it without saying why:\n"
-        + "\n".join(f"  line {line}: {lines[line - 1].strip()}" for line in silent)
+        f"`Any` switches mypy off for a value, and {folder_shown()} uses it without saying why:\n"
+        + "\n".join(silent)
         + "\nThe standard allows `Any` only at an integration boundary (the ORM, a third-party library's "
         "untyped data), with a comment on the same line that says which boundary and where the value "
         "becomes a real type, e.g. `# Any: the provider's decoded JSON; narrowed below`. Where you can "
@@ -300,31 +602,31 @@ def test_every_any_says_why() -> None:
 
 
 @pytest.mark.lesson("PY-2")
+@pytest.mark.contract(5)
 def test_no_check_is_switched_off() -> None:
-    path = services_path()
-    source = read_source(path)
-    switches = [
-        f"  line {line}: {comment.strip()}"
-        for line, comment in sorted(comments_by_line(source).items())
-        if SWITCHES.search(comment)
-    ]
-    tree = ast.parse(source)
-    no_type_check = {"no_type_check"} | {
-        alias.asname
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom)
-        for alias in node.names
-        if alias.name in ("no_type_check", "no_type_check_decorator") and alias.asname
-    }
-    switches += [
-        f"  line {node.lineno}: @no_type_check"
-        for node in ast.walk(tree)
-        if (isinstance(node, ast.Name) and node.id in no_type_check)
-        or (isinstance(node, ast.Attribute) and node.attr == "no_type_check")
-    ]
+    switches: list[str] = []
+    for path, source, tree in parsed_modules():
+        switches += [
+            f"  {shown(path)}:{line}  {comment.strip()}"
+            for line, comment in sorted(comments_by_line(source).items())
+            if SWITCHES.search(comment)
+        ]
+        no_type_check = {"no_type_check"} | {
+            alias.asname
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+            if alias.name in ("no_type_check", "no_type_check_decorator") and alias.asname
+        }
+        switches += [
+            f"  {shown(path)}:{node.lineno}  @no_type_check"
+            for node in ast.walk(tree)
+            if (isinstance(node, ast.Name) and node.id in no_type_check)
+            or (isinstance(node, ast.Attribute) and node.attr == "no_type_check")
+        ]
     check(
         not switches,
-        f"{shown(path)} turns checks off instead of passing them:\n"
+        f"{folder_shown()} turns checks off instead of passing them:\n"
         + "\n".join(switches)
         + "\nThis module needs none of them once it is typed: `# ruff: noqa: ANN…` hides the missing "
         "annotations from ruff, and `# type: ignore`, `# mypy: …` or @no_type_check hide errors from "
@@ -333,18 +635,19 @@ def test_no_check_is_switched_off() -> None:
 
 
 @pytest.mark.guard("PY-2")
+@pytest.mark.contract(3)
 def test_any_only_at_the_integration_boundary() -> None:
-    path = services_path()
-    tree = ast.parse(read_source(path))
-    names = any_names(tree)
-    loose = [
-        where
-        for where, annotation in annotations_of(tree)
-        if not where.startswith(f"{BOUNDARY}(") and mentions_any(annotation, names)
-    ]
+    loose: list[str] = []
+    for path, _, tree in parsed_modules():
+        names = any_names(tree)
+        loose += [
+            f"{shown(path)}: {where}"
+            for where, annotation in annotations_of(tree)
+            if not where.startswith(f"{BOUNDARY}(") and mentions_any(annotation, names)
+        ]
     check(
         not loose,
-        f"These annotations in {shown(path)} use `Any` where our own types are known: {', '.join(loose)}.\n"
+        f"These annotations use `Any` where our own types are known: {', '.join(loose)}.\n"
         f"`Any` passes mypy and checks nothing; a comment does not change that. Only `{BOUNDARY}()` "
         "receives untyped data (the tax provider's JSON). Everything else has a real type: `int` "
         "cents, `Decimal` rates, `date`, `Invoice`, `QuerySet[Invoice]`, `InvoiceTotals`.",

@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
+from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,9 +11,12 @@ import pytest
 import time_machine
 from django.test import Client, override_settings
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dojo.grading import check, unexpected_edits
 from dojo.manifest import kata_by_slug
+from dojo.scenarios import reference, rolled_back, scenarios
 from utc_datetimes.models import Invoice, Organization
 from utc_datetimes.services import invoices_due_today, issue_invoice
 
@@ -82,6 +86,7 @@ def differences(expected: list[str], got: list[str], zone: ZoneInfo) -> str:
 # --- what the code does: these pass on the starter and must keep passing ---------------------------
 
 
+@pytest.mark.contract(1)
 def test_an_issued_invoice_falls_due_after_the_payment_terms() -> None:
     organization = OrganizationFactory()
     moment = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
@@ -99,6 +104,7 @@ def test_an_issued_invoice_falls_due_after_the_payment_terms() -> None:
     assert (stored.issued_at, stored.due_at) == (moment, moment + PAYMENT_TERMS)
 
 
+@pytest.mark.contract(3)
 def test_due_today_lists_the_organizations_open_invoices_in_due_order() -> None:
     """Due today lists the organization's open invoices in due order."""
     organization = OrganizationFactory()
@@ -126,6 +132,7 @@ def test_due_today_lists_the_organizations_open_invoices_in_due_order() -> None:
     ]
 
 
+@pytest.mark.contract(5)
 @pytest.mark.urls("utc_datetimes.api")
 def test_the_api_shows_due_times_on_the_users_clock(client: Client) -> None:
     """The API shows due times on the user's clock."""
@@ -151,6 +158,7 @@ def test_the_api_shows_due_times_on_the_users_clock(client: Client) -> None:
     }
 
 
+@pytest.mark.contract(6)
 @pytest.mark.urls("utc_datetimes.api")
 def test_the_api_refuses_an_unknown_time_zone(client: Client) -> None:
     organization = OrganizationFactory()
@@ -163,6 +171,7 @@ def test_the_api_refuses_an_unknown_time_zone(client: Client) -> None:
 # --- the lesson ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.contract(1)
 @pytest.mark.lesson("DJ-5")
 def test_issued_invoices_store_the_moment_in_utc() -> None:
     organization = OrganizationFactory()
@@ -197,6 +206,7 @@ def test_issued_invoices_store_the_moment_in_utc() -> None:
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("DJ-5")
 def test_due_today_follows_the_users_time_zone() -> None:
     """Due today follows the user's time zone."""
@@ -232,6 +242,7 @@ def test_due_today_follows_the_users_time_zone() -> None:
     )
 
 
+@pytest.mark.contract(2)
 @pytest.mark.lesson("DJ-5")
 def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
     """Due today covers the user's whole day when the clocks change."""
@@ -276,6 +287,7 @@ def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
     )
 
 
+@pytest.mark.contract(4)
 @pytest.mark.lesson("DJ-5")
 def test_the_service_returns_due_times_in_utc() -> None:
     organization = OrganizationFactory()
@@ -301,6 +313,7 @@ def test_the_service_returns_due_times_in_utc() -> None:
     )
 
 
+@pytest.mark.contract(7)
 @pytest.mark.guard("DJ-5")
 def test_only_the_files_to_edit_were_changed() -> None:
     """Only the files this kata asks you to edit were changed"""
@@ -312,4 +325,101 @@ def test_only_the_files_to_edit_were_changed() -> None:
         f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
         "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
         "you changed; `uv run dojo reset utc_datetimes` restores the whole kata, after a backup).",
+    )
+
+
+# --- generated scenarios: any moment of the year, any user's zone, any server TIME_ZONE ------------------------
+
+#: zones with every kind of offset: half and quarter hours, a 30-minute DST (Lord Howe), both hemispheres
+USER_ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/Los_Angeles",
+    "Pacific/Auckland",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+    "Pacific/Chatham",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+]
+SERVER_ZONES = ["UTC", SERVER_TIME_ZONE, "Asia/Kolkata", "Europe/Berlin"]
+#: instants that matter around a day: a user's midnight, a microsecond either side, the middle of the day
+#: any moment of 2026, in UTC (hypothesis takes naive bounds and attaches the zone it is given)
+MOMENTS = st.datetimes(
+    min_value=datetime(2026, 1, 1),  # noqa: DTZ001 - a naive bound, as hypothesis requires
+    max_value=datetime(2027, 1, 1),  # noqa: DTZ001 - a naive bound, as hypothesis requires
+    timezones=st.just(UTC),
+)
+EDGES = [timedelta(0), timedelta(microseconds=-1), timedelta(microseconds=1), timedelta(hours=12), timedelta(hours=-1)]
+
+
+@pytest.fixture(scope="module")
+def reference_services() -> ModuleType:
+    return reference("utc_datetimes.services")
+
+
+@pytest.mark.lesson("DJ-5")
+@pytest.mark.contract(1, 2, 3, 4)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(30)
+@given(
+    now=MOMENTS,
+    user_zone=st.sampled_from(USER_ZONES),
+    server_zone=st.sampled_from(SERVER_ZONES),
+    due=st.lists(
+        st.tuples(st.integers(-1, 1), st.sampled_from(EDGES), st.sampled_from(list(Invoice.Status))),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_issuing_and_due_today_agree_with_the_reference_on_generated_scenarios(
+    reference_services: ModuleType,
+    now: datetime,
+    user_zone: str,
+    server_zone: str,
+    due: list[tuple[int, timedelta, str]],
+) -> None:
+    zone = ZoneInfo(user_zone)
+    today = now.astimezone(zone).date()
+    with rolled_back():
+        organization = OrganizationFactory()
+        invoices = []
+        for days, edge, status in due:
+            midnight = datetime.combine(today + timedelta(days=days), datetime.min.time(), tzinfo=zone)
+            invoices.append(InvoiceFactory(organization=organization, due_at=midnight + edge, status=status))
+        with now_is(now, server_time_zone=server_zone):
+            issued = issue_invoice(organization.pk, number="INV-NEW", customer_name="Acme", amount_due_cents=1)
+            stored = Invoice.objects.get(pk=issued.pk)
+            theirs = [(row.number, row.due_at) for row in invoices_due_today(organization.pk, zone)]
+            expected = [
+                (row.number, row.due_at) for row in reference_services.invoices_due_today(organization.pk, zone)
+            ]
+            active = timezone.get_current_timezone_name()
+    scenario = (
+        f"at {now.isoformat()} ({shown(now, zone)} for a user in {user_zone}; the server's TIME_ZONE is "
+        f"{server_zone}), with invoices due at "
+        + ", ".join(f"{shown(invoice.due_at, zone)} {user_zone} ({invoice.status})" for invoice in invoices)
+    )
+    check(
+        (stored.issued_at, stored.due_at) == (now, now + PAYMENT_TERMS),
+        f"issue_invoice() {scenario}: stored issued_at {stored.issued_at.isoformat()} and due_at "
+        f"{stored.due_at.isoformat()}, where {now.isoformat()} and {(now + PAYMENT_TERMS).isoformat()} were due. "
+        "Store the moment in UTC (`timezone.now()`), and add the payment terms to that moment, not to a wall clock.",
+    )
+    check(
+        [(number, moment.utcoffset()) for number, moment in theirs] == [(number, timedelta(0)) for number, _ in theirs]
+        and theirs == expected,
+        f"invoices_due_today() {scenario}:\n  listed {[(n, m.isoformat()) for n, m in theirs]}\n  where "
+        f"{[(n, m.isoformat()) for n, m in expected]} was due (the open invoices of the user's today, from the "
+        "first instant of the user's midnight to the last before the next, in due order, due times in UTC).\n"
+        "Take today in the user's zone, bound it by the user's two midnights built in that zone, and return "
+        "the due times as stored.",
+    )
+    check(
+        active == server_zone,
+        f"After the service ran, Django's current time zone is {active}, not the server's {server_zone}: the "
+        "service activated the user's zone (`timezone.activate`) and left it so for every request this "
+        "worker serves next. Pass the zone to the call that needs it (`timezone.localdate(timezone=zone)`, "
+        "`datetime.combine(..., tzinfo=zone)`) or use `with timezone.override(zone):`.",
     )

@@ -175,11 +175,17 @@ class Watch:
             targets = [path] if writing else []
         else:
             targets = [arg for arg in args[: _WRITES[event]] if isinstance(arg, (str, bytes, os.PathLike))]
+        # a path relative to a folder's descriptor (shutil.rmtree removes each file with `dir_fd=`) is
+        # relative to that folder, not to the working folder
+        dir_fd = args[_WRITES[event]] if event != "open" and len(args) > _WRITES[event] else None
+        folder = _folder_of(dir_fd)
+        if folder is None and isinstance(dir_fd, int) and not isinstance(dir_fd, bool):
+            return  # relative to a folder this system cannot name: not judged rather than refused wrongly
         for raw in targets:
             if isinstance(raw, int):
                 continue
             target = Path(os.fsdecode(raw))
-            target = (Path.cwd() / target) if not target.is_absolute() else target
+            target = ((folder or Path.cwd()) / target) if not target.is_absolute() else target
             target = Path(os.path.normpath(target))
             if self.protected(target):
                 where = self.learner_frame(sys._getframe(1))
@@ -187,6 +193,16 @@ class Watch:
                 if finding not in self.findings:
                     self.findings.append(finding)
                 raise PermissionError(f"{_shown(target)}: a kata's code may not write outside its own folder")
+
+
+def _folder_of(dir_fd: object) -> Path | None:
+    """The folder a `dir_fd` argument names (None when there is none, or it cannot be read)."""
+    if not isinstance(dir_fd, int) or isinstance(dir_fd, bool):
+        return None
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{dir_fd}"))
+    except OSError:
+        return None
 
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND

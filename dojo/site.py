@@ -86,9 +86,14 @@ def _readme(kata: Kata) -> str:
     return shipped.decode("utf-8") if shipped is not None else f"# {kata.title}\n"
 
 
+#: the README's link to the standard, from katas/<slug>/, and the same page on the site, from katas/<slug>.md
+STANDARD_IN_REPO = "](../../standard/backend-rules.md)"
+STANDARD_ON_SITE = "](../standard.md)"
+
+
 def readme_body(kata: Kata) -> str:
     """The kata's instructions as shipped, without the title line (the page has its own)."""
-    return re.sub(r"\A# .*\n+", "", _readme(kata))
+    return re.sub(r"\A# .*\n+", "", _readme(kata)).replace(STANDARD_IN_REPO, STANDARD_ON_SITE)
 
 
 def readme_title(kata: Kata) -> str:

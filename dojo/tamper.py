@@ -20,6 +20,7 @@ says "tampered" and where.
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import os
@@ -27,7 +28,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Generator, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
@@ -390,12 +391,7 @@ def report(session: pytest.Session, slug: str, findings: list[str]) -> None:
         return
     message = "Tampered: " + "; ".join(findings) + ". The kata is not solved by this grading."
     nodeid = f"graders/{slug}::{TEST}"
-    entry = {
-        "slug": slug,
-        **asdict(
-            results.TestResult(test=TEST, outcome="failed", rule=None, message=message, broken=False, title=TITLE)
-        ),
-    }
+    made = dataclasses.replace(results.stopped(TEST, results.Stop.TAMPERED, message), title=TITLE)
     test_report = pytest.TestReport(
         nodeid=nodeid,
         location=(f"graders/{slug}", None, TEST),
@@ -403,7 +399,7 @@ def report(session: pytest.Session, slug: str, findings: list[str]) -> None:
         outcome="failed",
         longrepr=message,
         when="call",
-        dojo_entry=entry,
+        user_properties=[(results.RECORD, results.entry(slug, made))],
     )
     hook = session.config.hook
     hook.pytest_runtest_logstart(nodeid=nodeid, location=test_report.location)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from dojo import paths
-from dojo.manifest import Kata, load_katas
+from dojo.manifest import EDITS_CHECK, Kata, load_katas
 from dojo.runner import Grading, KataResult
 from dojo.site import readme_title
 
@@ -33,7 +33,7 @@ def result_for(grading: Grading, kata: Kata) -> KataResult:
 
 
 def grader_tests(kata: Kata) -> set[str]:
-    names = set()
+    names = {EDITS_CHECK} if kata.edits is not None else set()  # the harness adds it from [edits]
     for module in kata.grader_dir.glob("test_*.py"):
         tree = ast.parse(module.read_text(encoding="utf-8"))
         names |= {
@@ -86,7 +86,9 @@ def test_manifest_entry_matches_the_kata(kata: Kata) -> None:
             text = path_of(name).read_text(encoding="utf-8")
             changed = re.findall(r"^\+\+\+ b/(\S+)", text, flags=re.MULTILINE)
             assert changed, f"{name} changes nothing"
+            # a new file: from /dev/null (git diff), or from an empty file at its first hunk (diff -N)
             created = set(re.findall(r"^--- /dev/null\n\+\+\+ b/(\S+)", text, flags=re.MULTILINE))
+            created |= set(re.findall(r"^\+\+\+ b/(\S+)[^\n]*\n@@ -0,0 ", text, flags=re.MULTILINE))
             for changed_name in set(changed) - created:
                 assert (kata.solution_dir / changed_name).is_file(), f"{name} changes {changed_name}, not in the kata"
 

@@ -749,10 +749,11 @@ def test_the_site_status_holds_each_katas_status_and_failing_lessons(repo: Path,
     assert by_slug["n_plus_one"]["status"] == "solved"
     assert by_slug["n_plus_one"]["page"] == "katas/n_plus_one/"
     failing = by_slug["webhook_idempotency"]
+    first_lesson = next(iter({k.slug: k for k in katas(repo)}["webhook_idempotency"].lessons))
     assert failing["hints_used"] == 1
     assert failing["failures"] == [
         {
-            "test": "test_a_redelivered_event_is_applied_once",
+            "test": first_lesson,
             "rule": "DATA-3",
             "rule_title": "Idempotent webhooks",
             "rule_page": "rules/data-3/",

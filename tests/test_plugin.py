@@ -263,7 +263,8 @@ def test_a_kata_with_an_edits_table_gets_the_files_to_edit_guard_under_its_usual
     guard = check_for(kata)
     assert guard.__name__ == EDITS_CHECK
     assert guard.__doc__ == "Only services.py was changed: the models are as shipped."
-    assert [(mark.name, mark.args) for mark in guard.pytestmark] == [("guard", ("PERF-2",))]  # type: ignore[attr-defined]
+    marks = [(mark.name, mark.args) for mark in guard.pytestmark]  # type: ignore[attr-defined]
+    assert marks == [("guard", ("PERF-2",)), ("contract", (kata.edits.contract,))]
     written = [path for path in kata.grader_dir.glob("test_*.py") if f"def {EDITS_CHECK}(" in path.read_text()]
     assert written == []
 

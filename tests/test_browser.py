@@ -655,11 +655,11 @@ GRADE_IN_WORKERS = """async ({ jobs, parallel }) => {
       const worker = new Worker("/assets/javascripts/dojo-worker.mjs", { type: "module" });
       // as the page does: warm up on the harness's files while the learner edits, then grade
       const warm = await new Promise((resolve) => {
-        worker.onmessage = ({ data }) => resolve(data);
+        worker.onmessage = ({ data }) => { if (data.type !== "progress") resolve(data); };
         worker.postMessage({ type: "warm", harness: bundle.files });
       });
       const data = warm.type !== "warm" ? warm : await new Promise((resolve) => {
-        worker.onmessage = ({ data }) => { if (data.type !== "started") resolve(data); };
+        worker.onmessage = ({ data }) => { if (data.type !== "started" && data.type !== "progress") resolve(data); };
         worker.postMessage({ type: "grade", slug, files, skips: bundle.not_in_browser });
       });
       worker.terminate();

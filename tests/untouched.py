@@ -17,6 +17,7 @@ CACHES = (
     ".ruff_cache",
     ".dojo/browser-cache",  # the in-browser runner's downloads, checked against browser.lock.json
     "docs/.build",  # the sources MkDocs builds from, assembled by every build of the site
+    "artifacts",  # the screenshots the browser tests take, to be looked at (git-ignored)
 )
 #: Not the checkout's files: the environment and git's own records.
 OUTSIDE = (".venv", ".git")
@@ -26,7 +27,7 @@ Snapshot = dict[str, tuple[int, int, int]]  # path -> size, modification time, m
 
 def _left_out(relative: str) -> bool:
     parts = relative.split("/")
-    if parts[0] in OUTSIDE or "__pycache__" in parts:
+    if parts[0] in OUTSIDE or "__pycache__" in parts or ".ruff_cache" in parts:  # ruff caches per config folder
         return True
     return any(relative == cache or relative.startswith(cache + "/") for cache in CACHES)
 

@@ -79,6 +79,8 @@ NEEDS_POSTGRESQL = (
 )
 # why a check marked `@pytest.mark.threads` does not run in the browser
 NEEDS_THREADS = "it runs another worker in a thread of its own, and the browser has one thread"
+# why a check marked `@pytest.mark.command_line_only` does not run in the browser
+NOT_PROVEN = "its generated histories are not yet proven to give the command line's verdict in the browser"
 HARNESS_SKIPPED = {"browser", "cli"}  # packages of dojo/ that grading never imports
 
 
@@ -102,6 +104,8 @@ def not_in_browser(kata: Kata) -> dict[str, str]:
                 skipped[node.name] = NEEDS_POSTGRESQL
             elif "pytest.mark.threads" in marks:
                 skipped[node.name] = NEEDS_THREADS
+            elif "pytest.mark.command_line_only" in marks:
+                skipped[node.name] = NOT_PROVEN
     return skipped
 
 

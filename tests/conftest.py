@@ -43,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = Path(tempfile.mkdtemp(prefix="dojo-test-state-"))
     os.environ[paths.STATE_VARIABLE] = str(state)  # every grading process the tests start inherits it
     os.environ[paths.STATE_OWNER_VARIABLE] = str(paths.HOME.root)  # this clone's state only
+    # hypothesis (the fuzzing suites, in this process and the ones they start) keeps its files there too
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(state / "hypothesis")
     config.stash[STATE] = state
     config.stash[SNAPSHOT] = untouched.snapshot(paths.HOME.root)
 

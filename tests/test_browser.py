@@ -628,10 +628,10 @@ def test_a_kata_whose_grader_cannot_run_in_the_browser_says_why_and_shows_the_co
 
 
 def test_a_kata_with_checks_that_need_postgresql_says_which_do_not_run_in_the_browser(built_site: Path) -> None:
-    page = (built_site / "katas" / "atomic_invariants" / "index.html").read_text(encoding="utf-8")
+    page = (built_site / "katas" / "service_roles" / "index.html").read_text(encoding="utf-8")
     assert 'class="dojo-try"' in page
     assert (
-        "Every check runs in the browser but these: <code>test_concurrent_moves_never_lose_or_invent_seats</code>"
+        "Every check runs in the browser but these: <code>test_two_admins_voiding_one_invoice_at_once_void_it_once</code>"
         in page
     )
     assert "incomplete, never solved" in page

@@ -631,8 +631,8 @@ def test_a_kata_with_checks_that_need_postgresql_says_which_do_not_run_in_the_br
     page = (built_site / "katas" / "service_roles" / "index.html").read_text(encoding="utf-8")
     assert 'class="dojo-try"' in page
     assert (
-        "Every check runs in the browser but these: <code>test_two_admins_voiding_one_invoice_at_once_void_it_once</code>"
-        in page
+        "Every check runs in the browser but these: "
+        "<code>test_two_admins_voiding_one_invoice_at_once_void_it_once</code>" in page
     )
     assert "incomplete, never solved" in page
     every = (built_site / "katas" / "n_plus_one" / "index.html").read_text(encoding="utf-8")

@@ -42,7 +42,15 @@ def test_the_snapshot_names_every_file_added_changed_or_removed_but_not_the_cach
         (tmp_path / cache / "file").write_text("cached")
     assert untouched.changes(before, untouched.snapshot(tmp_path)) == [
         "added   .dojo/results.json",
-        "added   docs",  # the folder holding docs/.build is the checkout's: only the cache itself is left out
         "removed graders.py",
         "changed katas/n_plus_one/services.py",
     ]
+
+
+def test_a_folder_made_for_a_cache_alone_is_no_change_but_a_file_put_in_it_is(tmp_path: Path) -> None:
+    before = untouched.snapshot(tmp_path)  # a fresh clone has no .dojo/
+    (tmp_path / ".dojo" / "browser-cache").mkdir(parents=True)
+    (tmp_path / ".dojo" / "browser-cache" / "pyodide.js").write_text("cached")
+    assert untouched.changes(before, untouched.snapshot(tmp_path)) == []
+    (tmp_path / ".dojo" / "results.json").write_text("{}")
+    assert untouched.changes(before, untouched.snapshot(tmp_path)) == ["added   .dojo/results.json"]

@@ -32,6 +32,11 @@ def _left_out(relative: str) -> bool:
     return any(relative == cache or relative.startswith(cache + "/") for cache in CACHES)
 
 
+def _holds_a_cache(relative: str) -> bool:
+    """A folder made only to hold a cache (`.dojo/` of a fresh clone, for `.dojo/browser-cache`)."""
+    return any(cache.startswith(relative + "/") for cache in CACHES)
+
+
 def snapshot(root: Path) -> Snapshot:
     """Every file and folder under `root` with its size, modification time and mode (caches left out)."""
     found: Snapshot = {}
@@ -41,8 +46,8 @@ def snapshot(root: Path) -> Snapshot:
         dirs[:] = [name for name in dirs if not _left_out(prefix + name)]
         for name in [*dirs, *files]:
             relative = prefix + name
-            if _left_out(relative):
-                continue
+            if _left_out(relative) or (name in dirs and _holds_a_cache(relative)):
+                continue  # the folder is still walked: a file of its own, not a cache, is recorded
             try:
                 stat = os.lstat(Path(folder, name))
             except OSError:

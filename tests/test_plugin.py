@@ -25,9 +25,14 @@ def plan(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Callable
     for name in ("DOJO_KATA_ROOT", "DOJO_KATAS"):
         monkeypatch.setenv(name, os.environ.get(name, ""))
     monkeypatch.delenv(isolation.CHILD_KATA, raising=False)
+    # the plan is the dojo plugin's alone: no installed plugin is loaded again in this process, but for the two
+    # whose options `addopts` names
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
     def parse(*args: str) -> pytest.Config:
-        return pytester.parseconfig("-p", "dojo.pytest_plugin", "-p", "no:django", *args)
+        return pytester.parseconfig(
+            "-p", "pytest_codeblocks.plugin", "-p", "pytest_timeout", "-p", "dojo.pytest_plugin", *args
+        )
 
     return parse
 

@@ -108,6 +108,23 @@ def test_an_api_key_reads_an_invoice_of_its_organization(client: Client) -> None
     }
 
 
+@pytest.mark.contract(4)
+@pytest.mark.parametrize("invoice_id", [1, 2**63 - 1], ids=["first", "last"])
+def test_the_first_and_last_ids_the_column_holds_are_read_and_voided(client: Client, invoice_id: int) -> None:
+    """A bound on the invoice ID keeps every ID an invoice can have: 1 and 2^63 - 1 are read and voided"""
+    api_key = ApiKeyFactory(can_write=True)
+    InvoiceFactory(id=invoice_id, organization=api_key.organization)
+
+    read = client.get(f"/api/v1/invoices/{invoice_id}", headers=headers(api_key))
+    voided = client.post(f"/api/v1/invoices/{invoice_id}/void", headers=headers(api_key))
+
+    answers = [(read.status_code, read.content[:120]), (voided.status_code, voided.content[:120])]
+    assert [status for status, _ in answers] == [200, 200], (
+        f"Invoice {invoice_id} exists, and reading then voiding it answered {answers}. The column holds the IDs "
+        "1 to 2^63 - 1, and a bound on the path parameter must keep every one of them."
+    )
+
+
 NEW_INVOICE = {"customer_email": "ap@acme.test", "total_cents": 12_000, "currency": "EUR"}
 
 

@@ -616,6 +616,41 @@ def test_the_kata_exports_as_a_zip_in_the_repository_layout_and_imports_back(
     assert _files(page) == {"services.py": solution}
 
 
+def test_a_zip_bomb_is_refused_unread_and_entries_the_kata_does_not_need_are_never_unpacked(
+    runner_site: Path, visit: Visit, tmp_path: Path
+) -> None:
+    page = _open_panel(visit)
+    before = _files(page)
+    # 200 MB of zeros as the kata's file, deflated to a few hundred kilobytes
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("katas/n_plus_one/services.py", b"\0" * 200_000_000)
+    page.locator(".dojo-try input[type=file]").set_input_files(str(bomb))
+    page.locator(".dojo-try__status", has_text="too large for a kata file").wait_for()
+    assert "Nothing was imported" in page.locator(".dojo-try__status").inner_text()
+    assert _files(page) == before
+
+    # the same, with its directory claiming 10 bytes: unpacking stops at the limit all the same
+    liar = tmp_path / "liar.zip"
+    data = bytearray(bomb.read_bytes())
+    entry = data.find(b"PK\x01\x02")
+    data[entry + 24 : entry + 28] = (10).to_bytes(4, "little")
+    liar.write_bytes(bytes(data))
+    page.locator(".dojo-try input[type=file]").set_input_files(str(liar))
+    page.locator(".dojo-try__status", has_text="unpacks to more than").wait_for()
+    assert _files(page) == before
+
+    # a bomb beside the kata's file is never unpacked: the kata's file comes in
+    mine = "# mine\n" + before["services.py"]
+    beside = tmp_path / "beside.zip"
+    with zipfile.ZipFile(beside, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("clone/.venv/big.bin", b"\0" * 300_000_000)
+        archive.writestr("clone/katas/n_plus_one/services.py", mine)
+    page.locator(".dojo-try input[type=file]").set_input_files(str(beside))
+    page.locator(".dojo-try__status", has_text="Imported services.py").wait_for()
+    assert _files(page) == {"services.py": mine}
+
+
 def test_a_kata_whose_grader_cannot_run_in_the_browser_says_why_and_shows_the_command(built_site: Path) -> None:
     page = (built_site / "katas" / "ruff_clean" / "index.html").read_text(encoding="utf-8")
     ruff = browser_bundle._locked_version("ruff")

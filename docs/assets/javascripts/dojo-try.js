@@ -260,11 +260,16 @@
   }
 
   async function importKata(file) {
+    const ours = (entry) => bundle.editable.some((name) => entry === `katas/${slug}/${name}` || entry.endsWith(`/katas/${slug}/${name}`));
+    if (file.size > 50_000_000) {
+      say(`${file.name} is ${Math.round(file.size / 1_000_000)} MB, far more than a kata's zip: nothing was imported.`);
+      return;
+    }
     let files;
     try {
-      files = await zipper.unzip(await file.arrayBuffer());
+      files = await zipper.unzip(await file.arrayBuffer(), ours);
     } catch (error) {
-      say(`${file.name} could not be read: ${error.message}`);
+      say(`${file.name} could not be read: ${error.message}. Nothing was imported.`);
       return;
     }
     const found = {};

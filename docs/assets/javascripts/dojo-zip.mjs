@@ -57,36 +57,73 @@ export function zip(files) {
   return new Blob([...parts, ...central, end], { type: "application/zip" });
 }
 
-async function inflate(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+// a kata file is a few kilobytes: an entry or a zip beyond these is refused before it fills the memory
+export const LIMITS = { entry: 1_000_000, total: 4_000_000, entries: 10_000 };
+
+async function inflate(bytes, limit, name) {
+  const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`${name} unpacks to more than ${limit.toLocaleString("en")} bytes, too large for a kata file`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
 }
 
-// an ArrayBuffer of a zip file → { name: text } of its files (folders left out)
-export async function unzip(buffer) {
+// an ArrayBuffer of a zip file → { name: text } of the files `wanted(name)` accepts (folders left out).
+// Only the directory is read for the others: nothing is unpacked that the page does not need, and an
+// entry over LIMITS.entry bytes, or wanted entries over LIMITS.total in all, are refused with a message.
+export async function unzip(buffer, wanted = () => true) {
   const view = new DataView(buffer);
   let end = buffer.byteLength - 22;
   while (end >= 0 && view.getUint32(end, true) !== 0x06054b50) end--;
   if (end < 0) throw new Error("this is not a zip file");
   const count = view.getUint16(end + 10, true);
+  if (count > LIMITS.entries) throw new Error(`it holds ${count} entries, more than a kata's zip ever does`);
   let at = view.getUint32(end + 16, true);
   const decoder = new TextDecoder();
   const files = {};
+  let total = 0;
   for (let n = 0; n < count; n++) {
-    if (view.getUint32(at, true) !== 0x02014b50) throw new Error("the zip file's directory is damaged");
+    if (at + 46 > buffer.byteLength || view.getUint32(at, true) !== 0x02014b50) {
+      throw new Error("the zip file's directory is damaged");
+    }
     const method = view.getUint16(at + 10, true);
     const compressed = view.getUint32(at + 20, true);
+    const declared = view.getUint32(at + 24, true);
     const nameLength = view.getUint16(at + 28, true);
     const extraLength = view.getUint16(at + 30, true);
     const commentLength = view.getUint16(at + 32, true);
     const local = view.getUint32(at + 42, true);
     const name = decoder.decode(new Uint8Array(buffer, at + 46, nameLength));
     at += 46 + nameLength + extraLength + commentLength;
-    if (name.endsWith("/")) continue;
+    if (name.endsWith("/") || !wanted(name)) continue;
+    if (declared > LIMITS.entry) {
+      throw new Error(`${name} is ${declared.toLocaleString("en")} bytes, too large for a kata file`);
+    }
+    if (local + 30 > buffer.byteLength) throw new Error("the zip file's directory is damaged");
     const start = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
+    if (start + compressed > buffer.byteLength) throw new Error(`${name} is cut short: the zip file is damaged`);
     const raw = new Uint8Array(buffer, start, compressed);
     if (method !== 0 && method !== 8) throw new Error(`${name}: compressed in a way this page cannot read`);
-    files[name] = decoder.decode(method === 8 ? await inflate(raw) : raw);
+    const bytes = method === 8 ? await inflate(raw, LIMITS.entry, name) : raw;
+    if (bytes.byteLength > LIMITS.entry) throw new Error(`${name} is too large for a kata file`);
+    total += bytes.byteLength;
+    if (total > LIMITS.total) throw new Error("its kata files are too large in all");
+    files[name] = decoder.decode(bytes);
   }
   return files;
 }

@@ -13,8 +13,8 @@ is what only MkDocs' own loop can do:
   (`assets/javascripts/dojo-status.js` shows them on the kata pages and the progress page), for the
   served host only: a page from another site that rebinds its DNS name to 127.0.0.1 gets a 403, not
   the learner's results;
-- rebuild when the hand-written sources or the learner's state change (not on every write of the
-  generated folder, which would rebuild twice), so that the open page reloads after a grading.
+- rebuild when the hand-written sources change (not on every write of the generated folder, which
+  would rebuild twice, nor on a grading: the open page asks for the status again by itself).
 
 A built site carries `dojo-status.json` holding `null`: no learner, and no failed request.
 """
@@ -94,8 +94,8 @@ def on_serve(server: LiveReloadServer, config: MkDocsConfig, builder: Callable[.
     server.watch(str(paths.REPO), recursive=False)  # katas.toml, rules.toml
     for folder in (paths.STANDARD.parent, paths.SOLUTIONS):
         server.watch(str(folder))
-    paths.STATE.mkdir(exist_ok=True)
-    server.watch(str(paths.STATE), recursive=False)  # a grading's results, not the backups below them
+    # not the learner's state: a grading rebuilt the whole site (30 to 65 s) and slowed the grading; the
+    # open page asks `dojo-status.json` again every few seconds instead (dojo-status.js)
     return server
 
 

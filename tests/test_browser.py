@@ -6,6 +6,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,12 @@ def site_url(built_site: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -614,6 +621,55 @@ def test_the_kata_exports_as_a_zip_in_the_repository_layout_and_imports_back(
     assert _files(page) == {"services.py": mine}
     page.locator(".dojo-try button", has_text="Undo the reset").click()
     assert _files(page) == {"services.py": solution}
+
+
+def test_a_grading_while_mkdocs_serve_runs_rebuilds_nothing_and_the_open_page_shows_its_status(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The learner's set-up of docs/dojo-cli.md: the site served, a kata page open, a grading in the terminal."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"],
+            cwd=paths.REPO,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},  # the session's state folder: its results only
+        )
+    try:
+        visit = Visit(browser, f"http://127.0.0.1:{port}")
+        for _attempt in range(600):  # the first build comes before the server listens
+            try:
+                visit.page.goto(f"{visit.base}/katas/n_plus_one/", wait_until="load")
+                break
+            except PlaywrightError:  # the connection was refused: not listening yet
+                assert server.poll() is None, log.read_text(encoding="utf-8")
+                visit.page.wait_for_timeout(500)
+        else:
+            pytest.fail("mkdocs serve did not listen within five minutes")
+        box = visit.page.locator(".dojo-status[data-kata='n_plus_one']")
+        box.wait_for(state="attached")
+        visit.page.wait_for_timeout(4_000)  # the first answer of dojo-status.json is drawn
+        before, builds = box.inner_text(), log.read_text(encoding="utf-8").count("Documentation built")
+        assert builds == 1, log.read_text(encoding="utf-8")
+
+        grading = grade(["katas/n_plus_one"])  # the starter: failing, written to the session's state folder
+        assert grading.katas["n_plus_one"].status == "failing"
+        visit.page.wait_for_function(
+            "([before]) => { const box = document.querySelector(\".dojo-status[data-kata='n_plus_one']\");"
+            " return box.innerText !== before && box.innerText.includes('Failing'); }",
+            arg=[before],
+            timeout=30_000,
+        )
+        visit.page.wait_for_timeout(3_000)  # a rebuild, had the grading started one, would have begun
+        assert log.read_text(encoding="utf-8").count("Building documentation") == 1, log.read_text(encoding="utf-8")
+        visit.page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_a_zip_bomb_is_refused_unread_and_entries_the_kata_does_not_need_are_never_unpacked(

@@ -1,9 +1,9 @@
 // The learner's own status, from the last grading, on each kata page and on the progress page.
 //
 // Under `uv run mkdocs serve`, dojo-status.json answers the learner's status from .dojo/ (to the served
-// host only; dojo/docs_hooks.py), and the site rebuilds when a grading writes .dojo/results.json, so the
-// open page reloads. A built or published site's dojo-status.json holds `null`: the placeholders stay
-// empty.
+// host only; dojo/docs_hooks.py). A grading does not rebuild the site: the open page asks again every
+// few seconds while it is visible, and redraws the boxes when the status changed. A built or published
+// site's dojo-status.json holds `null`: the placeholders stay empty, and the page does not ask again.
 (function () {
   "use strict";
 
@@ -132,25 +132,52 @@
     });
   }
 
+  var POLL_MS = 3000;
+  var shown = null; // the status drawn last, as text
+  var timer = null;
+
   function refresh() {
     if (!document.querySelector(".dojo-status, .dojo-progress")) return;
     fetch(new URL("dojo-status.json", siteRoot).href, { cache: "no-store" })
       .then(function (response) {
-        return response.ok ? response.json() : null;
+        return response.ok ? response.text() : null;
       })
-      .then(function (status) {
-        if (status && Array.isArray(status.katas)) render(status);
+      .then(function (text) {
+        var status = text ? JSON.parse(text) : null;
+        if (!status || !Array.isArray(status.katas)) return; // a built site: no learner, nothing to poll
+        if (text !== shown) {
+          shown = text;
+          render(status);
+        }
+        poll();
       })
       .catch(function () {
         // no status on this site: nothing to show
       });
   }
 
-  if (typeof window.document$ !== "undefined" && window.document$.subscribe) {
-    window.document$.subscribe(refresh); // Material: every page, with or without instant navigation
-  } else if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", refresh);
-  } else {
+  function poll() {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(function () {
+      timer = null;
+      if (document.visibilityState === "visible") refresh();
+    }, POLL_MS);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && shown !== null) refresh();
+  });
+
+  function start() {
+    shown = null; // a new page (Material's instant navigation swaps the content): draw it
     refresh();
+  }
+
+  if (typeof window.document$ !== "undefined" && window.document$.subscribe) {
+    window.document$.subscribe(start); // Material: every page, with or without instant navigation
+  } else if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

@@ -150,6 +150,35 @@ def test_only_the_checks_marked_postgresql_are_left_out_in_the_browser_with_the_
     }
 
 
+def test_each_mark_that_keeps_a_check_out_of_the_browser_gives_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kata = kata_by_slug()["atomic_invariants"]
+    monkeypatch.setattr(paths, "GRADERS", tmp_path)
+    kata.grader_dir.mkdir()
+    (kata.grader_dir / "test_marked.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.postgresql\ndef test_rows_locked() -> None: ...\n\n\n"
+        "@pytest.mark.threads\n@pytest.mark.django_db(transaction=True)\ndef test_a_worker_thread() -> None: ...\n\n\n"
+        "@pytest.mark.command_line_only\ndef test_not_yet_proven() -> None: ...\n\n\n"
+        '@pytest.mark.command_line_only("it starts a process")\ndef test_a_process_of_its_own() -> None: ...\n\n\n'
+        "def test_in_the_browser() -> None: ...\n",
+        encoding="utf-8",
+    )
+    assert bundle.not_in_browser(kata) == {
+        "test_rows_locked": bundle.NEEDS_POSTGRESQL,
+        "test_a_worker_thread": bundle.NEEDS_THREADS,
+        "test_not_yet_proven": bundle.NOT_PROVEN,
+        "test_a_process_of_its_own": "it starts a process",
+    }
+    (kata.grader_dir / "test_marked.py").write_text(
+        "import pytest\n\n\n@pytest.mark.command_line_only(reason='keyword')\ndef test_a() -> None: ...\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="the mark takes one argument, the reason, as a string"):
+        bundle.not_in_browser(kata)
+
+
 def _npm_package(tmp_path: Path, meta: Mapping[str, object], files: Mapping[str, str]) -> tarfile.TarFile:
     path = tmp_path / "package.tgz"
     with tarfile.open(path, "w:gz") as archive:

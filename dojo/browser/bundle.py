@@ -73,8 +73,10 @@ NEEDS_POSTGRESQL = (
 )
 # why a check marked `@pytest.mark.threads` does not run in the browser
 NEEDS_THREADS = "it runs another worker in a thread of its own, and the browser has one thread"
-# why a check marked `@pytest.mark.command_line_only` does not run in the browser
-NOT_PROVEN = "its generated histories are not yet proven to give the command line's verdict in the browser"
+# why a check marked `@pytest.mark.command_line_only` does not run in the browser, unless the mark says why
+# (`@pytest.mark.command_line_only("it runs ... in a process of its own, which the browser cannot start")`)
+NOT_PROVEN = "it is not yet proven to give the command line's verdict in the browser"
+COMMAND_LINE_ONLY = "pytest.mark.command_line_only"
 HARNESS_SKIPPED = {"browser", "cli"}  # packages of dojo/ that grading never imports
 
 
@@ -83,9 +85,21 @@ def why_not(kata: Kata) -> str | None:
     return None if kata.slug in IN_BROWSER else WHY_NOT.get(kata.slug, NOT_YET)
 
 
+def _command_line_only(decorator: ast.expr) -> str | None:
+    """The reason a `command_line_only` mark gives (NOT_PROVEN when it gives none); None for another decorator."""
+    if ast.unparse(decorator) == COMMAND_LINE_ONLY:
+        return NOT_PROVEN
+    if not isinstance(decorator, ast.Call) or ast.unparse(decorator.func) != COMMAND_LINE_ONLY:
+        return None
+    match decorator.args:
+        case [ast.Constant(value=str(reason))] if not decorator.keywords:
+            return reason
+    raise ValueError(f"{ast.unparse(decorator)}: the mark takes one argument, the reason, as a string")
+
+
 def not_in_browser(kata: Kata) -> dict[str, str]:
-    """The kata's checks that the browser skips (marked `postgresql` or `threads`), by name, with the reason
-    (read from the grader's source)."""
+    """The kata's checks that the browser skips (marked `postgresql`, `threads` or `command_line_only`), by
+    name, with the reason (read from the grader's source)."""
     skipped = {}
     for module in sorted(kata.grader_dir.glob("test_*.py")):
         with tokenize.open(module) as handle:
@@ -94,12 +108,13 @@ def not_in_browser(kata: Kata) -> dict[str, str]:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             marks = {ast.unparse(decorator) for decorator in node.decorator_list}
+            reasons = [reason for decorator in node.decorator_list if (reason := _command_line_only(decorator))]
             if "pytest.mark.postgresql" in marks:
                 skipped[node.name] = NEEDS_POSTGRESQL
             elif "pytest.mark.threads" in marks:
                 skipped[node.name] = NEEDS_THREADS
-            elif "pytest.mark.command_line_only" in marks:
-                skipped[node.name] = NOT_PROVEN
+            elif reasons:
+                skipped[node.name] = reasons[0]
     return skipped
 
 

@@ -20,6 +20,9 @@ from dojo.manifest import Kata
 # skipped there as on the command line with SQLite, so such a kata is never "solved" in the browser
 IN_BROWSER = (
     "n_plus_one",
+    "webhook_idempotency",
+    "replayed_side_effects",
+    "atomic_external_call",
     "schemas_not_models",
     "error_envelope",
     "cursor_pagination",
@@ -36,6 +39,9 @@ IN_BROWSER = (
     "missing_index",
     "utc_datetimes",
     "quadratic_reconciliation",
+    "atomic_invariants",
+    "on_commit_events",
+    "at_least_once_consumer",
 )
 # why the others cannot, in the words the kata page shows
 NOT_YET = "its grader has not yet been proven to give the command line's verdicts in the browser"

@@ -9,7 +9,9 @@ time-machine's interface for what the graders use, in plain Python:
 
 - `travel(destination, tick=True)`: while the block runs, `datetime.datetime.now()`, `utcnow()`,
   `today()`, `datetime.date.today()`, `time.time()` and `time.time_ns()` read the destination
-  (frozen with `tick=False`, else moving on from it);
+  (frozen with `tick=False`, else moving on from it); the block is given a traveller whose
+  `shift(delta)` moves the clock on by a `timedelta` or a number of seconds, and whose
+  `move_to(destination, tick=None)` moves it to another destination, as time-machine's does;
 - the classes are swapped where code already holds them (`from datetime import datetime`), in
   every loaded module, as freezegun does, and put back when the block ends; `isinstance` still
   accepts the real classes' instances;
@@ -42,8 +44,36 @@ _real_time_ns = _time_module.time_ns
 _real_monotonic = _time_module.monotonic
 UTC = _datetime_module.UTC
 
-# (destination as an aware UTC datetime, whether it ticks, the monotonic time the block began)
-_travels: list[tuple[_datetime_module.datetime, bool, float]] = []
+
+class Traveller:
+    """What a `travel` block is given: the destination (an aware UTC datetime), whether the clock ticks
+    on from it, and the monotonic time at which it was reached."""
+
+    def __init__(self, destination: _datetime_module.datetime, tick: bool, zone: str | None) -> None:
+        self.destination = destination
+        self.tick = tick
+        self.zone = zone  # the zone `TZ` was set to, to be put back when the block ends
+        self.began = _real_monotonic()
+
+    def shift(self, delta: _datetime_module.timedelta | float) -> None:
+        """Move the clock on by `delta`, a `timedelta` or a number of seconds (back when negative)."""
+        if isinstance(delta, bool) or not isinstance(delta, _datetime_module.timedelta | int | float):
+            raise TypeError(f"Unsupported type for delta argument: {delta!r}")
+        if not isinstance(delta, _datetime_module.timedelta):
+            delta = _datetime_module.timedelta(seconds=delta)
+        self.destination += delta
+
+    def move_to(self, destination: object, tick: bool | None = None) -> None:
+        """Move the clock to `destination` (in its zone, as `travel` does), ticking on as `tick` says."""
+        self.destination, zone = _destination(destination)
+        if zone is not None:
+            os.environ["TZ"] = self.zone = zone
+        self.began = _real_monotonic()
+        if tick is not None:
+            self.tick = tick
+
+
+_travels: list[Traveller] = []  # the blocks under way, the innermost last
 
 
 def local_zone() -> _datetime_module.tzinfo:
@@ -58,10 +88,10 @@ def local_zone() -> _datetime_module.tzinfo:
 
 
 def _now_utc() -> _datetime_module.datetime:
-    destination, tick, began = _travels[-1]
-    if tick:
-        return destination + _datetime_module.timedelta(seconds=_real_monotonic() - began)
-    return destination
+    traveller = _travels[-1]
+    if traveller.tick:
+        return traveller.destination + _datetime_module.timedelta(seconds=_real_monotonic() - traveller.began)
+    return traveller.destination
 
 
 def _as_fake(moment: _datetime_module.datetime) -> "FakeDatetime":
@@ -204,21 +234,22 @@ def _destination(value: object) -> tuple[_datetime_module.datetime, str | None]:
 
 
 @contextmanager
-def travel(destination: object, tick: bool = True) -> Iterator[None]:
+def travel(destination: object, tick: bool = True) -> Iterator[Traveller]:
     """Move the clock to `destination` for the block (`time_machine.travel`'s interface, as a block)."""
     moment, zone = _destination(destination)
     previous_zone = os.environ.get("TZ")
     if zone is not None:
         os.environ["TZ"] = zone
-    _travels.append((moment, tick, _real_monotonic()))
+    traveller = Traveller(moment, tick, zone)
+    _travels.append(traveller)
     swapped = _swap_everywhere() if len(_travels) == 1 else []
     try:
-        yield
+        yield traveller
     finally:
         _travels.pop()
         for module, name, value in reversed(swapped):
             setattr(module, name, value)
-        if zone is not None:
+        if traveller.zone is not None:
             if previous_zone is None:
                 os.environ.pop("TZ", None)
             else:

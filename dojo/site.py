@@ -121,9 +121,10 @@ def try_it_here(kata: Kata) -> list[str]:
     skipped = browser_bundle.not_in_browser(kata)
     if skipped:
         checks = "; ".join(f"`{name}`, because {why}" for name, why in skipped.items())
+        database = " on PostgreSQL" if browser_bundle.NEEDS_POSTGRESQL in skipped.values() else ""
         scope = (
             f"Every check runs in the browser but these: {checks}. So the browser can show this kata "
-            f"incomplete, never solved: solve it with `uv run pytest katas/{kata.slug}` on PostgreSQL."
+            f"incomplete, never solved: solve it with `uv run pytest katas/{kata.slug}`{database}."
         )
     else:
         scope = "Every check of this kata runs in the browser."

@@ -144,10 +144,36 @@ def test_the_faker_and_ninja_wheels_keep_english_fake_data_and_leave_out_the_doc
 
 def test_only_the_checks_marked_postgresql_are_left_out_in_the_browser_with_the_reason() -> None:
     skipped = bundle.not_in_browser(kata_by_slug()["atomic_invariants"])
-    assert skipped == {
-        "test_concurrent_moves_never_lose_or_invent_seats": bundle.NEEDS_POSTGRESQL,
-        "test_any_history_of_moves_gives_the_references_seats": bundle.NOT_PROVEN,
+    assert skipped == {"test_concurrent_moves_never_lose_or_invent_seats": bundle.NEEDS_POSTGRESQL}
+
+
+def test_each_mark_that_keeps_a_check_out_of_the_browser_gives_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kata = kata_by_slug()["atomic_invariants"]
+    monkeypatch.setattr(paths, "GRADERS", tmp_path)
+    kata.grader_dir.mkdir()
+    (kata.grader_dir / "test_marked.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.postgresql\ndef test_rows_locked() -> None: ...\n\n\n"
+        "@pytest.mark.threads\n@pytest.mark.django_db(transaction=True)\ndef test_a_worker_thread() -> None: ...\n\n\n"
+        "@pytest.mark.command_line_only\ndef test_not_yet_proven() -> None: ...\n\n\n"
+        '@pytest.mark.command_line_only("it starts a process")\ndef test_a_process_of_its_own() -> None: ...\n\n\n'
+        "def test_in_the_browser() -> None: ...\n",
+        encoding="utf-8",
+    )
+    assert bundle.not_in_browser(kata) == {
+        "test_rows_locked": bundle.NEEDS_POSTGRESQL,
+        "test_a_worker_thread": bundle.NEEDS_THREADS,
+        "test_not_yet_proven": bundle.NOT_PROVEN,
+        "test_a_process_of_its_own": "it starts a process",
     }
+    (kata.grader_dir / "test_marked.py").write_text(
+        "import pytest\n\n\n@pytest.mark.command_line_only(reason='keyword')\ndef test_a() -> None: ...\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="the mark takes one argument, the reason, as a string"):
+        bundle.not_in_browser(kata)
 
 
 def _npm_package(tmp_path: Path, meta: Mapping[str, object], files: Mapping[str, str]) -> tarfile.TarFile:

@@ -112,6 +112,25 @@ def test_the_clock_ticks_on_from_the_destination_unless_frozen(travel: Callable[
     assert MOMENT <= first < second < MOMENT + timedelta(minutes=1)
 
 
+def test_the_block_s_traveller_shifts_the_clock_and_moves_it_elsewhere(
+    travel: Callable[..., Any], learner_module: types.ModuleType
+) -> None:
+    with travel(MOMENT, tick=False) as traveller:
+        traveller.shift(timedelta(hours=2))
+        shifted = datetime.now(UTC)
+        traveller.shift(90)
+        traveller.shift(-0.5)
+        seconds = time.time()
+        traveller.move_to(datetime(2027, 1, 15, 8, tzinfo=NEW_YORK))
+        moved, naive = datetime.now(UTC), learner_module.naive_now()
+        with pytest.raises(TypeError):
+            traveller.shift("an hour")
+    assert shifted == MOMENT + timedelta(hours=2)
+    assert seconds == (MOMENT + timedelta(hours=2, seconds=89.5)).timestamp()
+    assert (moved, naive) == (datetime(2027, 1, 15, 13, tzinfo=UTC), datetime(2027, 1, 15, 8))
+    assert os.environ.get("TZ") != "America/New_York"
+
+
 def test_after_the_block_the_real_clock_and_classes_are_back(
     travel: Callable[..., Any], learner_module: types.ModuleType
 ) -> None:

@@ -20,6 +20,9 @@ from dojo.manifest import Kata
 # skipped there as on the command line with SQLite, so such a kata is never "solved" in the browser
 IN_BROWSER = (
     "n_plus_one",
+    "webhook_idempotency",
+    "replayed_side_effects",
+    "atomic_external_call",
     "schemas_not_models",
     "error_envelope",
     "cursor_pagination",
@@ -36,6 +39,9 @@ IN_BROWSER = (
     "missing_index",
     "utc_datetimes",
     "quadratic_reconciliation",
+    "atomic_invariants",
+    "on_commit_events",
+    "at_least_once_consumer",
 )
 # why the others cannot, in the words the kata page shows
 NOT_YET = "its grader has not yet been proven to give the command line's verdicts in the browser"
@@ -73,8 +79,10 @@ NEEDS_POSTGRESQL = (
 )
 # why a check marked `@pytest.mark.threads` does not run in the browser
 NEEDS_THREADS = "it runs another worker in a thread of its own, and the browser has one thread"
-# why a check marked `@pytest.mark.command_line_only` does not run in the browser
-NOT_PROVEN = "its generated histories are not yet proven to give the command line's verdict in the browser"
+# why a check marked `@pytest.mark.command_line_only` does not run in the browser, unless the mark says why
+# (`@pytest.mark.command_line_only("it runs ... in a process of its own, which the browser cannot start")`)
+NOT_PROVEN = "it is not yet proven to give the command line's verdict in the browser"
+COMMAND_LINE_ONLY = "pytest.mark.command_line_only"
 HARNESS_SKIPPED = {"browser", "cli"}  # packages of dojo/ that grading never imports
 
 
@@ -83,9 +91,21 @@ def why_not(kata: Kata) -> str | None:
     return None if kata.slug in IN_BROWSER else WHY_NOT.get(kata.slug, NOT_YET)
 
 
+def _command_line_only(decorator: ast.expr) -> str | None:
+    """The reason a `command_line_only` mark gives (NOT_PROVEN when it gives none); None for another decorator."""
+    if ast.unparse(decorator) == COMMAND_LINE_ONLY:
+        return NOT_PROVEN
+    if not isinstance(decorator, ast.Call) or ast.unparse(decorator.func) != COMMAND_LINE_ONLY:
+        return None
+    match decorator.args:
+        case [ast.Constant(value=str(reason))] if not decorator.keywords:
+            return reason
+    raise ValueError(f"{ast.unparse(decorator)}: the mark takes one argument, the reason, as a string")
+
+
 def not_in_browser(kata: Kata) -> dict[str, str]:
-    """The kata's checks that the browser skips (marked `postgresql` or `threads`), by name, with the reason
-    (read from the grader's source)."""
+    """The kata's checks that the browser skips (marked `postgresql`, `threads` or `command_line_only`), by
+    name, with the reason (read from the grader's source)."""
     skipped = {}
     for module in sorted(kata.grader_dir.glob("test_*.py")):
         with tokenize.open(module) as handle:
@@ -94,12 +114,13 @@ def not_in_browser(kata: Kata) -> dict[str, str]:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             marks = {ast.unparse(decorator) for decorator in node.decorator_list}
+            reasons = [reason for decorator in node.decorator_list if (reason := _command_line_only(decorator))]
             if "pytest.mark.postgresql" in marks:
                 skipped[node.name] = NEEDS_POSTGRESQL
             elif "pytest.mark.threads" in marks:
                 skipped[node.name] = NEEDS_THREADS
-            elif "pytest.mark.command_line_only" in marks:
-                skipped[node.name] = NOT_PROVEN
+            elif reasons:
+                skipped[node.name] = reasons[0]
     return skipped
 
 

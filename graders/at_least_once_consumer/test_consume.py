@@ -545,7 +545,6 @@ def oracle() -> ModuleType | None:
     return reference(SERVICES)
 
 
-@pytest.mark.command_line_only
 @pytest.mark.lesson("DATA-3")
 @pytest.mark.contract(1, 2, 3, 4, 5, 6, 8)
 @pytest.mark.timeout(SCENARIO_SECONDS)

@@ -597,7 +597,6 @@ def oracle() -> tuple[ModuleType, type[Exception]]:
     return services, clients.ChargeDeclinedError
 
 
-@pytest.mark.command_line_only
 @pytest.mark.lesson("DATA-2")
 @pytest.mark.contract(1, 5, 6, 7)
 @pytest.mark.timeout(SCENARIO_SECONDS)

@@ -368,7 +368,6 @@ def oracle() -> ModuleType:
     return reference("atomic_invariants.services")
 
 
-@pytest.mark.command_line_only
 @pytest.mark.lesson("DATA-1")
 @pytest.mark.contract(1, 2, 3)
 @pytest.mark.timeout(SCENARIO_SECONDS)

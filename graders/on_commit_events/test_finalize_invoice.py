@@ -373,7 +373,6 @@ def services_graded() -> ModuleType:
     return graded
 
 
-@pytest.mark.command_line_only
 @pytest.mark.lesson("DATA-5")
 @pytest.mark.contract(1, 2, 3, 4, 5)
 @pytest.mark.timeout(SCENARIO_SECONDS)

@@ -277,6 +277,9 @@ def migrated_production() -> dict[str, Any]:
     return result
 
 
+@pytest.mark.command_line_only(
+    "it runs the migrations on a copy of production in a process of its own, which the browser cannot start"
+)
 @pytest.mark.lesson("DJ-2")
 @pytest.mark.contract(5)
 @pytest.mark.timeout(90)  # a process of its own sets Django up and runs every migration

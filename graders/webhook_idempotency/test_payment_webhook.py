@@ -459,7 +459,6 @@ def oracle() -> ModuleType | None:
     return reference("webhook_idempotency.services")
 
 
-@pytest.mark.command_line_only
 @pytest.mark.lesson("DATA-3")
 @pytest.mark.contract(1, 2, 3, 4, 7)
 @pytest.mark.timeout(SCENARIO_SECONDS)

@@ -2,13 +2,16 @@
 
 `uv run dojo dev check n_plus_one` (or `python -m dojo.devcheck n_plus_one`) grades the starter as
 shipped, the reference solution, every decoy and every alternative of that kata only, on the database
-`DATABASE_URL` names (SQLite by default), and prints one line each. `--diff FILE` (repeatable) grades
+`DATABASE_URL` names (SQLite by default), and prints one line each. A PostgreSQL-only decoy
+(`[decoys_postgresql]`) is expected to fail on PostgreSQL; on SQLite it is graded and shown, with
+nothing expected of it. `--diff FILE` (repeatable) grades
 further diffs against the solution, e.g. wrong fixes written by a reviewer, without adding them to
 the manifest. The exit status is 1 when any verdict is not the one expected (a diff given with --diff
 has no expected verdict), 2 when katas.toml is in a format this dojo does not read (`format_version`).
 """
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -31,17 +34,28 @@ class Verdict:
     status: str
     failed: tuple[str, ...]
     ok: bool
+    note: str = ""  # why nothing is expected, when that is not obvious
 
     def line(self) -> str:
         mark = "ok  " if self.ok else ("    " if not self.expected else "BAD ")
         failed = f"  failed: {', '.join(self.failed)}" if self.failed else ""
-        return f"{mark}{self.label:<55} {self.status:<10} (expected: {self.expected or '-'}){failed}"
+        expected = self.expected or self.note or "-"
+        return f"{mark}{self.label:<55} {self.status:<10} (expected: {expected}){failed}"
 
 
-def _judge(kata: Kata, label: str, expected: str, grading: Grading) -> Verdict:
+#: what a PostgreSQL-only decoy's line says on SQLite, where nothing is expected of it
+SQLITE_NOTE = "- (a PostgreSQL-only decoy: on SQLite it is not expected to fail)"
+
+
+def on_postgresql() -> bool:
+    """Whether the gradings run on PostgreSQL (DATABASE_URL), where PostgreSQL-only decoys must fail."""
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def _judge(kata: Kata, label: str, expected: str, grading: Grading, note: str = "") -> Verdict:
     result = grading.katas.get(kata.slug)
     if result is None:
-        return Verdict(label, expected, "not graded", (grading.output[-400:],), False)
+        return Verdict(label, expected, "not graded", (grading.output[-400:],), False, note)
     failed = tuple(sorted({t.test for t in result.tests if t.outcome == "failed"}))
     teaching = set(kata.lessons) | set(kata.guards)
     if expected == "pass":
@@ -52,7 +66,7 @@ def _judge(kata: Kata, label: str, expected: str, grading: Grading) -> Verdict:
         ok = any(name.split("[")[0] in teaching for name in failed)
     else:
         ok = True
-    return Verdict(label, expected, result.status, failed, ok)
+    return Verdict(label, expected, result.status, failed, ok, note)
 
 
 def _patched(kata: Kata, diff: Path, root: Path) -> Path:
@@ -67,10 +81,10 @@ def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = Fal
     target = [f"katas/{slug}"]
     with tempfile.TemporaryDirectory(prefix=f"dojo-devcheck-{slug}-") as tmp:
         base = Path(tmp)
-        jobs: dict[tuple[str, str], Callable[[], Grading]] = {}
+        jobs: dict[tuple[str, str, str], Callable[[], Grading]] = {}
         starter = trees.starter_tree(base / "starter" / "katas")
-        jobs[("starter", "fail lessons")] = lambda: grade(target, kata_root=starter)
-        jobs[("solution", "pass")] = lambda: grade([*target, "--solutions"])
+        jobs[("starter", "fail lessons", "")] = lambda: grade(target, kata_root=starter)
+        jobs[("solution", "pass", "")] = lambda: grade([*target, "--solutions"])
         if only_extra:
             jobs.clear()
         for kind, names, path_of, expected in (
@@ -79,13 +93,18 @@ def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = Fal
         ):
             for name in names:
                 root = _patched(kata, path_of(name), base / f"{kind}-{name}")
-                jobs[(f"{kind} {name}", expected)] = partial(grade, target, kata_root=root)
+                caught = kind != "decoy" or kata.caught_on(name, on_postgresql())
+                note = "" if caught else SQLITE_NOTE
+                jobs[(f"{kind} {name}", expected if caught else "", note)] = partial(grade, target, kata_root=root)
         for diff in extra:
             root = _patched(kata, diff.resolve(), base / f"diff-{diff.stem}")
-            jobs[(f"diff {diff.name}", "")] = partial(grade, target, kata_root=root)
+            jobs[(f"diff {diff.name}", "", "")] = partial(grade, target, kata_root=root)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {key: pool.submit(job) for key, job in jobs.items()}
-            return [_judge(kata, label, expected, future.result()) for (label, expected), future in futures.items()]
+            return [
+                _judge(kata, label, expected, future.result(), note)
+                for (label, expected, note), future in futures.items()
+            ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ DETAILS = {
     "discussion",
     "migrations",
     "decoys",
+    "decoys_postgresql",
     "alternatives",
     "threat",
     "mutation",
@@ -87,6 +88,9 @@ class Kata:
     audit_blind: dict[str, str] = field(default_factory=dict, hash=False)
     audit_accepted: dict[str, str] = field(default_factory=dict, hash=False)
     edits: Edits | None = None
+    #: the decoys (all in `decoys` too) whose harm shows on PostgreSQL only: a real row lock, an int4
+    #: column, a case-sensitive LIKE; on SQLite they are not expected to fail
+    postgresql_decoys: frozenset[str] = frozenset()
 
     @classmethod
     def from_table(cls, data: dict[str, object], where: str, graders: Path = paths.GRADERS) -> "Kata":
@@ -106,6 +110,11 @@ class Kata:
         details = Table(details_data, details_where, DETAILS)
         lessons, guards = _marked_checks(grader_dir, details_where)
         edits = _edits(details_data.get("edits"), details_where)
+        decoys = details.mapping("decoys", at_least=1)
+        postgresql_decoys = details.mapping("decoys_postgresql", at_least=0, default={})
+        both = sorted(set(decoys) & set(postgresql_decoys))
+        if both:
+            raise TableError(f"{details_where}: decoys in both [decoys] and [decoys_postgresql]: {', '.join(both)}")
         if edits is not None:
             if EDITS_CHECK in lessons or EDITS_CHECK in guards:
                 raise TableError(f"{details_where}: [edits] and the grader both define {EDITS_CHECK}")
@@ -120,7 +129,8 @@ class Kata:
             hints=details.texts("hints", at_least=2),
             lessons=lessons,
             guards=guards,
-            decoys=details.mapping("decoys", at_least=1),
+            decoys={**decoys, **postgresql_decoys},
+            postgresql_decoys=frozenset(postgresql_decoys),
             discussion=details.texts("discussion", at_least=0, default=()),
             migrations=details.flag("migrations", default=False),
             alternatives=details.mapping("alternatives", at_least=0, default={}),
@@ -152,6 +162,10 @@ class Kata:
             if unknown:
                 raise TableError(f"{details_where}: threat {threat.way!r} names unknown decoys: {', '.join(unknown)}")
         return kata
+
+    def caught_on(self, decoy: str, postgresql: bool) -> bool:
+        """Whether the grader must reject this decoy on this database (a PostgreSQL-only decoy: there only)."""
+        return postgresql or decoy not in self.postgresql_decoys
 
     def decoy_path(self, name: str) -> Path:
         """A decoy: a plausible wrong fix, as a unified diff against the solution."""

@@ -191,11 +191,16 @@ def kata_page(kata: Kata) -> str:
             + _indent(_fence(code, "python", f"solutions/{kata.slug}/{name}"))
         )
     parts += ["## Wrong fixes the grader rejects"]
-    parts += [f"- **{name.replace('_', ' ')}**: {why}" for name, why in kata.decoys.items()]
+    parts += [f"- **{name.replace('_', ' ')}**: {why}{_on_postgresql(kata, name)}" for name, why in kata.decoys.items()]
     if kata.discussion:
         parts += ["## For a workshop debrief"]
         parts += [f"{number}. {question}" for number, question in enumerate(kata.discussion, start=1)]
     return "\n\n".join(parts) + "\n"
+
+
+def _on_postgresql(kata: Kata, decoy: str) -> str:
+    """What a decoy's line adds when the grader rejects it on PostgreSQL only."""
+    return " (rejected on PostgreSQL: on SQLite this wrong fix does no harm)" if decoy in kata.postgresql_decoys else ""
 
 
 def katas_index() -> str:
@@ -461,7 +466,7 @@ def workshop_kata_notes() -> str:
             "",
         ]
         for name, why in kata.decoys.items():
-            lines.append(f"- *{name.replace('_', ' ')}*: {why}")
+            lines.append(f"- *{name.replace('_', ' ')}*: {why}{_on_postgresql(kata, name)}")
             diff = decoy_diff(kata, name)
             if diff.is_file():
                 code = _indent(_fence(diff.read_text(encoding="utf-8"), "diff"), 8)

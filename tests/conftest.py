@@ -141,7 +141,7 @@ def _needed(items: list[pytest.Item]) -> tuple[set[str], dict[str, set[tuple[str
     trees: set[str] = set()
     wanted: dict[str, set[tuple[str, str]]] = {"decoy": set(), "alternative": set()}
     for item in items:
-        if "gradings" not in getattr(item, "fixturenames", ()):
+        if "gradings" not in getattr(item, "fixturenames", ()) or item.get_closest_marker("skip"):
             continue
         kind = GRADING_OF.get(getattr(item, "originalname", item.name), "")
         params = getattr(getattr(item, "callspec", None), "params", {})

@@ -2,6 +2,7 @@
 
 import ast
 import filecmp
+import os
 import re
 
 import pytest
@@ -19,7 +20,18 @@ from .kata_trees import kata_files
 pytestmark = pytest.mark.timeout(2400)
 
 KATAS = load_katas()
-DECOYS = [(kata, decoy) for kata in KATAS for decoy in kata.decoys]
+ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+#: A PostgreSQL-only decoy is not graded on SQLite: there, whether it fails may hang on the data drawn
+#: (SQLite's LIKE folds the case of ASCII letters only, say), so neither "fails" nor "passes" would be a
+#: claim that holds; the skip says why, and CI's PostgreSQL pass holds the grader to rejecting it.
+SQLITE_SKIP = pytest.mark.skip(reason="a PostgreSQL-only decoy ([decoys_postgresql]): it does no harm on SQLite")
+DECOYS = [
+    pytest.param(
+        kata, decoy, id=f"{kata.slug}-{decoy}", marks=() if kata.caught_on(decoy, ON_POSTGRESQL) else SQLITE_SKIP
+    )
+    for kata in KATAS
+    for decoy in kata.decoys
+]
 ALTERNATIVES = [(kata, name) for kata in KATAS for name in kata.alternatives]
 
 
@@ -130,7 +142,7 @@ def test_starter_failures_name_the_rule_and_its_page(kata: Kata, gradings: dict[
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize(("kata", "decoy"), DECOYS, ids=[f"{k.slug}-{d}" for k, d in DECOYS])
+@pytest.mark.parametrize(("kata", "decoy"), DECOYS)
 def test_grader_rejects_decoy(kata: Kata, decoy: str, gradings: dict[Key, Grading]) -> None:
     result = result_for(gradings[("decoy", kata.slug, decoy)], kata)
     teaching = set(kata.lessons) | set(kata.guards)

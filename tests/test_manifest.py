@@ -85,6 +85,14 @@ def test_a_malformed_entry_names_the_kata_and_the_field(tmp_path: Path, change: 
         (('caught_by = ["test_it"]', 'caught_by = ["test_other"]'), "not lessons or guards: test_other"),
         (('decoys = ["wrong"]', 'decoys = ["unknown"]'), "names unknown decoys: unknown"),
         (("files = ", "level = 2\nfiles = "), "unknown field(s) level"),
+        (
+            ("[[threat]]", '[decoys_postgresql]\nwrong = "again"\n\n[[threat]]'),
+            "in both [decoys] and [decoys_postgresql]",
+        ),
+        (
+            ("[[threat]]", "[decoys_postgresql]\nbare = 1\n\n[[threat]]"),
+            "'decoys_postgresql' must be a table of strings",
+        ),
     ],
 )
 def test_malformed_details_name_the_file_and_the_field(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -105,6 +113,16 @@ def test_malformed_details_name_the_file_and_the_field(tmp_path: Path, change: t
 def test_the_checks_markers_are_checked(tmp_path: Path, grader: str, message: str) -> None:
     with pytest.raises(ManifestError, match=message):
         load(manifest(tmp_path, GOOD, grader=grader))
+
+
+def test_a_postgresql_only_decoy_is_a_decoy_rejected_on_postgresql_only(tmp_path: Path) -> None:
+    details = DETAILS.replace("[[threat]]", '[decoys_postgresql]\nlocks_late = "why it is wrong there"\n\n[[threat]]')
+    (kata,) = load(manifest(tmp_path, GOOD, details.replace('decoys = ["wrong"]', 'decoys = ["wrong", "locks_late"]')))
+    assert kata.decoys == {"wrong": "why it is wrong", "locks_late": "why it is wrong there"}
+    assert kata.postgresql_decoys == {"locks_late"}
+    assert kata.decoy_path("locks_late").name == "locks_late.diff"
+    assert [kata.caught_on(name, postgresql=True) for name in kata.decoys] == [True, True]
+    assert [kata.caught_on(name, postgresql=False) for name in kata.decoys] == [True, False]
 
 
 def test_two_katas_with_one_slug_are_refused(tmp_path: Path) -> None:

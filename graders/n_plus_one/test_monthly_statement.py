@@ -5,6 +5,7 @@ from functools import cache
 from types import ModuleType
 
 import pytest
+from django.db import DatabaseError, transaction
 from django.db.models import prefetch_related_objects
 from hypothesis import given
 from hypothesis import strategies as st
@@ -351,6 +352,32 @@ def test_lines_of_zero_quantity_or_price_are_still_counted() -> None:
         f"invoice {invoice.number} has 4 lines (one of quantity 0, one free, one without a description) "
         f"totalling {3 * 1_250 + 500} cents, and {only_free.number} one line of quantity 0. A line that adds "
         "nothing to the total is still a line of the invoice: do not filter the lines you load.",
+    )
+
+
+@pytest.mark.contract(2)
+@pytest.mark.guard("PERF-2")
+def test_totals_beyond_two_billion_cents_are_exact() -> None:
+    organization = OrganizationFactory()
+    customer = CustomerFactory(organization=organization)
+    seats = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 10))
+    InvoiceLineFactory(invoice=seats, quantity=1_500, unit_price_cents=2_000_000)  # one line of 30 million
+    licences = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 11))
+    InvoiceLineFactory.create_batch(2, invoice=licences, quantity=1, unit_price_cents=1_500_000_000)
+
+    try:
+        with transaction.atomic():  # on PostgreSQL, a failed query must not break the test's transaction
+            got = [(row.invoice_number, row.total_cents) for row in monthly_statement(organization.pk, 2026, 3)]
+    except DatabaseError as error:
+        got = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+
+    check(
+        got == [(seats.number, 3_000_000_000), (licences.number, 3_000_000_000)],
+        f"The statement of two invoices of 30,000,000.00 each ({seats.number}: 1,500 seats at 20,000.00; "
+        f"{licences.number}: two lines of 15,000,000.00) gave {got}. Totals in cents pass 2,147,483,647, the "
+        "largest value of a 32-bit integer (PostgreSQL's `integer`): a product or a sum computed in the database "
+        "as an integer overflows there. Sum in Python over the lines you loaded, or have the database compute "
+        "in a 64-bit type (BigIntegerField as the output field).",
     )
 
 

@@ -179,6 +179,31 @@ def test_injected_sql_returns_nothing_extra() -> None:
     )
 
 
+@pytest.mark.lesson("DJ-4")
+@pytest.mark.contract(2)
+def test_a_term_with_a_nul_character_finds_nothing() -> None:
+    ours = OrganizationFactory(name="Northwind")
+    customer = CustomerFactory(organization=ours, name="Acme")
+    InvoiceFactory(customer=customer, number="INV-0001")
+    problems = []
+    for term in ("\x00", "Acme\x00", "\x00' OR 1=1 --", "INV\x00%"):
+        try:
+            with transaction.atomic():  # on PostgreSQL, a failed query must not break the test's transaction
+                found: object = [hit.number for hit in search_invoices(ours.pk, term)]
+        except Exception as error:  # any failure is the finding: the search must not fail
+            found = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        if found != []:
+            problems.append(f"{term!r} gave {found}")
+    check(
+        not problems,
+        "Search terms with a NUL character (\\x00, which a user can type or paste into the box) did not find "
+        f"nothing: {'; '.join(problems)}. No stored number or name holds a NUL character (PostgreSQL's text "
+        "refuses one), so none contains such a term, and a term pasted into SQL text reaches the database "
+        "as SQL. Pass the term as a parameter, and answer a term with a NUL character with no hits before "
+        "asking the database: a driver refuses NUL even in a parameter, and the search must not fail.",
+    )
+
+
 # generated examples each write and read rows: on a loaded machine they need more than the usual
 # limit of one check; the verdict never depends on time
 SCENARIO_SECONDS = 120

@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.mail import EmailMessage
-from django.db import DatabaseError, IntegrityError, OperationalError, connection
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.http import HttpResponse
 from django.test import Client
@@ -385,8 +385,7 @@ def test_the_plan_change_is_a_service_with_an_injected_email_client(
         f"The email went out while the change's transaction was still open (from {', '.join(inside)}). If "
         "anything after the send fails, the transaction rolls back and the customer has been told about "
         "a plan change that never happened; and the row lock is held while the email provider answers. "
-        "Send after the `with transaction.atomic():` block, or register the send with "
-        "`transaction.on_commit()`.",
+        "Register the send with `transaction.on_commit()`: it runs once the outermost transaction commits.",
     )
 
 
@@ -425,6 +424,40 @@ def test_a_plan_change_that_fails_half_way_leaves_nothing_and_sends_nothing(
         f"and then {'; '.join(left)}. The plan change and its invoice are one fact: write them in one "
         "`transaction.atomic()` block so that a failure undoes both, let the error reach the caller, and "
         "send the email only once the transaction has committed.",
+    )
+
+
+@pytest.mark.contract(4)
+@pytest.mark.lesson("ARCH-2")
+def test_a_change_whose_callers_transaction_rolls_back_sends_nothing(
+    emails: FakeEmailClient, django_capture_on_commit_callbacks: CaptureCallbacks
+) -> None:
+    """A plan change made inside a caller's transaction that then rolls back sends no email"""
+    change_plan = change_plan_service()
+    basic, _pro = basic_and_pro()
+    subscription = SubscriptionFactory(plan=basic)
+
+    class CallerFailedError(Exception):
+        """The caller's own work after the change failed, so its transaction rolls back."""
+
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(MID_PERIOD, tick=False):
+        try:
+            with transaction.atomic():  # the caller's: a view with ATOMIC_REQUESTS, a batch job
+                change_plan(subscription.pk, "pro", emails=emails)
+                raise CallerFailedError
+        except CallerFailedError:
+            pass
+
+    subscription.refresh_from_db()
+    check(
+        subscription.plan == basic and not emails.sent,
+        "A caller changed the plan inside a transaction of its own (a view with ATOMIC_REQUESTS, a batch job "
+        "that moves many subscriptions), and its own work failed afterwards, so its transaction rolled back "
+        f"the change: the subscription is on {subscription.plan.code!r}, and {len(emails.sent)} email(s) went "
+        "out. An email sent after the service's `with transaction.atomic():` block still goes out before the "
+        "caller's transaction commits, because an inner block commits nothing. Register the send with "
+        "`transaction.on_commit()`: Django runs it once the outermost transaction commits, never after a "
+        "rollback.",
     )
 
 

@@ -234,6 +234,14 @@ def test_concurrent_deliveries_of_different_events_are_all_applied(same_invoice:
     ]
     if connection.vendor == "postgresql":  # there, two workers also run truly at once
         ways.append(("the first was held before its first write until the other had made its checks ({where})", race))
+        if same_invoice:  # held once it has read the invoice: only a lock on that row keeps the other's payment
+            ways.append(
+                (
+                    "the first was held before it recorded its payment, the invoice read, until the other had "
+                    "made its checks ({where})",
+                    partial(race, hold_at=PAYMENT_INSERT),
+                )
+            )
 
     for how, run in ways:
         first = InvoiceFactory(amount_due_cents=12_000)

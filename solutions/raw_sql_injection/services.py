@@ -23,6 +23,10 @@ def search_invoices(organization_id: int, term: str) -> list[InvoiceHit]:
     the database as a parameter, never as SQL text, so quotes and SQL in it are only characters to
     look for; `icontains` also escapes LIKE's wildcards, `%` and `_`.
     """
+    if "\x00" in term:
+        # no stored number or name holds a NUL character (PostgreSQL's text refuses one), so none contains
+        # the term; and the driver would refuse it even as a parameter
+        return []
     invoices = (
         Invoice.objects.filter(customer__organization_id=organization_id)
         .filter(Q(number__icontains=term) | Q(customer__name__icontains=term))

@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -67,11 +68,14 @@ def change_plan(subscription_id: int, plan_code: str, *, emails: EmailClient) ->
                 description=f"Upgrade to {new_plan.name}, prorated",
                 amount_cents=prorated_charge,
             )
-
-    # after the commit: no email for a change that rolled back, and no row lock held while the provider answers
-    emails.send(
-        to=subscription.customer.email,
-        subject=f"Your plan is now {new_plan.name}",
-        body=f"Your subscription has moved to the {new_plan.name} plan.",
-    )
+        # sent once the outermost transaction commits: never for a change that rolled back, its own or its
+        # caller's (a view with ATOMIC_REQUESTS, a batch job), and no row lock held while the provider answers
+        transaction.on_commit(
+            partial(
+                emails.send,
+                to=subscription.customer.email,
+                subject=f"Your plan is now {new_plan.name}",
+                body=f"Your subscription has moved to the {new_plan.name} plan.",
+            )
+        )
     return PlanChange(subscription=subscription, prorated_charge_cents=prorated_charge)

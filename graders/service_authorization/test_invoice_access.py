@@ -246,7 +246,8 @@ def test_no_route_the_api_serves_shows_an_outsider_the_invoice() -> None:
     check(
         not leaks,
         f"A signed-in member of another organization asked every route the API serves for invoice "
-        f"{invoice.number} (ID {invoice.pk}), and " + "; ".join(leaks[:2])
+        f"{invoice.number} (ID {invoice.pk}), and "
+        + "; ".join(leaks[:2])
         + (f" (and {len(leaks) - 2} more)" if len(leaks) > 2 else "")
         + f". Each route that shows an invoice to its organization's members must answer 404 {NOT_FOUND} to "
         "anyone else, whether it looks the invoice up by ID, by number or otherwise. Let every route go "

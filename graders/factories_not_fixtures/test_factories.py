@@ -338,6 +338,9 @@ def test_any_override_a_test_makes_gives_a_valid_row(data: st.DataObject) -> Non
     )
 
 
+FAR_ALONG = 32_765  # a batch of 5 from here crosses the largest smallint: the edge of a wrapped sequence
+
+
 def out_of_range(row: models.Model) -> None:
     """Raise ValueError for an integer outside what its column holds on every database (SQLite holds more)."""
     for field in row._meta.concrete_fields:
@@ -356,7 +359,7 @@ def test_values_stay_in_range_however_far_a_sequence_has_counted() -> None:
     problems: dict[str, str] = {}
     for model in GRAPH:
         made = factory_for(model)
-        made.reset_sequence(40_000)  # a long test run: its sequences are far along
+        made.reset_sequence(FAR_ALONG)  # a long test run: its sequences are far along, the batch across 32,767
         try:
             rows = made.build_batch(5)
             for row in rows:
@@ -368,7 +371,7 @@ def test_values_stay_in_range_however_far_a_sequence_has_counted() -> None:
             made.reset_sequence()
     check(
         not problems,
-        "After a test run has made 40,000 rows (a factory's sequence at 40,000), "
+        f"After a test run has made {FAR_ALONG:,} rows (a factory's sequence at {FAR_ALONG:,}), "
         + "; ".join(f"{name}.build_batch(5) gave {problem}" for name, problem in problems.items())
         + ". A sequence counts for the whole run, not per test: a value derived from it must stay within "
         "its field's range however far it has counted (a PositiveSmallIntegerField holds 0 to 32,767).",

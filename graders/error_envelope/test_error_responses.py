@@ -14,6 +14,9 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
+from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
 
 from dojo.grading import check, fails_once_when_saved, unexpected_edits
 from dojo.manifest import kata_by_slug
@@ -345,6 +348,88 @@ def test_invalid_input_answers_422_in_the_envelope(
         'where the value came from ("body", "path", "query") and, for a body, the view\'s parameter name, '
         "which the client never sent. Drop those, and join the rest of the path (a nested field is "
         '"lines.0.amount", not just "amount").',
+    )
+
+
+# --- nested bodies: a detail names the whole path to the field, as the client sent it ---
+
+
+class TaxIn(BaseModel):
+    rate_percent: int = Field(ge=0, le=100)
+
+
+class LineIn(BaseModel):
+    description: str = Field(min_length=1)
+    amount: int = Field(gt=0)
+    tax: TaxIn | None = None
+
+
+class LinesIn(BaseModel):
+    """A nested body, validated as Ninja validates a view's body parameter."""
+
+    lines: list[LineIn] = Field(min_length=1)
+
+
+_LINE_VALUE = st.one_of(st.integers(-5, 5), st.sampled_from(["", "Hosting", "lots", "12"]), st.none())
+_LINES = st.lists(
+    st.dictionaries(
+        st.sampled_from(["description", "amount", "tax"]),
+        st.one_of(_LINE_VALUE, st.dictionaries(st.just("rate_percent"), st.one_of(st.integers(-50, 150), st.none()))),
+        max_size=3,
+    ),
+    max_size=4,
+)
+
+
+NESTED_SECONDS = 90  # 40 requests, on a loaded machine
+
+
+def validation_error_of(lines: object) -> ValidationError | None:
+    """The error Ninja raises for this body of a view whose parameter `payload` is LinesIn, or None if valid."""
+    try:
+        LinesIn.model_validate({"lines": lines})
+    except PydanticValidationError as error:
+        errors = [
+            {"loc": ("body", "payload", *item["loc"]), "msg": item["msg"], "type": item["type"]}
+            for item in error.errors(include_url=False)
+        ]
+        return ValidationError(errors)
+    return None
+
+
+@pytest.mark.contract(3)
+@pytest.mark.lesson("API-3")
+@pytest.mark.timeout(NESTED_SECONDS)
+@scenarios(40)
+@given(lines=_LINES)
+def test_details_name_nested_fields_by_their_whole_path(client: Client, lines: list[dict[str, object]]) -> None:
+    """Generated nested bodies that Ninja refuses: each detail names its field's whole path, e.g. lines.0.amount"""
+    error = validation_error_of(lines)
+    if error is None:
+        return
+    expected = sorted(".".join(str(part) for part in item["loc"][2:]) for item in error.errors)
+    from error_envelope import services
+
+    def refuses_the_lines(*args: object, **kwargs: object) -> Invoice:
+        raise error
+
+    body = json.dumps({**NEW_INVOICE, "lines": lines})
+    with rolled_back(), pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(services, "create_invoice", refuses_the_lines)
+        response = client.post(
+            "/api/v1/invoices", body, content_type="application/json", headers=headers(ApiKeyFactory(can_write=True))
+        )
+    answer = check_envelope(
+        response, request=f"POST /api/v1/invoices with {body}, refused by Ninja", status=422, code="validation_error"
+    )
+    named = sorted(str(detail["field"]) for detail in answer["details"])
+    check(
+        named == expected,
+        f"Ninja refused the body {body} with the locations "
+        f"{[list(item['loc']) for item in error.errors]}, and the details name {named}; the client sent "
+        f"{expected}. A detail names the whole path to the field, as the client sent it: the amount of the "
+        'first line is "lines.0.amount", not "amount" (which line?) nor "body.payload.lines.0.amount". '
+        'Drop the leading "body" and the view\'s parameter name, and join the rest with dots.',
     )
 
 

@@ -7,6 +7,7 @@ fields and constraints from the models themselves, so that every constraint of t
 """
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import factory
@@ -14,6 +15,7 @@ import factory.random
 import pytest
 from django.apps import apps
 from django.db import models, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -145,7 +147,8 @@ def test_create_batch_gives_unique_values() -> None:
         + '\nA fixed value (`number = "INV-00001"`) is fine for one row and breaks at the second, and '
         "`django_get_or_create` on it hides the break by handing back the same row. Give every unique field, "
         "and every field of a unique constraint, a factory.Sequence: "
-        '`number = factory.Sequence(lambda n: f"INV-{n:05d}")`, `position = factory.Sequence(lambda n: n + 1)`.',
+        '`number = factory.Sequence(lambda n: f"INV-{n:05d}")`, '
+        "`position = factory.Sequence(lambda n: n % 32_767 + 1)`.",
     )
 
 
@@ -273,4 +276,103 @@ def test_each_factory_makes_its_row_and_its_parents_and_nothing_else() -> None:
         "invoice's RelatedFactory or post_generation hook, a second organization) change every count and "
         "sum it asserts. Make parents with SubFactory; let a test that wants children ask for them "
         "(`InvoiceLineFactory.create_batch(3, invoice=invoice)`).",
+    )
+
+
+# --- any override a test may make, and a run that has made many rows before ---
+
+
+def allowed_values(field: "models.Field[Any, Any]") -> list[object]:
+    """Values the model allows in `field`, for a test to override it with: None where null is allowed, each
+    choice, a few dates and numbers; [] for a field no override is drawn for (a parent, a unique value)."""
+    if field.primary_key or field.is_relation or field.unique or not field.editable:
+        return []
+    values: list[object] = [None] if field.null else []
+    if field.choices:
+        return values + [value for value, _ in field.flatchoices]
+    if isinstance(field, models.DateField):
+        return [*values, date(2026, 1, 31), date(2026, 12, 31)]
+    if isinstance(field, models.PositiveIntegerField | models.PositiveSmallIntegerField):
+        return [*values, 0, 1, 7]
+    return values
+
+
+def relations_of(model: type[models.Model]) -> list[str]:
+    """Its parents: checked by the database when saved, not by clean_fields() on an unsaved row."""
+    return [field.name for field in model._meta.concrete_fields if field.is_relation]
+
+
+@st.composite
+def overrides(draw: st.DrawFn, model: type[models.Model]) -> dict[str, object]:
+    """Some fields of `model`, each overridden with a value the model allows."""
+    chosen: dict[str, object] = {}
+    for field in model._meta.concrete_fields:
+        values = allowed_values(field)
+        if values and draw(st.booleans()):
+            chosen[field.name] = draw(st.sampled_from(values))
+    return chosen
+
+
+@pytest.mark.contract(3)
+@pytest.mark.lesson("TEST-4")
+@scenarios(60)
+@given(data=st.data())
+def test_any_override_a_test_makes_gives_a_valid_row(data: st.DataObject) -> None:
+    """Generated overrides (a draft without an issue date, say): every factory still makes a valid row"""
+    model = data.draw(st.sampled_from(GRAPH), label="model")
+    chosen = data.draw(overrides(model), label="overrides")
+    made = factory_for(model)
+    try:
+        row = made.build(**chosen)
+        row.clean_fields(exclude=relations_of(model))
+        problem: object = None
+    except Exception as error:  # reported to the learner
+        problem = error
+    check(
+        problem is None,
+        f"{made.__name__}.build({', '.join(f'{name}={value!r}' for name, value in chosen.items())}) failed: "
+        f"{type(problem).__name__}: {problem}. A test overrides the fields it is about with any value the "
+        "model allows, and the factory makes a valid row around them: a declaration that derives one field "
+        "from another (LazyAttribute) must accept every value the other may hold (None included, for a draft "
+        "that has no issue date yet), on every branch.",
+    )
+
+
+FAR_ALONG = 32_765  # a batch of 5 from here crosses the largest smallint: the edge of a wrapped sequence
+
+
+def out_of_range(row: models.Model) -> None:
+    """Raise ValueError for an integer outside what its column holds on every database (SQLite holds more)."""
+    for field in row._meta.concrete_fields:
+        limits = BaseDatabaseOperations.integer_field_ranges.get(field.get_internal_type())
+        value = getattr(row, field.attname)
+        if limits is not None and isinstance(value, int) and not limits[0] <= value <= limits[1]:
+            raise ValueError(
+                f"{field.name}={value} is outside {field.get_internal_type()}'s {limits[0]} to {limits[1]}"
+            )
+
+
+@pytest.mark.contract(4)
+@pytest.mark.lesson("TEST-4")
+def test_values_stay_in_range_however_far_a_sequence_has_counted() -> None:
+    """After tens of thousands of rows in a test run, every factory still makes valid rows"""
+    problems: dict[str, str] = {}
+    for model in GRAPH:
+        made = factory_for(model)
+        made.reset_sequence(FAR_ALONG)  # a long test run: its sequences are far along, the batch across 32,767
+        try:
+            rows = made.build_batch(5)
+            for row in rows:
+                row.clean_fields(exclude=relations_of(model))
+                out_of_range(row)
+        except Exception as error:  # reported to the learner
+            problems[made.__name__] = f"{type(error).__name__}: {error}"
+        finally:
+            made.reset_sequence()
+    check(
+        not problems,
+        f"After a test run has made {FAR_ALONG:,} rows (a factory's sequence at {FAR_ALONG:,}), "
+        + "; ".join(f"{name}.build_batch(5) gave {problem}" for name, problem in problems.items())
+        + ". A sequence counts for the whole run, not per test: a value derived from it must stay within "
+        "its field's range however far it has counted (a PositiveSmallIntegerField holds 0 to 32,767).",
     )

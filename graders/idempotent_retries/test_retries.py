@@ -474,11 +474,13 @@ class Observed:
     result: str
     waits: tuple[float, ...]
     resent_unchanged: bool
+    waited_after_the_last_send: float
 
     def said(self) -> str:
         times = "once" if self.sends == 1 else f"{self.sends} times"
         waited = f", {', '.join(f'{w:.1f}' for w in self.waits)} s apart" if self.waits else ""
-        return f"sent it {times}{waited}, then {self.result}"
+        idle = f", waited {self.waited_after_the_last_send:.1f} s more" if self.waited_after_the_last_send else ""
+        return f"sent it {times}{waited}{idle}, then {self.result}"
 
 
 def observe(
@@ -526,7 +528,14 @@ def observe(
         if first is not None
     )
     gaps = tuple(later - earlier for earlier, later in itertools.pairwise(sent_at))
-    return Observed(sends=len(sends), result=result, waits=gaps, resent_unchanged=unchanged)
+    after_the_last = clock() - sent_at[-1] if sent_at else 0.0
+    return Observed(
+        sends=len(sends),
+        result=result,
+        waits=gaps,
+        resent_unchanged=unchanged,
+        waited_after_the_last_send=after_the_last,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -599,7 +608,7 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
         for wait, wanted in zip(theirs.waits, asked, strict=False)
     )
     check(
-        same_sends and waits_ok and theirs.resent_unchanged,
+        same_sends and waits_ok and theirs.resent_unchanged and theirs.waited_after_the_last_send == 0,
         f"{method} {path} ({name}()), when the provider answers: {'; then '.join(words)}.\n"
         f"  your wrapper {theirs.said()}"
         + ("" if theirs.resent_unchanged else ", and changed the request (or its key) between sends")
@@ -609,5 +618,6 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
         "with the same key) on connection errors, timeouts, 429, 502, 503, 504; send any other POST once; a "
         "4xx other than 429, or a 500, is final. When a 429 or 503 says Retry-After (seconds, or an HTTP date "
         "in GMT or '-0000' form, which is UTC), wait that long (a little more is fine) instead of the backoff; "
-        "past 20 s, give up at once with a ProviderError.",
+        "past 20 s, give up at once with a ProviderError. Waits belong to the retry policy, before the next "
+        "send: once the retries end, nothing is left to wait for.",
     )

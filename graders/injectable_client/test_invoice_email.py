@@ -7,6 +7,7 @@ import sys
 from functools import cache
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
@@ -98,12 +99,31 @@ def test_the_email_button_skips_a_suppressed_address(client: Client, email_provi
     assert not send.called
 
 
+# how the provider can fail a request: an error answer, or no answer at all
+FAILURES: dict[str, httpx.Response | type[Exception]] = {
+    "500": httpx.Response(500, json={"message": "internal"}),
+    "timeout": httpx.ReadTimeout,
+    "refused": httpx.ConnectError,
+}
+
+
 @pytest.mark.contract(2)
 @pytest.mark.urls("injectable_client.api")
-def test_a_failing_provider_answers_502(client: Client, email_provider: respx.MockRouter) -> None:
+@pytest.mark.parametrize("failure", FAILURES)
+@pytest.mark.parametrize("failing", ["lookup", "send"])
+def test_a_failing_provider_answers_502(
+    client: Client, email_provider: respx.MockRouter, failing: str, failure: str
+) -> None:
+    """The provider fails (an error answer, a timeout, a refused connection): 502, and the invoice unchanged"""
     invoice = acme_invoice()
-    email_provider.get("/v1/suppressions/ap@acme.test").respond(404)
-    email_provider.post("/v1/emails").respond(500)
+    lookup = email_provider.get("/v1/suppressions/ap@acme.test")
+    send = email_provider.post("/v1/emails")
+    lookup.respond(404)
+    send.respond(200, json={"id": "em_123"})
+    fails = lookup if failing == "lookup" else send
+    answer = FAILURES[failure]
+    fails.mock(return_value=answer) if isinstance(answer, httpx.Response) else fails.mock(side_effect=answer)
+    client.raise_request_exception = False  # a crash answers 500, as in production
 
     response = client.post(f"/api/v1/invoices/{invoice.number}/email")
 
@@ -259,6 +279,49 @@ def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRout
         "means 'not suppressed' and a 200 'suppressed'; any other answer is the provider failing, and the "
         "client raises EmailProviderError so that the button answers 502 instead of guessing.",
     )
+    email_provider.get("/v1/suppressions/slow@acme.test").mock(side_effect=httpx.ReadTimeout)
+    email_provider.post("/v1/emails").mock(side_effect=httpx.ConnectError)
+    silent: dict[str, object] = {}
+    for call, attempt in (
+        ("is_suppressed()", lambda: real.is_suppressed("slow@acme.test")),
+        ("send()", lambda: real.send(to="ap@acme.test", subject="s", text="t", idempotency_key="key-3")),
+    ):
+        try:
+            silent[call] = attempt()
+        except provider_error:
+            continue
+        except Exception as error:  # reported to the learner
+            silent[call] = error
+    check(
+        not silent,
+        "The provider did not answer (a timeout to the lookup, a refused connection to the send), and "
+        + "; ".join(
+            f"{call} {'raised ' + repr(what) if isinstance(what, Exception) else 'returned ' + repr(what)}"
+            for call, what in silent.items()
+        )
+        + ". No answer is a failure of the provider too: the client catches the HTTP library's errors "
+        "(httpx.RequestError) and raises EmailProviderError, so that the button answers 502, not 500, and "
+        "no caller has to know which library the client uses.",
+    )
+    looked_up: list[str] = []
+
+    def lookup(request: httpx.Request) -> httpx.Response:
+        looked_up.append(unquote(request.url.raw_path.decode().removeprefix("/v1/suppressions/")))
+        return httpx.Response(404)
+
+    email_provider.get(url__startswith=f"{PROVIDER}/v1/suppressions/").mock(side_effect=lookup)
+    odd = ["a#b@acme.test", "q?x=1@acme.test", "eu/ap@acme.test", "100%25@acme.test"]
+    for address in odd:
+        try:
+            real.is_suppressed(address)
+        except Exception:  # the address asked about is what is checked
+            looked_up.append("(no request)")
+    check(
+        looked_up == odd,
+        f"is_suppressed() asked the provider about {looked_up} for the addresses {odd}. The address is one "
+        "segment of the path: unescaped, a '#' starts a fragment, a '?' a query and a '/' another segment, "
+        "and the provider is asked about someone else. Escape it (urllib.parse.quote(address, safe='@')).",
+    )
 
 
 @pytest.mark.contract(5)
@@ -315,15 +378,26 @@ def reference_services() -> ModuleType:
     return reference("injectable_client.services")
 
 
+# the provider gives no answer at all: the request times out, or its connection is refused
+NO_ANSWER: dict[str, type[Exception]] = {"a timeout": httpx.ReadTimeout, "a refused connection": httpx.ConnectError}
+
+
 @st.composite
 def provider_days(draw: st.DrawFn) -> dict[str, Any]:
     """An invoice (or an unknown number), an address, and how the provider answers each request."""
     return {
         "known": draw(st.integers(0, 7)) > 0,
-        "address": draw(st.sampled_from(["ap@acme.test", "billing+eu@acme.test", "o'neil@acme.test"])),
+        "address": draw(
+            st.sampled_from(
+                [
+                    *("ap@acme.test", "billing+eu@acme.test", "o'neil@acme.test"),
+                    *("a#b@acme.test", "q?x=1@acme.test", "eu/ap@acme.test", "100%25@acme.test"),
+                ]
+            )
+        ),
         "cents": draw(st.sampled_from([0, 1, 12_345, 99_999_999])),
-        "lookup": draw(st.sampled_from([404, 404, 200, 200, 400, 401, 403, 429, 500, 502, 503])),
-        "send": draw(st.sampled_from([200, 200, 201, 202, 400, 404, 409, 422, 429, 500, 503])),
+        "lookup": draw(st.sampled_from([404, 404, 200, 200, 400, 401, 403, 429, 500, 502, 503, *NO_ANSWER])),
+        "send": draw(st.sampled_from([200, 200, 201, 202, 400, 404, 409, 422, 429, 500, 503, *NO_ANSWER])),
         "message_id": draw(st.sampled_from(["em_123", "0", "a" * 64]) | st.integers(0, 10**9)),
     }
 
@@ -331,23 +405,35 @@ def provider_days(draw: st.DrawFn) -> dict[str, Any]:
 def day_in_words(day: dict[str, Any]) -> str:
     invoice = f"invoice INV-00042 of {day['cents']} cents to {day['address']}" if day["known"] else "an unknown invoice"
     return (
-        f"{invoice}; the provider answers the suppression lookup {day['lookup']} and the send {day['send']} "
+        f"{invoice}; the provider answers the suppression lookup with {day['lookup']} and the send with {day['send']} "
         f"(message ID {day['message_id']!r})"
     )
 
 
 def provider_answering(router: respx.MockRouter, day: dict[str, Any]) -> None:
-    lookup_body = {"reason": "hard_bounce"} if day["lookup"] == 200 else {"message": "no"}
-    router.get(url__startswith=f"{PROVIDER}/v1/suppressions/").respond(day["lookup"], json=lookup_body)
-    send_body = {"id": day["message_id"]} if day["send"] < 300 else {"message": "refused"}
-    router.post(f"{PROVIDER}/v1/emails").respond(day["send"], json=send_body)
+    lookup = router.get(url__startswith=f"{PROVIDER}/v1/suppressions/")
+    if day["lookup"] in NO_ANSWER:
+        lookup.mock(side_effect=NO_ANSWER[day["lookup"]])
+    else:
+        lookup.respond(day["lookup"], json={"reason": "hard_bounce"} if day["lookup"] == 200 else {"message": "no"})
+    send = router.post(f"{PROVIDER}/v1/emails")
+    if day["send"] in NO_ANSWER:
+        send.mock(side_effect=NO_ANSWER[day["send"]])
+    else:
+        send.respond(day["send"], json={"id": day["message_id"]} if day["send"] < 300 else {"message": "refused"})
+
+
+def url_as_sent(url: httpx.URL) -> str:
+    """The URL with each path segment escaped one way: two spellings of one segment (`@`, `%40`) are one."""
+    segments = [quote(unquote(segment), safe="@+'") for segment in url.raw_path.decode().split("?")[0].split("/")]
+    return f"{url.scheme}://{url.host}" + "/".join(segments) + (f"?{url.query.decode()}" if url.query else "")
 
 
 def requests_of(router: respx.MockRouter) -> list[tuple[str, str, object, str | None]]:
     return [
         (
             call.request.method,
-            str(call.request.url),
+            url_as_sent(call.request.url),
             json.loads(call.request.content) if call.request.content else None,
             call.request.headers.get("Idempotency-Key"),
         )

@@ -1,6 +1,8 @@
 """Grader of `service_authorization`: the service decides who may see an invoice, for every entry point."""
 
 import inspect
+import json
+import re
 from collections.abc import Callable
 from functools import cache, partial
 from types import ModuleType
@@ -8,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -176,6 +179,80 @@ def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> N
         "so that nobody learns which IDs are in use. One endpoint checks membership and the other forgot: "
         "move the check into the service, get_invoice(), which every endpoint already calls. Decide from "
         "the signed-in member's memberships, never from an organization ID the client sends.",
+    )
+
+
+# a route's parameters, as a path converter (<int:invoice_id>) or a regular expression's group
+ROUTE_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+
+
+def served_routes() -> list[str]:
+    """Every route the kata's URL resolver serves, whole: the two endpoints and any a learner added."""
+
+    def walk(patterns: list[URLPattern | URLResolver], prefix: str) -> list[str]:
+        routes: list[str] = []
+        for pattern in patterns:
+            text = str(pattern.pattern).removeprefix("^").removesuffix("$").removesuffix("\\Z")
+            if isinstance(pattern, URLResolver):
+                routes += walk(pattern.url_patterns, prefix + text)
+            else:
+                routes.append(prefix + text)
+        return routes
+
+    return sorted(set(walk(get_resolver("service_authorization.api").url_patterns, "")))
+
+
+NOT_FOUND_TEXT = json.dumps(NOT_FOUND, sort_keys=True)
+
+
+def answer_to(client: Client, member: Member, url: str) -> tuple[int, str]:
+    """The status and body of a GET as `member`; a JSON body in one canonical spelling."""
+    response = client.get(url, headers={"X-User-Id": str(member.pk)})
+    text = response.content.decode(errors="replace")
+    try:
+        return response.status_code, json.dumps(json.loads(text), sort_keys=True)
+    except ValueError:
+        return response.status_code, text
+
+
+def urls_naming(route: str, invoice: Invoice) -> dict[str, str]:
+    """The URLs of a route that could name the invoice: every parameter its ID, or every parameter its number."""
+    if not ROUTE_PARAMETER.search(route):
+        return {"/" + route: "/" + route}
+    return {
+        f"/{route} with the invoice's {what}": "/" + ROUTE_PARAMETER.sub(value, route)
+        for what, value in (("ID", str(invoice.pk)), ("number", invoice.number))
+    }
+
+
+@pytest.mark.contract(2)
+@pytest.mark.lesson("ARCH-6")
+def test_no_route_the_api_serves_shows_an_outsider_the_invoice() -> None:
+    """Every route the API serves, not only the two endpoints, hides another organization's invoice."""
+    client = Client(raise_request_exception=False)  # a route that fails (the docs page, say) shows nothing
+    organization, other = OrganizationFactory.create_batch(2)
+    invoice = InvoiceFactory(customer__organization=organization, number="INV-7-SECRET-31")
+    insider = member_of(organization)
+    outsider = member_of(other)
+
+    leaks: list[str] = []
+    for route in served_routes():
+        for name, url in urls_naming(route, invoice).items():
+            insiders = answer_to(client, insider, url)
+            outsiders = answer_to(client, outsider, url)
+            shown_to_the_insider = insiders[0] == 200 and invoice.number in insiders[1]
+            if invoice.number in outsiders[1] or (shown_to_the_insider and outsiders != (404, NOT_FOUND_TEXT)):
+                leaks.append(f"{name} answered {outsiders[0]} {outsiders[1][:200]}")
+    check(
+        not leaks,
+        f"A signed-in member of another organization asked every route the API serves for invoice "
+        f"{invoice.number} (ID {invoice.pk}), and "
+        + "; ".join(leaks[:2])
+        + (f" (and {len(leaks) - 2} more)" if len(leaks) > 2 else "")
+        + f". Each route that shows an invoice to its organization's members must answer 404 {NOT_FOUND} to "
+        "anyone else, whether it looks the invoice up by ID, by number or otherwise. Let every route go "
+        "through a service that takes the signed-in member and decides, as get_invoice() does; a route that "
+        "queries the invoices itself skips the check.",
     )
 
 

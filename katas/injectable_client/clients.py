@@ -9,6 +9,10 @@ SENDER = "billing@ourapp.example"
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
+# what httpx raises when the provider gives no answer at all (a timeout, a refused connection)
+NoAnswerError = httpx.RequestError
+
+
 class EmailProviderError(Exception):
     """The email provider refused or failed a request."""
 

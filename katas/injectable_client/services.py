@@ -1,4 +1,6 @@
-from .clients import SENDER, EmailProviderError, email_provider_http
+from urllib.parse import quote
+
+from .clients import SENDER, EmailProviderError, NoAnswerError, email_provider_http
 from .models import Invoice
 
 
@@ -11,7 +13,10 @@ def send_invoice_email(invoice_number: str) -> Invoice:
     invoice = Invoice.objects.select_related("customer").get(number=invoice_number)
     address = invoice.customer.email
     with email_provider_http() as http:
-        suppression = http.get(f"/v1/suppressions/{address}")
+        try:
+            suppression = http.get(f"/v1/suppressions/{quote(address, safe='@')}")
+        except NoAnswerError as error:  # no answer at all (a timeout, a refused connection)
+            raise EmailProviderError(f"suppression lookup failed: {type(error).__name__}") from error
         if suppression.status_code == 200:
             invoice.mark_email_suppressed()
             invoice.save(update_fields=["email_status", "updated_at"])
@@ -19,17 +24,20 @@ def send_invoice_email(invoice_number: str) -> Invoice:
         if suppression.status_code != 404:
             raise EmailProviderError(f"suppression lookup answered {suppression.status_code}")
 
-        response = http.post(
-            "/v1/emails",
-            json={
-                "from": SENDER,
-                "to": [address],
-                "subject": f"Invoice {invoice.number}",
-                "text": invoice_text(invoice),
-            },
-            # the same invoice is never emailed twice, even if this request is retried
-            headers={"Idempotency-Key": f"invoice-email-{invoice.number}"},
-        )
+        try:
+            response = http.post(
+                "/v1/emails",
+                json={
+                    "from": SENDER,
+                    "to": [address],
+                    "subject": f"Invoice {invoice.number}",
+                    "text": invoice_text(invoice),
+                },
+                # the same invoice is never emailed twice, even if this request is retried
+                headers={"Idempotency-Key": f"invoice-email-{invoice.number}"},
+            )
+        except NoAnswerError as error:
+            raise EmailProviderError(f"sending failed: {type(error).__name__}") from error
     if response.is_error:
         raise EmailProviderError(f"sending answered {response.status_code}")
 

@@ -48,7 +48,8 @@ class InvoiceLineFactory(DjangoModelFactory[InvoiceLine]):
         model = InvoiceLine
 
     invoice = SubFactory(InvoiceFactory)
-    position = Sequence(lambda n: n + 1)
+    # a sequence counts for the whole test run: wrapped, so that it stays within the smallint column
+    position = Sequence(lambda n: n % 32_767 + 1)
     description = Sequence(lambda n: f"Seat licence {n}")
     quantity = 5
     unit_price_cents = 1_900

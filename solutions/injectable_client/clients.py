@@ -3,6 +3,7 @@
 import os
 from functools import cache
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
@@ -43,7 +44,11 @@ class HttpEmailClient:
         self._http = http
 
     def is_suppressed(self, address: str) -> bool:
-        response = self._http.get(f"/v1/suppressions/{address}")
+        # the address is one path segment: escaped, so that a "#", "?" or "/" in it cannot end the path
+        try:
+            response = self._http.get(f"/v1/suppressions/{quote(address, safe='@')}")
+        except httpx.RequestError as error:  # no answer at all (a timeout, a refused connection): a failure too
+            raise EmailProviderError(f"suppression lookup failed: {type(error).__name__}") from error
         if response.status_code == 404:
             return False
         if response.is_error:
@@ -51,11 +56,14 @@ class HttpEmailClient:
         return True
 
     def send(self, *, to: str, subject: str, text: str, idempotency_key: str) -> str:
-        response = self._http.post(
-            "/v1/emails",
-            json={"from": SENDER, "to": [to], "subject": subject, "text": text},
-            headers={"Idempotency-Key": idempotency_key},
-        )
+        try:
+            response = self._http.post(
+                "/v1/emails",
+                json={"from": SENDER, "to": [to], "subject": subject, "text": text},
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except httpx.RequestError as error:
+            raise EmailProviderError(f"sending failed: {type(error).__name__}") from error
         if response.is_error:
             raise EmailProviderError(f"sending answered {response.status_code}")
         return str(response.json()["id"])

@@ -53,7 +53,7 @@ class Figure:
             verdicts.append(
                 f"≤ floor + {self.target_over_floor:g} s = {limit:.2f} s {'ok' if self.seconds <= limit else 'MISSED'}"
             )
-        return f"{self.name:<38} {self.seconds:7.2f} {self.unit:<2} {floor}  {ratio}  {'; '.join(verdicts)}"
+        return f"{self.name:<42} {self.seconds:7.2f} {self.unit:<2} {floor}  {ratio}  {'; '.join(verdicts)}"
 
 
 def timed(command: list[str], *, ok_codes: tuple[int, ...] = (0, 1, 5)) -> float:
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(site, ignore_errors=True)
     if not options.skip_browser:
         figures += browser_figures(options.repeat)
-    print(f"{'figure':<38} {'time':>9}  {'floor':>9}  {'ratio':>6}  target")
+    print(f"{'figure':<42} {'time':>9}  {'floor':>9}  {'ratio':>6}  target")
     for figure in figures:
         print(figure.line())
     print(

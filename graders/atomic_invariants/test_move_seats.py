@@ -218,17 +218,34 @@ def test_concurrent_moves_never_lose_or_invent_seats() -> None:
     support, sales = support_and_sales(9, 9)
     moves = [(support, sales, 6), (sales, support, 4), (support, sales, 6), (sales, support, 4)]
     start = threading.Barrier(len(moves))
+    first_locks = threading.Condition()
+    holders: list[int] = []  # the admins that hold their first row lock, in the order they took it
     succeeded: list[tuple[Subscription, int]] = []
     errors: list[str] = []
 
-    def slow_writes(execute: Execute, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+    def after_first_lock() -> None:
+        """Wait, up to 2 s, until another admin holds a first lock too: the moment two opposite moves collide.
+
+        Moves that lock in one order all wait in the database for the same first row, so no one else
+        gets there and the wait runs out; moves that lock in their own direction each hold a row now.
+        """
+        with first_locks:
+            holders.append(threading.get_ident())
+            first_locks.notify_all()
+            first_locks.wait_for(lambda: len(holders) >= 2, timeout=2)
+
+    def busy_database(execute: Execute, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        locked_before = threading.get_ident() in holders
+        result = execute(sql, params, many, context)
+        if FOR_UPDATE.search(sql) is not None and not locked_before:
+            after_first_lock()
         if writes_a_subscription(sql):
             time.sleep(0.03)  # a busy database: time for the other admins' moves to run in between
-        return execute(sql, params, many, context)
+        return result
 
     def admin(source: Subscription, target: Subscription, count: int) -> None:
         try:
-            with connection.execute_wrapper(slow_writes):
+            with connection.execute_wrapper(busy_database):
                 start.wait(timeout=5)
                 move_seats(source_id=source.pk, target_id=target.pk, seats=count)
             succeeded.append((source, count))

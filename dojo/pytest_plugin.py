@@ -6,8 +6,8 @@ own (`DOJO_IN_PROCESS=1`: all in this one). The hooks live in `dojo.plugin.hooks
 """
 
 from dojo.plugin.collection import GRADER_TIMEOUT_SECONDS
-from dojo.plugin.fixtures import committed, kata
+from dojo.plugin.fixtures import committed, emails, kata
 from dojo.plugin.hooks import *  # noqa: F403 - the hooks pytest looks for on this module
 from dojo.plugin.hooks import __all__ as _hooks
 
-__all__ = ["GRADER_TIMEOUT_SECONDS", "committed", "kata", *_hooks]
+__all__ = ["GRADER_TIMEOUT_SECONDS", "committed", "emails", "kata", *_hooks]

@@ -9,7 +9,7 @@
   touches private pytest and Django attributes.
 * `warm`: the libraries imported once, ahead of the kata processes (one list).
 * `reports`: a failing check names its rule and page; each check's result record.
-* `fixtures`: what every grader may ask for (`kata`, `committed`).
+* `fixtures`: what every grader may ask for (`kata`, `committed`, `emails`).
 * `edits`: the files-to-edit guard, added to each kata whose kata.toml has an `[edits]` table.
 * `summary`: the per-kata summary that ends the run, and the results it writes.
 

@@ -2,6 +2,7 @@
 
 * `kata`: the kata whose grader asks (`kata.slug`, `kata.files`, …): no grader spells its own slug.
 * `committed`: a block whose `transaction.on_commit()` callbacks run at its end, as after a commit.
+* `emails`: a stand-in email provider (`dojo.fakes.FakeEmailClient`) that records what was sent.
 """
 
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from dojo.fakes import FakeEmailClient
 from dojo.manifest import Kata
 from dojo.plugin.collection import kata_of
 
@@ -33,3 +35,9 @@ def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], AbstractC
     """
     capture: Callable[..., AbstractContextManager[object]] = django_capture_on_commit_callbacks
     return lambda: capture(execute=True)
+
+
+@pytest.fixture
+def emails() -> FakeEmailClient:
+    """A stand-in email provider, new for each check: what the kata's code sent, and when."""
+    return FakeEmailClient()

@@ -16,13 +16,14 @@ from hypothesis import strategies as st
 from at_least_once_consumer.clients import SubscriptionUpdated
 from at_least_once_consumer.models import Subscription
 from dojo import paths
+from dojo.fakes import FakeEmailClient
 from dojo.grading import check, kata_dir, unexpected_edits
 from dojo.manifest import kata_by_slug
 from dojo.races import another_worker, interleaved
 from dojo.scenarios import reference, rolled_back, scenarios
 
 from .factories import SubscriptionFactory
-from .fakes import FakeEmailClient, FakeQueue
+from .fakes import FakeQueue
 
 pytestmark = pytest.mark.django_db
 

@@ -17,6 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo import paths
+from dojo.fakes import FakeEmailClient
 from dojo.grading import check, fails_once_when_saved, kata_dir, unexpected_edits
 from dojo.manifest import kata_by_slug
 from dojo.races import Interleave, another_worker, interleaved, race
@@ -24,7 +25,6 @@ from dojo.scenarios import reference, rolled_back, scenarios
 from replayed_side_effects.models import Invoice, Payment
 
 from .factories import CustomerFactory, InvoiceFactory
-from .fakes import FakeEmailClient
 
 pytestmark = pytest.mark.django_db
 

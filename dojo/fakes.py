@@ -1,3 +1,11 @@
+"""Stand-ins for the providers that several graders' katas call, so that no grader writes them out again.
+
+`FakeEmailClient` is what the `emails` fixture (`dojo.plugin.fixtures`) gives a check: the kata's code
+sends through it, and the check reads what was sent and whether an application transaction was open at
+that moment. A grader that needs more (`thin_router` records which code sent each email) keeps its own
+in its `fakes.py`, and its conftest's `emails` fixture takes precedence.
+"""
+
 from dataclasses import dataclass, field
 
 from dojo.grading import in_application_transaction

@@ -274,9 +274,16 @@ def test_a_kata_with_an_edits_table_gets_the_files_to_edit_guard_under_its_usual
     assert written == []
 
 
-def test_a_grader_that_still_writes_the_guard_keeps_its_own() -> None:
+def test_no_grader_writes_the_files_to_edit_guard_itself() -> None:
+    """The harness owns the guard: a kata has it from its [edits] table or not at all."""
     from dojo.manifest import EDITS_CHECK, load_katas
 
-    for kata in load_katas():
-        written = any(f"def {EDITS_CHECK}(" in path.read_text() for path in kata.grader_dir.glob("test_*.py"))
-        assert not (written and kata.edits is not None), kata.slug  # one or the other, never both
+    katas = load_katas()
+    written = [
+        kata.slug
+        for kata in katas
+        if any(f"def {EDITS_CHECK}(" in path.read_text() for path in kata.grader_dir.glob("test_*.py"))
+    ]
+    assert written == []
+    guarded = sorted(kata.slug for kata in katas if kata.edits is not None)
+    assert len(guarded) == 22, guarded  # the other four never had it, so their results stay as they were

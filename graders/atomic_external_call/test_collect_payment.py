@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from atomic_external_call.clients import ChargeDeclinedError
 from atomic_external_call.models import ChargeAttempt, Invoice, Payment
 from atomic_external_call.services import ChargeNotAppliedError, InvoiceNotPayableError, collect_payment
-from dojo.grading import check, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check
 from dojo.races import Meanwhile, another_worker, meanwhile, race
 from dojo.scenarios import reference, rolled_back, scenarios
 
@@ -636,18 +635,3 @@ def services_graded() -> ModuleType:
     graded = ModuleType("atomic_external_call.services (graded)")
     graded.collect_payment = collect_payment  # type: ignore[attr-defined]
     return graded
-
-
-@pytest.mark.contract(9)
-@pytest.mark.guard("DATA-2")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed"""
-    files = kata_by_slug()["atomic_external_call"].files
-    edited = unexpected_edits("atomic_external_call", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
-        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
-        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
-        "you changed; `uv run dojo reset atomic_external_call` restores the whole kata, after a backup).",
-    )

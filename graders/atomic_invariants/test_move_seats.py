@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from atomic_invariants.models import Organization, Subscription
 from atomic_invariants.services import NotEnoughSeatsError, SeatMoveError, move_seats
-from dojo.grading import check, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check
 from dojo.scenarios import reference, rolled_back, scenarios
 
 from .factories import OrganizationFactory, SubscriptionFactory
@@ -404,19 +403,4 @@ def test_any_history_of_moves_gives_the_references_seats(history: Moves, oracle:
         "subscription to itself or to another organization's is a SeatMoveError; more seats than the source "
         "has is a NotEnoughSeatsError), and put the reads, the checks and both writes in one transaction.atomic() "
         "block (DATA-1).",
-    )
-
-
-@pytest.mark.contract(6)
-@pytest.mark.guard("DATA-1")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed"""
-    files = kata_by_slug()["atomic_invariants"].files
-    edited = unexpected_edits("atomic_invariants", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
-        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
-        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
-        "you changed; `uv run dojo reset atomic_invariants` restores the whole kata, after a backup).",
     )

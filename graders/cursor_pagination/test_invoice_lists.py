@@ -22,8 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cursor_pagination.models import Invoice, Organization
-from dojo.grading import QueryLog, check, count_queries, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import QueryLog, check, count_queries
 from dojo.scenarios import reference, rolled_back, scenarios
 
 from .factories import InvoiceFactory, OrganizationFactory
@@ -715,19 +714,4 @@ def test_the_invoice_statuses_stay_one_plain_list(client: Client) -> None:
         "A small static enumeration (it changes with a deploy, not with data) is the rule's explicit "
         "opt-out: paginating it makes every client write a paging loop for four values. Leave it "
         "unpaginated, and say why in a comment.",
-    )
-
-
-@pytest.mark.contract(8)
-@pytest.mark.guard("API-4")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed"""
-    files = kata_by_slug()["cursor_pagination"].files
-    edited = unexpected_edits("cursor_pagination", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
-        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
-        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
-        "you changed; `uv run dojo reset cursor_pagination` restores the whole kata, after a backup).",
     )

@@ -18,8 +18,7 @@ from ninja.errors import ValidationError
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from dojo.grading import check, fails_once_when_saved, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check, fails_once_when_saved
 from dojo.scenarios import rolled_back, scenarios
 from error_envelope.models import ApiKey, Invoice
 
@@ -662,18 +661,3 @@ def test_every_error_of_every_route_answers_the_envelope_and_never_500(client: C
             bool(response.json()["details"]),
             f"{asked} answered 422 with no details: each invalid field is listed, by its path as the client sent it.",
         )
-
-
-@pytest.mark.contract(6)
-@pytest.mark.guard("API-3")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed"""
-    files = kata_by_slug()["error_envelope"].files
-    edited = unexpected_edits("error_envelope", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
-        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
-        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
-        "you changed; `uv run dojo reset error_envelope` restores the whole kata, after a backup).",
-    )

@@ -19,8 +19,7 @@ import stamina
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from dojo.grading import check, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check
 from dojo.scenarios import reference, scenarios
 from idempotent_retries.clients import PaymentProviderClient
 from idempotent_retries.http import ProviderError
@@ -365,23 +364,6 @@ def test_a_refused_charge_is_not_retried(status: int, provider: respx.MockRouter
         f"The provider answered {status} to a keyed charge. charge() sent it {route.call_count} times, then "
         f"{describe(outcome)}. A key makes a resend safe, not useful: a 4xx is the provider's answer to "
         "this request, and with the same key it gives the same answer again. Retry only transient failures.",
-    )
-
-
-@pytest.mark.contract(8)
-@pytest.mark.guard("ARCH-5")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed: the others are as shipped."""
-    files = kata_by_slug()["idempotent_retries"].files
-    edited = unexpected_edits("idempotent_retries", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
-        f"{', '.join(files)}. "
-        "The service already saves the attempt and derives its key: what to retry, and how long to wait,"
-        " belongs in the wrapper in http.py. "
-        f"Put the file back as shipped (`uv run dojo reset idempotent_retries` restores the "
-        "whole kata, after backing up your version) and make the fix where it belongs.",
     )
 
 

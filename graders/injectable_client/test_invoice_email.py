@@ -16,8 +16,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import check, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check
 from dojo.scenarios import reference, rolled_back, scenarios
 from injectable_client.models import Invoice
 from injectable_client.services import send_invoice_email
@@ -513,20 +512,4 @@ def test_the_button_asks_sends_and_answers_as_the_reference_does(client: Client,
         + "\nThe button must ask and send exactly as before (the same URLs, JSON and Idempotency-Key), "
         "treat only a 404 as 'not suppressed' and a 200 as 'suppressed', take any other answer of the "
         "provider as its failure (EmailProviderError, 502, the invoice unchanged), and record the message ID.",
-    )
-
-
-@pytest.mark.contract(7)
-@pytest.mark.guard("ARCH-4")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed: the others are as shipped."""
-    files = kata_by_slug()["injectable_client"].files
-    edited = unexpected_edits("injectable_client", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
-        f"{', '.join(files)}. "
-        "The models hold no HTTP: the provider's client belongs in clients.py. "
-        f"Put the file back as shipped (`uv run dojo reset injectable_client` restores the "
-        "whole kata, after backing up your version) and make the fix where it belongs.",
     )

@@ -13,8 +13,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import check, fails_once_when_saved, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check, fails_once_when_saved
 from dojo.scenarios import reference, rolled_back, scenarios
 from on_commit_events.models import BillingPeriod, Invoice, LedgerEntry
 from on_commit_events.services import (
@@ -392,19 +391,4 @@ def test_any_close_or_finalization_gives_the_references_rows_and_events(
         "Publish invoice.finalized with transaction.on_commit(), registered inside finalize_invoice()'s block: "
         "it then goes out once, after the outermost transaction commits, and never for writes that a block "
         "around them rolls back (DATA-5). What the functions return, write and raise must not change.",
-    )
-
-
-@pytest.mark.contract(6)
-@pytest.mark.guard("DATA-5")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed"""
-    files = kata_by_slug()["on_commit_events"].files
-    edited = unexpected_edits("on_commit_events", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
-        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
-        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
-        "you changed; `uv run dojo reset on_commit_events` restores the whole kata, after a backup).",
     )

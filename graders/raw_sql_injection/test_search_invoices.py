@@ -15,8 +15,7 @@ from django.db import DatabaseError, transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import check, count_queries, kata_dir, read_source, shown, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check, count_queries, kata_dir, read_source, shown
 from dojo.scenarios import reference, rolled_back, scenarios
 from raw_sql_injection.models import Customer, Invoice, Organization
 from raw_sql_injection.services import SEARCH_LIMIT, InvoiceHit, search_invoices
@@ -491,18 +490,4 @@ def test_no_sql_is_built_from_values() -> None:
         "SQL text built from it is one forgotten case away from an injection: quoting rules differ between "
         "databases and their settings. Let the ORM build the query, or keep the SQL text constant, with "
         "`%s` placeholders, and pass the values beside it: `cursor.execute(sql, [value, ...])`.",
-    )
-
-
-@pytest.mark.contract(6)
-@pytest.mark.guard("DJ-4")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only services.py was changed (a new helper module is fine): the models are as shipped."""
-    files = kata_by_slug()[SLUG].files
-    edited = unexpected_edits(SLUG, files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
-        f"{', '.join(files)}. Put the file back as shipped (`uv run dojo reset {SLUG}` restores the whole "
-        "kata, after backing up your version).",
     )

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from dojo import paths
 from dojo.fakes import FakeEmailClient
-from dojo.grading import check, fails_once_when_saved, kata_dir, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check, fails_once_when_saved, kata_dir
 from dojo.races import Interleave, another_worker, interleaved, race
 from dojo.scenarios import reference, rolled_back, scenarios
 from replayed_side_effects.models import Invoice, Payment
@@ -516,19 +515,4 @@ def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
         "must all be applied, and a delivery that failed must leave nothing behind and raise: make the payment "
         "itself single in the database (a unique constraint on its ID), written in the same transaction as "
         "the invoice, and send the receipt only when this event created the payment (DATA-3).",
-    )
-
-
-@pytest.mark.contract(9)
-@pytest.mark.guard("DATA-3")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed"""
-    files = kata_by_slug()[SLUG].files
-    edited = unexpected_edits(SLUG, files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
-        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are: "
-        "put the others back as shipped (`git diff` shows what you changed; "
-        f"`uv run dojo reset {SLUG}` restores the whole kata, after a backup).",
     )

@@ -13,8 +13,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import QueryLog, check, count_queries, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import QueryLog, check, count_queries
 from dojo.scenarios import reference, rolled_back, scenarios
 from schema_n_plus_one.api import MAX_PAGE_SIZE, PAGE_SIZE
 from schema_n_plus_one.models import Invoice, InvoiceLine, Organization
@@ -465,19 +464,4 @@ def test_lines_of_zero_quantity_or_price_are_still_counted(client: Client) -> No
         f"without a description) totalling {3 * 1_250 + 500} cents, and {only_free.number} one line of "
         "quantity 0. A line that adds nothing to the total is still a line of the invoice: do not filter "
         "the lines you load.",
-    )
-
-
-@pytest.mark.contract(6)
-@pytest.mark.guard("PERF-2")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only services.py and api.py were changed: the models are as shipped."""
-    files = kata_by_slug()[SLUG].files
-    edited = unexpected_edits(SLUG, files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
-        f"{' or '.join(files)}. (A default manager that always joins and prefetches, for example, hides the "
-        "N+1 from this endpoint and makes every other query of the model pay for it.) Put the file back "
-        f"as shipped (`uv run dojo reset {SLUG}` restores the whole kata, after backing up your version).",
     )

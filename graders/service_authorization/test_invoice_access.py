@@ -14,8 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import check, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check
 from dojo.scenarios import reference, rolled_back, scenarios
 from service_authorization.models import Invoice, Member, Organization
 from service_authorization.services import InvoiceNotFoundError, get_invoice
@@ -464,21 +463,4 @@ def test_who_sees_which_invoice_is_what_the_reference_decides(client: Client, po
         + "\nA member sees an invoice if and only if they belong to the invoice's organization (its customer's "
         "organization); to anyone else it does not exist (InvoiceNotFoundError, and 404 from every endpoint). "
         "Decide from the member's memberships and the invoice's organization, in get_invoice().",
-    )
-
-
-@pytest.mark.contract(7)
-@pytest.mark.guard("ARCH-6")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed: the others are as shipped."""
-    files = kata_by_slug()["service_authorization"].files
-    edited = unexpected_edits("service_authorization", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
-        f"{', '.join(files)}. "
-        "A default manager that filters by a member, for example, cannot know who asks, and hides the "
-        "check from every caller. "
-        f"Put the file back as shipped (`uv run dojo reset service_authorization` restores the "
-        "whole kata, after backing up your version) and make the fix where it belongs.",
     )

@@ -22,8 +22,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import check, read_source, shown, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check, read_source, shown
 from dojo.races import Interleave, interleaved, race
 from dojo.scenarios import reference, rolled_back, scenarios
 from thin_router import api, services
@@ -825,21 +824,4 @@ def test_plan_changes_answer_write_and_send_as_the_reference_does(
         "plan, no downgrade), the proration (price difference x the share of the period left, rounded to the "
         "cent; an invoice only above 0) and the one email, and the route must answer as it did (404 and 409 "
         "in the error shape).",
-    )
-
-
-@pytest.mark.contract(9)
-@pytest.mark.guard("ARCH-1")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed: the others are as shipped."""
-    files = kata_by_slug()["thin_router"].files
-    edited = unexpected_edits("thin_router", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped: the fix belongs in "
-        f"{', '.join(files)}. "
-        "The email client in clients.py is the seam the service is given; changing it (a client that "
-        "sends nothing, say) hides the email instead of moving it. "
-        f"Put the file back as shipped (`uv run dojo reset thin_router` restores the "
-        "whole kata, after backing up your version) and make the fix where it belongs.",
     )

@@ -14,8 +14,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import check, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check
 from dojo.scenarios import reference, rolled_back, scenarios
 from utc_datetimes.models import Invoice, Organization
 from utc_datetimes.services import invoices_due_today, issue_invoice
@@ -310,21 +309,6 @@ def test_the_service_returns_due_times_in_utc() -> None:
         + ". Services, storage and every computation speak UTC; only the presentation layer, here the "
         "API's response schema, converts to the user's time zone, because only it knows it shows a time "
         "to a person. Return the due time in UTC and convert it in `api.py`.",
-    )
-
-
-@pytest.mark.contract(7)
-@pytest.mark.guard("DJ-5")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed"""
-    files = kata_by_slug()["utc_datetimes"].files
-    edited = unexpected_edits("utc_datetimes", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
-        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
-        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
-        "you changed; `uv run dojo reset utc_datetimes` restores the whole kata, after a backup).",
     )
 
 

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from dojo import paths
 from dojo.fakes import FakeEmailClient
-from dojo.grading import check, kata_dir, unexpected_edits
-from dojo.manifest import kata_by_slug
+from dojo.grading import check, kata_dir
 from dojo.races import Interleave, another_worker, interleaved, race
 from dojo.scenarios import reference, rolled_back, scenarios
 from webhook_idempotency.models import Invoice, Payment
@@ -510,19 +509,4 @@ def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
         "often it comes again (hours or weeks later, after other events), and a delivery that failed must "
         "leave nothing behind and raise: keep the ID of every applied event in the database, with a unique "
         "constraint, written in the same transaction as the event's work (DATA-3).",
-    )
-
-
-@pytest.mark.contract(8)
-@pytest.mark.guard("DATA-3")
-def test_only_the_files_to_edit_were_changed() -> None:
-    """Only the files this kata asks you to edit were changed"""
-    files = kata_by_slug()["webhook_idempotency"].files
-    edited = unexpected_edits("webhook_idempotency", files)
-    check(
-        not edited,
-        f"You changed {', '.join(edited)}, which this kata asks you to leave as shipped (edit only "
-        f"{', '.join(files)}; a new module of your own is fine). The grader grades the files as they are, "
-        "and the lesson is in the files to edit: put the others back as shipped (`git diff` shows what "
-        "you changed; `uv run dojo reset webhook_idempotency` restores the whole kata, after a backup).",
     )

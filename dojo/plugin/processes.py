@@ -200,6 +200,9 @@ def _replay(session: pytest.Session, child: isolation.Child) -> int:
         kind = message.get("kind")
         if kind in ("report", "collect"):
             report = hook.pytest_report_from_serializable(config=config, data=message["data"])
+            if report is not None and isinstance(report.longrepr, list):
+                # a skip's (path, line, reason) came through JSON as a list: `-v` and `-rs` need the tuple
+                report.longrepr = tuple(report.longrepr)
             if isinstance(report, pytest.TestReport):
                 if report.when == "setup":
                     started += 1

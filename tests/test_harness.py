@@ -1,6 +1,7 @@
 """The grading harness, tested on broken, failing and passing kata trees."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -164,3 +165,21 @@ def test_an_unknown_kata_is_refused_with_the_closest_names() -> None:
     )
     assert completed.returncode == 4
     assert "There is no kata named 'n_plus_on'. Did you mean: n_plus_one" in completed.stderr
+
+
+def test_a_skipped_check_is_shown_with_its_reason_under_rs_and_v(tmp_path: Path) -> None:
+    """A skip replayed from the kata's process keeps the shape pytest's `-rs` and `-v` print."""
+    tree = solved_copy(tmp_path, "atomic_invariants")  # its PostgreSQL check skips on SQLite
+    env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    command = ["pytest", "katas/atomic_invariants", "--kata-root", str(tree), "-rs", "-v", "-p", "no:cacheprovider"]
+    completed = subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=paths.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "INTERNALERROR" not in completed.stdout + completed.stderr
+    assert "SKIPPED [1] graders/atomic_invariants/test_move_seats.py" in completed.stdout
+    assert "needs PostgreSQL" in completed.stdout

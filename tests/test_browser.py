@@ -447,6 +447,27 @@ def test_the_starter_fails_its_lesson_in_the_browser_the_solution_passes_and_a_r
     assert _files(page) == {"services.py": solution}
 
 
+def test_a_warning_fails_the_same_checks_in_the_browser_as_on_the_command_line(
+    runner_site: Path, visit: Visit, tmp_path: Path
+) -> None:
+    """The project's warnings are errors (pyproject.toml): in the page too, or a warning passes there only."""
+    solution = SOLUTION.read_text(encoding="utf-8")
+    docstring = '    """Every invoice an organization issued in a month, with its customer, line count and total."""\n'
+    warned = "import warnings\n" + solution.replace(
+        docstring, docstring + '    warnings.warn("totals are estimates", UserWarning, stacklevel=1)\n', 1
+    )
+    assert warned.count("warnings.warn(") == 1
+    tree = tmp_path / "katas"
+    shutil.copytree(paths.SOLUTIONS / "n_plus_one", tree / "n_plus_one", ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "n_plus_one" / "services.py").write_text(warned, encoding="utf-8")
+    graded = grade(["katas/n_plus_one"], kata_root=tree).katas["n_plus_one"]
+    failing = sum(test.outcome == "failed" for test in graded.tests)
+    assert failing >= 1
+    page = _open_panel(visit)
+    _type(page, "services.py", warned)
+    assert _check(page) == f"{failing} of {len(graded.tests)} checks fail."
+
+
 def test_an_endless_loop_in_the_browser_is_stopped_with_a_message(runner_site: Path, visit: Visit) -> None:
     visit.page.add_init_script("localStorage.setItem('dojo-try:limit-seconds', '5')")
     page = _open_panel(visit)

@@ -107,7 +107,8 @@ class NotInTheBrowser:
                 item.add_marker(pytest.mark.skip(reason=f"not in the browser: {reason}"))
 
 code = pytest.main([f"katas/{SLUG}", "-p", "dojo.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:faker",
-                    "--dojo-report", "/tmp/r.json", "-W", "ignore::pytest.PytestUnknownMarkWarning"],
+                    "--dojo-report", "/tmp/r.json", "-W", "error", "-W", "ignore::pytest.PytestUnknownMarkWarning",
+                    "-W", "ignore::pytest.PytestAssertRewriteWarning"],
                    plugins=[NotInTheBrowser(json.loads(SKIPS))])
 json.dumps({"code": int(code), "report": json.load(open("/tmp/r.json")) if os.path.exists("/tmp/r.json") else None})
 `;

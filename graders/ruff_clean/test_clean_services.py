@@ -10,16 +10,18 @@ use that file alone, so a `ruff.toml` or `pyproject.toml` the learner adds to th
 the project's `extend-exclude`.
 """
 
+import ast
 import dataclasses
 import json
 import re
 import subprocess
+import sys
 import tokenize
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 
 import pytest
 from hypothesis import given
@@ -27,7 +29,7 @@ from hypothesis import strategies as st
 from ruff.__main__ import find_ruff_bin
 
 from dojo import grading, paths
-from dojo.grading import check, shown
+from dojo.grading import check, count_queries, shown
 from dojo.scenarios import reference, rolled_back, scenarios
 from ruff_clean import services as learner_services
 from ruff_clean.models import Invoice
@@ -451,4 +453,128 @@ def test_overdue_invoices_are_unchanged_on_generated_data(
         f"overdue_invoices() lists {theirs}, where the module as it was lists {expected}, for {scenario}.\n"
         "Cleaning a module must not change what it computes (PY-3): the open invoices past due, oldest "
         "first, then by number. Compare your change of overdue_invoices() with the original.",
+    )
+
+
+@pytest.mark.guard("PY-3")
+@pytest.mark.contract(7)
+@pytest.mark.django_db
+@pytest.mark.timeout(60)  # generated examples: the default 10 s is for one scenario, not 10
+@scenarios(10)
+@given(customers=st.lists(st.integers(1, 4), min_size=1, max_size=5))
+def test_the_dunning_run_queries_no_more_than_before(reference_services: ModuleType, customers: list[int]) -> None:
+    """Every overdue invoice comes with its customer: the run's queries do not grow with the invoices."""
+    today = date(2026, 3, 10)
+    with rolled_back():
+        for overdue in customers:
+            InvoiceFactory.create_batch(overdue, customer=CustomerFactory(), due_on=today - timedelta(days=20))
+        queries = {}
+        for label, module in (("theirs", learner_services), ("expected", reference_services)):
+            with count_queries() as log:
+                for invoice in module.overdue_invoices(Invoice.objects.all(), today):
+                    module.reminder_for(invoice, today)
+            queries[label] = log
+    invoices = sum(customers)
+    check(
+        queries["theirs"].count <= queries["expected"].count,
+        f"Reminders for {invoices} overdue invoices of {len(customers)} customers take "
+        f"{queries['theirs'].count} queries, where the module as it was takes {queries['expected'].count}. "
+        f"{queries['theirs'].describe()}\n"
+        "Each reminder reads its invoice's customer (name and email): unless overdue_invoices() loads the "
+        "customers with the invoices, every reminder asks the database for its own, one query per invoice "
+        '(N+1, PERF-2). Keep `.select_related("customer")` in the query when you rewrap it.',
+    )
+
+
+#: folders that tools write next to the code (caches), not code of the learner's
+TOOL_FOLDERS = re.compile(r"^(__pycache__|\.\w+_cache|\.hypothesis)$")
+#: what compiled Python looks like on disk: code that runs and that no linter reads
+COMPILED = (".pyc", ".pyo", ".so", ".pyd", ".zip", ".egg", ".whl")
+
+
+def added_files() -> list[Path]:
+    """The files of the kata's folder that the kata as shipped does not have, tool caches left out."""
+    folder = grading.kata_dir("ruff_clean")
+    shipped = {path.relative_to(paths.SOLUTIONS / "ruff_clean") for path in (paths.SOLUTIONS / "ruff_clean").rglob("*")}
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and path.relative_to(folder) not in shipped
+        and not any(TOOL_FOLDERS.match(part) for part in path.relative_to(folder).parts[:-1])
+    )
+
+
+def holds_python(path: Path) -> bool:
+    """Whether a file that is not a .py file holds Python code: compiled code, or source with a def, class or import."""
+    if path.suffix in COMPILED:
+        return True
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return False
+    return any(
+        isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom) for node in ast.walk(tree)
+    )
+
+
+def code_that_runs(module: ModuleType, package: str, folder: Path) -> dict[tuple[str, str], str]:
+    """The functions of `package` (or of files in `folder`) that a dunning run of `module` calls.
+
+    Each as (its module, its qualified name) -> the file its code was compiled from.
+    """
+    ran: dict[tuple[str, str], str] = {}
+
+    def profile(frame: FrameType, event: str, _: object) -> None:
+        name = str(frame.f_globals.get("__name__", ""))
+        filename = frame.f_code.co_filename
+        if event == "call" and (name == package or name.startswith(f"{package}.") or filename.startswith(str(folder))):
+            ran.setdefault((name, frame.f_code.co_qualname), filename)
+
+    today = date(2026, 3, 10)
+    with rolled_back():
+        for days in (5, 20, 40):
+            InvoiceFactory(due_on=today - timedelta(days=days))
+        previous = sys.getprofile()
+        sys.setprofile(profile)
+        try:
+            module.parse_grace_days("5")
+            module.parse_grace_days("five")
+            for invoice in module.overdue_invoices(Invoice.objects.all(), today):
+                module.reminder_for(invoice, today, cc=["ap@acme.example"])
+        finally:
+            sys.setprofile(previous)
+    return ran
+
+
+@pytest.mark.guard("PY-3")
+@pytest.mark.contract(2, 6)
+@pytest.mark.django_db
+def test_the_code_that_runs_is_the_code_ruff_checks(reference_services: ModuleType) -> None:
+    folder = grading.kata_dir("ruff_clean")
+    linted = {str(path.resolve()) for path in python_files()}
+    # what the reference runs from code generated at run time (a dataclass's __init__): no file to lint there
+    generated = {
+        qualname
+        for (_, qualname), filename in code_that_runs(
+            reference_services, reference_services.__package__ or "", folder
+        ).items()
+        if not Path(filename).is_file()
+    }
+    unlinted = {
+        f"{name}.{qualname}": filename
+        for (name, qualname), filename in code_that_runs(learner_services, "ruff_clean", folder).items()
+        if str(Path(filename).resolve()) not in linted and qualname not in generated
+    }
+    hidden = [path for path in added_files() if path.suffix != ".py" and holds_python(path)]
+    check(
+        not unlinted and not hidden,
+        f"Code of the dunning module lives where ruff does not look, in {folder_shown()}:\n"
+        + "\n".join(f"  {name}() runs from {shown(Path(filename))}" for name, filename in sorted(unlinted.items()))
+        + ("\n" if unlinted and hidden else "")
+        + "\n".join(f"  {shown(path)} holds Python code but is not a .py file" for path in hidden)
+        + "\nRuff and CI check the .py files of the folder; code in a .txt file, in bytecode or in a string "
+        "that is loaded or executed at run time is never formatted or linted, and mypy sees only `Any`: its "
+        "findings are still in the code that runs, one loader away. Put the code back in services.py (or a "
+        "module of your own, a .py file) and fix what ruff then reports.",
     )

@@ -28,11 +28,18 @@ from graders.test_the_logic.mutants import MUTANTS
 
 ORIGINAL = "original"
 DISGUISED = "disguised"
-VARIANTS = [ORIGINAL, DISGUISED, *MUTANTS]
+#: `DOJO_MUTATION_VARIANTS` (comma-separated) runs only those variants, e.g. "original" for a run that only
+#: asks whether the tests run at all
+VARIANTS = [
+    name
+    for name in [ORIGINAL, DISGUISED, *MUTANTS]
+    if name in os.environ.get("DOJO_MUTATION_VARIANTS", name).split(",")
+]
 SERVICES = "test_the_logic.services"
 _VARIANT_ID = re.compile(r"-?variant=[a-z0-9_]+-?")
 _outcomes: dict[tuple[str, str], dict[str, Any]] = {}
 _collection_errors: list[str] = []
+_collection_skips: list[str] = []
 
 
 @pytest.fixture(autouse=True, params=VARIANTS, ids=[f"variant={name}" for name in VARIANTS])
@@ -100,12 +107,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
         _collection_errors.append(str(report.longrepr)[-1500:])
+    elif report.skipped:  # a whole module skipped while it was collected: `pytest.skip(allow_module_level=True)`
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+        _collection_skips.append(f"{report.nodeid}: {str(reason).removeprefix('Skipped: ')}"[-500:])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     document = {
         "collected": session.testscollected,
         "collection_errors": _collection_errors,
+        "collection_skips": _collection_skips,
         "tests": list(_outcomes.values()),
     }
     Path(os.environ["DOJO_MUTATION_REPORT"]).write_text(json.dumps(document, indent=2), encoding="utf-8")

@@ -54,6 +54,7 @@ class LearnerRun:
 
     outcomes: tuple[Outcome, ...] = ()
     collection_errors: tuple[str, ...] = ()
+    collection_skips: tuple[str, ...] = ()  # modules skipped as a whole while pytest collected them
     failure: str = ""  # the pytest process could not run or report at all
     missing: bool = False  # there is no test file at the mirrored path
 
@@ -76,22 +77,45 @@ class LearnerRun:
         )
 
 
-@pytest.fixture(scope="module")
-def learner_run(tmp_path_factory: pytest.TempPathFactory) -> LearnerRun:
+#: what a CI runner sets in the environment of the jobs it runs (GitHub Actions, GitLab CI and the others)
+CI_ENVIRONMENT = {
+    "CI": "true",
+    "CONTINUOUS_INTEGRATION": "true",
+    "GITHUB_ACTIONS": "true",
+    "GITLAB_CI": "true",
+    "BUILDKITE": "true",
+    "CIRCLECI": "true",
+    "TRAVIS": "true",
+    "TF_BUILD": "True",
+    "JENKINS_URL": "https://jenkins.example.test/",
+    "BUILD_NUMBER": "412",
+    "BITBUCKET_BUILD_NUMBER": "412",
+    "TEAMCITY_VERSION": "2025.03",
+    "CODEBUILD_BUILD_ID": "dunning:412",
+}
+
+
+def run_learner_tests(scratch: Path, *, on_ci: bool, variants: tuple[str, ...] = ()) -> LearnerRun:
+    """The learner's tests in a fresh pytest process, on a developer's machine or on a CI runner.
+
+    `variants` limits the run to those variants of prorate() (all of them when empty).
+    """
     test_file = kata_dir() / MIRRORED
     if not test_file.is_file():
         return LearnerRun(missing=True)
-    scratch = tmp_path_factory.mktemp("learner-tests")
     report = scratch / "report.json"
     (scratch / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     kata_root = kata_dir().parent.resolve()
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in CI_ENVIRONMENT},
+        **(CI_ENVIRONMENT if on_ci else {}),
         "DOJO_MUTATION_REPORT": str(report),
         "PYTHONPATH": os.pathsep.join([str(kata_root), str(paths.REPO)]),
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # plain pytest: no Django, no project plugins
         "PYTHONDONTWRITEBYTECODE": "1",  # leave no __pycache__ in the learner's folder
     }
+    if variants:
+        env["DOJO_MUTATION_VARIANTS"] = ",".join(variants)
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     command = [
@@ -109,7 +133,23 @@ def learner_run(tmp_path_factory: pytest.TempPathFactory) -> LearnerRun:
         return LearnerRun(failure=(completed.stdout + completed.stderr)[-2000:])
     document = json.loads(report.read_text(encoding="utf-8"))
     outcomes = tuple(Outcome(**entry) for entry in document["tests"])
-    return LearnerRun(outcomes=outcomes, collection_errors=tuple(document["collection_errors"]))
+    return LearnerRun(
+        outcomes=outcomes,
+        collection_errors=tuple(document["collection_errors"]),
+        collection_skips=tuple(document["collection_skips"]),
+    )
+
+
+@pytest.fixture(scope="module")
+def learner_run(tmp_path_factory: pytest.TempPathFactory) -> LearnerRun:
+    """Every test against the real prorate() and each variant, as on a developer's machine (no CI variables)."""
+    return run_learner_tests(tmp_path_factory.mktemp("learner-tests"), on_ci=False)
+
+
+@pytest.fixture(scope="module")
+def learner_run_on_ci(tmp_path_factory: pytest.TempPathFactory) -> LearnerRun:
+    """Every test against the real prorate() alone, with the environment a CI runner gives its jobs."""
+    return run_learner_tests(tmp_path_factory.mktemp("learner-tests-ci"), on_ci=True, variants=("original",))
 
 
 def require_a_run(run: LearnerRun) -> None:
@@ -252,8 +292,8 @@ def test_the_tests_mirror_the_source_file() -> None:
 
 @pytest.mark.contract(2)
 @pytest.mark.lesson("TEST-1")
-@pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
-def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
+@pytest.mark.timeout(2 * RUN_SECONDS)  # includes two runs of the learner's tests: on a laptop, on a CI runner
+def test_no_test_is_skipped(learner_run: LearnerRun, learner_run_on_ci: LearnerRun) -> None:
     path = kata_dir() / MIRRORED
     found: list[str] = []
     if path.is_file():
@@ -277,14 +317,30 @@ def test_no_test_is_skipped(learner_run: LearnerRun) -> None:
             if named and isinstance(node, ast.expr):
                 found.append(f"  line {node.lineno}: {lines[node.lineno - 1].strip()}")
     found = sorted(set(found), key=lambda line: int(line.split(":")[0].split()[-1]))
-    skipped = [o for o in learner_run.on_original.values() if o.outcome == "skipped"]
-    found += [f"  {o.test} was skipped when it ran: {o.message}" for o in skipped]
+    on_ci = " on a CI runner (CI=true, GITHUB_ACTIONS=true, ...)"
+    for run, where in ((learner_run, ""), (learner_run_on_ci, on_ci)):
+        skipped = [o for o in run.on_original.values() if o.outcome == "skipped"]
+        found += [f"  {o.test} was skipped when it ran{where}: {o.message}" for o in skipped]
+        found += [f"  the whole module was skipped when it ran{where}: {reason}" for reason in run.collection_skips]
+    if not learner_run_on_ci.failure and not learner_run_on_ci.collection_errors:
+        found += [
+            f"  {name} did not run at all{on_ci}"
+            for name, o in sorted(learner_run.on_original.items())
+            if o.outcome == "passed" and name not in learner_run_on_ci.on_original
+        ]
+    ci_note = (
+        " A test that runs only on some machines is a skipped test on the others: the tests run the same on a "
+        "laptop and on CI, whatever the environment says."
+        if any(on_ci in line for line in found)
+        else ""
+    )
     check(
         not found,
         f"Tests in {shown(path)} are skipped:\n" + "\n".join(found) + "\n"
         "A skipped test checks nothing, and CI stays green while the bug it was written for ships: "
         "that is how the time-zone bug of this kata got out. Remove the skip (skip, skipif, xfail all "
-        "count). If the test then fails, find out which one is wrong, the test or the code, and fix that.",
+        "count)." + ci_note + " If the test then fails, find out which one is wrong, the test or the code, "
+        "and fix that.",
     )
 
 

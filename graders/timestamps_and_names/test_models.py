@@ -1,6 +1,7 @@
 """Grader of `timestamps_and_names`: singular model names, working timestamps, and migrations to match."""
 
 import ast
+import importlib
 import io
 import json
 import subprocess
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -122,6 +124,46 @@ def test_model_names_are_singular() -> None:
         + ", ".join(f"{name} to {PLURALS[name]}" for name in plural)
         + " (Django makes the plural for the admin itself), use the new names in services.py, and "
         "rename the models in a migration too.",
+    )
+
+
+def kata_modules() -> list[ModuleType]:
+    """The kata's package and its modules as the grader imported them (models and services among them)."""
+    importlib.import_module(f"{SLUG}.models")
+    return [
+        module
+        for name, module in sorted(sys.modules.items())
+        if (name == SLUG or name.startswith(f"{SLUG}.")) and ".migrations" not in name and module is not None
+    ]
+
+
+@pytest.mark.contract(1)
+@pytest.mark.guard("DJ-2")
+def test_no_model_is_left_under_an_old_name() -> None:
+    models_module = sys.modules[f"{SLUG}.models"]
+    # in models.py, a model class under any name but its own; in every module of the kata, an old name
+    aliases = {
+        f"{SLUG}.models.{name}": value
+        for name, value in vars(models_module).items()
+        if isinstance(value, type) and issubclass(value, models.Model) and name != value.__name__
+    }
+    for module in kata_modules():
+        for plural in PLURALS:
+            value = getattr(module, plural, None)  # a module `__getattr__` answers here too
+            if value is not None and getattr(value, "__name__", None) != plural:
+                aliases[f"{module.__name__}.{plural}"] = value
+    listed = [
+        f"{name} is {value.__name__ if isinstance(value, type) else repr(value)}"
+        for name, value in sorted(aliases.items())
+    ]
+    check(
+        not listed,
+        "The old names are still there, under the new models:\n"
+        + "\n".join(f"- {line}" for line in listed)
+        + '\nAn alias kept "for the callers that still import it" keeps the old name alive: every caller '
+        "goes on importing it, new code copies it, and the rename never finishes. A model has one name, its "
+        "own. Remove the aliases (however they are made: an assignment, `globals()`, a module `__getattr__`) "
+        "and change each caller to import Organization and Invoice.",
     )
 
 

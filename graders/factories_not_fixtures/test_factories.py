@@ -152,6 +152,55 @@ def test_create_batch_gives_unique_values() -> None:
     )
 
 
+#: a test's realistic needs beyond the README's 50: one long invoice (a few hundred lines), and several
+#: batches in a row on the same parent (a test that adds lines in steps)
+LONG_BATCH = 300
+BATCHES_IN_A_ROW = (30, 30, 30)
+
+
+@pytest.mark.contract(4)
+@pytest.mark.lesson("TEST-4")
+@pytest.mark.django_db
+def test_unique_values_hold_for_long_and_repeated_batches_on_one_parent() -> None:
+    """A few hundred rows on one parent, and several batches in a row on it, respect every unique constraint"""
+    failures: dict[str, str] = {}
+    for model in GRAPH:
+        model_factory = factory_for(model)
+        parent = parent_field(model)
+        for sizes in ((LONG_BATCH,), BATCHES_IN_A_ROW):
+            made: list[object] = []
+            overrides: dict[str, object] = {}
+            shared = ""
+            if parent is not None:
+                overrides[parent.name] = factory_for(parent.related_model)()
+                shared = f", {parent.name}=one_{parent.name}"
+            calls = " then ".join(f"{model_factory.__name__}.create_batch({size}{shared})" for size in sizes)
+
+            def make(
+                sizes: tuple[int, ...] = sizes,
+                overrides: dict[str, object] = overrides,
+                made: list[object] = made,
+                model_factory: Any = model_factory,  # Any: the learner's factory class
+            ) -> None:
+                for size in sizes:
+                    made.extend(model_factory.create_batch(size, **overrides))
+
+            error = attempt(make)
+            if error is not None:
+                failures[calls] = f"{type(error).__name__}: {error}"
+            elif len({getattr(row, "pk", id(row)) for row in made}) != sum(sizes):
+                failures[calls] = f"gave {len({getattr(row, 'pk', id(row)) for row in made})} distinct rows"
+    check(
+        not failures,
+        "A test that needs more rows than the README's 50, on one parent, breaks a unique constraint:\n"
+        + "\n".join(f"  {calls}: {problem}" for calls, problem in failures.items())
+        + "\nAn invoice with a few hundred lines, or lines added in several batches, is an ordinary test. A "
+        "sequence wrapped at a small number (`n % 50 + 1`) starts again at 1 and repeats a value the unique "
+        "constraint forbids: the 50 is an example, not a limit. Let a sequence run as far as the field allows "
+        "(a PositiveSmallIntegerField position: `factory.Sequence(lambda n: n % 32_767 + 1)`).",
+    )
+
+
 @pytest.mark.contract(5)
 @pytest.mark.lesson("TEST-3")
 def test_build_touches_no_database() -> None:

@@ -217,6 +217,11 @@ def test_a_stub_from_a_fixture_is_all_a_service_test_needs(
     assert invoice.email_status == Invoice.EmailStatus.SUPPRESSED
 
 
+#: answers to a suppression lookup that are neither 404 (not suppressed) nor 200 (suppressed): one or more
+#: of every class, the provider's failures and the answers that only look like success
+NOT_A_LOOKUP_ANSWER = (100, 201, 202, 204, 301, 302, 304, 307, 308, 400, 401, 403, 410, 429, 500, 502, 503)
+
+
 @pytest.mark.contract(3, 4)
 @pytest.mark.lesson("ARCH-4")
 def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRouter) -> None:
@@ -264,19 +269,26 @@ def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRout
     provider_error = clients.EmailProviderError
     with pytest.raises(provider_error):
         real.send(to="nobody", subject="s", text="t", idempotency_key="key-2")
-    email_provider.get("/v1/suppressions/flaky@acme.test").respond(503)
-    try:
-        flaky: object = real.is_suppressed("flaky@acme.test")
-    except provider_error:
-        flaky = None
-    except Exception as error:  # reported to the learner
-        flaky = error
+    guessed: dict[int, object] = {}
+    for status in NOT_A_LOOKUP_ANSWER:
+        email_provider.get(f"/v1/suppressions/status-{status}@acme.test").respond(status)
+        try:
+            guessed[status] = real.is_suppressed(f"status-{status}@acme.test")
+        except provider_error:
+            continue
+        except Exception as error:  # reported to the learner
+            guessed[status] = error
     check(
-        flaky is None,
-        f"The provider answered 503 to GET /v1/suppressions/<address>, and is_suppressed() "
-        f"{'raised ' + repr(flaky) if isinstance(flaky, Exception) else 'returned ' + repr(flaky)}. Only a 404 "
-        "means 'not suppressed' and a 200 'suppressed'; any other answer is the provider failing, and the "
-        "client raises EmailProviderError so that the button answers 502 instead of guessing.",
+        not guessed,
+        "The provider answered GET /v1/suppressions/<address> with a status that is neither 404 nor 200, and "
+        + "; ".join(
+            f"to {status} is_suppressed() {'raised' if isinstance(what, Exception) else 'returned'} {what!r}"
+            for status, what in guessed.items()
+        )
+        + ". Only a 404 means 'not suppressed' and a 200 'suppressed'. Any other answer, a 5xx or a 4xx, but "
+        "also a 204 or a 301 (the provider moved the endpoint), is no answer to the question: read as "
+        "'suppressed', every invoice is marked and never emailed, and nobody sees an error. Raise "
+        "EmailProviderError for anything but 404 and 200, so that the button answers 502 instead of guessing.",
     )
     email_provider.get("/v1/suppressions/slow@acme.test").mock(side_effect=httpx.ReadTimeout)
     email_provider.post("/v1/emails").mock(side_effect=httpx.ConnectError)
@@ -320,6 +332,47 @@ def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRout
         f"is_suppressed() asked the provider about {looked_up} for the addresses {odd}. The address is one "
         "segment of the path: unescaped, a '#' starts a fragment, a '?' a query and a '/' another segment, "
         "and the provider is asked about someone else. Escape it (urllib.parse.quote(address, safe='@')).",
+    )
+
+
+@pytest.mark.contract(4)
+@pytest.mark.lesson("ARCH-4")
+def test_the_default_client_is_built_once_and_shared(
+    monkeypatch: pytest.MonkeyPatch, email_provider: respx.MockRouter
+) -> None:
+    """Clicks that each call default_email_client() share one real client: no connection pool per click."""
+    built: list[httpx.Client] = []
+    build = httpx.Client.__init__
+
+    def record(client: httpx.Client, *args: Any, **kwargs: Any) -> None:
+        built.append(client)
+        build(client, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "__init__", record)
+    package = importlib.import_module("injectable_client")
+    # imported anew, so that the factory starts as in a new process; the loaded one comes back after the test
+    monkeypatch.delitem(sys.modules, "injectable_client.clients")
+    monkeypatch.setattr(package, "clients", package.clients)
+    clients = importlib.import_module("injectable_client.clients")
+    factory = getattr(clients, "default_email_client", None)
+    check(
+        callable(factory),
+        "clients.py has no default_email_client(): the function that builds the real email client "
+        "(an HttpEmailClient holding the provider's httpx client) for the router to pass to the service.",
+    )
+    email_provider.get(url__startswith=f"{PROVIDER}/v1/suppressions/").respond(404)
+    clicks = 3
+    for _ in range(clicks):
+        emails: Any = factory()  # Any: the learner's class, checked by its behaviour
+        emails.is_suppressed("ap@acme.test")
+    open_pools = [client for client in built if not client.is_closed]
+    check(
+        len(open_pools) <= 1,
+        f"{clicks} clicks of the button, each calling default_email_client() and asking the provider once, "
+        f"left {len(open_pools)} httpx clients open: each call built a new real client with a connection pool "
+        "of its own, and nobody closes it. No connection is reused (every click pays a new TLS handshake) and "
+        "the sockets leak until the process ends. Build the real client once, on first use, and hand the "
+        "same one to every caller: decorate default_email_client() with functools.cache.",
     )
 
 
@@ -395,7 +448,9 @@ def provider_days(draw: st.DrawFn) -> dict[str, Any]:
             )
         ),
         "cents": draw(st.sampled_from([0, 1, 12_345, 99_999_999])),
-        "lookup": draw(st.sampled_from([404, 404, 200, 200, 400, 401, 403, 429, 500, 502, 503, *NO_ANSWER])),
+        "lookup": draw(
+            st.sampled_from([404, 404, 200, 200, 204, 301, 304, 400, 401, 403, 429, 500, 502, 503, *NO_ANSWER])
+        ),
         "send": draw(st.sampled_from([200, 200, 201, 202, 400, 404, 409, 422, 429, 500, 503, *NO_ANSWER])),
         "message_id": draw(st.sampled_from(["em_123", "0", "a" * 64]) | st.integers(0, 10**9)),
     }

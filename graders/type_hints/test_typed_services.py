@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo import grading, paths
@@ -338,6 +338,10 @@ def test_open_balance_sums_what_the_open_invoices_owe() -> None:
 # ---- the same, over generated data, against the reference ---------------------------------------------------
 
 RATES = st.decimals(min_value=0, max_value=100, places=2, allow_nan=False, allow_infinity=False)
+#: a rate as the provider's JSON can hold it: a string, an integer, or a number with a fraction, which
+#: json.loads() decodes as a float (8.1 becomes the binary float nearest to 8.1), or a Decimal for a caller
+#: that decodes with parse_float=Decimal
+PAYLOAD_RATES = st.one_of(RATES.map(str), st.integers(0, 30), RATES.map(float), RATES)
 COUNTRIES = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
 
 
@@ -362,7 +366,9 @@ def same(call: str, theirs: object, expected: object) -> None:
         theirs == expected,
         f"{call} gives {theirs!r}, where the module as it was gives {expected!r}.\n"
         "Typing a module must not change what it computes: an annotation is not a conversion, and a "
-        "value converted to fit a type (a rate through float, cents through Decimal) is another value.",
+        "value converted to fit a type (a rate through float, cents through Decimal) is another value. So is "
+        "a float from the JSON handed to Decimal() as it is: Decimal(8.1) is the float's binary value, "
+        "8.0999…, and Decimal(str(8.1)) the rate as written, 8.1.",
     )
 
 
@@ -373,8 +379,9 @@ def same(call: str, theirs: object, expected: object) -> None:
 @given(
     net_cents=st.integers(0, 10**12),
     rate=RATES,
-    table=st.lists(st.tuples(COUNTRIES, st.one_of(RATES.map(str), st.integers(0, 30), RATES)), max_size=4),
+    table=st.lists(st.tuples(COUNTRIES, PAYLOAD_RATES), max_size=4),
 )
+@example(net_cents=500, rate=Decimal("8.1"), table=[("CH", json.loads("8.1"))])
 def test_what_the_functions_compute_is_unchanged(
     reference_services: ModuleType, net_cents: int, rate: Decimal, table: list[tuple[str, object]]
 ) -> None:

@@ -336,6 +336,9 @@ MOMENTS = st.datetimes(
     timezones=st.just(UTC),
 )
 EDGES = [timedelta(0), timedelta(microseconds=-1), timedelta(microseconds=1), timedelta(hours=12), timedelta(hours=-1)]
+#: the zone the caller had made current before the call (a middleware activates the signed-in user's),
+#: or none; none of them is a server's TIME_ZONE, so that a service that resets the zone is seen
+CALLER_ZONES = [None, "Asia/Tokyo", "America/Sao_Paulo"]
 
 
 @pytest.fixture(scope="module")
@@ -351,6 +354,7 @@ def reference_services() -> ModuleType:
     now=MOMENTS,
     user_zone=st.sampled_from(USER_ZONES),
     server_zone=st.sampled_from(SERVER_ZONES),
+    caller_zone=st.sampled_from(CALLER_ZONES),
     due=st.lists(
         st.tuples(st.integers(-1, 1), st.sampled_from(EDGES), st.sampled_from(list(Invoice.Status))),
         min_size=1,
@@ -362,6 +366,7 @@ def test_issuing_and_due_today_agree_with_the_reference_on_generated_scenarios(
     now: datetime,
     user_zone: str,
     server_zone: str,
+    caller_zone: str | None,
     due: list[tuple[int, timedelta, str]],
 ) -> None:
     zone = ZoneInfo(user_zone)
@@ -372,7 +377,10 @@ def test_issuing_and_due_today_agree_with_the_reference_on_generated_scenarios(
         for days, edge, status in due:
             midnight = datetime.combine(today + timedelta(days=days), datetime.min.time(), tzinfo=zone)
             invoices.append(InvoiceFactory(organization=organization, due_at=midnight + edge, status=status))
-        with now_is(now, server_time_zone=server_zone):
+        with (
+            now_is(now, server_time_zone=server_zone),
+            timezone.override(ZoneInfo(caller_zone) if caller_zone else None),
+        ):
             issued = issue_invoice(organization.pk, number="INV-NEW", customer_name="Acme", amount_due_cents=1)
             stored = Invoice.objects.get(pk=issued.pk)
             theirs = [(row.number, row.due_at) for row in invoices_due_today(organization.pk, zone)]
@@ -380,9 +388,10 @@ def test_issuing_and_due_today_agree_with_the_reference_on_generated_scenarios(
                 (row.number, row.due_at) for row in reference_services.invoices_due_today(organization.pk, zone)
             ]
             active = timezone.get_current_timezone_name()
+    caller = f"; the caller had activated {caller_zone}" if caller_zone else ""
     scenario = (
         f"at {now.isoformat()} ({shown(now, zone)} for a user in {user_zone}; the server's TIME_ZONE is "
-        f"{server_zone}), with invoices due at "
+        f"{server_zone}{caller}), with invoices due at "
         + ", ".join(f"{shown(invoice.due_at, zone)} {user_zone} ({invoice.status})" for invoice in invoices)
     )
     check(
@@ -400,10 +409,21 @@ def test_issuing_and_due_today_agree_with_the_reference_on_generated_scenarios(
         "Take today in the user's zone, bound it by the user's two midnights built in that zone, and return "
         "the due times as stored.",
     )
-    check(
-        active == server_zone,
-        f"After the service ran, Django's current time zone is {active}, not the server's {server_zone}: the "
-        "service activated the user's zone (`timezone.activate`) and left it so for every request this "
-        "worker serves next. Pass the zone to the call that needs it (`timezone.localdate(timezone=zone)`, "
-        "`datetime.combine(..., tzinfo=zone)`) or use `with timezone.override(zone):`.",
-    )
+    if caller_zone is None:
+        check(
+            active == server_zone,
+            f"After the service ran, Django's current time zone is {active}, not the server's {server_zone}: the "
+            "service activated the user's zone (`timezone.activate`) and left it so for every request this "
+            "worker serves next. Pass the zone to the call that needs it (`timezone.localdate(timezone=zone)`, "
+            "`datetime.combine(..., tzinfo=zone)`) or use `with timezone.override(zone):`.",
+        )
+    else:
+        check(
+            active == caller_zone,
+            f"{scenario}: after the service ran, Django's current time zone is {active}, not the {caller_zone} "
+            "its caller had activated. The rest of that request (its templates, its forms, its log lines) now "
+            "runs on another clock: `timezone.deactivate()` does not restore the caller's zone, it drops it for "
+            "TIME_ZONE. Leave the current zone alone: pass the zone to the call that needs it "
+            "(`timezone.localdate(timezone=zone)`, `datetime.combine(..., tzinfo=zone)`), or use "
+            "`with timezone.override(zone):`, which puts back the zone it found.",
+        )

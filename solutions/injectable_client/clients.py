@@ -49,11 +49,12 @@ class HttpEmailClient:
             response = self._http.get(f"/v1/suppressions/{quote(address, safe='@')}")
         except httpx.RequestError as error:  # no answer at all (a timeout, a refused connection): a failure too
             raise EmailProviderError(f"suppression lookup failed: {type(error).__name__}") from error
-        if response.status_code == 404:
+        if response.status_code == httpx.codes.NOT_FOUND:
             return False
-        if response.is_error:
-            raise EmailProviderError(f"suppression lookup answered {response.status_code}")
-        return True
+        if response.status_code == httpx.codes.OK:
+            return True
+        # a redirect (the endpoint moved), a 204, any error: not an answer to the lookup
+        raise EmailProviderError(f"suppression lookup answered {response.status_code}")
 
     def send(self, *, to: str, subject: str, text: str, idempotency_key: str) -> str:
         try:

@@ -220,6 +220,14 @@ def test_a_stub_from_a_fixture_is_all_a_service_test_needs(
 #: answers to a suppression lookup that are neither 404 (not suppressed) nor 200 (suppressed): one or more
 #: of every class, the provider's failures and the answers that only look like success
 NOT_A_LOOKUP_ANSWER = (100, 201, 202, 204, 301, 302, 304, 307, 308, 400, 401, 403, 410, 429, 500, 502, 503)
+#: answers to a send that send no email: redirects, and successes that carry no message ID
+NOT_A_SEND_ANSWER = {
+    "301 Moved Permanently": httpx.Response(301, headers={"Location": "https://mail.example/v2/emails"}),
+    "307 Temporary Redirect": httpx.Response(307, headers={"Location": "https://mail.example/v2/emails"}),
+    "204 No Content": httpx.Response(204),
+    "200 with an HTML page": httpx.Response(200, text="<html>maintenance</html>"),
+    "200 without an id": httpx.Response(200, json={"status": "queued"}),
+}
 
 
 @pytest.mark.contract(3, 4)
@@ -289,6 +297,27 @@ def test_the_real_client_speaks_the_providers_api(email_provider: respx.MockRout
         "also a 204 or a 301 (the provider moved the endpoint), is no answer to the question: read as "
         "'suppressed', every invoice is marked and never emailed, and nobody sees an error. Raise "
         "EmailProviderError for anything but 404 and 200, so that the button answers 502 instead of guessing.",
+    )
+    not_sent: dict[str, object] = {}
+    for answer, response in NOT_A_SEND_ANSWER.items():
+        email_provider.post("/v1/emails").mock(return_value=response)
+        try:
+            not_sent[answer] = real.send(to="ap@acme.test", subject="s", text="t", idempotency_key=f"key-{answer}")
+        except provider_error:
+            continue
+        except Exception as error:  # reported to the learner
+            not_sent[answer] = error
+    check(
+        not not_sent,
+        "The provider answered POST /v1/emails without sending the email, and "
+        + "; ".join(
+            f"to {answer} send() {'raised' if isinstance(what, Exception) else 'returned'} {what!r}"
+            for answer, what in not_sent.items()
+        )
+        + ". Only a 2xx answer whose JSON holds the message ID is a send: a redirect (the provider moved "
+        "the endpoint) or an answer without an ID is no email sent, and an exception other than "
+        "EmailProviderError makes the button answer 500. Raise EmailProviderError for those too, so "
+        "that the button answers 502 and the invoice is not marked as emailed.",
     )
     email_provider.get("/v1/suppressions/slow@acme.test").mock(side_effect=httpx.ReadTimeout)
     email_provider.post("/v1/emails").mock(side_effect=httpx.ConnectError)
@@ -451,7 +480,7 @@ def provider_days(draw: st.DrawFn) -> dict[str, Any]:
         "lookup": draw(
             st.sampled_from([404, 404, 200, 200, 204, 301, 304, 400, 401, 403, 429, 500, 502, 503, *NO_ANSWER])
         ),
-        "send": draw(st.sampled_from([200, 200, 201, 202, 400, 404, 409, 422, 429, 500, 503, *NO_ANSWER])),
+        "send": draw(st.sampled_from([200, 200, 201, 202, 204, 301, 400, 404, 409, 422, 429, 500, 503, *NO_ANSWER])),
         "message_id": draw(st.sampled_from(["em_123", "0", "a" * 64]) | st.integers(0, 10**9)),
     }
 
@@ -474,7 +503,8 @@ def provider_answering(router: respx.MockRouter, day: dict[str, Any]) -> None:
     if day["send"] in NO_ANSWER:
         send.mock(side_effect=NO_ANSWER[day["send"]])
     else:
-        send.respond(day["send"], json={"id": day["message_id"]} if day["send"] < 300 else {"message": "refused"})
+        answer: dict[str, object] = {"message": "refused"} if day["send"] >= 300 else {"id": day["message_id"]}
+        send.respond(day["send"], json={} if day["send"] == 204 else answer)  # a 204 carries no message ID
 
 
 def url_as_sent(url: httpx.URL) -> str:

@@ -65,9 +65,12 @@ class HttpEmailClient:
             )
         except httpx.RequestError as error:
             raise EmailProviderError(f"sending failed: {type(error).__name__}") from error
-        if response.is_error:
+        if not response.is_success:  # a redirect is no send either: only a 2xx answer carries the message ID
             raise EmailProviderError(f"sending answered {response.status_code}")
-        return str(response.json()["id"])
+        try:
+            return str(response.json()["id"])
+        except (ValueError, KeyError, TypeError) as error:  # no JSON, or JSON without an ID: not a send we can record
+            raise EmailProviderError(f"sending answered {response.status_code} without a message ID") from error
 
 
 @cache

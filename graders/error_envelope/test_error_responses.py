@@ -1,6 +1,7 @@
 """Grader of `error_envelope`: every error answers one documented JSON envelope, and a 500 reveals nothing."""
 
 import json
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -84,9 +85,9 @@ def check_envelope(response: HttpResponse, *, request: str, status: int, code: s
     return body
 
 
-def database_fails_when_an_invoice_is_saved() -> AbstractContextManager[None]:
-    """The database connection drops while the invoice is written, once."""
-    return fails_once_when_saved(Invoice, OperationalError(INTERNAL_ERROR))
+def database_fails_when_an_invoice_is_saved(error: Exception | None = None) -> AbstractContextManager[None]:
+    """The database connection drops while the invoice is written, once (or `error` is raised there)."""
+    return fails_once_when_saved(Invoice, error if error is not None else OperationalError(INTERNAL_ERROR))
 
 
 # --- what the API does when nothing goes wrong: unchanged ---
@@ -246,6 +247,13 @@ def test_a_missing_or_unknown_api_key_answers_401_in_the_envelope(client: Client
         status=401,
         code="not_authenticated",
     )
+    # PostgreSQL cannot compare a text column with a NUL: the driver raises ValueError before the query runs
+    check_envelope(
+        client.get(url, headers={"X-API-Key": "key_live_\x00unknown"}),
+        request=f"GET {url} with an API key that holds a NUL character (refuse it before it reaches the database)",
+        status=401,
+        code="not_authenticated",
+    )
 
 
 @pytest.mark.contract(1, 2)
@@ -321,8 +329,9 @@ def test_voiding_a_paid_invoice_answers_409_in_the_envelope(client: Client) -> N
         ("query", "GET", "/api/v1/reports/revenue?year=2026&month=13&currency=EUR", None, "month"),
         ("body", "POST", "/api/v1/invoices", {**NEW_INVOICE, "total_cents": 0}, "total_cents"),
         ("body", "POST", "/api/v1/invoices", {**NEW_INVOICE, "total_cents": 2**31}, "total_cents"),
+        ("body", "POST", "/api/v1/invoices", {**NEW_INVOICE, "customer_email": "ap\x00@acme.test"}, "customer_email"),
     ],
-    ids=["body", "path", "query", "total_zero", "total_too_large"],
+    ids=["body", "path", "query", "total_zero", "total_too_large", "email_with_nul"],
 )
 def test_invalid_input_answers_422_in_the_envelope(
     client: Client, where: str, method: str, url: str, data: dict[str, object] | None, field: str
@@ -477,40 +486,64 @@ def test_a_lookup_that_finds_nothing_answers_404_in_the_envelope(
     )
 
 
+#: what goes wrong inside, whatever its class: a database that drops, and bugs of our own (a conversion, a
+#: driver's ValueError, a call with a wrong argument); none is the client's mistake, and none may tell its text
+UNEXPECTED_ERRORS: list[Callable[[], Exception]] = [
+    lambda: OperationalError(INTERNAL_ERROR),
+    lambda: ValueError(f"invalid literal for int() with base 10: {INTERNAL_ERROR!r}"),
+    lambda: TypeError(f"unsupported operand type(s) for +: {INTERNAL_ERROR!r} and 'int'"),
+]
+
+
 @pytest.mark.contract(1, 5)
 @pytest.mark.lesson("API-3")
 def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     api_key = ApiKeyFactory(can_write=True)
-    invoice = InvoiceFactory(organization=api_key.organization)
-    url = f"/api/v1/invoices/{invoice.pk}/void"
     client.raise_request_exception = False  # answer as production does, instead of raising in the test
 
-    with database_fails_when_an_invoice_is_saved():
-        response = client.post(url, headers=headers(api_key))
+    for make in UNEXPECTED_ERRORS:
+        error = make()
+        kind = type(error).__name__
+        url = f"/api/v1/invoices/{InvoiceFactory(organization=api_key.organization).pk}/void"
+        caplog.clear()
+        with database_fails_when_an_invoice_is_saved(error):
+            response = client.post(url, headers=headers(api_key))
 
-    check_envelope(
-        response,
-        request=f"POST {url}, while the database failed (OperationalError)",
-        status=500,
-        code="internal_error",
-    )
-    content = response.content.decode(errors="replace")
-    leaked = [part for part in ("db-primary", "10.0.3.7", "5432", "OperationalError", "Traceback") if part in content]
-    check(
-        not leaked,
-        f"The 500 answer reveals what went wrong inside: it contains {leaked}.\n    {content[:200]}\nHost "
-        "names, addresses and exception texts help an attacker and mean nothing to a client. Log the "
-        "exception (logger.exception) and answer a fixed message such as "
-        '"Something went wrong on our side."',
-    )
-    logged = [record for record in caplog.records if record.exc_info and record.exc_info[0] is OperationalError]
-    check(
-        bool(logged),
-        "The 500 answer hides the cause from the client, but nothing logged it with its traceback: the "
-        "team learns of the failure only from the clients. Log it in the handler: logger.exception(...).",
-    )
+        check(
+            response.status_code == 500,
+            f"POST {url}, while saving the invoice raised {kind} inside the service, answered "
+            f"{response.status_code}: {' '.join(response.content.decode(errors='replace').split())[:200]}\n"
+            f"Nothing was wrong with the request: the {kind} is ours (a bug, a conversion, a driver's error), "
+            "and the README answers an unexpected error with 500 internal_error. Invalid input is what Ninja's "
+            "validation refuses (its ValidationError): do not map ValueError or TypeError to a 4xx, which tells "
+            "the client the mistake is theirs. Let the catch-all for Exception answer them.",
+        )
+        check_envelope(
+            response,
+            request=f"POST {url}, while saving the invoice raised {kind}",
+            status=500,
+            code="internal_error",
+        )
+        content = response.content.decode(errors="replace")
+        leaked = [
+            part for part in ("db-primary", "10.0.3.7", "5432", kind, "invalid literal", "Traceback") if part in content
+        ]
+        check(
+            not leaked,
+            f"The 500 answer to a {kind} reveals what went wrong inside: it contains {leaked}.\n    "
+            f"{content[:200]}\nHost names, addresses and exception texts help an attacker and mean nothing to a "
+            "client. Log the exception (logger.exception) and answer a fixed message such as "
+            '"Something went wrong on our side."',
+        )
+        logged = [record for record in caplog.records if record.exc_info and record.exc_info[1] is error]
+        check(
+            bool(logged),
+            f"The 500 answer to a {kind} hides the cause from the client, but nothing logged it with its "
+            "traceback: the team learns of the failure only from the clients. Log it in the handler: "
+            "logger.exception(...).",
+        )
 
 
 @pytest.mark.contract(3)
@@ -553,7 +586,7 @@ _ANY_VALUE = st.one_of(
     st.integers(-(2**64), 2**64),
     st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, -1]),
     _SAFE_TEXT,
-    st.sampled_from(["EUR", "USD", "CHF", "ap@acme.test", "ap@acme", "2026", "13", "\x00", ""]),
+    st.sampled_from(["EUR", "USD", "CHF", "ap@acme.test", "ap@acme", "ap\x00@acme.test", "2026", "13", "\x00", ""]),
     st.none(),
     st.booleans(),
     st.floats(allow_nan=False, allow_infinity=False),
@@ -601,12 +634,16 @@ def api_requests(draw: st.DrawFn) -> dict[str, Any]:
             st.one_of(
                 st.dictionaries(st.sampled_from(fields), _ANY_VALUE, max_size=5),
                 st.fixed_dictionaries(
-                    {"customer_email": st.just("ap@acme.test"), "total_cents": _ANY_VALUE, "currency": st.just("EUR")}
+                    {
+                        "customer_email": st.sampled_from(["ap@acme.test", "ap@acme.test", "ap\x00@acme.test"]),
+                        "total_cents": _ANY_VALUE,
+                        "currency": st.just("EUR"),
+                    }
                 ),
                 st.sampled_from(['{"total_cents": ', "[]", '"x"', "null", ""]),
             )
         )
-    key = draw(st.sampled_from(["write", "read", "unknown", "none"]))
+    key = draw(st.sampled_from(["write", "read", "unknown", "NUL", "none"]))
     return {"method": method, "path": path, "query": query, "body": body, "key": key}
 
 
@@ -623,7 +660,13 @@ def test_every_error_of_every_route_answers_the_envelope_and_never_500(client: C
         reader = ApiKeyFactory(can_write=False, organization=writer.organization)
         own = InvoiceFactory(organization=writer.organization, status=Invoice.Status.PAID)
         other = InvoiceFactory()
-        keys = {"write": headers(writer), "read": headers(reader), "unknown": {"X-API-Key": "key_unknown"}, "none": {}}
+        keys = {
+            "write": headers(writer),
+            "read": headers(reader),
+            "unknown": {"X-API-Key": "key_unknown"},
+            "NUL": {"X-API-Key": "key_\x00unknown"},  # PostgreSQL's driver refuses to send a NUL
+            "none": {},
+        }
         path = request["path"].replace("{own}", str(own.pk)).replace("{other}", str(other.pk))
         url = path + ("?" + urlencode(request["query"]) if request["query"] else "")
         body = request["body"]

@@ -51,15 +51,20 @@ class RunawayRetriesError(BaseException):
     `except Exception` or retry predicate of the learner's catches it."""
 
 
-@cache  # one client, as in production: building an httpx client (its TLS context) takes a while
-def payments() -> PaymentProviderClient:
-    return PaymentProviderClient(api_key="pay-key")
+PROVIDER = "https://api.payments.example"
+#: the same provider behind our egress gateway: every path of the client is under a prefix of the gateway's
+GATEWAY = "https://egress.example/payment-provider"
 
 
-def charge() -> object:
+@cache  # one client per base URL, as in production: building an httpx client (its TLS context) takes a while
+def payments(base_url: str = PROVIDER) -> PaymentProviderClient:
+    return PaymentProviderClient(api_key="pay-key", base_url=base_url)
+
+
+def charge(base_url: str = PROVIDER) -> object:
     """What charge() returned, or the exception it raised."""
     try:
-        return payments().charge(amount_cents=12_000, currency="EUR", idempotency_key=KEY)
+        return payments(base_url).charge(amount_cents=12_000, currency="EUR", idempotency_key=KEY)
     except Exception as error:  # the grader reports whatever went wrong
         return error
 
@@ -166,20 +171,26 @@ def test_collecting_an_invoice_charges_it_and_notes_it(provider: respx.MockRoute
 
 @pytest.mark.contract(1)
 @pytest.mark.lesson("ARCH-5")
-def test_a_keyed_charge_is_retried_after_a_transient_failure(provider: respx.MockRouter) -> None:
-    route = provider.post("/v1/charges")
+def test_a_keyed_charge_is_retried_after_a_transient_failure() -> None:
     problems = []
-    for failure, make in TRANSIENT_FAILURES.items():
-        route.reset()
-        route.mock(side_effect=[make(), httpx.Response(201, json={"id": "ch_1"})])
-        outcome = charge()
-        requests = [call.request for call in route.calls]
-        keys = {request.headers.get("Idempotency-Key") for request in requests}
-        bodies = {request.content for request in requests}
-        if len(requests) != 2 or outcome != "ch_1":
-            problems.append(f"after {failure}: {attempts(len(requests))}, then it {describe(outcome)}")
-        elif keys != {KEY} or len(bodies) != 1:
-            problems.append(f"after {failure}: the resend carried other keys or another body: {sorted(map(str, keys))}")
+    with respx.mock(assert_all_called=False) as router:
+        for base_url in (PROVIDER, GATEWAY):
+            route = router.post(f"{base_url}/v1/charges")
+            where = "" if base_url == PROVIDER else f" (through the gateway, {base_url}/v1/charges)"
+            for failure, make in TRANSIENT_FAILURES.items():
+                route.reset()
+                route.mock(side_effect=[make(), httpx.Response(201, json={"id": "ch_1"})])
+                outcome = charge(base_url)
+                requests = [call.request for call in route.calls]
+                keys = {request.headers.get("Idempotency-Key") for request in requests}
+                bodies = {request.content for request in requests}
+                if len(requests) != 2 or outcome != "ch_1":
+                    problems.append(f"after {failure}{where}: {attempts(len(requests))}, then it {describe(outcome)}")
+                elif keys != {KEY} or len(bodies) != 1:
+                    problems.append(
+                        f"after {failure}{where}: the resend carried other keys or another body: "
+                        f"{sorted(map(str, keys))}"
+                    )
 
     check(
         not problems,
@@ -189,7 +200,9 @@ def test_a_keyed_charge_is_retried_after_a_transient_failure(provider: respx.Moc
         + "\nThe provider keeps the result of the first request it received with a key and answers any "
         "resend with that key the same way: sending the same request again, with the same key, cannot "
         "charge twice. So the wrapper may retry a POST that carries an Idempotency-Key exactly as it "
-        "retries a GET (is_retryable() in http.py), and must resend it unchanged.",
+        "retries a GET (is_retryable() in http.py), and must resend it unchanged. It is the key that makes "
+        "the resend safe, not the path: the same charge reached through a gateway, under another path, or "
+        "any other keyed POST (a refund) is retried too, and a POST without a key never is.",
     )
 
 
@@ -369,7 +382,6 @@ def test_a_refused_charge_is_not_retried(status: int, provider: respx.MockRouter
 
 # --- generated request sequences, with Retry-After in every form, the reference as oracle -------------------------
 
-PROVIDER = "https://api.payments.example"
 SLACK_SECONDS = 6.0  # how much longer than Retry-After a wait may be: a short backoff of our own on top
 #: the three calls of the client: a keyed POST, a GET, and a POST without a key
 CALLS = {
@@ -466,9 +478,13 @@ class Observed:
 
 
 def observe(
-    invoke: Callable[[], object], name: str, script: list[Callable[[], httpx.Response | Exception]]
+    invoke: Callable[[], object],
+    name: str,
+    script: list[Callable[[], httpx.Response | Exception]],
+    base_url: str = PROVIDER,
 ) -> Observed:
-    """Run one client call against a provider that answers with `script` in turn (the last one for ever)."""
+    """Run one client call against a provider at `base_url` that answers with `script` in turn (the last one
+    for ever)."""
     method, path, _, _ = CALLS[name]
     waits: list[float] = []
     sends: list[httpx.Request] = []
@@ -489,7 +505,7 @@ def observe(
         return made
 
     with (
-        respx.mock(base_url=PROVIDER, assert_all_called=False) as router,
+        respx.mock(base_url=base_url, assert_all_called=False) as router,
         mock.patch.object(time, "sleep", waits.append),
         mock.patch.object(time, "monotonic", clock),
         stamina.set_testing(False),
@@ -521,8 +537,10 @@ def observe(
 
 
 @pytest.fixture(scope="module")
-def reference_client() -> object:
-    return reference("idempotent_retries.clients").PaymentProviderClient(api_key="pay-key")
+def reference_clients() -> dict[str, object]:
+    """The reference's client at each base URL: the provider's own, and the gateway in front of it."""
+    client = reference("idempotent_retries.clients").PaymentProviderClient
+    return {base_url: client(api_key="pay-key", base_url=base_url) for base_url in (PROVIDER, GATEWAY)}
 
 
 def invocation(client: Any, name: str) -> Callable[[], object]:  # Any: the learner's client or the reference's
@@ -538,11 +556,14 @@ def invocation(client: Any, name: str) -> Callable[[], object]:  # Any: the lear
 @pytest.mark.timeout(150)  # generated examples: the default 10 s is for one scenario
 @scenarios(50)
 # the cases a mutant of the reference hides behind, always tried first: a '-0000' date, the cap on each side
-@example(name="charge_status", transient=[(503, ("-0000 date", 10))], last="a good answer")
-@example(name="charge", transient=[(429, ("seconds", 20))], last="a good answer")
-@example(name="charge_status", transient=[(503, ("seconds", 25))], last="a good answer")
-@example(name="charge", transient=[], last=500)  # a keyed POST and the provider's bug: final at once
+@example(name="charge_status", transient=[(503, ("-0000 date", 10))], last="a good answer", base_url=PROVIDER)
+@example(name="charge", transient=[(429, ("seconds", 20))], last="a good answer", base_url=PROVIDER)
+@example(name="charge_status", transient=[(503, ("seconds", 25))], last="a good answer", base_url=PROVIDER)
+@example(name="charge", transient=[], last=500, base_url=PROVIDER)  # a keyed POST and the provider's bug: final at once
+# a keyed POST under another path than the provider's own: the key makes it safe to resend, not the path
+@example(name="charge", transient=[(503, None)], last="a good answer", base_url=GATEWAY)
 @given(
+    base_url=st.sampled_from([PROVIDER, GATEWAY]),
     name=st.sampled_from(list(CALLS)),
     transient=st.lists(FAILURE, max_size=2),
     last=st.one_of(
@@ -552,7 +573,11 @@ def invocation(client: Any, name: str) -> Callable[[], object]:  # Any: the lear
     ),
 )
 def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
-    reference_client: object, name: str, transient: list[tuple[object, tuple[str, object] | None]], last: object
+    reference_clients: dict[str, object],
+    base_url: str,
+    name: str,
+    transient: list[tuple[object, tuple[str, object] | None]],
+    last: object,
 ) -> None:
     method, path, status, body = CALLS[name]
     script: list[Callable[[], httpx.Response | Exception]] = [
@@ -570,8 +595,8 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
     else:
         script.append(lambda: httpx.Response(int(str(last)), json={"error": "refused"}))
         words.append(f"{last}")
-    theirs = observe(invocation(payments(), name), name, script)
-    expected = observe(invocation(reference_client, name), name, script)
+    theirs = observe(invocation(payments(base_url), name), name, script, base_url)
+    expected = observe(invocation(reference_clients[base_url], name), name, script, base_url)
 
     # what the contract fixes exactly: the sends and the outcome, except how many a provider that stays down
     # gets ("a few": 2 to 10); each wait that Retry-After sets, to the second (a date has a resolution of
@@ -591,7 +616,7 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
     )
     check(
         same_sends and waits_ok and theirs.resent_unchanged and theirs.waited_after_the_last_send == 0,
-        f"{method} {path} ({name}()), when the provider answers: {'; then '.join(words)}.\n"
+        f"{method} {base_url}{path} ({name}()), when the provider answers: {'; then '.join(words)}.\n"
         f"  your wrapper {theirs.said()}"
         + ("" if theirs.resent_unchanged else ", and changed the request (or its key) between sends")
         + f";\n  the rule asks that it {expected.said()}"

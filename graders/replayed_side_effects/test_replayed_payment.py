@@ -312,6 +312,10 @@ class History:
     payments: tuple[tuple[str, int], ...]
     events: tuple[int, ...]
     deliveries: tuple[Delivery, ...]
+    payment_ids: tuple[str, ...] = ()  # the payments' IDs, case-sensitive as the provider's; pay_1, pay_2… if none
+
+    def payment_id(self, payment: int) -> str:
+        return self.payment_ids[payment] if self.payment_ids else f"pay_{payment + 1}"
 
     def fails(self, step: int) -> bool:
         """Whether delivery `step` meets a database failure: only until its payment was applied once."""
@@ -329,7 +333,7 @@ class History:
             wait = f"{_in_words(delivery.wait)} later, " if delivery.wait else ("at once, " if step else "")
             failed = " The database fails half-way (right after the payment row)." if self.fails(step) else ""
             lines.append(
-                f"  {step + 1}. {wait}event evt_{delivery.event + 1} announcing payment pay_{payment + 1} "
+                f"  {step + 1}. {wait}event evt_{delivery.event + 1} announcing payment {self.payment_id(payment)} "
                 f"({amount / 100:.2f} for {number}).{failed}"
             )
         return "\n".join(lines)
@@ -342,6 +346,14 @@ def _in_words(wait: timedelta) -> str:
     if hours:
         return f"{hours} hour(s)" + (f" {seconds // 60} minute(s)" if seconds >= 60 else "")
     return f"{seconds // 60} minute(s)" if seconds >= 60 else f"{seconds} second(s)"
+
+
+# the provider's payment IDs are case-sensitive: the generated payments' IDs differ from each other only in case
+PAYMENT_IDS = tuple(
+    "".join(letter.upper() if bit == "1" else letter for letter, bit in zip("py_3mtwbw", f"{mask:09b}", strict=True))
+    for mask in range(512)
+    if not mask & 0b001100000  # "_" and "3" have no case
+)
 
 
 @st.composite
@@ -361,7 +373,10 @@ def histories(draw: st.DrawFn) -> History:
             max_size=7,
         )
     )
-    return History(tuple(payments), tuple(events), tuple(deliveries))
+    payment_ids = draw(
+        st.lists(st.sampled_from(PAYMENT_IDS), min_size=len(payments), max_size=len(payments), unique=True)
+    )
+    return History(tuple(payments), tuple(events), tuple(deliveries), tuple(payment_ids))
 
 
 @dataclass(frozen=True)
@@ -416,7 +431,7 @@ def play(history: History, worker: Callable[[], ModuleType], committed: Committe
             event = services.PaymentSucceeded(
                 event_id=f"evt_{delivery.event + 1}",
                 invoice_number=number,
-                payment_id=f"pay_{payment + 1}",
+                payment_id=history.payment_id(payment),
                 amount_cents=amount,
             )
             try:
@@ -451,7 +466,7 @@ def by_the_contract(history: History) -> Outcome:
             continue
         applied.add(payment)
         paid[number] += amount
-        payments.append((number, f"pay_{payment + 1}", amount))
+        payments.append((number, history.payment_id(payment), amount))
         body = f"We received your payment of {amount / 100:.2f}. Thank you."
         receipts.append((emails[number], f"Receipt for invoice {number}", body))
     return Outcome(
@@ -493,6 +508,15 @@ def oracle() -> ModuleType | None:
         ),
     )
 )
+# two payments whose IDs differ only in case, each announced once
+@example(
+    history=History(
+        payments=(("INV-A", 5_000), ("INV-A", 5_000)),
+        events=(0, 1),
+        deliveries=(Delivery(0, timedelta(0), False), Delivery(1, timedelta(0), False)),
+        payment_ids=("py_3MtwBw", "py_3MtWbw"),
+    )
+)
 def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
     history: History, committed: Committed, oracle: ModuleType | None
 ) -> None:
@@ -512,7 +536,8 @@ def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
         f"{history.describe()}\nExpected (README, Contract): {expected.describe()}.\n"
         f"Your handler gave: {yours.describe()}.\nEach payment must be applied once, however many events "
         "announce it and whenever they come (hours or weeks later, after other payments); distinct payments "
-        "must all be applied, and a delivery that failed must leave nothing behind and raise: make the payment "
-        "itself single in the database (a unique constraint on its ID), written in the same transaction as "
+        "(distinct IDs, letter case included: the provider's IDs are case-sensitive) must all be applied, "
+        "and a delivery that failed must leave nothing behind and raise: make the payment itself single in "
+        "the database (a unique constraint on its ID), written in the same transaction as "
         "the invoice, and send the receipt only when this event created the payment (DATA-3).",
     )

@@ -1,10 +1,12 @@
 """Grader of `service_authorization`: the service decides who may see an invoice, for every entry point."""
 
+import ast
 import inspect
 import json
 import re
 from collections.abc import Callable
 from functools import cache, partial
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -36,8 +38,8 @@ ENDPOINT_URLS = pytest.mark.parametrize("url", ENDPOINTS.values(), ids=["page", 
 NOT_FOUND = {"code": "not_found", "message": "Invoice not found.", "details": []}
 
 
-def member_of(*organizations: Organization) -> Member:
-    member = MemberFactory()
+def member_of(*organizations: Organization, email: str | None = None) -> Member:
+    member = MemberFactory() if email is None else MemberFactory(email=email)
     for organization in organizations:
         MembershipFactory(member=member, organization=organization)
     return member
@@ -181,6 +183,61 @@ def test_every_endpoint_hides_another_organizations_invoice(client: Client) -> N
     )
 
 
+# the domains of members' email addresses: the portal's, a customer's, the product's own, a common
+# provider's, and every domain the kata's code names (a bypass for "our staff" names one), in either case
+DOMAIN = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}"
+EMAIL_DOMAINS = ("portal.test", "customer.test", "ourapp.example", "gmail.com")
+
+
+@cache
+def email_domains() -> tuple[str, ...]:
+    """The domains a member's email address is drawn from: EMAIL_DOMAINS, and those the kata's code names."""
+    import service_authorization
+
+    named: set[str] = set()
+    for module in Path(service_authorization.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value.strip()
+                whole = re.fullmatch(rf"[@.]?({DOMAIN})", text, re.IGNORECASE)
+                named |= {whole.group(1)} if whole else set()
+                named |= {found.group(1) for found in re.finditer(rf"@({DOMAIN})", text, re.IGNORECASE)}
+    domains = dict.fromkeys([*EMAIL_DOMAINS, *sorted(named)])
+    return tuple(dict.fromkeys([*domains, *(domain.upper() for domain in domains)]))
+
+
+@pytest.mark.contract(2, 6)
+@pytest.mark.lesson("ARCH-6")
+def test_no_email_address_opens_another_organizations_invoice(client: Client) -> None:
+    """Whatever a member's email address, only their memberships decide which invoices they see."""
+    organization, other = OrganizationFactory.create_batch(2)
+    invoice = invoice_of(organization)
+    member_of(organization)
+
+    leaks: list[str] = []
+    for index, domain in enumerate(email_domains()):
+        outsider = member_of(other, email=f"outsider{index}@{domain}")
+        refused = outcome_of(invoice, member=outsider)
+        if refused is not None:
+            leaks.append(f"get_invoice() {told(refused)} to {outsider.email}")
+        for name, url in ENDPOINTS.items():
+            status, body = get_as(client, outsider, url.format(id=invoice.pk))
+            if (status, body) != (404, NOT_FOUND):
+                leaks.append(f"{name} answered {status} {body} to {outsider.email}")
+    check(
+        not leaks,
+        f"Members of another organization, with email addresses at {len(email_domains())} domains, asked for "
+        f"invoice {invoice.number} (ID {invoice.pk}), and "
+        + "; ".join(leaks[:3])
+        + (f" (and {len(leaks) - 3} more)" if len(leaks) > 3 else "")
+        + f". Only the member's memberships decide: a member who does not belong to the invoice's organization "
+        f"gets InvoiceNotFoundError and 404 {NOT_FOUND}, whatever their email address. An exception for "
+        "'our own staff' by their address is a stand-in member for everyone: anyone who can sign up or be "
+        "invited with such an address reads every organization's invoices. Drop it; support staff who need "
+        "an organization's invoices get a membership of it, or a service of their own with its own review.",
+    )
+
+
 # a route's parameters, as a path converter (<int:invoice_id>) or a regular expression's group
 ROUTE_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
 
@@ -252,6 +309,79 @@ def test_no_route_the_api_serves_shows_an_outsider_the_invoice() -> None:
         "anyone else, whether it looks the invoice up by ID, by number or otherwise. Let every route go "
         "through a service that takes the signed-in member and decides, as get_invoice() does; a route that "
         "queries the invoices itself skips the check.",
+    )
+
+
+def absent_value(field_name: str, value: object) -> str:
+    """A value of the invoice's unique field `field_name` that no invoice has, as close to `value` as can be."""
+    if isinstance(value, int):
+        candidate: object = value + 1_000
+        while Invoice.objects.filter(**{field_name: candidate}).exists():
+            candidate = int(str(candidate)) + 1_000
+        return str(candidate)
+    text = str(value)
+    stem, digits = re.fullmatch(r"(.*?)(\d*)", text).groups()  # type: ignore[union-attr]
+    number = int(digits or "0")
+    while True:
+        number += 1
+        candidate = f"{stem}{number:0{len(digits)}d}"
+        if not Invoice.objects.filter(**{field_name: candidate}).exists():
+            return candidate
+
+
+def filled(route: str, parameter: str, value: str, others: str) -> str:
+    """The URL of `route` with `value` for `parameter` and `others` for every other parameter."""
+
+    def fill(match: re.Match[str]) -> str:
+        return value if (match.group(1) or match.group(2)) == parameter else others
+
+    return "/" + ROUTE_PARAMETER.sub(fill, route)
+
+
+def answer_without(client: Client, member: Member, url: str, value: str) -> tuple[int, str]:
+    """The answer to `url`, with the value it names written as <value>: echoing what the client sent tells nothing."""
+    status, body = answer_to(client, member, url)
+    return status, body.replace(json.dumps(value)[1:-1], "<value>")
+
+
+@pytest.mark.contract(2)
+@pytest.mark.lesson("ARCH-6")
+def test_no_route_tells_an_outsider_which_invoices_exist() -> None:
+    """Every route answers an outsider the same for another organization's invoice as for one that does not exist."""
+    client = Client(raise_request_exception=False)
+    organization, other = OrganizationFactory.create_batch(2)
+    invoice = InvoiceFactory(customer__organization=organization, number="INV-7-SECRET-31")
+    member_of(organization)
+    outsider = member_of(other)
+    unique_fields = [field for field in Invoice._meta.concrete_fields if field.unique]
+
+    differences: list[str] = []
+    for route in served_routes():
+        parameters = [match.group(1) or match.group(2) for match in ROUTE_PARAMETER.finditer(route)]
+        for field in unique_fields:
+            foreign = str(getattr(invoice, field.attname))
+            absent = absent_value(field.attname, getattr(invoice, field.attname))
+            for parameter in parameters:
+                naming = filled(route, parameter, foreign, foreign)
+                not_naming = filled(route, parameter, absent, foreign)
+                shown = answer_without(client, outsider, naming, foreign)
+                hidden = answer_without(client, outsider, not_naming, absent)
+                if shown != hidden:
+                    differences.append(
+                        f"{naming} (its {field.verbose_name} {foreign}) answered {shown[0]} {shown[1][:160]}, "
+                        f"but {not_naming} (an {field.verbose_name} no invoice has) answered {hidden[0]} "
+                        f"{hidden[1][:160]}"
+                    )
+    check(
+        not differences,
+        f"A signed-in member of another organization named invoice {invoice.number} (ID {invoice.pk}) in every "
+        "route the API serves, and then a value no invoice has: "
+        + "; ".join(differences[:2])
+        + (f" (and {len(differences) - 2} more)" if len(differences) > 2 else "")
+        + ". When the two answers differ, any member can find out which invoice IDs or numbers exist in other "
+        f"organizations. Each route must answer both with 404 {NOT_FOUND}: look the invoice up only among "
+        "those the member may see, in a service that takes the member, and turn every miss, whatever "
+        "its cause, into the same InvoiceNotFoundError (not Invoice.DoesNotExist, whose 404 says something else).",
     )
 
 
@@ -398,11 +528,13 @@ def portals(draw: st.DrawFn) -> dict[str, Any]:
     """Organizations, members with memberships in any of them (or none), invoices, and who asks for what."""
     organizations = draw(st.integers(1, 3))
     members = draw(st.lists(st.sets(st.integers(0, organizations - 1)), min_size=1, max_size=3))
+    domains = draw(st.lists(st.sampled_from(email_domains()), min_size=len(members), max_size=len(members)))
     invoices = draw(st.lists(st.integers(0, organizations - 1), min_size=1, max_size=4))
     asks = st.tuples(st.integers(0, len(members) - 1), st.integers(0, len(invoices)))  # len(invoices): unknown
     return {
         "organizations": organizations,
         "members": members,
+        "domains": domains,
         "invoices": invoices,
         "asks": draw(st.lists(asks, min_size=1, max_size=4)),
     }
@@ -410,8 +542,9 @@ def portals(draw: st.DrawFn) -> dict[str, Any]:
 
 def portal_in_words(portal: dict[str, Any]) -> str:
     members = "; ".join(
-        f"member {index} belongs to {', '.join(f'organization {o}' for o in sorted(orgs)) or 'no organization'}"
-        for index, orgs in enumerate(portal["members"])
+        f"member {index} (member{index}@{domain}) belongs to "
+        f"{', '.join(f'organization {o}' for o in sorted(orgs)) or 'no organization'}"
+        for index, (orgs, domain) in enumerate(zip(portal["members"], portal["domains"], strict=True))
     )
     invoices = "; ".join(f"invoice {index} is organization {o}'s" for index, o in enumerate(portal["invoices"]))
     return f"{portal['organizations']} organization(s); {members}; {invoices}"
@@ -428,7 +561,10 @@ def test_who_sees_which_invoice_is_what_the_reference_decides(client: Client, po
     with rolled_back():
         start_ids_apart()
         organizations = OrganizationFactory.create_batch(portal["organizations"])
-        members = [member_of(*(organizations[o] for o in sorted(orgs))) for orgs in portal["members"]]
+        members = [
+            member_of(*(organizations[o] for o in sorted(orgs)), email=f"member{index}@{domain}")
+            for index, (orgs, domain) in enumerate(zip(portal["members"], portal["domains"], strict=True))
+        ]
         invoices = [invoice_of(organizations[o]) for o in portal["invoices"]]
         wrong: list[str] = []
         for member_index, invoice_index in portal["asks"]:

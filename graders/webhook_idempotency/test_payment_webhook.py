@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -138,12 +138,28 @@ def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed:
 
 @pytest.mark.contract(4)
 @pytest.mark.guard("DATA-1")
-def test_a_delivery_that_failed_half_way_can_be_delivered_again(emails: FakeEmailClient, committed: Committed) -> None:
+@pytest.mark.parametrize("failure", ["OperationalError", "IntegrityError"], ids=["connection", "constraint"])
+def test_a_delivery_that_failed_half_way_can_be_delivered_again(
+    emails: FakeEmailClient, committed: Committed, failure: str
+) -> None:
     invoice = InvoiceFactory(amount_due_cents=12_000)
     event = payment_event(invoice, 12_000)
 
-    with committed(), database_fails_after_the_payment_row(fails=True), pytest.raises(OperationalError):
-        fresh_worker().handle_payment_succeeded(event, emails=emails)
+    raised: BaseException | None = None
+    try:
+        with committed(), FAILURES[failure](True):
+            fresh_worker().handle_payment_succeeded(event, emails=emails)
+    except DatabaseError as error:
+        raised = error
+    check(
+        type(raised).__name__ == failure,
+        f"The first delivery of {event.event_id} failed half-way ({FAILURE_IN_WORDS[failure]}), and your handler "
+        + (f"raised {type(raised).__name__}: {raised}" if raised else "returned as if it had applied the event")
+        + f", instead of raising the {failure}. The provider redelivers only an event whose delivery failed: "
+        "an error of the work that is swallowed (an `except IntegrityError` around the whole handler, meant "
+        "for the duplicate event record) answers success, and the payment is lost. Catch IntegrityError only "
+        "around the insert of the event record, in a savepoint of its own, and let every other error raise.",
+    )
 
     invoice.refresh_from_db()
     check(
@@ -293,11 +309,13 @@ PAYMENT_INSERT = re.compile(rf'^\s*INSERT\s+INTO\s+"?{Payment._meta.db_table}"?\
 
 @dataclass(frozen=True)
 class Delivery:
-    """A delivery of event number `event`, `wait` after the one before; `fails`: the database fails half-way."""
+    """A delivery of event number `event`, `wait` after the one before; `fails`: the database fails half-way,
+    with `error` (a dropped connection after the payment row, or a constraint refusing the invoice's update)."""
 
     event: int
     wait: timedelta
     fails: bool
+    error: str = "OperationalError"
 
 
 @dataclass(frozen=True)
@@ -306,6 +324,10 @@ class History:
 
     events: tuple[tuple[str, int], ...]
     deliveries: tuple[Delivery, ...]
+    event_ids: tuple[str, ...] = ()  # the events' IDs, case-sensitive as the provider's; evt_1, evt_2… if none
+
+    def event_id(self, event: int) -> str:
+        return self.event_ids[event] if self.event_ids else f"evt_{event + 1}"
 
     def fails(self, step: int) -> bool:
         """Whether delivery `step` meets a database failure: only until its event was applied once."""
@@ -318,9 +340,9 @@ class History:
         for step, delivery in enumerate(self.deliveries):
             number, amount = self.events[delivery.event]
             wait = f"{_in_words(delivery.wait)} later, " if delivery.wait else ("at once, " if step else "")
-            failed = " The database fails half-way (right after the payment row)." if self.fails(step) else ""
+            failed = f" The database fails half-way ({FAILURE_IN_WORDS[delivery.error]})." if self.fails(step) else ""
             lines.append(
-                f"  {step + 1}. {wait}event evt_{delivery.event + 1} (payment pay_{delivery.event + 1}, "
+                f"  {step + 1}. {wait}event {self.event_id(delivery.event)} (payment pay_{delivery.event + 1}, "
                 f"{amount / 100:.2f} for {number}).{failed}"
             )
         return "\n".join(lines)
@@ -335,6 +357,14 @@ def _in_words(wait: timedelta) -> str:
     return f"{seconds // 60} minute(s)" if seconds >= 60 else f"{seconds} second(s)"
 
 
+# the provider's event IDs are case-sensitive: the generated events' IDs differ from each other only in case
+EVENT_IDS = tuple(
+    "".join(letter.upper() if bit == "1" else letter for letter, bit in zip("evt_1nxa", f"{mask:08b}", strict=True))
+    for mask in range(256)
+    if not mask & 0b00011000  # "_" and "1" have no case
+)
+
+
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     amounts = st.sampled_from((5_000, 6_000, 12_000))
@@ -346,12 +376,14 @@ def histories(draw: st.DrawFn) -> History:
                 event=st.integers(0, len(events) - 1),
                 wait=st.sampled_from(DELAYS),
                 fails=st.sampled_from((False, False, False, True)),
+                error=st.sampled_from(sorted(FAILURES)),
             ),
             min_size=2,
             max_size=8,
         )
     )
-    return History(tuple(events), tuple(deliveries))
+    event_ids = draw(st.lists(st.sampled_from(EVENT_IDS), min_size=len(events), max_size=len(events), unique=True))
+    return History(tuple(events), tuple(deliveries), tuple(event_ids))
 
 
 @dataclass(frozen=True)
@@ -395,6 +427,37 @@ def database_fails_after_the_payment_row(fails: bool) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def a_constraint_refuses_the_invoice_update(fails: bool) -> Iterator[None]:
+    """A constraint refuses the delivery's first UPDATE of the invoice table: an IntegrityError of the work,
+    not of an event record."""
+    armed = [fails]
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def wrapper(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        if armed[0] and INVOICE_UPDATE.match(sql):
+            armed[0] = False
+            raise IntegrityError("new row for relation violates check constraint")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
+
+
+INVOICE_UPDATE = re.compile(rf'^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE)
+#: how a delivery fails half-way, by the error it must raise
+FAILURES: dict[str, Callable[[bool], AbstractContextManager[None]]] = {
+    "OperationalError": database_fails_after_the_payment_row,
+    "IntegrityError": a_constraint_refuses_the_invoice_update,
+}
+FAILURE_IN_WORDS = {
+    "OperationalError": "the connection drops right after the payment row",
+    "IntegrityError": "a constraint refuses the invoice's update with an IntegrityError",
+}
+
+
 def play(history: History, worker: Callable[[], ModuleType], committed: Committed) -> Outcome:
     """Deliver the history, each delivery to `worker()`, the clock moving on between deliveries."""
     emails = FakeEmailClient()
@@ -405,13 +468,13 @@ def play(history: History, worker: Callable[[], ModuleType], committed: Committe
             services = worker()
             number, amount = history.events[delivery.event]
             event = services.PaymentSucceeded(
-                event_id=f"evt_{delivery.event + 1}",
+                event_id=history.event_id(delivery.event),
                 invoice_number=number,
                 payment_id=f"pay_{delivery.event + 1}",
                 amount_cents=amount,
             )
             try:
-                with committed(), database_fails_after_the_payment_row(history.fails(step)):
+                with committed(), FAILURES[delivery.error](history.fails(step)):
                     services.handle_payment_succeeded(event, emails=emails)
                 raised.append(None)
             except Exception as error:  # compared with what the contract says it raises
@@ -434,7 +497,7 @@ def by_the_contract(history: History) -> Outcome:
     for step, delivery in enumerate(history.deliveries):
         number, amount = history.events[delivery.event]
         if history.fails(step):
-            raised.append("OperationalError")
+            raised.append(delivery.error)
             continue
         raised.append(None)
         if delivery.event in applied:
@@ -488,6 +551,20 @@ def oracle() -> ModuleType | None:
         deliveries=(Delivery(0, timedelta(0), False), Delivery(0, timedelta(hours=2), False)),
     )
 )
+# two events whose IDs differ only in case; a delivery that a constraint of the work refuses, then its retry
+@example(
+    history=History(
+        events=(("INV-A", 5_000), ("INV-A", 5_000)),
+        deliveries=(Delivery(0, timedelta(0), False), Delivery(1, timedelta(0), False)),
+        event_ids=("evt_1NxA", "evt_1Nxa"),
+    )
+)
+@example(
+    history=History(
+        events=(("INV-B", 5_000),),
+        deliveries=(Delivery(0, timedelta(0), True, "IntegrityError"), Delivery(0, timedelta(seconds=30), False)),
+    )
+)
 def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
     history: History, committed: Committed, oracle: ModuleType | None
 ) -> None:
@@ -506,7 +583,9 @@ def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
         yours == expected,
         f"{history.describe()}\nExpected (README, Contract): {expected.describe()}.\n"
         f"Your handler gave: {yours.describe()}.\nEach event must be applied once, whenever and however "
-        "often it comes again (hours or weeks later, after other events), and a delivery that failed must "
-        "leave nothing behind and raise: keep the ID of every applied event in the database, with a unique "
-        "constraint, written in the same transaction as the event's work (DATA-3).",
+        "often it comes again (hours or weeks later, after other events), only an identical event ID (case "
+        "included) makes a redelivery, and a delivery that failed must leave nothing behind and raise its "
+        "error (an IntegrityError of the work too, which is not a redelivery): keep the ID of every applied "
+        "event in the database, as sent, with a unique constraint, written in the same transaction as the "
+        "event's work (DATA-3).",
     )

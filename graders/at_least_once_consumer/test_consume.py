@@ -18,7 +18,7 @@ from at_least_once_consumer.models import Subscription
 from dojo import paths
 from dojo.fakes import FakeEmailClient
 from dojo.grading import check, kata_dir
-from dojo.races import another_worker, interleaved
+from dojo.races import another_worker, interleaved, race
 from dojo.scenarios import reference, rolled_back, scenarios
 
 from .factories import SubscriptionFactory
@@ -294,6 +294,53 @@ def test_a_newer_message_after_an_older_one_applied_meanwhile_emails_no_change_t
         f"{shown(now)}, with emails {plans_emailed(emails)}. Compare the plan you replace with the one you "
         "read under the row lock, inside the transaction, not with one read before it. "
         f"Errors seen: {outcome.failures() or 'none'}",
+    )
+
+
+@pytest.mark.threads  # another worker holds the row lock from a thread of its own
+@pytest.mark.guard("DATA-4")
+@pytest.mark.contract(1, 4, 8)
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_newer_message_waits_for_another_worker_holding_the_row() -> None:
+    """On PostgreSQL: a newer message that arrives while another worker holds the row is applied, not dropped"""
+    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
+    downgrade = change(subscription, 2, plan=TEAM, seats=8)
+    queue, emails = Sqs(per_receive=1), FakeEmailClient()
+    queue.deliver(downgrade)
+    theirs, ours = another_worker(SERVICES), another_worker(SERVICES)
+
+    # the other worker is held right before its first write, with the row lock it took by then; your
+    # consumer runs until it finishes or PostgreSQL reports it waiting for that lock, then the other goes on
+    outcome = race(
+        lambda: theirs.apply_subscription_updated(upgrade, emails=emails),
+        lambda: ours.consume(queue, emails=emails),
+    )
+    for _receive in range(MAX_RECEIVES):  # a message your consumer did not delete comes again, to a new worker
+        if not (queue.deliveries or queue.in_flight):
+            break
+        try:
+            another_worker(SERVICES).consume(queue, emails=emails)
+        except Exception:  # noqa: S112 - the worker died; SQS hands its messages out again
+            continue
+
+    now = state(subscription)
+    acknowledged = [message.message_id for message in queue.acknowledged]
+    check(
+        now == (TEAM, 8, ACTIVE)
+        and acknowledged == [downgrade.message_id]
+        and plans_emailed(emails) == ["Business", "Team"],
+        "Another worker was applying version 1 of a subscription (the upgrade from Team to Business) and held "
+        "its row lock when your consumer received version 2 (the downgrade to Team, 8 seats): "
+        f"{outcome.interleaving.replace('the second', 'your consumer')}. The subscription must end on Team "
+        f"with 8 seats, {downgrade.message_id} deleted once, and two emails (Business, then Team); it ended "
+        f"as {shown(now)}, with {acknowledged or 'nothing'} deleted and emails {plans_emailed(emails)}. A row "
+        "locked by another worker does not mean that your message is handled: the other worker may be "
+        "applying an older one. Skipping the locked row (skip_locked=True) and deleting the message loses "
+        "the newer state for good. Let select_for_update() wait for the lock (or fail, and leave the message "
+        "on the queue to come again), then compare versions: delete a message only once it is applied or "
+        f"found not newer. Errors seen: {outcome.failures() or 'none'}",
     )
 
 

@@ -9,7 +9,15 @@ from functools import partial
 from types import ModuleType
 
 import pytest
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InternalError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -222,6 +230,15 @@ def test_an_invoice_the_period_close_skips_is_not_announced(
 
 SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples take seconds, more on a busy machine
 PERIOD_WRITE = re.compile(rf'^\s*UPDATE\s+"?{BillingPeriod._meta.db_table}"?\s', re.IGNORECASE)
+BOOKING = re.compile(rf'^\s*INSERT\s+INTO\s+"?{LedgerEntry._meta.db_table}"?\s*\(([^)]*)\)', re.IGNORECASE)
+#: database errors that are not a booking conflict, as the scene calls them: the class raised, its message
+FAILURES: dict[str, tuple[type[DatabaseError], str]] = {
+    "a lock timeout": (OperationalError, "canceling statement due to lock timeout"),
+    "a serialization failure": (OperationalError, "could not serialize access due to concurrent update"),
+    "a lost connection": (DatabaseError, "server closed the connection unexpectedly"),
+    "an internal error": (InternalError, "current transaction is aborted, commands ignored"),
+    "a value out of range": (DataError, "numeric field overflow"),
+}
 WAYS = (
     "closes the period",
     "closes the period inside a caller's transaction",
@@ -242,6 +259,7 @@ class Period:
 
     invoices: tuple[tuple[bool, tuple[tuple[int, int], ...], bool], ...]
     way: str
+    booking_fails: tuple[int, str] | None = None  # (invoice, one of FAILURES): its booking fails once with it
 
     def describe(self) -> str:
         lines = ["A billing period whose invoices are, in number order:"]
@@ -250,6 +268,10 @@ class Period:
             conflict = ", with a leftover ledger entry (its booking conflicts)" if leftover else ""
             lines.append(f"  INV-{number}: {'a draft' if is_draft else 'already open'}, {priced}{conflict}")
         lines.append(f"The job {self.way}.")
+        if self.booking_fails is not None:
+            number, failure = self.booking_fails
+            error, text = FAILURES[failure]
+            lines.append(f"Booking INV-{number} in the ledger fails once with {failure} ({error.__name__}: {text}).")
         return "\n".join(lines)
 
 
@@ -258,6 +280,45 @@ def periods(draw: st.DrawFn) -> Period:
     item = st.tuples(st.integers(1, 3), st.sampled_from((0, 1_000, 2_500)))
     invoice = st.tuples(st.booleans() | st.just(True), st.lists(item, max_size=2).map(tuple), st.booleans())
     return Period(tuple(draw(st.lists(invoice, min_size=1, max_size=4))), draw(st.sampled_from(WAYS)))
+
+
+@st.composite
+def periods_whose_booking_fails(draw: st.DrawFn) -> Period:
+    """A period (closed, or its invoices finalized one by one) in which one draft's booking fails, not by conflict."""
+    period = draw(periods())
+    invoices = list(period.invoices)
+    failing = draw(st.integers(0, len(invoices) - 1))
+    invoices[failing] = (True, *invoices[failing][1:])
+    way = draw(st.sampled_from(WAYS[:2] + WAYS[4:5]))
+    return Period(tuple(invoices), way, (failing + 1, draw(st.sampled_from(sorted(FAILURES)))))
+
+
+def booked_invoices(columns: str, params: object, many: bool) -> list[object]:
+    """The invoice ids of the ledger entries an INSERT writes, read from its columns and parameters."""
+    names = [name.strip().strip('"`') for name in columns.split(",")]
+    if "invoice_id" not in names or not isinstance(params, list | tuple):
+        return []
+    rows = list(params) if many else [params[i : i + len(names)] for i in range(0, len(params), len(names))]
+    return [row[names.index("invoice_id")] for row in rows if len(row) == len(names)]
+
+
+@contextmanager
+def booking_fails(invoice_id: int | None, failure: str | None) -> Iterator[None]:
+    """The database fails, once, when a ledger entry of the invoice is written: not a conflict, another error."""
+    armed = [failure] if invoice_id is not None and failure is not None else []
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def wrapper(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        booking = BOOKING.match(sql) if armed else None
+        if booking and invoice_id in booked_invoices(booking.group(1), params, many):
+            error, text = FAILURES[armed.pop()]
+            raise error(text)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
 
 
 @contextmanager
@@ -320,7 +381,12 @@ def run_period(period: Period, services: ModuleType, capture: CaptureCallbacks) 
         return caller
 
     close = partial(services.close_billing_period, billing_period.pk, bus=bus)
-    with capture() as callbacks, period_write_fails(period.way.endswith("fails")):
+    failing, failure = period.booking_fails or (None, None)
+    with (
+        capture() as callbacks,
+        period_write_fails(period.way.endswith("fails")),
+        booking_fails(None if failing is None else invoices[failing - 1].pk, failure),
+    ):
         if period.way.startswith("finalizes each"):
             for invoice in invoices:
                 finalize = partial(services.finalize_invoice, invoice.pk, bus=bus)
@@ -391,4 +457,33 @@ def test_any_close_or_finalization_gives_the_references_rows_and_events(
         "Publish invoice.finalized with transaction.on_commit(), registered inside finalize_invoice()'s block: "
         "it then goes out once, after the outermost transaction commits, and never for writes that a block "
         "around them rolls back (DATA-5). What the functions return, write and raise must not change.",
+    )
+
+
+@pytest.mark.guard("DATA-5")
+@pytest.mark.contract(2, 5)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(20)
+@given(period=periods_whose_booking_fails())
+def test_a_close_skips_only_a_conflicting_booking_and_rolls_back_on_any_other_error(
+    period: Period, oracle: ModuleType, django_capture_on_commit_callbacks: CaptureCallbacks
+) -> None:
+    """A booking that fails for another reason than a conflict stops the close, which rolls back, as the reference's"""
+    with rolled_back():
+        theirs = run_period(period, oracle, django_capture_on_commit_callbacks)[:4]
+    with rolled_back():
+        yours = run_period(period, services_graded(), django_capture_on_commit_callbacks)[:4]
+    expected, got = (
+        f"answers {list(answers)}; period {status}; invoices (number, status, total) {list(invoices)}; "
+        f"ledger {list(ledger)}"
+        for answers, status, invoices, ledger in (theirs, yours)
+    )
+    check(
+        yours == theirs,
+        f"{period.describe()}\nExpected (README, Contract 2 and 5): {expected}.\nYours: {got}.\n"
+        "close_billing_period() skips only an invoice whose booking conflicts with a ledger entry already "
+        "there (an IntegrityError). Any other database error (a lock timeout, a lost connection) says nothing "
+        "about the invoice: skipping it closes the period over a draft that no later close will ever bill. "
+        "That error must propagate and roll the whole close back, so that it can be run again: catch "
+        "IntegrityError, not DatabaseError or Exception, around finalize_invoice().",
     )

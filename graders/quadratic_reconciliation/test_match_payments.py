@@ -1,9 +1,11 @@
 """Grader of `quadratic_reconciliation`: the same reconciliation, for work that grows linearly with the statement."""
 
+import gc
 import inspect
 import random
 import re
 import sys
+import tracemalloc
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -320,6 +322,61 @@ QUADRATIC = re.compile(r"[·*×⋅]|\^|²|\b[nm]\s*[nm]\b|squared", re.IGNORECAS
 MEMORY = re.compile(r"\b(memory|space|RAM)\b", re.IGNORECASE)
 
 
+# a memory statement that says the cost does not grow: "O(1) memory", "constant space"
+CONSTANT = re.compile(r"\bconstant\b", re.IGNORECASE)
+PER_ITEM = re.compile(r"\b(per|each|every)\b", re.IGNORECASE)
+#: statements of MEMORY_SIZES[0] and [1] open invoices, against a short bank statement
+MEMORY_SIZES = (1_000, 10_000)
+#: a reference kept per invoice is 8 bytes (a dict of them, 20 and more); code that keeps nothing per
+#: invoice besides its result stays under 3 (the spare room of the tuples it returns)
+LINEAR_BYTES_PER_INVOICE = 4
+
+
+def claims_constant_memory(documented: str) -> str | None:
+    """The sentence of the docstring or comments that says the memory used does not grow, if one does.
+
+    A sentence about memory (or space) that states O(1), or "constant", and no other big-O, and not
+    a cost per item ("O(1) memory per payment" says nothing of the whole).
+    """
+    text = " ".join(documented.replace("#", " ").split())
+    for sentence in re.split(r"(?<=[.;])\s+", text):
+        if not MEMORY.search(sentence) or PER_ITEM.search(sentence):
+            continue
+        stated = [inner.strip() for inner in BIG_O.findall(sentence)]
+        constant = "1" in stated or CONSTANT.search(sentence) is not None
+        if constant and all(inner == "1" for inner in stated):
+            return sentence
+    return None
+
+
+def extra_memory(size: int) -> int:
+    """The peak of the memory match_payments() allocates for `size` open invoices, besides its result.
+
+    Memory the call still holds once its result is dropped (a cache of its own) counts as extra too.
+    """
+    invoices = [OpenInvoice(number=f"INV-{n:06d}", amount_due_cents=10_000) for n in range(size)]
+    payments = [
+        BankPayment(f"pay_{index}", f" inv-{index * size // 10:06d}" if index % 2 else "RENT 03/2026", 10_000)
+        for index in range(10)
+    ]
+    gc.collect()
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()
+        result = match_payments(invoices, payments)
+        with_result, peak = tracemalloc.get_traced_memory()
+        del result
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    return peak - before - (with_result - after)
+
+
 @pytest.mark.contract(6)
 @pytest.mark.lesson("PERF-1")
 def test_the_complexity_is_documented() -> None:
@@ -342,4 +399,19 @@ def test_the_complexity_is_documented() -> None:
         'speed is traded for (a dict of the n invoices, "O(n) memory"). The grader looks in the '
         'function\'s docstring and comments for an "O(...)" that is not quadratic, and for the word '
         '"memory" (or "space").',
+    )
+    constant = claims_constant_memory(documented)
+    if constant is None:
+        return
+    small, large = (extra_memory(size) for size in MEMORY_SIZES)
+    per_invoice = (large - small) / (MEMORY_SIZES[1] - MEMORY_SIZES[0])
+    check(
+        per_invoice < LINEAR_BYTES_PER_INVOICE,
+        f'match_payments() says of its memory: "{constant}" But for {MEMORY_SIZES[0]:,} open invoices it '
+        f"allocated {small:,} bytes besides the reconciliation it returns, and for {MEMORY_SIZES[1]:,} "
+        f"{large:,}: about {per_invoice:.0f} more bytes for every invoice more (measured with tracemalloc, "
+        "the peak of what the call holds at once). That is O(n) memory, not constant: an index of the "
+        "invoices (a dict, a set, a sorted list) holds an entry per invoice, and it is the price of the "
+        "linear time. A reviewer sizing the worker for 180,000 invoices trusts what the docstring says. "
+        'State what the code really keeps, e.g. "O(n) memory for the index of the n invoices".',
     )

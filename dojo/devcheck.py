@@ -4,7 +4,7 @@
 shipped, the reference solution, every decoy and every alternative of that kata only, on the database
 `DATABASE_URL` names (SQLite by default), and prints one line each. A PostgreSQL-only decoy
 (`[decoys_postgresql]`) is expected to fail on PostgreSQL; on SQLite it is graded and shown, with
-nothing expected of it. `--diff FILE` (repeatable) grades
+nothing expected of it (a SQLite-only decoy, `[decoys_sqlite]`, the other way round). `--diff FILE` (repeatable) grades
 further diffs against the solution, e.g. wrong fixes written by a reviewer, without adding them to
 the manifest. The exit status is 1 when any verdict is not the one expected (a diff given with --diff
 has no expected verdict), 2 when katas.toml is in a format this dojo does not read (`format_version`).
@@ -45,6 +45,8 @@ class Verdict:
 
 #: what a PostgreSQL-only decoy's line says on SQLite, where nothing is expected of it
 SQLITE_NOTE = "- (a PostgreSQL-only decoy: on SQLite it is not expected to fail)"
+#: what a SQLite-only decoy's line says on PostgreSQL, where nothing is expected of it
+POSTGRESQL_NOTE = "- (a SQLite-only decoy: on PostgreSQL it is not expected to fail)"
 
 
 def on_postgresql() -> bool:
@@ -94,7 +96,7 @@ def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = Fal
             for name in names:
                 root = _patched(kata, path_of(name), base / f"{kind}-{name}")
                 caught = kind != "decoy" or kata.caught_on(name, on_postgresql())
-                note = "" if caught else SQLITE_NOTE
+                note = "" if caught else (POSTGRESQL_NOTE if on_postgresql() else SQLITE_NOTE)
                 jobs[(f"{kind} {name}", expected if caught else "", note)] = partial(grade, target, kata_root=root)
         for diff in extra:
             root = _patched(kata, diff.resolve(), base / f"diff-{diff.stem}")

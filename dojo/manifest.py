@@ -5,6 +5,7 @@ next to its grader; the checks themselves say which rule they carry (`@pytest.ma
 """
 
 import ast
+import itertools
 import tokenize
 import tomllib
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ DETAILS = {
     "migrations",
     "decoys",
     "decoys_postgresql",
+    "decoys_sqlite",
     "alternatives",
     "threat",
     "mutation",
@@ -91,6 +93,9 @@ class Kata:
     #: the decoys (all in `decoys` too) whose harm shows on PostgreSQL only: a real row lock, an int4
     #: column, a case-sensitive LIKE; on SQLite they are not expected to fail
     postgresql_decoys: frozenset[str] = frozenset()
+    #: the decoys (all in `decoys` too) whose harm shows on SQLite only: a LIKE without an escape
+    #: character; on PostgreSQL they are not expected to fail
+    sqlite_decoys: frozenset[str] = frozenset()
 
     @classmethod
     def from_table(cls, data: dict[str, object], where: str, graders: Path = paths.GRADERS) -> "Kata":
@@ -112,9 +117,12 @@ class Kata:
         edits = _edits(details_data.get("edits"), details_where)
         decoys = details.mapping("decoys", at_least=1)
         postgresql_decoys = details.mapping("decoys_postgresql", at_least=0, default={})
-        both = sorted(set(decoys) & set(postgresql_decoys))
-        if both:
-            raise TableError(f"{details_where}: decoys in both [decoys] and [decoys_postgresql]: {', '.join(both)}")
+        sqlite_decoys = details.mapping("decoys_sqlite", at_least=0, default={})
+        tables = {"decoys": decoys, "decoys_postgresql": postgresql_decoys, "decoys_sqlite": sqlite_decoys}
+        for first, second in itertools.combinations(tables, 2):
+            both = sorted(set(tables[first]) & set(tables[second]))
+            if both:
+                raise TableError(f"{details_where}: decoys in both [{first}] and [{second}]: {', '.join(both)}")
         if edits is not None:
             if EDITS_CHECK in lessons or EDITS_CHECK in guards:
                 raise TableError(f"{details_where}: [edits] and the grader both define {EDITS_CHECK}")
@@ -129,8 +137,9 @@ class Kata:
             hints=details.texts("hints", at_least=2),
             lessons=lessons,
             guards=guards,
-            decoys={**decoys, **postgresql_decoys},
+            decoys={**decoys, **postgresql_decoys, **sqlite_decoys},
             postgresql_decoys=frozenset(postgresql_decoys),
+            sqlite_decoys=frozenset(sqlite_decoys),
             discussion=details.texts("discussion", at_least=0, default=()),
             migrations=details.flag("migrations", default=False),
             alternatives=details.mapping("alternatives", at_least=0, default={}),
@@ -164,8 +173,8 @@ class Kata:
         return kata
 
     def caught_on(self, decoy: str, postgresql: bool) -> bool:
-        """Whether the grader must reject this decoy on this database (a PostgreSQL-only decoy: there only)."""
-        return postgresql or decoy not in self.postgresql_decoys
+        """Whether the grader must reject this decoy on this database (a PostgreSQL- or SQLite-only one: there only)."""
+        return decoy not in (self.sqlite_decoys if postgresql else self.postgresql_decoys)
 
     def decoy_path(self, name: str) -> Path:
         """A decoy: a plausible wrong fix, as a unified diff against the solution."""

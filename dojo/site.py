@@ -199,7 +199,9 @@ def kata_page(kata: Kata) -> str:
 
 
 def _on_postgresql(kata: Kata, decoy: str) -> str:
-    """What a decoy's line adds when the grader rejects it on PostgreSQL only."""
+    """What a decoy's line adds when the grader rejects it on PostgreSQL (or SQLite) only."""
+    if decoy in kata.sqlite_decoys:
+        return " (rejected on SQLite: on PostgreSQL this wrong fix does no harm)"
     return " (rejected on PostgreSQL: on SQLite this wrong fix does no harm)" if decoy in kata.postgresql_decoys else ""
 
 

@@ -93,6 +93,10 @@ def test_a_malformed_entry_names_the_kata_and_the_field(tmp_path: Path, change: 
             ("[[threat]]", "[decoys_postgresql]\nbare = 1\n\n[[threat]]"),
             "'decoys_postgresql' must be a table of strings",
         ),
+        (
+            ("[[threat]]", '[decoys_sqlite]\nwrong = "again"\n\n[[threat]]'),
+            "in both [decoys] and [decoys_sqlite]",
+        ),
     ],
 )
 def test_malformed_details_name_the_file_and_the_field(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -123,6 +127,16 @@ def test_a_postgresql_only_decoy_is_a_decoy_rejected_on_postgresql_only(tmp_path
     assert kata.decoy_path("locks_late").name == "locks_late.diff"
     assert [kata.caught_on(name, postgresql=True) for name in kata.decoys] == [True, True]
     assert [kata.caught_on(name, postgresql=False) for name in kata.decoys] == [True, False]
+
+
+def test_a_sqlite_only_decoy_is_a_decoy_rejected_on_sqlite_only(tmp_path: Path) -> None:
+    details = DETAILS.replace("[[threat]]", '[decoys_sqlite]\nno_escape = "why it is wrong there"\n\n[[threat]]')
+    (kata,) = load(manifest(tmp_path, GOOD, details.replace('decoys = ["wrong"]', 'decoys = ["wrong", "no_escape"]')))
+    assert kata.decoys == {"wrong": "why it is wrong", "no_escape": "why it is wrong there"}
+    assert kata.sqlite_decoys == {"no_escape"}
+    assert kata.postgresql_decoys == frozenset()
+    assert [kata.caught_on(name, postgresql=True) for name in kata.decoys] == [True, False]
+    assert [kata.caught_on(name, postgresql=False) for name in kata.decoys] == [True, True]
 
 
 def test_two_katas_with_one_slug_are_refused(tmp_path: Path) -> None:

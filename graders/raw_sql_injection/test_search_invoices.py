@@ -224,12 +224,27 @@ SCENARIO_INVOICE = st.fixed_dictionaries(
 
 @st.composite
 def search_scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
-    """Invoices of two organizations, named and numbered with wildcards and quotes; a term to search for."""
+    """Invoices of two organizations, named and numbered with wildcards and quotes; a term to search for.
+
+    The term is as often a piece of a stored name or number as free text: a term that must be found,
+    `_`, `%` or `\\` included, tells a search that reads them as LIKE syntax from one that looks for them.
+    """
     invoices = draw(st.lists(SCENARIO_INVOICE, min_size=1, max_size=6))
     for index, invoice in enumerate(invoices):
         # unique, and never starting with what a term can hold: a match inside a number is told apart
         invoice["number"] = f"N{invoice['number']}-{index}"
-    return invoices, draw(st.text(alphabet=SCENARIO_ALPHABET, min_size=1, max_size=3))
+    return invoices, draw(_terms(invoices))
+
+
+def _terms(invoices: list[dict[str, Any]]) -> st.SearchStrategy[str]:
+    """Free text of the scenario's alphabet, or a piece of one of the invoices' names or numbers."""
+    stored = [text for invoice in invoices for text in (invoice["customer"], invoice["number"])]
+    pieces = st.sampled_from(stored).flatmap(
+        lambda text: st.tuples(st.integers(0, len(text) - 1), st.integers(1, 3)).map(
+            lambda cut: text[cut[0] : cut[0] + cut[1]]
+        )
+    )
+    return st.one_of(st.text(alphabet=SCENARIO_ALPHABET, min_size=1, max_size=3), pieces)
 
 
 def _written(scenario: list[dict[str, Any]]) -> Organization:
@@ -295,6 +310,79 @@ def test_a_term_matches_literally_on_generated_searches(drawn: tuple[list[dict[s
         "parameter still goes through LIKE, whose wildcards it must not use: the ORM's `icontains` escapes "
         "them; in raw SQL, escape `\\`, `%` and `_` and add `ESCAPE '\\'`. Only the organization's invoices, "
         "newest first (issue date, then number)."
+    )
+
+
+@st.composite
+def search_changes(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str, tuple[Any, ...]]:
+    """A search scenario and a change made between two searches of the same term.
+
+    A new invoice, a customer renamed or an invoice renumbered, often to a text holding the term (so
+    that the second search must find it), or an invoice deleted. The term holds letters only: this check
+    judges what a search sees, and the others how it reads quotes and wildcards.
+    """
+    invoices, _ = draw(search_scenarios())
+    term = draw(st.text(alphabet="aAb", min_size=1, max_size=3))
+    text = st.tuples(SCENARIO_TEXT, st.booleans()).map(lambda drawn: drawn[0] + term if drawn[1] else drawn[0])
+    place = st.integers(0, len(invoices) - 1)
+    change = draw(
+        st.one_of(
+            st.tuples(st.just("invoice"), st.sampled_from(("ours", "theirs")), text),
+            st.tuples(st.just("rename"), place, text),
+            st.tuples(st.just("renumber"), place, text),
+            st.tuples(st.just("delete"), place),
+        )
+    )
+    return invoices, term, change
+
+
+def _changed(scenario: list[dict[str, Any]], change: tuple[Any, ...], ours: Organization) -> str:
+    """Makes `change` to the written scenario; what was changed, in words."""
+    kind, *details = change
+    if kind == "invoice":
+        owner, name = details
+        organization = ours if owner == "ours" else OrganizationFactory(name="Initech")
+        number = f"N-new-{len(scenario)}"
+        InvoiceFactory(customer=CustomerFactory(organization=organization, name=name), number=number)
+        return f"a new invoice {number!r} of a new customer {name!r} ({owner} organization) was written"
+    invoice = Invoice.objects.select_related("customer").get(number=scenario[details[0]]["number"])
+    if kind == "rename":
+        Customer.objects.filter(pk=invoice.customer_id).update(name=details[1])
+        return f"the customer {invoice.customer.name!r} was renamed {details[1]!r}"
+    if kind == "renumber":
+        number = f"N{details[1]}-r{details[0]}"
+        Invoice.objects.filter(pk=invoice.pk).update(number=number)
+        return f"the invoice {invoice.number!r} was renumbered {number!r}"
+    invoice.delete()
+    return f"the invoice {invoice.number!r} was deleted"
+
+
+@pytest.mark.guard("DJ-4")
+@pytest.mark.contract(1)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@given(drawn=search_changes())
+def test_a_search_finds_the_invoices_as_they_are_when_it_runs(
+    drawn: tuple[list[dict[str, Any]], str, tuple[Any, ...]],
+) -> None:
+    scenario, term, change = drawn
+    with rolled_back():
+        ours = _written(scenario)
+        _searched(search_invoices, ours, term)  # an earlier search of the same term
+        what = _changed(scenario, change, ours)
+        got = _searched(search_invoices, ours, term)
+        wanted = _searched(_reference().search_invoices, ours, term)
+    found = got if isinstance(got, str) else f"found {[hit[0] for hit in got]}"
+    check(
+        got == wanted,
+        "Among these invoices:\n  "
+        + "\n  ".join(_in_words(invoice) for invoice in scenario)
+        + f"\n{term!r} was searched for, then {what}, then {term!r} was searched for again: the second search "
+        f"{found}, where it must find {[hit[0] for hit in wanted] if isinstance(wanted, list) else wanted}.\n"
+        "A search finds the invoices as they are in the database when it runs: one written, renamed or "
+        "deleted since an earlier search shows (or no longer shows) in the next. A result kept from an earlier "
+        "call (lru_cache, a dict of searches) goes stale the moment the data changes, and each worker process "
+        "keeps its own; ask the database on every search, with the term as a parameter.",
     )
 
 

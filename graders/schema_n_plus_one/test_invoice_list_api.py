@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from hypothesis import given
@@ -464,4 +465,35 @@ def test_lines_of_zero_quantity_or_price_are_still_counted(client: Client) -> No
         f"without a description) totalling {3 * 1_250 + 500} cents, and {only_free.number} one line of "
         "quantity 0. A line that adds nothing to the total is still a line of the invoice: do not filter "
         "the lines you load.",
+    )
+
+
+@pytest.mark.contract(2)
+@pytest.mark.guard("PERF-2")
+def test_totals_beyond_two_billion_cents_are_exact(client: Client) -> None:
+    organization = OrganizationFactory()
+    customer = CustomerFactory(organization=organization)
+    seats = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 11))
+    InvoiceLineFactory(invoice=seats, quantity=1_500, unit_price_cents=2_000_000)  # one line of 30 million
+    licences = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 10))
+    InvoiceLineFactory.create_batch(2, invoice=licences, quantity=1, unit_price_cents=1_500_000_000)
+
+    got: object
+    try:
+        with transaction.atomic():  # on PostgreSQL, a failed query must not break the test's transaction
+            response = client.get(list_url(organization.pk))
+        if response.status_code == 200:
+            got = [(item["number"], item["total_cents"]) for item in response.json()["results"]]
+        else:
+            got = f"an answer {response.status_code}"
+    except Exception as error:  # any failure is the finding: the page must be served
+        got = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+
+    check(
+        got == [(seats.number, 3_000_000_000), (licences.number, 3_000_000_000)],
+        f"The list of two invoices of 30,000,000.00 each ({seats.number}: 1,500 seats at 20,000.00; "
+        f"{licences.number}: two lines of 15,000,000.00) gave {got}. Totals in cents pass 2,147,483,647, the "
+        "largest value of a 32-bit integer (PostgreSQL's `integer`): a product or a sum computed in the database "
+        "as an integer overflows there, and the whole page fails. Sum in Python over the lines you loaded, or "
+        "have the database compute in a 64-bit type (Cast to BigIntegerField, or it as the output field).",
     )

@@ -60,7 +60,7 @@ def ledger_write_fails() -> AbstractContextManager[None]:
 def test_collecting_charges_once_and_records_the_payment(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=49_900, currency="EUR")
+    invoice = InvoiceFactory.create(amount_due_cents=49_900, currency="EUR")
 
     with django_capture_on_commit_callbacks(execute=True):
         collect_payment(invoice.pk, provider=provider, bus=bus)
@@ -82,7 +82,7 @@ def test_collecting_charges_once_and_records_the_payment(
 def test_an_invoice_that_is_not_open_is_refused_without_a_charge(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory(status=Invoice.Status.PAID)
+    invoice = InvoiceFactory.create(status=Invoice.Status.PAID)
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(InvoiceNotPayableError):
         collect_payment(invoice.pk, provider=provider, bus=bus)
@@ -97,7 +97,7 @@ def test_an_invoice_that_is_not_open_is_refused_without_a_charge(
 def test_the_provider_is_not_called_inside_a_transaction(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True):
         collect_payment(invoice.pk, provider=provider, bus=bus)
@@ -117,7 +117,7 @@ def test_the_provider_is_not_called_inside_a_transaction(
 def test_nothing_is_published_when_the_transaction_rolls_back(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True), ledger_write_fails(), pytest.raises(OperationalError):
         collect_payment(invoice.pk, provider=provider, bus=bus)
@@ -138,7 +138,7 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
 def test_the_event_is_published_once_after_the_commit(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks() as on_commit:
         collect_payment(invoice.pk, provider=provider, bus=bus)
@@ -164,7 +164,7 @@ def test_the_event_is_published_once_after_the_commit(
 def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
 
     with django_capture_on_commit_callbacks(execute=True), ledger_write_fails(), pytest.raises(OperationalError):
         collect_payment(invoice.pk, provider=provider, bus=bus)
@@ -189,7 +189,7 @@ def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
 def test_after_a_decline_the_next_collection_is_a_new_attempt(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     provider.declines = 1  # the card is declined once; the customer then updates it
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ChargeDeclinedError):
@@ -221,7 +221,7 @@ def test_a_collection_that_fails_half_way_leaves_nothing_behind(
     django_capture_on_commit_callbacks: CaptureCallbacks,
 ) -> None:
     """A collection whose invoice or payment write fails leaves nothing behind"""
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True), first_write_fails(failing), pytest.raises(OperationalError):
         collect_payment(invoice.pk, provider=provider, bus=bus)
@@ -301,7 +301,7 @@ def test_a_charge_that_can_no_longer_be_applied_is_not_lost(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     """A charge made for an invoice paid meanwhile is recorded for a refund and reported, not dropped"""
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     provider.meanwhile = paid_by_bank_transfer(invoice)  # the customer paid while the provider answered
     raised = collect_reporting(invoice, provider, bus, django_capture_on_commit_callbacks)
     if provider.meanwhile is not None:
@@ -323,7 +323,7 @@ def test_a_payment_that_commits_just_before_the_invoice_is_written_is_not_overwr
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     """The invoice is re-read under a lock (or written conditionally) after the provider's answer"""
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     after_the_charge = ExitStack()
     late: list[Meanwhile] = []
 
@@ -362,7 +362,7 @@ def test_a_charge_recorded_meanwhile_by_the_same_attempt_is_not_refunded(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     """Two collections of one attempt share its charge: the second finds it recorded, and that is success"""
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     other_worker = another_worker("atomic_external_call.services")
     other_bus = FakeEventBus()
 
@@ -403,7 +403,7 @@ def test_a_bank_transfer_racing_the_collection_is_not_overwritten(
     provider: FakePaymentProvider, bus: FakeEventBus
 ) -> None:
     """On PostgreSQL: a bank transfer committed between the collection's re-read and its write"""
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     raised: list[Exception] = []
     transfer_applied: list[bool] = []
 
@@ -610,7 +610,7 @@ def test_any_world_of_the_provider_gives_the_references_outcome(
     """Whatever the provider does (declines, timeouts before or after charging), the reference's outcome"""
     reference_services, reference_decline = oracle
     with rolled_back():
-        invoice = InvoiceFactory(amount_due_cents=49_900, number="INV-A")
+        invoice = InvoiceFactory.create(amount_due_cents=49_900, number="INV-A")
         with rolled_back():
             expected = collect_in(
                 world, invoice, reference_services, reference_decline, django_capture_on_commit_callbacks

@@ -145,7 +145,7 @@ def test_a_declined_charge_is_a_provider_error(provider: respx.MockRouter) -> No
 @pytest.mark.contract(7)
 @pytest.mark.django_db
 def test_collecting_an_invoice_charges_it_and_notes_it(provider: respx.MockRouter) -> None:
-    invoice = InvoiceFactory(number="INV-00042")
+    invoice = InvoiceFactory.create(number="INV-00042")
     charges = provider.post("/v1/charges").respond(201, json={"id": "ch_1"})
     notes = provider.post("/v1/charges/ch_1/notes").respond(201, json={"id": "note_1"})
 

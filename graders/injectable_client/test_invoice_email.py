@@ -37,7 +37,7 @@ EXPECTED_TEXT = (
 
 
 def acme_invoice() -> Invoice:
-    return InvoiceFactory(number="INV-00042", customer__name="Acme GmbH", customer__email="ap@acme.test")
+    return InvoiceFactory.create(number="INV-00042", customer__name="Acme GmbH", customer__email="ap@acme.test")
 
 
 def run_with(emails: FakeEmailClient, invoice_number: str) -> object:
@@ -455,7 +455,7 @@ def test_the_button_asks_sends_and_answers_as_the_reference_does(client: Client,
     number = "INV-00042" if day["known"] else "INV-99999"
 
     def arranged() -> None:
-        InvoiceFactory(
+        InvoiceFactory.create(
             number="INV-00042",
             customer__name="Acme GmbH",
             customer__email=day["address"],

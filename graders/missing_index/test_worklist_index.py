@@ -125,10 +125,12 @@ def listed(indexes: dict[str, IndexShape]) -> str:
 
 
 def organization_with_invoices(count: int = 40) -> int:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     statuses = [Invoice.Status.OPEN, Invoice.Status.OPEN, Invoice.Status.PAID, Invoice.Status.DRAFT]
     for n in range(count):
-        InvoiceFactory(organization=organization, status=statuses[n % 4], due_on=date(2026, 2, 1) + timedelta(n % 17))
+        InvoiceFactory.create(
+            organization=organization, status=statuses[n % 4], due_on=date(2026, 2, 1) + timedelta(n % 17)
+        )
     InvoiceFactory.create_batch(10)  # other organizations' invoices
     return organization.pk
 
@@ -150,9 +152,9 @@ def test_the_worklist_lists_open_invoices_earliest_due_first() -> None:
 
 @pytest.mark.contract(1)
 def test_an_organization_without_open_invoices_has_an_empty_worklist() -> None:
-    organization = OrganizationFactory()
-    InvoiceFactory(organization=organization, status=Invoice.Status.PAID)
-    InvoiceFactory()  # another organization's open invoice
+    organization = OrganizationFactory.create()
+    InvoiceFactory.create(organization=organization, status=Invoice.Status.PAID)
+    InvoiceFactory.create()  # another organization's open invoice
 
     assert collections_worklist(organization.pk) == []
 
@@ -260,7 +262,7 @@ def fill_the_table() -> int:
     On a table of a few dozen rows PostgreSQL reads the whole table whatever the indexes; with tens of
     thousands, its plan shows which index serves the query, as in production.
     """
-    organizations = [OrganizationFactory().pk for _ in range(BULK_ORGANIZATIONS)]
+    organizations = [OrganizationFactory.create().pk for _ in range(BULK_ORGANIZATIONS)]
     table = connection.ops.quote_name(Invoice._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(

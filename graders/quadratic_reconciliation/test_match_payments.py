@@ -267,11 +267,11 @@ def test_the_reconciliation_matches_the_reference_on_generated_statements(
 @pytest.mark.django_db
 def test_a_statement_is_reconciled_against_the_organizations_open_invoices_in_one_query() -> None:
     """A statement is reconciled against the organization's open invoices in one query."""
-    organization = OrganizationFactory()
-    due = InvoiceFactory(organization=organization, amount_due_cents=7_500)
-    untouched = InvoiceFactory(organization=organization)
-    InvoiceFactory(organization=organization, status="paid")
-    elsewhere = InvoiceFactory()  # another organization's
+    organization = OrganizationFactory.create()
+    due = InvoiceFactory.create(organization=organization, amount_due_cents=7_500)
+    untouched = InvoiceFactory.create(organization=organization)
+    InvoiceFactory.create(organization=organization, status="paid")
+    elsewhere = InvoiceFactory.create()  # another organization's
     payments = [
         BankPayment("pay_1", due.number, 7_500),
         BankPayment("pay_2", elsewhere.number, elsewhere.amount_due_cents),

@@ -44,12 +44,12 @@ class Platform:
 
 
 def platform() -> Platform:
-    ours, theirs = OrganizationFactory(name="Northwind"), OrganizationFactory(name="Globex")
+    ours, theirs = OrganizationFactory.create(name="Northwind"), OrganizationFactory.create(name="Globex")
     invoices = [
-        *InvoiceFactory.create_batch(3, customer=CustomerFactory(organization=ours, name="Acme Corp")),
-        *InvoiceFactory.create_batch(2, customer=CustomerFactory(organization=ours, name="O'Brien & Sons")),
-        *InvoiceFactory.create_batch(2, customer=CustomerFactory(organization=ours, name="Initech")),
-        *InvoiceFactory.create_batch(3, customer=CustomerFactory(organization=theirs, name="Acme Ltd")),
+        *InvoiceFactory.create_batch(3, customer=CustomerFactory.create(organization=ours, name="Acme Corp")),
+        *InvoiceFactory.create_batch(2, customer=CustomerFactory.create(organization=ours, name="O'Brien & Sons")),
+        *InvoiceFactory.create_batch(2, customer=CustomerFactory.create(organization=ours, name="Initech")),
+        *InvoiceFactory.create_batch(3, customer=CustomerFactory.create(organization=theirs, name="Acme Ltd")),
     ]
     return Platform(ours=ours, invoices=invoices)
 
@@ -107,7 +107,7 @@ def test_search_finds_invoices_by_number_or_customer_name() -> None:
 @pytest.mark.contract(3)
 def test_search_returns_the_newest_invoices_first_up_to_the_limit() -> None:
     world = platform()
-    customer = CustomerFactory(organization=world.ours, name="Umbrella")
+    customer = CustomerFactory.create(organization=world.ours, name="Umbrella")
     world.invoices.extend(InvoiceFactory.create_batch(SEARCH_LIMIT + 5, customer=customer))
     world.invoices.extend(InvoiceFactory.create_batch(3, customer=customer, issued_on=world.invoices[-1].issued_on))
 
@@ -182,9 +182,9 @@ def test_injected_sql_returns_nothing_extra() -> None:
 @pytest.mark.lesson("DJ-4")
 @pytest.mark.contract(2)
 def test_a_term_with_a_nul_character_finds_nothing() -> None:
-    ours = OrganizationFactory(name="Northwind")
-    customer = CustomerFactory(organization=ours, name="Acme")
-    InvoiceFactory(customer=customer, number="INV-0001")
+    ours = OrganizationFactory.create(name="Northwind")
+    customer = CustomerFactory.create(organization=ours, name="Acme")
+    InvoiceFactory.create(customer=customer, number="INV-0001")
     problems = []
     for term in ("\x00", "Acme\x00", "\x00' OR 1=1 --", "INV\x00%"):
         try:
@@ -235,14 +235,14 @@ def search_scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
 
 def _written(scenario: list[dict[str, Any]]) -> Organization:
     """The scenario's rows; the organization the search runs for."""
-    ours, theirs = OrganizationFactory(name="Northwind"), OrganizationFactory(name="Globex")
+    ours, theirs = OrganizationFactory.create(name="Northwind"), OrganizationFactory.create(name="Globex")
     customers: dict[tuple[str, str], Customer] = {}
     for invoice in scenario:
         key = (invoice["organization"], invoice["customer"])
         if key not in customers:
             owner = ours if invoice["organization"] == "ours" else theirs
-            customers[key] = CustomerFactory(organization=owner, name=invoice["customer"])
-        InvoiceFactory(customer=customers[key], number=invoice["number"], issued_on=invoice["issued_on"])
+            customers[key] = CustomerFactory.create(organization=owner, name=invoice["customer"])
+        InvoiceFactory.create(customer=customers[key], number=invoice["number"], issued_on=invoice["issued_on"])
     return ours
 
 

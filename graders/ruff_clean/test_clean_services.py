@@ -180,12 +180,12 @@ def test_the_stage_grows_firmer_with_the_days_overdue() -> None:
 @pytest.mark.contract(5)
 @pytest.mark.django_db
 def test_overdue_invoices_are_the_open_ones_past_due_oldest_first() -> None:
-    customer = CustomerFactory()
-    newer = InvoiceFactory(customer=customer, due_on=date(2026, 3, 9))
-    older = InvoiceFactory(customer=customer, due_on=date(2026, 2, 1))
-    InvoiceFactory(customer=customer, due_on=date(2026, 3, 10))  # due today
-    InvoiceFactory(customer=customer, due_on=date(2026, 1, 5), status=Invoice.Status.PAID)
-    InvoiceFactory(customer=customer, due_on=date(2026, 1, 5), status=Invoice.Status.VOID)
+    customer = CustomerFactory.create()
+    newer = InvoiceFactory.create(customer=customer, due_on=date(2026, 3, 9))
+    older = InvoiceFactory.create(customer=customer, due_on=date(2026, 2, 1))
+    InvoiceFactory.create(customer=customer, due_on=date(2026, 3, 10))  # due today
+    InvoiceFactory.create(customer=customer, due_on=date(2026, 1, 5), status=Invoice.Status.PAID)
+    InvoiceFactory.create(customer=customer, due_on=date(2026, 1, 5), status=Invoice.Status.VOID)
 
     found = list(overdue_invoices(Invoice.objects.filter(customer=customer), date(2026, 3, 10)))
 
@@ -439,9 +439,9 @@ def test_overdue_invoices_are_unchanged_on_generated_data(
 ) -> None:
     today = date(2026, 3, 10)
     with rolled_back():
-        customer = CustomerFactory()
+        customer = CustomerFactory.create()
         for days, status in invoices:
-            InvoiceFactory(customer=customer, due_on=today + timedelta(days=days), status=status)
+            InvoiceFactory.create(customer=customer, due_on=today + timedelta(days=days), status=status)
         queryset = Invoice.objects.filter(customer=customer)
         theirs = [invoice.number for invoice in learner_services.overdue_invoices(queryset, today)]
         expected = [invoice.number for invoice in reference_services.overdue_invoices(queryset, today)]

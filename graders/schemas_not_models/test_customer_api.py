@@ -60,7 +60,7 @@ def shown(response: HttpResponse) -> str:
 
 @pytest.mark.contract(1)
 def test_a_customer_is_created_and_read_back(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     created = post_json(client, customers_url(organization), VALID)
 
@@ -75,7 +75,7 @@ def test_a_customer_is_created_and_read_back(client: Client) -> None:
 
 @pytest.mark.contract(3)
 def test_the_currency_defaults_to_eur(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     created = post_json(client, customers_url(organization), {"name": "Acme GmbH", "email": "ap@acme.test"})
 
@@ -85,8 +85,8 @@ def test_the_currency_defaults_to_eur(client: Client) -> None:
 
 @pytest.mark.contract(1)
 def test_an_unknown_customer_answers_404(client: Client) -> None:
-    customer = CustomerFactory()
-    elsewhere = CustomerFactory()  # another organization's customer
+    customer = CustomerFactory.create()
+    elsewhere = CustomerFactory.create()  # another organization's customer
 
     url = reverse(
         "schemas_not_models:get_customer",
@@ -99,7 +99,7 @@ def test_an_unknown_customer_answers_404(client: Client) -> None:
 @pytest.mark.contract(1)
 @pytest.mark.lesson("API-1")
 def test_the_routes_are_under_api_v1(client: Client) -> None:
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
     urls = [customers_url(customer.organization), customer_url(customer)]
 
     unversioned = [url for url in urls if not url.startswith("/api/v1/")]
@@ -115,7 +115,7 @@ def test_the_routes_are_under_api_v1(client: Client) -> None:
 @pytest.mark.contract(2)
 @pytest.mark.lesson("API-2")
 def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
 
     answers = {
         "GET (read)": client.get(customer_url(customer)),
@@ -163,7 +163,7 @@ def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
     ],
 )
 def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict[str, Any]) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     response = post_json(client, customers_url(organization), data)
 
@@ -190,7 +190,7 @@ def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict
     ids=["name_shortest", "name_longest", "email_longest"],
 )
 def test_input_at_its_limits_is_accepted(client: Client, case: str, data: dict[str, Any]) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     response = post_json(client, customers_url(organization), data)
 
@@ -206,7 +206,7 @@ def test_input_at_its_limits_is_accepted(client: Client, case: str, data: dict[s
 @pytest.mark.contract(3)
 @pytest.mark.lesson("API-2")
 def test_unknown_fields_are_refused_with_422(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     url = customers_url(organization)
 
     for extra in ({"curency": "USD"}, {"internal_notes": "VIP: never send a dunning letter"}):
@@ -333,7 +333,7 @@ def leaked_in(response: HttpResponse) -> list[str]:
 @pytest.mark.contract(2, 5)
 def test_no_route_the_api_serves_leaks_internal_fields(client: Client) -> None:
     """No route the kata serves, under any name or prefix, answers with a customer's internal fields"""
-    customer = CustomerFactory(**SECRETS)
+    customer = CustomerFactory.create(**SECRETS)
     client.raise_request_exception = False
     leaks: list[str] = []
     for route in served_routes("schemas_not_models.api"):
@@ -360,7 +360,7 @@ def test_no_route_the_api_serves_leaks_internal_fields(client: Client) -> None:
 @pytest.mark.contract(3, 5)
 def test_no_route_the_api_serves_stores_unchecked_input(client: Client) -> None:
     """No route the kata serves stores a customer from input the request schema refuses"""
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
     client.raise_request_exception = False
     stored: list[str] = []
     for route in served_routes("schemas_not_models.api"):
@@ -441,7 +441,7 @@ def test_generated_input_is_refused_or_stored_as_the_contract_says(client: Clien
     except pydantic.ValidationError:
         valid = None
     with rolled_back():
-        organization = OrganizationFactory()
+        organization = OrganizationFactory.create()
         response = post_json(client, customers_url(organization), body)
         rows = list(Customer.objects.filter(organization=organization).values("name", "email", "currency"))
     if valid is None:

@@ -80,8 +80,8 @@ BUSINESS_NAMES = {"transaction", "connection", "connections", "get_object_or_404
 
 def basic_and_pro() -> tuple[Plan, Plan]:
     return (
-        PlanFactory(code="basic", name="Basic", monthly_price_cents=2_900),
-        PlanFactory(code="pro", name="Pro", monthly_price_cents=9_900),
+        PlanFactory.create(code="basic", name="Basic", monthly_price_cents=2_900),
+        PlanFactory.create(code="pro", name="Pro", monthly_price_cents=9_900),
     )
 
 
@@ -219,7 +219,7 @@ def test_an_upgrade_invoices_the_prorated_difference_and_tells_the_customer(
     client: Client, mailoutbox: list[EmailMessage], django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     basic, pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, "pro")
 
@@ -261,10 +261,10 @@ def test_refused_plan_changes_change_nothing(
     status: int,
 ) -> None:
     basic, _pro = basic_and_pro()
-    PlanFactory(code="legacy", is_active=False, monthly_price_cents=19_900)
-    PlanFactory(code="free", monthly_price_cents=0)
+    PlanFactory.create(code="legacy", is_active=False, monthly_price_cents=19_900)
+    PlanFactory.create(code="free", monthly_price_cents=0)
     canceled = case == "canceled subscription"
-    subscription = SubscriptionFactory(
+    subscription = SubscriptionFactory.create(
         plan=basic, status=Subscription.Status.CANCELED if canceled else Subscription.Status.ACTIVE
     )
 
@@ -297,9 +297,9 @@ def test_the_boundaries_of_an_upgrade(
     status: int,
     charged: int | None,
 ) -> None:
-    basic = PlanFactory(code="basic", name="Basic", monthly_price_cents=2_900)
-    PlanFactory(code="target", name="Target", monthly_price_cents=price)
-    subscription = SubscriptionFactory(plan=basic)
+    basic = PlanFactory.create(code="basic", name="Basic", monthly_price_cents=2_900)
+    PlanFactory.create(code="target", name="Target", monthly_price_cents=price)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with django_capture_on_commit_callbacks(execute=True), time_machine.travel(moment, tick=False):
         response = client.post(
@@ -318,7 +318,7 @@ def test_the_boundaries_of_an_upgrade(
 
 @pytest.mark.contract(2)
 def test_a_subscription_is_read(client: Client) -> None:
-    subscription = SubscriptionFactory(plan=PlanFactory(code="basic"))
+    subscription = SubscriptionFactory.create(plan=PlanFactory.create(code="basic"))
 
     response = client.get(f"/api/v1/subscriptions/{subscription.pk}")
 
@@ -341,7 +341,7 @@ def test_a_subscription_is_read(client: Client) -> None:
 )
 def test_bad_input_is_a_422_in_the_error_shape(client: Client, url: str, body: dict[str, str]) -> None:
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     response = client.post(url.format(id=subscription.pk), body, content_type="application/json")
 
@@ -358,7 +358,7 @@ def test_the_plan_change_is_a_service_with_an_injected_email_client(
 ) -> None:
     change_plan = change_plan_service()
     basic, pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with django_capture_on_commit_callbacks(execute=True), time_machine.travel(LATE_IN_PERIOD, tick=False):
         change_plan(subscription.pk, "pro", emails=emails)
@@ -397,7 +397,7 @@ def test_a_plan_change_that_fails_half_way_leaves_nothing_and_sends_nothing(
     """A plan change that fails half-way leaves nothing and sends nothing"""
     change_plan = change_plan_service()
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     raised: BaseException | None = None
     with (
@@ -435,7 +435,7 @@ def test_a_change_whose_callers_transaction_rolls_back_sends_nothing(
     """A plan change made inside a caller's transaction that then rolls back sends no email"""
     change_plan = change_plan_service()
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     class CallerFailedError(Exception):
         """The caller's own work after the change failed, so its transaction rolls back."""
@@ -477,7 +477,7 @@ def test_a_write_that_fails_is_our_error_not_the_clients(
 ) -> None:
     """A write that fails answers a 5xx in the error envelope: the failure is ours, not a refusal of the request"""
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with fails_once_when_written(model, error):
         response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, "pro")
@@ -529,7 +529,7 @@ def test_the_route_leaves_the_writes_to_the_service(
     client: Client, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with invoice_writes_recorded() as invoice_writes:
         response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, "pro")
@@ -550,7 +550,7 @@ def test_saving_a_subscription_sends_no_email(
     mailoutbox: list[EmailMessage], django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     basic, pro = basic_and_pro()
-    subscription = Subscription.objects.get(pk=SubscriptionFactory(plan=basic).pk)
+    subscription = Subscription.objects.get(pk=SubscriptionFactory.create(plan=basic).pk)
 
     with django_capture_on_commit_callbacks(execute=True):
         subscription.plan = pro  # e.g. support fixing a plan in the admin
@@ -576,7 +576,7 @@ def test_the_service_not_the_model_writes_and_sends(
 ) -> None:
     change_plan = change_plan_service()
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with (
         invoice_writes_recorded() as invoice_writes,
@@ -636,8 +636,8 @@ def test_two_upgrades_of_one_subscription_at_once_charge_once(
 ) -> None:
     """Two upgrades of one subscription at the same moment charge as one after the other would"""
     basic, _pro = basic_and_pro()
-    PlanFactory(code="plus", name="Plus", monthly_price_cents=5_900)
-    subscription = SubscriptionFactory(plan=basic)
+    PlanFactory.create(code="plus", name="Plus", monthly_price_cents=5_900)
+    subscription = SubscriptionFactory.create(plan=basic)
     answers: dict[int, HttpResponse] = {}
 
     with time_machine.travel(MID_PERIOD, tick=False):
@@ -683,7 +683,7 @@ def test_upgrades_of_two_subscriptions_at_once_both_go_through(
 ) -> None:
     """Upgrades of two subscriptions at the same moment both go through"""
     basic, _pro = basic_and_pro()
-    first, second = SubscriptionFactory(plan=basic), SubscriptionFactory(plan=basic)
+    first, second = SubscriptionFactory.create(plan=basic), SubscriptionFactory.create(plan=basic)
     answers: dict[int, HttpResponse] = {}
 
     with time_machine.travel(MID_PERIOD, tick=False):
@@ -752,10 +752,10 @@ def described(case: dict[str, Any]) -> str:
 
 def arranged(case: dict[str, Any]) -> tuple[int, str]:
     """The rows of one scenario: the subscription's id to change and the plan code to ask for."""
-    current = PlanFactory(code="current", name="Current", monthly_price_cents=case["current_cents"])
-    PlanFactory(code="target", name="Target", monthly_price_cents=case["target_cents"])
-    PlanFactory(code="retired", name="Retired", monthly_price_cents=case["target_cents"], is_active=False)
-    subscription = SubscriptionFactory(
+    current = PlanFactory.create(code="current", name="Current", monthly_price_cents=case["current_cents"])
+    PlanFactory.create(code="target", name="Target", monthly_price_cents=case["target_cents"])
+    PlanFactory.create(code="retired", name="Retired", monthly_price_cents=case["target_cents"], is_active=False)
+    subscription = SubscriptionFactory.create(
         plan=current,
         status=Subscription.Status.CANCELED if case["canceled"] else Subscription.Status.ACTIVE,
         current_period_start=PERIOD_START,

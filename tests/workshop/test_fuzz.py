@@ -48,8 +48,8 @@ def connection_kept() -> Iterator[None]:
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: f"{operation.method.upper()} {operation.path}")
 def test_every_route_answers_below_500_and_every_error_in_the_envelope(operation: Any) -> None:
-    workshop = WorkshopFactory(join_code="ABC234")
-    learner = LearnerFactory(workshop=workshop, token_hash=digest("learner-token"))
+    workshop = WorkshopFactory.create(join_code="ABC234")
+    learner = LearnerFactory.create(workshop=workshop, token_hash=digest("learner-token"))
     GradingFactory.create_batch(3, learner=learner)
     learner_route = operation.path.endswith("/gradings") and operation.method.lower() == "post"
     token = "learner-token" if learner_route else lead_token(workshop)

@@ -18,13 +18,14 @@ import tokenize
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ruff.__main__ import find_ruff_bin
+from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]  # ruff ships no type hints
 
 from dojo import grading, paths
 from dojo.grading import check, shown
@@ -405,7 +406,7 @@ def test_what_the_module_computes_is_unchanged(
     )
     today = due_on + timedelta(days=days_overdue)
     extra = {"cc": cc} if cc else {}
-    calls = {
+    calls: dict[str, Callable[[ModuleType], object]] = {
         f"parse_grace_days({grace_text!r})": lambda module: module.parse_grace_days(grace_text),
         f"dunning_stage({days_overdue}{f', grace_days={grace_days}' if grace else ''})": lambda module: (
             module.dunning_stage(days_overdue, **grace)
@@ -416,8 +417,8 @@ def test_what_the_module_computes_is_unchanged(
         ): lambda module: module.reminder_for(invoice, today, **grace, **extra),
     }
     for call, run in calls.items():
-        theirs = outcome(lambda run=run: run(learner_services))
-        expected = outcome(lambda run=run: run(reference_services))
+        theirs = outcome(partial(run, learner_services))
+        expected = outcome(partial(run, reference_services))
         check(
             theirs == expected,
             f"{call} gives {theirs!r}, where the module as it was gives {expected!r}.\n"

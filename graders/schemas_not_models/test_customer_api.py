@@ -3,12 +3,12 @@
 import json
 import re
 import string
-from functools import cache
-from typing import Any
+from collections.abc import Callable
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 import pytest
-from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hypothesis import given
@@ -21,6 +21,9 @@ from dojo.scenarios import reference, rolled_back, scenarios
 from schemas_not_models.models import Customer, Organization
 
 from .factories import CustomerFactory, OrganizationFactory
+
+if TYPE_CHECKING:  # what django.test.Client answers: an HttpResponse with .json(), a type of django-stubs only
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 pytestmark = [
     pytest.mark.django_db,
@@ -43,7 +46,7 @@ def customer_url(customer: Customer) -> str:
     return reverse("schemas_not_models:get_customer", kwargs=kwargs)
 
 
-def post_json(client: Client, url: str, data: object) -> HttpResponse:
+def post_json(client: Client, url: str, data: object) -> "TestResponse":
     client.raise_request_exception = False  # an unhandled error answers 500, as in production
     return client.post(url, json.dumps(data), content_type="application/json")
 
@@ -54,7 +57,7 @@ def address_of_length(length: int) -> str:
     return "a" * (length - len(domain)) + domain
 
 
-def shown(response: HttpResponse) -> str:
+def shown(response: "TestResponse") -> str:
     return " ".join(response.content.decode(errors="replace").split())[:200]
 
 
@@ -245,7 +248,9 @@ def test_the_openapi_schema_describes_the_request_and_the_responses() -> None:
 
     def operation(method: str, ending: str) -> dict[str, Any]:
         """The operation of `method` on the path that ends in `ending`: the routes' shape, not their names."""
-        found = [methods[method] for url, methods in paths.items() if url.endswith(ending) and method in methods]
+        found: list[dict[str, Any]] = [
+            methods[method] for url, methods in paths.items() if url.endswith(ending) and method in methods
+        ]
         check(found, f"The OpenAPI schema has no {method.upper()} …{ending}; it lists {sorted(paths)}.")
         return found[0]
 
@@ -316,7 +321,7 @@ def customers_in(value: object) -> list[dict[str, object]]:
     return found + [customer for item in value.values() for customer in customers_in(item)]
 
 
-def leaked_in(response: HttpResponse) -> list[str]:
+def leaked_in(response: "TestResponse") -> list[str]:
     """The fields of a customer that an answer shows beyond the five public ones."""
     text = response.content.decode(errors="replace")
     leaked = {field for field, secret in SECRETS.items() if secret in text or f'"{field}"' in text}
@@ -338,10 +343,11 @@ def test_no_route_the_api_serves_leaks_internal_fields(client: Client) -> None:
     leaks: list[str] = []
     for route in served_routes("schemas_not_models.api"):
         url = url_for(route, customer)
-        for method, answer in (
-            ("GET", lambda url=url: client.get(url)),
-            ("POST", lambda url=url: post_json(client, url, VALID)),
-        ):
+        answers: tuple[tuple[str, Callable[[], "TestResponse"]], ...] = (
+            ("GET", partial(client.get, url)),
+            ("POST", partial(post_json, client, url, VALID)),
+        )
+        for method, answer in answers:
             response = answer()
             if response.status_code < 400 and (fields := leaked_in(response)):
                 leaks.append(f"{method} {url} ({route}) answered {response.status_code} with {', '.join(fields)}")

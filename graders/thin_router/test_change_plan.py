@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
@@ -17,7 +17,6 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
-from django.http import HttpResponse
 from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,6 +30,9 @@ from thin_router.models import Invoice, Plan, Subscription
 
 from .factories import PlanFactory, SubscriptionFactory
 from .fakes import FakeEmailClient, kata_origin
+
+if TYPE_CHECKING:  # what django.test.Client answers: an HttpResponse with .json(), a type of django-stubs only
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 pytestmark = [
     pytest.mark.django_db,
@@ -85,7 +87,7 @@ def basic_and_pro() -> tuple[Plan, Plan]:
     )
 
 
-def request_change(client: Client, on_commit: CaptureCallbacks, subscription_id: int, plan: str) -> HttpResponse:
+def request_change(client: Client, on_commit: CaptureCallbacks, subscription_id: int, plan: str) -> "TestResponse":
     with on_commit(execute=True), time_machine.travel(MID_PERIOD, tick=False):
         return client.post(
             f"/api/v1/subscriptions/{subscription_id}/change-plan", {"plan": plan}, content_type="application/json"
@@ -93,7 +95,7 @@ def request_change(client: Client, on_commit: CaptureCallbacks, subscription_id:
 
 
 def change_plan_service() -> Callable[..., Any]:
-    change_plan = getattr(services, "change_plan", None)
+    change_plan: Callable[..., Any] | None = getattr(services, "change_plan", None)
     check(
         callable(change_plan),
         "services.py has no change_plan(): the plan change can only be reached through HTTP. That is why "
@@ -204,7 +206,7 @@ def api_problems(tree: ast.Module) -> tuple[int, list[str]]:
     return routes, problems
 
 
-def envelope(response: HttpResponse) -> dict[str, Any]:
+def envelope(response: "TestResponse") -> dict[str, Any]:
     """The error body, checked to be in the one error shape of our APIs (dojo/api_errors.py)."""
     body: dict[str, Any] = response.json()
     assert set(body) == {"code", "message", "details"}, f"every error answers {{code, message, details}}: {body}"
@@ -600,7 +602,7 @@ def test_the_service_not_the_model_writes_and_sends(
 # --- two changes at once ---
 
 
-def answer_of(response: HttpResponse) -> str:
+def answer_of(response: "TestResponse") -> str:
     """An answer as a learner reads it: the status, and the error's code and message if it is one."""
     if response.status_code < 400:
         return str(response.status_code)
@@ -608,7 +610,7 @@ def answer_of(response: HttpResponse) -> str:
     return f"{response.status_code} {body.get('code', '')}: {body.get('message', response.content[:120])}"
 
 
-def post_change(subscription_id: int, plan: str, answers: dict[int, HttpResponse]) -> Callable[[], None]:
+def post_change(subscription_id: int, plan: str, answers: dict[int, "TestResponse"]) -> Callable[[], None]:
     def post() -> None:
         answers[subscription_id if subscription_id not in answers else -subscription_id] = Client().post(
             f"/api/v1/subscriptions/{subscription_id}/change-plan", {"plan": plan}, content_type="application/json"
@@ -638,7 +640,7 @@ def test_two_upgrades_of_one_subscription_at_once_charge_once(
     basic, _pro = basic_and_pro()
     PlanFactory.create(code="plus", name="Plus", monthly_price_cents=5_900)
     subscription = SubscriptionFactory.create(plan=basic)
-    answers: dict[int, HttpResponse] = {}
+    answers: dict[int, "TestResponse"] = {}
 
     with time_machine.travel(MID_PERIOD, tick=False):
         outcome = interleave(
@@ -684,7 +686,7 @@ def test_upgrades_of_two_subscriptions_at_once_both_go_through(
     """Upgrades of two subscriptions at the same moment both go through"""
     basic, _pro = basic_and_pro()
     first, second = SubscriptionFactory.create(plan=basic), SubscriptionFactory.create(plan=basic)
-    answers: dict[int, HttpResponse] = {}
+    answers: dict[int, "TestResponse"] = {}
 
     with time_machine.travel(MID_PERIOD, tick=False):
         outcome = interleave(post_change(first.pk, "pro", answers), post_change(second.pk, "pro", answers))

@@ -514,7 +514,7 @@ def applied_in_order(
             states = tuple(state(subscription) for subscription in subscriptions)
         return states, tuple((mail.to, mail.subject, mail.body) for mail in emails.sent)
     # as the history starts: each subscription on its plan before, 10 seats, active, no version applied
-    current = {
+    current: dict[str, tuple[str, int, str, int]] = {
         s.provider_ref: (plan, 10, ACTIVE, 0) for s, plan in zip(subscriptions, history.plans_before, strict=True)
     }
     organizations = {s.provider_ref: s.organization for s in subscriptions}

@@ -32,6 +32,9 @@ LOCK_OR_INVOICE_WRITE = re.compile(
 )
 
 CaptureCallbacks = Callable[..., AbstractContextManager[list[Callable[[], object]]]]
+# collect_payment() is given the FakePaymentProvider on purpose: its charges are FakeCharge, with the fields of
+# the kata's Charge, which fakes.py may not import (a broken kata must not stop the conftest): hence the
+# `type: ignore[arg-type]` at those calls
 
 
 @contextmanager
@@ -39,7 +42,7 @@ def first_write_fails(model: type[models.Model]) -> Iterator[None]:
     """The database fails at the first INSERT or UPDATE of a `model` row, once (`.save()` or `.update()`)."""
     table = re.escape(model._meta.db_table)
     writes = re.compile(rf'^\s*(INSERT\s+INTO|UPDATE)\s+"?{table}"?\s', re.IGNORECASE)
-    failed = []
+    failed: list[str] = []
 
     def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         if not failed and writes.match(sql):
@@ -63,7 +66,7 @@ def test_collecting_charges_once_and_records_the_payment(
     invoice = InvoiceFactory.create(amount_due_cents=49_900, currency="EUR")
 
     with django_capture_on_commit_callbacks(execute=True):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     invoice.refresh_from_db()
     attempt = ChargeAttempt.objects.get(invoice=invoice)
@@ -85,7 +88,7 @@ def test_an_invoice_that_is_not_open_is_refused_without_a_charge(
     invoice = InvoiceFactory.create(status=Invoice.Status.PAID)
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(InvoiceNotPayableError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     assert provider.calls == []
     assert bus.published == []
@@ -100,7 +103,7 @@ def test_the_provider_is_not_called_inside_a_transaction(
     invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     check(
         provider.calls and not any(call.inside_transaction for call in provider.calls),
@@ -120,7 +123,7 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
     invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True), ledger_write_fails(), pytest.raises(OperationalError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.OPEN, "The failed collection must leave the invoice open."
@@ -141,7 +144,7 @@ def test_the_event_is_published_once_after_the_commit(
     invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks() as on_commit:
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
         published_before_commit = list(bus.published)
 
     check(
@@ -167,9 +170,9 @@ def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
     invoice = InvoiceFactory.create(amount_due_cents=49_900)
 
     with django_capture_on_commit_callbacks(execute=True), ledger_write_fails(), pytest.raises(OperationalError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
     with django_capture_on_commit_callbacks(execute=True):
-        collect_payment(invoice.pk, provider=provider, bus=bus)  # the job retries the collection
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]  # the job retries the collection
 
     invoice.refresh_from_db()
     keys = [call.idempotency_key for call in provider.calls]
@@ -193,11 +196,11 @@ def test_after_a_decline_the_next_collection_is_a_new_attempt(
     provider.declines = 1  # the card is declined once; the customer then updates it
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ChargeDeclinedError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.OPEN, "A declined collection must leave the invoice open."
     with django_capture_on_commit_callbacks(execute=True):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     invoice.refresh_from_db()
     keys = [call.idempotency_key for call in provider.calls]
@@ -224,7 +227,7 @@ def test_a_collection_that_fails_half_way_leaves_nothing_behind(
     invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True), first_write_fails(failing), pytest.raises(OperationalError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     invoice.refresh_from_db()
     payments = Payment.objects.filter(invoice=invoice).count()
@@ -242,7 +245,7 @@ def collect_reporting(
     """Collect `invoice`, its on-commit callbacks run; what the collection raised, or None."""
     with capture(execute=True):
         try:
-            collect_payment(invoice.pk, provider=provider, bus=bus)
+            collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
         except Exception as error:  # the checks say what the error should have been
             return error
     return None
@@ -409,7 +412,7 @@ def test_a_bank_transfer_racing_the_collection_is_not_overwritten(
 
     def collection() -> None:
         try:
-            collect_payment(invoice.pk, provider=provider, bus=bus)
+            collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
         except Exception as error:  # which one is checked below
             raised.append(error)
 
@@ -506,7 +509,7 @@ class ScriptedProvider:
     world: World
     declined: type[Exception]  # the ChargeDeclinedError of the code graded (the reference has its own)
     transfer: Callable[[], None]
-    results: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, FakeCharge | Exception] = field(default_factory=dict)
     calls: list[tuple[str, int, str]] = field(default_factory=list)
 
     def charge(self, *, customer_ref: str, amount_cents: int, currency: str, idempotency_key: str) -> FakeCharge:

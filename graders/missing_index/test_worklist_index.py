@@ -80,12 +80,19 @@ def condition_shape(condition: object) -> tuple[frozenset[str], str]:
 
 def declared_indexes(model: type[models.Model]) -> dict[str, IndexShape]:
     """The indexes a model declares (Meta.indexes and db_index=True)."""
+    # django-stubs lacks Field.db_index (set by Field.__init__), and types a column as `str | None`: None is for
+    # a field without a column, which neither db_index nor Meta.indexes (concrete fields only) can name
     declared = {
-        f"db_index on {field.name}": IndexShape((field.column,)) for field in model._meta.fields if field.db_index
+        f"db_index on {field.name}": IndexShape((field.column,))  # type: ignore[arg-type]
+        for field in model._meta.fields
+        if field.db_index  # type: ignore[attr-defined]
     }
     for index in model._meta.indexes:
         if index.fields:
-            columns = tuple(model._meta.get_field(name.removeprefix("-")).column for name in index.fields)
+            columns: tuple[str, ...] = tuple(
+                model._meta.get_field(name.removeprefix("-")).column  # type: ignore[union-attr, misc]
+                for name in index.fields
+            )
             fixed, other = condition_shape(index.condition)
             declared[index.name] = IndexShape(columns, fixed, other)
     return declared

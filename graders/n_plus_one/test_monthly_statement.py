@@ -3,6 +3,7 @@
 from datetime import date
 from functools import cache
 from types import ModuleType
+from typing import TypedDict, cast
 
 import pytest
 from django.db import DatabaseError, transaction
@@ -155,17 +156,29 @@ SCENARIO_INVOICE = st.fixed_dictionaries(
 )
 
 
+class ScenarioInvoice(TypedDict):
+    """An invoice of a generated scenario: SCENARIO_INVOICE's keys, and the number statement_scenarios gives it."""
+
+    organization: str
+    customer: int
+    status: str
+    issued_on: date | None
+    lines: list[tuple[int, int]]
+    number: str
+
+
 @st.composite
-def statement_scenarios(draw: st.DrawFn) -> list[dict[str, object]]:
+def statement_scenarios(draw: st.DrawFn) -> list[ScenarioInvoice]:
     """Invoices of the organization asked for and of another one, numbered in an order of their own."""
-    invoices = draw(st.lists(SCENARIO_INVOICE, min_size=1, max_size=7))
+    # fixed_dictionaries types its dictionaries as dict[str, object]; they are ScenarioInvoice once numbered
+    invoices = cast(list[ScenarioInvoice], draw(st.lists(SCENARIO_INVOICE, min_size=1, max_size=7)))
     numbers = draw(st.permutations(range(len(invoices))))
     for invoice, number in zip(invoices, numbers, strict=True):
         invoice["number"] = f"INV-{number:03d}"
     return invoices
 
 
-def _in_words(invoice: dict[str, object]) -> str:
+def _in_words(invoice: ScenarioInvoice) -> str:
     lines = invoice["lines"]
     assert isinstance(lines, list)
     shown_lines = ", ".join(f"{quantity} x {price}" for quantity, price in lines) or "no lines"
@@ -176,7 +189,7 @@ def _in_words(invoice: dict[str, object]) -> str:
     )
 
 
-def _written(scenario: list[dict[str, object]]) -> Organization:
+def _written(scenario: list[ScenarioInvoice]) -> Organization:
     """The scenario's rows; the organization the statement is asked for."""
     asked, other = OrganizationFactory.create(), OrganizationFactory.create()
     # customers are written in turns, so that their IDs and the organizations' do not line up
@@ -204,7 +217,7 @@ def _reference() -> ModuleType:
     return reference("n_plus_one.services")
 
 
-def _rows(statement: list[StatementLine]) -> list[tuple[object, ...]]:
+def _rows(statement: list[StatementLine]) -> list[tuple[str, str, date | None, int, int]]:
     """A statement in a neutral form: the reference's StatementLine is a class of its own."""
     return [
         (row.invoice_number, row.customer_name, row.issued_on, row.line_count, row.total_cents) for row in statement
@@ -216,7 +229,7 @@ def _rows(statement: list[StatementLine]) -> list[tuple[object, ...]]:
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(50)
 @given(scenario=statement_scenarios())
-def test_statement_matches_the_reference_on_generated_months(scenario: list[dict[str, object]]) -> None:
+def test_statement_matches_the_reference_on_generated_months(scenario: list[ScenarioInvoice]) -> None:
     with rolled_back():
         organization = _written(scenario)
         got = _rows(monthly_statement(organization.pk, 2026, 3))
@@ -367,7 +380,9 @@ def test_totals_beyond_two_billion_cents_are_exact() -> None:
 
     try:
         with transaction.atomic():  # on PostgreSQL, a failed query must not break the test's transaction
-            got = [(row.invoice_number, row.total_cents) for row in monthly_statement(organization.pk, 2026, 3)]
+            got: list[tuple[str, int]] | str = [
+                (row.invoice_number, row.total_cents) for row in monthly_statement(organization.pk, 2026, 3)
+            ]
     except DatabaseError as error:
         got = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
 

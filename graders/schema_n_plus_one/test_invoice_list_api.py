@@ -95,7 +95,7 @@ def organization_with_many_invoices() -> Organization:
     return organization
 
 
-def requested(client: Client, url: str, **params: object) -> tuple[dict[str, Any], QueryLog]:
+def requested(client: Client, url: str, **params: str | int) -> tuple[dict[str, Any], QueryLog]:
     """A page's JSON body, and the queries the whole request ran: view, service and schema."""
     with count_queries() as log:
         response = client.get(url, params)
@@ -107,7 +107,7 @@ def walked(client: Client, organization_id: int, page_size: int) -> list[list[di
     """Every page of the list, following the `next` links from the first page."""
     pages: list[list[dict[str, Any]]] = []
     url: str | None = list_url(organization_id)
-    params: dict[str, object] = {"page_size": page_size}
+    params: dict[str, str | int] = {"page_size": page_size}
     while url is not None and len(pages) <= MANY_INVOICES:
         body, _log = requested(client, url, **params)
         pages.append(body["results"])
@@ -115,7 +115,7 @@ def walked(client: Client, organization_id: int, page_size: int) -> list[list[di
     return pages
 
 
-def next_page(body: dict[str, Any]) -> tuple[str | None, dict[str, object]]:
+def next_page(body: dict[str, Any]) -> tuple[str | None, dict[str, str | int]]:
     """The path and query of a body's `next` link; None on the last page."""
     if body["next"] is None:
         return None, {}

@@ -343,7 +343,7 @@ def test_no_route_the_api_serves_leaks_internal_fields(client: Client) -> None:
     leaks: list[str] = []
     for route in served_routes("schemas_not_models.api"):
         url = url_for(route, customer)
-        answers: tuple[tuple[str, Callable[[], "TestResponse"]], ...] = (
+        answers: tuple[tuple[str, Callable[[], TestResponse]], ...] = (
             ("GET", partial(client.get, url)),
             ("POST", partial(post_json, client, url, VALID)),
         )

@@ -640,7 +640,7 @@ def test_two_upgrades_of_one_subscription_at_once_charge_once(
     basic, _pro = basic_and_pro()
     PlanFactory.create(code="plus", name="Plus", monthly_price_cents=5_900)
     subscription = SubscriptionFactory.create(plan=basic)
-    answers: dict[int, "TestResponse"] = {}
+    answers: dict[int, TestResponse] = {}
 
     with time_machine.travel(MID_PERIOD, tick=False):
         outcome = interleave(
@@ -686,7 +686,7 @@ def test_upgrades_of_two_subscriptions_at_once_both_go_through(
     """Upgrades of two subscriptions at the same moment both go through"""
     basic, _pro = basic_and_pro()
     first, second = SubscriptionFactory.create(plan=basic), SubscriptionFactory.create(plan=basic)
-    answers: dict[int, "TestResponse"] = {}
+    answers: dict[int, TestResponse] = {}
 
     with time_machine.travel(MID_PERIOD, tick=False):
         outcome = interleave(post_change(first.pk, "pro", answers), post_change(second.pk, "pro", answers))

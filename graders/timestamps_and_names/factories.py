@@ -1,5 +1,7 @@
 # factory_boy's declarations (Sequence, SubFactory, ...) have no type hints: PY-2's Any at a boundary.
 # mypy: disable-error-code="no-untyped-call"
+from typing import TYPE_CHECKING
+
 from django.apps import apps
 from django.db import models
 from factory.declarations import Sequence, SubFactory
@@ -19,11 +21,14 @@ def kata_model(singular: str) -> type[models.Model]:
     raise LookupError(f"{SLUG}/models.py has no model named {singular} (nor {singular}s)")
 
 
-Organization = kata_model("Organization")
-Invoice = kata_model("Invoice")
+if TYPE_CHECKING:  # the models as the solution names them, which mypy checks the graders against
+    from timestamps_and_names.models import Invoice, Organization
+else:  # the kata's, whichever their names
+    Organization = kata_model("Organization")
+    Invoice = kata_model("Invoice")
 
 
-class OrganizationFactory(DjangoModelFactory[models.Model]):
+class OrganizationFactory(DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -31,7 +36,7 @@ class OrganizationFactory(DjangoModelFactory[models.Model]):
     billing_email = Sequence(lambda n: f"accounts{n}@organization.test")
 
 
-class InvoiceFactory(DjangoModelFactory[models.Model]):
+class InvoiceFactory(DjangoModelFactory[Invoice]):
     class Meta:
         model = Invoice
 

@@ -301,8 +301,10 @@ def test_the_migrations_run_on_production_rows() -> None:
             f"{result['failed']}: {explained}",
         )
     rows = result["rows"]
-    organizations = next((found for found in rows.values() if found and "billing_email" in found[0]), [])
-    invoices = next((found for found in rows.values() if found and "number" in found[0]), [])
+    organizations: list[dict[str, Any]] = next(
+        (found for found in rows.values() if found and "billing_email" in found[0]), []
+    )
+    invoices: list[dict[str, Any]] = next((found for found in rows.values() if found and "number" in found[0]), [])
     kept_organizations = [(row["name"], row["billing_email"]) for row in organizations]
     by_id = {row["id"]: row["name"] for row in organizations}
     kept_invoices = [

@@ -279,7 +279,16 @@ def period_write_fails(fails: bool) -> Iterator[None]:
         yield
 
 
-def run_period(period: Period, services: ModuleType, capture: CaptureCallbacks) -> tuple[object, ...]:
+#: events as (name, sorted payload items)
+Published = tuple[tuple[str, tuple[tuple[str, object], ...]], ...]
+#: what a way of finalizing left: its answers, the period's status, the invoices (number, status, total), the ledger
+#: (invoice, amount), the events published before the commit and all of them
+PeriodOutcome = tuple[
+    tuple[str, ...], str, tuple[tuple[str, str, int], ...], tuple[tuple[str, int], ...], Published, Published
+]
+
+
+def run_period(period: Period, services: ModuleType, capture: CaptureCallbacks) -> PeriodOutcome:
     """What the way returned or raised, the rows after it, and the events before and after the commit."""
     billing_period = BillingPeriodFactory.create(starts_on=date(2026, 3, 1))
     invoices = []
@@ -298,7 +307,10 @@ def run_period(period: Period, services: ModuleType, capture: CaptureCallbacks) 
         try:
             result = call()
             answers.append(
-                f"finalized {result.finalized}, skipped {result.skipped}" if hasattr(result, "skipped") else "returned"
+                # the graded code's result or the reference's, each of a class of its own: read by its fields
+                f"finalized {result.finalized}, skipped {result.skipped}"  # type: ignore[attr-defined]
+                if hasattr(result, "skipped")
+                else "returned"
             )
         except CallerRollsBackError:
             answers.append("the caller rolled back")
@@ -350,7 +362,7 @@ def run_period(period: Period, services: ModuleType, capture: CaptureCallbacks) 
     )
 
 
-def shown_outcome(outcome: tuple[object, ...]) -> str:
+def shown_outcome(outcome: PeriodOutcome) -> str:
     answers, status, invoices, ledger, before, published = outcome
     return (
         f"answers {list(answers)}; period {status}; invoices (number, status, total) {list(invoices)}; "

@@ -4,10 +4,11 @@ import inspect
 import random
 import re
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import pytest
 from hypothesis import given
@@ -202,7 +203,7 @@ SCENARIO_SECONDS = 120
 
 SCENARIO_NUMBERS = ("INV-00001", "INV-00002", "INV-00003", "INV-00004")
 #: how a customer types a reference: as it is, in lower case, padded with spaces, tabs or a newline
-TYPED = {
+TYPED: dict[str, Callable[[str], str]] = {
     "as is": lambda number: number,
     "in lower case": lambda number: number.lower(),
     "padded": lambda number: f"  {number} ",
@@ -217,6 +218,14 @@ SCENARIO_PAYMENT = st.fixed_dictionaries(
 )
 
 
+class ScenarioPayment(TypedDict):
+    """A payment of SCENARIO_PAYMENT: the reference it names, how the customer typed it (TYPED), its amount."""
+
+    names: str
+    typed: str
+    amount: int
+
+
 @st.composite
 def reconciliation_scenarios(draw: st.DrawFn) -> tuple[list[InvoiceRow], list[PaymentRow]]:
     """Open invoices (unique numbers, in any order) and a statement naming them, or not, any number of times."""
@@ -224,7 +233,8 @@ def reconciliation_scenarios(draw: st.DrawFn) -> tuple[list[InvoiceRow], list[Pa
     invoices = [(number, draw(st.sampled_from((1_000, 2_500)))) for number in numbers]
     payments = [
         (f"pay_{index}", TYPED[payment["typed"]](payment["names"]), payment["amount"])
-        for index, payment in enumerate(draw(st.lists(SCENARIO_PAYMENT, max_size=6)))
+        # fixed_dictionaries types its dictionaries as dict[str, object]: they are ScenarioPayment
+        for index, payment in enumerate(cast(list[ScenarioPayment], draw(st.lists(SCENARIO_PAYMENT, max_size=6))))
     ]
     return invoices, payments
 

@@ -430,7 +430,7 @@ class SourceFlow:
         return found
 
 
-def sql_arguments(call: ast.Call) -> list[ast.AST]:
+def sql_arguments(call: ast.Call) -> list[ast.expr]:
     """The arguments of a call that runs SQL: the first positional one and the SQL keywords."""
     name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
     if name not in SINKS:
@@ -446,7 +446,8 @@ def sql_built_from_values(sources: dict[Path, str]) -> list[tuple[Path, str, str
     found: dict[tuple[str, int], tuple[str, ast.AST]] = {}
 
     def record(how: str, node: ast.AST) -> None:
-        found.setdefault((str(module_of.get(id(node), "")), node.lineno), (how, node))
+        # only expressions paste values into a string (built_from_values), and an expression has a line
+        found.setdefault((str(module_of.get(id(node), "")), node.lineno), (how, node))  # type: ignore[attr-defined]
 
     for tree in trees.values():
         for node in ast.walk(tree):
@@ -465,7 +466,7 @@ def sql_built_from_values(sources: dict[Path, str]) -> list[tuple[Path, str, str
 
 def _shown(lines: list[str], how: str, node: ast.AST) -> tuple[str, str, str]:
     """Where values go into the string (the f-string's lines with values, or the first line), how, and the code."""
-    pasted = sorted({n.lineno for n in ast.walk(node) if isinstance(n, ast.FormattedValue)}) or [node.lineno]
+    pasted = sorted({n.lineno for n in ast.walk(node) if isinstance(n, ast.FormattedValue)}) or [node.lineno]  # type: ignore[attr-defined]  # an expression, as in record()
     where = f"line {pasted[0]}" if len(pasted) == 1 else f"lines {', '.join(map(str, pasted))}"
     return where, how, "\n      ".join(lines[number - 1].strip() for number in pasted)
 

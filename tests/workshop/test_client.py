@@ -9,7 +9,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from dojo import paths
 from dojo.results import KataResult, KataStatus, Results, TestResult
-from dojo.workshop import client
+from dojo.workshop import client, http
 from dojo.workshop.models import Grading, Learner
 
 from .factories import WorkshopFactory
@@ -98,7 +98,7 @@ def test_a_grading_only_queues_and_starts_a_sender_of_its_own(clone: Path, monke
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("the grading itself must not talk to the board")
 
-    monkeypatch.setattr(client.http, "client", no_network)
+    monkeypatch.setattr(http, "client", no_network)  # the module the client sends through
     monkeypatch.setattr(client, "send_in_background", lambda: started.append(True))
 
     client.after_grading(graded())

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -146,7 +147,8 @@ def _needed(items: list[pytest.Item]) -> tuple[set[str], dict[str, set[tuple[str
         kind = GRADING_OF.get(getattr(item, "originalname", item.name), "")
         params = getattr(getattr(item, "callspec", None), "params", {})
         if kind in wanted and "kata" in params:
-            wanted[kind].add((params["kata"].slug, params.get("decoy") or params.get("name")))
+            # a decoy's test is parametrized by `decoy`, an alternative's by `name`: one of them is there
+            wanted[kind].add((params["kata"].slug, cast(str, params.get("decoy") or params.get("name"))))
         elif kind:
             trees.add(kind)
     return trees, wanted
@@ -178,9 +180,11 @@ def gradings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                 diff = kata.decoy_path(name) if kind == "decoy" else kata.alternative_path(name)
                 patched_tree(slug, diff, tree)
             targets = [f"katas/{slug}" for slug, _name in members]
-            jobs[(f"{kind}s", str(number))] = lambda targets=targets, tree=tree: grade(
-                targets, kata_root=tree, env=grading_env()
-            )
+
+            def job(targets: list[str] = targets, tree: Path = tree) -> Grading:
+                return grade(targets, kata_root=tree, env=grading_env())
+
+            jobs[(f"{kind}s", str(number))] = job
     progress(request.config, f"\ngrading {len(jobs)} trees for the integrity tests ({', '.join(map('-'.join, jobs))})")
     done: dict[Key, Grading] = {}
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:

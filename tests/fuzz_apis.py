@@ -66,8 +66,8 @@ def _seed(slug: str) -> dict[str, str]:
         meta = getattr(factory, "_meta", None)
         if (
             name.endswith("Factory")
-            and getattr(meta, "model", None) is not None
-            and meta.model.__module__.startswith(slug)
+            and (model := getattr(meta, "model", None)) is not None
+            and model.__module__.startswith(slug)
         ):
             made[name] = factory.create_batch(2)
     credentials: dict[str, Callable[[], dict[str, str]]] = {
@@ -156,7 +156,7 @@ def caller(request: pytest.FixtureRequest, db: None) -> Iterator[tuple[str, dict
     report.write_text(json.dumps(FINDINGS[slug].as_json(), indent=2), encoding="utf-8")
 
 
-def send(slug: str, case: schemathesis.Case, headers: dict[str, str]) -> None:
+def send(slug: str, case: schemathesis.Case[Any], headers: dict[str, str]) -> None:
     """One request, in-process through Django's WSGI handler; what is wrong with its answer is recorded."""
     findings = FINDINGS.setdefault(slug, Findings())
     body = "" if case.body is NOT_SET else f" body={case.body!r:.80}"
@@ -193,11 +193,12 @@ FUZZ_SETTINGS = settings(
 
 
 def _test_for(slug: str) -> Callable[..., None]:
-    def fuzz(case: schemathesis.Case, caller: tuple[str, dict[str, str]]) -> None:
+    def fuzz(case: schemathesis.Case[Any], caller: tuple[str, dict[str, str]]) -> None:
         send(caller[0], case, caller[1])
 
     fuzz.__name__ = f"test_{slug}"
-    return _schema(slug).parametrize()(FUZZ_SETTINGS(fuzz))
+    test: Callable[..., None] = _schema(slug).parametrize()(FUZZ_SETTINGS(fuzz))
+    return test
 
 
 for _slug in kata_apis():

@@ -20,7 +20,8 @@ from dojo import paths
 
 from .audit_projects import clean_project, write
 
-BASE_PYTHON = str(Path(sys._base_executable).resolve())  # the 3.12 the dojo's .venv was made from
+# the 3.12 the dojo's .venv was made from; CPython's sys._base_executable is missing from typeshed
+BASE_PYTHON = str(Path(sys._base_executable).resolve())  # type: ignore[attr-defined]
 
 
 def _uv() -> list[str]:

@@ -59,7 +59,7 @@ def with_bom(path: Path) -> None:
 
 
 #: kata -> how it is broken, and the words its failure must contain (besides the file's name)
-FAULTS: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...]]] = {
+FAULTS: dict[str, tuple[str, Callable[[Path], object], tuple[str, ...]]] = {
     "atomic_invariants": (
         "models.py",
         lambda kata: prepend(kata / "models.py", "import sys\n\nsys.exit(0)\n"),
@@ -128,9 +128,11 @@ def gradings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grading]:
     jobs: dict[str, Callable[[], Grading]] = {"all": lambda: grade(["katas"], kata_root=everything, env=env)}
     for slug in ("atomic_invariants", "cursor_pagination", "error_envelope", "quadratic_reconciliation"):
         pair = faulty(solved_tree(tmp_path_factory.mktemp(slug), [slug, "on_commit_events"]), slug)
-        jobs[slug] = lambda pair=pair, slug=slug: grade(
-            [f"katas/{slug}", "katas/on_commit_events"], kata_root=pair, env=env
-        )
+
+        def job(pair: Path = pair, slug: str = slug) -> Grading:
+            return grade([f"katas/{slug}", "katas/on_commit_events"], kata_root=pair, env=env)
+
+        jobs[slug] = job
     spawned = faulty(
         solved_tree(tmp_path_factory.mktemp("spawned"), ["cursor_pagination", "on_commit_events"]), "cursor_pagination"
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from cosmic_ray.mutating import MutationVisitor
+from cosmic_ray.operators.operator import Operator
 
 from dojo import mutate, runner
 from dojo.manifest import kata_by_slug
@@ -20,7 +21,7 @@ def test_the_lesson_lines_are_the_solutions_changed_and_added_lines() -> None:
 
 
 @pytest.mark.parametrize("operator", list(mutate.OUR_OPERATORS.values()), ids=list(mutate.OUR_OPERATORS))
-def test_our_operators_make_the_mutants_they_describe(operator: type[mutate.Operator]) -> None:
+def test_our_operators_make_the_mutants_they_describe(operator: type[Operator]) -> None:
     for example in operator.examples():
         mutated = MutationVisitor.mutate_code(example.pre_mutation_code, operator(), example.occurrence)
         assert mutated == example.post_mutation_code

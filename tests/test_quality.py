@@ -18,6 +18,6 @@ def test_ruff_is_clean(command: tuple[str, ...]) -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
-def test_mypy_strict_is_clean_on_the_harness_and_the_solutions() -> None:
+def test_mypy_strict_is_clean_on_the_harness_the_solutions_the_graders_and_the_tests() -> None:
     completed = run("mypy")
     assert completed.returncode == 0, completed.stdout + completed.stderr

@@ -54,7 +54,8 @@ SCENARIOS: dict[str, tuple[TestResult, ...]] = {
 def _document(tests: tuple[TestResult, ...]) -> dict[str, Any]:
     kata = results.kata_result("n_plus_one", tests, graded_at=AT)
     document = results.to_document(results.Results(tree="katas/", finished_at=AT, katas={"n_plus_one": kata}))
-    return json.loads(json.dumps(document))  # as written: the vocabularies as their words
+    written: dict[str, Any] = json.loads(json.dumps(document))  # as written: the vocabularies as their words
+    return written
 
 
 def valid(document: dict[str, Any]) -> list[str]:

@@ -11,14 +11,14 @@ import sys
 import time
 import tomllib
 import wsgiref.util
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from dojo import docs_hooks, paths, site, sitegen, trees
+from dojo import docs_hooks, paths, progress, site, sitegen, trees
 from dojo.manifest import load_katas
 from dojo.rules import load_rules
 
@@ -124,7 +124,7 @@ def test_every_rule_has_a_page_with_the_required_sections(rule: object) -> None:
     assert "TODO" not in text
 
 
-def nav_pages(entries: list[object]) -> set[str]:
+def nav_pages(entries: Sequence[object]) -> set[str]:
     found: set[str] = set()
     for entry in entries:
         if isinstance(entry, str):
@@ -139,6 +139,7 @@ def test_the_site_builds_strictly_and_every_page_is_in_the_navigation(built_site
     from mkdocs.config import load_config
 
     config = load_config(str(paths.REPO / "mkdocs.yml"))
+    assert config.nav is not None  # for mypy: mkdocs.yml has a nav
     in_nav = nav_pages(config.nav)
     pages = {name for name in sitegen.contents() if name.endswith(".md")}
     assert pages - in_nav == set()
@@ -411,8 +412,8 @@ def dev_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     from mkdocs.config import load_config
     from mkdocs.livereload import LiveReloadServer
 
-    monkeypatch.setattr(docs_hooks.paths, "STATE", tmp_path / ".dojo")
-    monkeypatch.setattr(docs_hooks.progress, "site_status", lambda root: {"katas": [], "root": str(root)})
+    monkeypatch.setattr(paths, "STATE", tmp_path / ".dojo")  # the module docs_hooks reads
+    monkeypatch.setattr(progress, "site_status", lambda root: {"katas": [], "root": str(root)})
     config = load_config(str(paths.REPO / "mkdocs.yml"))
     server = LiveReloadServer(builder=lambda: None, host="127.0.0.1", port=8000, root=str(tmp_path))
     server.watch(config.docs_dir)  # as `mkdocs serve` does before the hook

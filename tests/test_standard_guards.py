@@ -21,9 +21,9 @@ def kata_copy(slug: str, destination: Path) -> Path:
 
 @pytest.mark.django_db
 def test_no_two_tables_of_a_kata_share_an_id() -> None:
-    organization = OrganizationFactory()
-    customer = CustomerFactory(organization=organization)
-    invoice = InvoiceFactory(customer=customer)
+    organization = OrganizationFactory.create()
+    customer = CustomerFactory.create(organization=organization)
+    invoice = InvoiceFactory.create(customer=customer)
 
     ids = [organization.pk, customer.pk, invoice.pk]
     assert len({pk // ID_SPACING for pk in ids}) == 3, f"the tables' ids start in the same range: {ids}"

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from dojo import files as files_module
-
 from .clones import Run, repo, run, state, template, write_results
 
 __all__ = ["repo", "run", "template"]  # fixtures
@@ -77,7 +75,7 @@ def test_a_read_only_dojo_folder_gives_a_clear_note_and_the_command_still_works(
         def read_only(*args: object, **kwargs: object) -> object:
             raise refused
 
-        monkeypatch.setattr(files_module.tempfile, "NamedTemporaryFile", read_only)
+        monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
     try:
         status, out, err = run("hint", "n_plus_one")
         assert status == 0
@@ -87,7 +85,7 @@ def test_a_read_only_dojo_folder_gives_a_clear_note_and_the_command_still_works(
         assert "Traceback" not in out + err
     finally:
         folder.chmod(0o755)
-        monkeypatch.setattr(files_module.tempfile, "NamedTemporaryFile", tempfile.NamedTemporaryFile)
+        monkeypatch.setattr(tempfile, "NamedTemporaryFile", tempfile.NamedTemporaryFile)
     assert not (folder / "state.json").exists()
 
 

@@ -80,7 +80,7 @@ def plans_emailed(emails: FakeEmailClient) -> list[str]:
 def test_an_update_brings_the_new_state_and_emails_the_change_of_plan(
     queue: FakeQueue, emails: FakeEmailClient, drain: Drain
 ) -> None:
-    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    subscription = SubscriptionFactory.create(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=25)
 
     queue.deliver(upgrade)
@@ -95,8 +95,8 @@ def test_an_update_brings_the_new_state_and_emails_the_change_of_plan(
 
 @pytest.mark.contract(1, 3)
 def test_changes_that_keep_the_plan_send_no_email(queue: FakeQueue, emails: FakeEmailClient, drain: Drain) -> None:
-    acme = SubscriptionFactory(plan=TEAM, seats=10)
-    globex = SubscriptionFactory(plan=BUSINESS, seats=40)
+    acme = SubscriptionFactory.create(plan=TEAM, seats=10)
+    globex = SubscriptionFactory.create(plan=BUSINESS, seats=40)
 
     queue.deliver(
         change(acme, 1, plan=TEAM, seats=12),
@@ -112,7 +112,7 @@ def test_changes_that_keep_the_plan_send_no_email(queue: FakeQueue, emails: Fake
 
 @pytest.mark.contract(4)
 def test_every_delivery_is_deleted_from_the_queue(queue: FakeQueue, emails: FakeEmailClient, drain: Drain) -> None:
-    subscription = SubscriptionFactory(plan=STARTER, seats=3)
+    subscription = SubscriptionFactory.create(plan=STARTER, seats=3)
     first, second = change(subscription, 1, plan=TEAM, seats=5), change(subscription, 2, plan=TEAM, seats=8)
     deliveries = [first, second, second, first]
 
@@ -128,7 +128,7 @@ def test_every_delivery_is_deleted_from_the_queue(queue: FakeQueue, emails: Fake
 @pytest.mark.contract(2, 3, 8)
 @pytest.mark.lesson("DATA-3")
 def test_a_redelivered_message_is_applied_once(queue: FakeQueue, emails: FakeEmailClient, drain: Drain) -> None:
-    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    subscription = SubscriptionFactory.create(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=10)
     downgrade = change(subscription, 2, plan=TEAM, seats=10)
 
@@ -153,7 +153,7 @@ def test_a_redelivered_message_is_applied_once(queue: FakeQueue, emails: FakeEma
 def test_an_older_message_never_overwrites_a_newer_state(
     queue: FakeQueue, emails: FakeEmailClient, drain: Drain
 ) -> None:
-    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    subscription = SubscriptionFactory.create(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
     more_seats = change(subscription, 2, plan=BUSINESS, seats=20)
 
@@ -180,7 +180,7 @@ def test_an_older_message_never_overwrites_a_newer_state(
 @pytest.mark.contract(2, 3)
 @pytest.mark.lesson("DATA-3")
 def test_the_plan_email_goes_out_once_per_real_change(queue: FakeQueue, emails: FakeEmailClient, drain: Drain) -> None:
-    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    subscription = SubscriptionFactory.create(plan=TEAM, seats=10)
     v1 = change(subscription, 1, plan=BUSINESS, seats=10)  # upgrade
     v2 = change(subscription, 2, plan=BUSINESS, seats=14)  # more seats
     v3 = change(subscription, 3, plan=TEAM, seats=14)  # downgrade
@@ -215,7 +215,7 @@ def test_the_plan_email_goes_out_once_per_real_change(queue: FakeQueue, emails: 
 @pytest.mark.django_db(transaction=True)
 def test_an_older_message_loses_to_a_newer_one_applied_meanwhile() -> None:
     """An older message never overwrites a newer one that another worker applies meanwhile"""
-    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    subscription = SubscriptionFactory.create(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
     more_seats = change(subscription, 2, plan=BUSINESS, seats=20)
     emails = FakeEmailClient()
@@ -246,7 +246,7 @@ def test_an_older_message_loses_to_a_newer_one_applied_meanwhile() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_message_of_another_subscription_applied_meanwhile_is_kept() -> None:
     """A message of another subscription, applied by another worker meanwhile, is kept, and so is yours"""
-    acme, globex = SubscriptionFactory(plan=TEAM, seats=10), SubscriptionFactory(plan=TEAM, seats=10)
+    acme, globex = SubscriptionFactory.create(plan=TEAM, seats=10), SubscriptionFactory.create(plan=TEAM, seats=10)
     upgrade, downgrade = change(acme, 1, plan=BUSINESS, seats=12), change(globex, 1, plan=STARTER, seats=3)
     emails = FakeEmailClient()
     ours, theirs = another_worker(SERVICES), another_worker(SERVICES)
@@ -274,7 +274,7 @@ def test_a_message_of_another_subscription_applied_meanwhile_is_kept() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_newer_message_after_an_older_one_applied_meanwhile_emails_no_change_twice() -> None:
     """The email compares the plan under the row lock: an older message applied meanwhile changed it already"""
-    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    subscription = SubscriptionFactory.create(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
     more_seats = change(subscription, 2, plan=BUSINESS, seats=20)
     emails = FakeEmailClient()
@@ -304,7 +304,7 @@ def test_a_newer_message_after_an_older_one_applied_meanwhile_emails_no_change_t
 @pytest.mark.django_db(transaction=True)
 def test_a_newer_message_waits_for_another_worker_holding_the_row() -> None:
     """On PostgreSQL: a newer message that arrives while another worker holds the row is applied, not dropped"""
-    subscription = SubscriptionFactory(plan=TEAM, seats=10)
+    subscription = SubscriptionFactory.create(plan=TEAM, seats=10)
     upgrade = change(subscription, 1, plan=BUSINESS, seats=12)
     downgrade = change(subscription, 2, plan=TEAM, seats=8)
     queue, emails = Sqs(per_receive=1), FakeEmailClient()
@@ -350,7 +350,7 @@ def test_the_plan_email_is_sent_after_the_commit(
     queue: FakeQueue, emails: FakeEmailClient, committed: Committed
 ) -> None:
     """The plan email is sent after the commit, also when the consumer runs in a caller's transaction"""
-    alone, nested = SubscriptionFactory(plan=TEAM), SubscriptionFactory(plan=TEAM)
+    alone, nested = SubscriptionFactory.create(plan=TEAM), SubscriptionFactory.create(plan=TEAM)
 
     with committed():
         queue.deliver(change(alone, 1, plan=BUSINESS, seats=10))
@@ -560,7 +560,7 @@ def applied_in_order(
             states = tuple(state(subscription) for subscription in subscriptions)
         return states, tuple((mail.to, mail.subject, mail.body) for mail in emails.sent)
     # as the history starts: each subscription on its plan before, 10 seats, active, no version applied
-    current = {
+    current: dict[str, tuple[str, int, str, int]] = {
         s.provider_ref: (plan, 10, ACTIVE, 0) for s, plan in zip(subscriptions, history.plans_before, strict=True)
     }
     organizations = {s.provider_ref: s.organization for s in subscriptions}
@@ -603,7 +603,7 @@ def test_any_history_of_the_queue_ends_as_the_messages_acknowledged_bring(
     """Any history of the queue (repeats, late copies, failures, lost deletes) ends as the reference says"""
     with rolled_back():
         subscriptions = [
-            SubscriptionFactory(plan=plan, seats=10, provider_ref=f"sub_{index + 1}")
+            SubscriptionFactory.create(plan=plan, seats=10, provider_ref=f"sub_{index + 1}")
             for index, plan in enumerate(history.plans_before)
         ]
         with rolled_back():

@@ -31,6 +31,9 @@ LOCK_OR_INVOICE_WRITE = re.compile(
 )
 
 CaptureCallbacks = Callable[..., AbstractContextManager[list[Callable[[], object]]]]
+# collect_payment() is given the FakePaymentProvider on purpose: its charges are FakeCharge, with the fields of
+# the kata's Charge, which fakes.py may not import (a broken kata must not stop the conftest): hence the
+# `type: ignore[arg-type]` at those calls
 
 
 @contextmanager
@@ -38,7 +41,7 @@ def first_write_fails(model: type[models.Model]) -> Iterator[None]:
     """The database fails at the first INSERT or UPDATE of a `model` row, once (`.save()` or `.update()`)."""
     table = re.escape(model._meta.db_table)
     writes = re.compile(rf'^\s*(INSERT\s+INTO|UPDATE)\s+"?{table}"?\s', re.IGNORECASE)
-    failed = []
+    failed: list[str] = []
 
     def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         if not failed and writes.match(sql):
@@ -59,10 +62,10 @@ def ledger_write_fails() -> AbstractContextManager[None]:
 def test_collecting_charges_once_and_records_the_payment(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=49_900, currency="EUR")
+    invoice = InvoiceFactory.create(amount_due_cents=49_900, currency="EUR")
 
     with django_capture_on_commit_callbacks(execute=True):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     invoice.refresh_from_db()
     attempt = ChargeAttempt.objects.get(invoice=invoice)
@@ -81,10 +84,10 @@ def test_collecting_charges_once_and_records_the_payment(
 def test_an_invoice_that_is_not_open_is_refused_without_a_charge(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory(status=Invoice.Status.PAID)
+    invoice = InvoiceFactory.create(status=Invoice.Status.PAID)
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(InvoiceNotPayableError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     assert provider.calls == []
     assert bus.published == []
@@ -96,10 +99,10 @@ def test_an_invoice_that_is_not_open_is_refused_without_a_charge(
 def test_the_provider_is_not_called_inside_a_transaction(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     check(
         provider.calls and not any(call.inside_transaction for call in provider.calls),
@@ -116,10 +119,10 @@ def test_the_provider_is_not_called_inside_a_transaction(
 def test_nothing_is_published_when_the_transaction_rolls_back(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True), ledger_write_fails(), pytest.raises(OperationalError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.OPEN, "The failed collection must leave the invoice open."
@@ -137,10 +140,10 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
 def test_the_event_is_published_once_after_the_commit(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks() as on_commit:
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
         published_before_commit = list(bus.published)
 
     check(
@@ -163,12 +166,12 @@ def test_the_event_is_published_once_after_the_commit(
 def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
 
     with django_capture_on_commit_callbacks(execute=True), ledger_write_fails(), pytest.raises(OperationalError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
     with django_capture_on_commit_callbacks(execute=True):
-        collect_payment(invoice.pk, provider=provider, bus=bus)  # the job retries the collection
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]  # the job retries the collection
 
     invoice.refresh_from_db()
     keys = [call.idempotency_key for call in provider.calls]
@@ -188,15 +191,15 @@ def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
 def test_after_a_decline_the_next_collection_is_a_new_attempt(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     provider.declines = 1  # the card is declined once; the customer then updates it
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ChargeDeclinedError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.OPEN, "A declined collection must leave the invoice open."
     with django_capture_on_commit_callbacks(execute=True):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     invoice.refresh_from_db()
     keys = [call.idempotency_key for call in provider.calls]
@@ -220,10 +223,10 @@ def test_a_collection_that_fails_half_way_leaves_nothing_behind(
     django_capture_on_commit_callbacks: CaptureCallbacks,
 ) -> None:
     """A collection whose invoice or payment write fails leaves nothing behind"""
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
 
     with django_capture_on_commit_callbacks(execute=True), first_write_fails(failing), pytest.raises(OperationalError):
-        collect_payment(invoice.pk, provider=provider, bus=bus)
+        collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
 
     invoice.refresh_from_db()
     payments = Payment.objects.filter(invoice=invoice).count()
@@ -241,7 +244,7 @@ def collect_reporting(
     """Collect `invoice`, its on-commit callbacks run; what the collection raised, or None."""
     with capture(execute=True):
         try:
-            collect_payment(invoice.pk, provider=provider, bus=bus)
+            collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
         except Exception as error:  # the checks say what the error should have been
             return error
     return None
@@ -300,7 +303,7 @@ def test_a_charge_that_can_no_longer_be_applied_is_not_lost(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     """A charge made for an invoice paid meanwhile is recorded for a refund and reported, not dropped"""
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     provider.meanwhile = paid_by_bank_transfer(invoice)  # the customer paid while the provider answered
     raised = collect_reporting(invoice, provider, bus, django_capture_on_commit_callbacks)
     if provider.meanwhile is not None:
@@ -322,7 +325,7 @@ def test_a_payment_that_commits_just_before_the_invoice_is_written_is_not_overwr
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     """The invoice is re-read under a lock (or written conditionally) after the provider's answer"""
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     after_the_charge = ExitStack()
     late: list[Meanwhile] = []
 
@@ -361,7 +364,7 @@ def test_a_charge_recorded_meanwhile_by_the_same_attempt_is_not_refunded(
     provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     """Two collections of one attempt share its charge: the second finds it recorded, and that is success"""
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     other_worker = another_worker("atomic_external_call.services")
     other_bus = FakeEventBus()
 
@@ -402,13 +405,13 @@ def test_a_bank_transfer_racing_the_collection_is_not_overwritten(
     provider: FakePaymentProvider, bus: FakeEventBus
 ) -> None:
     """On PostgreSQL: a bank transfer committed between the collection's re-read and its write"""
-    invoice = InvoiceFactory(amount_due_cents=49_900)
+    invoice = InvoiceFactory.create(amount_due_cents=49_900)
     raised: list[Exception] = []
     transfer_applied: list[bool] = []
 
     def collection() -> None:
         try:
-            collect_payment(invoice.pk, provider=provider, bus=bus)
+            collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
         except Exception as error:  # which one is checked below
             raised.append(error)
 
@@ -505,7 +508,7 @@ class ScriptedProvider:
     world: World
     declined: type[Exception]  # the ChargeDeclinedError of the code graded (the reference has its own)
     transfer: Callable[[], None]
-    results: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, FakeCharge | Exception] = field(default_factory=dict)
     calls: list[tuple[str, int, str]] = field(default_factory=list)
 
     def charge(self, *, customer_ref: str, amount_cents: int, currency: str, idempotency_key: str) -> FakeCharge:
@@ -609,7 +612,7 @@ def test_any_world_of_the_provider_gives_the_references_outcome(
     """Whatever the provider does (declines, timeouts before or after charging), the reference's outcome"""
     reference_services, reference_decline = oracle
     with rolled_back():
-        invoice = InvoiceFactory(amount_due_cents=49_900, number="INV-A")
+        invoice = InvoiceFactory.create(amount_due_cents=49_900, number="INV-A")
         with rolled_back():
             expected = collect_in(
                 world, invoice, reference_services, reference_decline, django_capture_on_commit_callbacks

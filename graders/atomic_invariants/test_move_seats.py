@@ -38,10 +38,10 @@ Execute = Callable[[str, Any, bool, dict[str, Any]], Any]
 
 
 def support_and_sales(support_seats: int, sales_seats: int) -> tuple[Subscription, Subscription]:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     return (
-        SubscriptionFactory(organization=organization, name="Support", seats=support_seats),
-        SubscriptionFactory(organization=organization, name="Sales", seats=sales_seats),
+        SubscriptionFactory.create(organization=organization, name="Support", seats=support_seats),
+        SubscriptionFactory.create(organization=organization, name="Sales", seats=sales_seats),
     )
 
 
@@ -138,7 +138,7 @@ def test_moving_more_seats_than_the_source_has_is_refused() -> None:
 @pytest.mark.contract(2)
 def test_a_move_that_makes_no_sense_is_refused() -> None:
     support, sales = support_and_sales(5, 10)
-    elsewhere = SubscriptionFactory(seats=5)  # another organization's subscription
+    elsewhere = SubscriptionFactory.create(seats=5)  # another organization's subscription
 
     for source, target, count in [(support, elsewhere, 1), (support, support, 1), (support, sales, 0)]:
         with pytest.raises(SeatMoveError):
@@ -359,10 +359,10 @@ def histories_of_moves(draw: st.DrawFn) -> Moves:
 def run_moves(history: Moves, move: Callable[..., None]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """What each move raised (the error's class name, or "moved"), and the seats of every subscription after."""
     organizations = {
-        name: OrganizationFactory(name=name) for name in sorted({name for name, _ in history.subscriptions})
+        name: OrganizationFactory.create(name=name) for name in sorted({name for name, _ in history.subscriptions})
     }
     rows = [
-        SubscriptionFactory(organization=organizations[name], name=f"#{i + 1}", seats=count)
+        SubscriptionFactory.create(organization=organizations[name], name=f"#{i + 1}", seats=count)
         for i, (name, count) in enumerate(history.subscriptions)
     ]
     results = []

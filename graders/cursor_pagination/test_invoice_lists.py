@@ -60,7 +60,7 @@ def invoices_created_at(
         with time_machine.travel(moment, tick=False):
             for _ in same:
                 extra = {"id": next(chosen)} if chosen is not None else {}
-                invoices.append(InvoiceFactory(organization=organization, **extra))
+                invoices.append(InvoiceFactory.create(organization=organization, **extra))
     return invoices
 
 
@@ -135,9 +135,9 @@ def repeated(numbers: list[str]) -> list[str]:
 @pytest.mark.contract(1)
 def test_the_portal_lists_the_organizations_invoices_newest_first(client: Client) -> None:
     """The portal lists the organization's invoices, newest first."""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     invoices = invoices_created_at(organization, [START + timedelta(days=day) for day in (3, 0, 7, 1, 5)])
-    invoices_created_at(OrganizationFactory(), hourly(2))  # another organization's invoices
+    invoices_created_at(OrganizationFactory.create(), hourly(2))  # another organization's invoices
 
     result = walk(client, portal_url(organization))
 
@@ -155,7 +155,7 @@ def test_the_portal_lists_the_organizations_invoices_newest_first(client: Client
 @pytest.mark.contract(2)
 @pytest.mark.lesson("API-4")
 def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     invoices_created_at(organization, hourly(60))
     url = portal_url(organization)
 
@@ -202,7 +202,7 @@ def test_the_portal_list_answers_in_bounded_pages(client: Client) -> None:
 @pytest.mark.guard("API-4")
 def test_walking_next_gives_each_invoice_once_when_timestamps_tie(client: Client) -> None:
     """Walking next gives each invoice once when 250 invoices share one created_at"""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     tied_at = START + timedelta(days=1)
     tied = 2 * NINJA_TIE_LIMIT + 50  # e.g. one import, or a backfill with default=timezone.now
     # the newest first and the oldest last, so that neither the insertion order nor the id order is the
@@ -246,7 +246,7 @@ CREATED_AT_THEN_ID = re.compile(r"created_at\W*\s+desc\s*,\s*[\w\".]*?\W?(id|pk)
 @pytest.mark.guard("API-4")
 def test_the_page_query_orders_ties_by_id(client: Client) -> None:
     """The page query orders invoices of one instant by -id, on every database"""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     tied_at = START + timedelta(days=2)
     invoices_created_at(organization, [tied_at] * 12, ids=shuffled_ids(12, seed=5))
 
@@ -268,7 +268,7 @@ def test_the_page_query_orders_ties_by_id(client: Client) -> None:
 @pytest.mark.guard("API-4")
 def test_walking_next_gives_each_invoice_once_when_timestamps_differ_by_microseconds(client: Client) -> None:
     """Walking next gives each invoice once when created_at values differ by microseconds"""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     # three invoices a second, 1 and 333,334 microseconds apart: a cursor cut to seconds or
     # milliseconds points between two of them
     moments = [START + timedelta(seconds=n // 3, microseconds=(n % 3) * 333_333 + n % 2) for n in range(17)]
@@ -290,7 +290,7 @@ def test_walking_next_gives_each_invoice_once_when_timestamps_differ_by_microsec
 @pytest.mark.contract(3)
 @pytest.mark.guard("API-4")
 def test_walking_next_gives_each_invoice_once_when_invoices_arrive_meanwhile(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     invoices = invoices_created_at(organization, hourly(23))
     arrivals = iter(range(MAX_PAGES))
 
@@ -343,10 +343,10 @@ def list_scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], int]:
 
 def _written(scenario: list[dict[str, Any]]) -> Organization:
     """The scenario's invoices, each created at its moment; the organization whose list is asked for."""
-    asked, other = OrganizationFactory(), OrganizationFactory()
+    asked, other = OrganizationFactory.create(), OrganizationFactory.create()
     for invoice in scenario:
         owner = asked if invoice["organization"] == "asked" else other
-        InvoiceFactory(organization=owner, id=invoice["id"], number=invoice["number"])
+        InvoiceFactory.create(organization=owner, id=invoice["id"], number=invoice["number"])
         # created_at is auto_now_add: set it afterwards, as an import or a backfill would
         Invoice.objects.filter(pk=invoice["id"]).update(created_at=invoice["created_at"])
     return asked
@@ -410,7 +410,7 @@ def _many_invoices(organization: Organization) -> None:
     if connection.vendor != "postgresql":
         invoices_created_at(organization, hourly(3 * MAX_PAGE_SIZE))
         return
-    others = [OrganizationFactory().pk for _ in range(3)]
+    others = [OrganizationFactory.create().pk for _ in range(3)]
     table = connection.ops.quote_name(Invoice._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -462,7 +462,7 @@ def _plan(sql: str, params: Any) -> tuple[list[str], bool, bool]:
 @pytest.mark.contract(4)
 @pytest.mark.timeout(SCENARIO_SECONDS)
 def test_a_later_page_starts_at_its_position_in_the_index(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     _many_invoices(organization)
     first = client.get(portal_url(organization), {"page_size": MAX_PAGE_SIZE}).json()
     next_page = first.get("next") if isinstance(first, dict) else None
@@ -568,7 +568,7 @@ def portal_answer(client: Client, params: dict[str, str]) -> tuple[str, int, obj
     body, and whether the list answers in pages at all (a list in one answer has no page size or cursor
     to refuse: that is the lesson's check, not this one's). A "cursor" is sent under the name the
     portal's `next` links give it."""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     invoices_created_at(organization, hourly(3))
     client.raise_request_exception = False  # a crash answers 500, as in production
     paged = isinstance(client.get(portal_url(organization)).json(), dict)
@@ -628,7 +628,7 @@ def test_an_odd_page_size_or_cursor_never_answers_500(client: Client, params: di
 
 @pytest.mark.contract(6)
 def test_the_admin_table_lists_every_invoice_by_number(client: Client) -> None:
-    acme, globex = OrganizationFactory(name="Acme"), OrganizationFactory(name="Globex")
+    acme, globex = OrganizationFactory.create(name="Acme"), OrganizationFactory.create(name="Globex")
     invoices = [
         *InvoiceFactory.create_batch(3, organization=globex),
         *InvoiceFactory.create_batch(2, organization=acme),
@@ -648,7 +648,7 @@ def test_the_admin_table_lists_every_invoice_by_number(client: Client) -> None:
 @pytest.mark.lesson("API-4")
 def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> None:
     organizations = OrganizationFactory.create_batch(2)
-    invoices = [InvoiceFactory(organization=organizations[index % 2]) for index in range(55)]
+    invoices = [InvoiceFactory.create(organization=organizations[index % 2]) for index in range(55)]
     by_number = sorted(invoice.number for invoice in invoices)
 
     body = client.get(ADMIN_URL, {"limit": 10, "offset": 10}).json()
@@ -687,7 +687,7 @@ def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> 
 @pytest.mark.guard("API-4")
 def test_the_admin_table_answers_a_huge_offset_without_crashing(client: Client) -> None:
     """The admin table answers an offset below 0 or beyond any table without a 500"""
-    InvoiceFactory()
+    InvoiceFactory.create()
     client.raise_request_exception = False  # a crash answers 500, as in production
 
     answers = {offset: client.get(ADMIN_URL, {"limit": 10, "offset": offset}) for offset in (-1, 10**6, 2**63, 10**30)}

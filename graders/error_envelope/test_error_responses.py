@@ -4,12 +4,11 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import pytest
 from django.db import OperationalError
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.test import Client
 from hypothesis import given
@@ -24,6 +23,9 @@ from dojo.scenarios import rolled_back, scenarios
 from error_envelope.models import ApiKey, Invoice
 
 from .factories import ApiKeyFactory, InvoiceFactory
+
+if TYPE_CHECKING:  # what django.test.Client answers: an HttpResponse with .json(), a type of django-stubs only
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("error_envelope.api")]
 
@@ -41,7 +43,7 @@ def headers(api_key: ApiKey) -> dict[str, str]:
     return {"X-API-Key": api_key.key}
 
 
-def shape_problems(response: HttpResponse) -> list[str]:
+def shape_problems(response: "TestResponse") -> list[str]:
     """Why the response is not the documented envelope; empty when it is."""
     content_type = response.get("Content-Type", "")
     if not content_type.startswith("application/json"):
@@ -63,7 +65,7 @@ def shape_problems(response: HttpResponse) -> list[str]:
     return problems
 
 
-def check_envelope(response: HttpResponse, *, request: str, status: int, code: str) -> dict[str, Any]:
+def check_envelope(response: "TestResponse", *, request: str, status: int, code: str) -> dict[str, Any]:
     """The response has the status, the envelope and the code the README documents for this error."""
     shown = " ".join(response.content.decode(errors="replace").split())[:200]
     check(
@@ -95,8 +97,8 @@ def database_fails_when_an_invoice_is_saved(error: Exception | None = None) -> A
 
 @pytest.mark.contract(4)
 def test_an_api_key_reads_an_invoice_of_its_organization(client: Client) -> None:
-    api_key = ApiKeyFactory(can_write=False)
-    invoice = InvoiceFactory(organization=api_key.organization, total_cents=4_990, currency="USD")
+    api_key = ApiKeyFactory.create(can_write=False)
+    invoice = InvoiceFactory.create(organization=api_key.organization, total_cents=4_990, currency="USD")
 
     response = client.get(f"/api/v1/invoices/{invoice.pk}", headers=headers(api_key))
 
@@ -115,8 +117,8 @@ def test_an_api_key_reads_an_invoice_of_its_organization(client: Client) -> None
 @pytest.mark.parametrize("invoice_id", [1, 2**63 - 1], ids=["first", "last"])
 def test_the_first_and_last_ids_the_column_holds_are_read_and_voided(client: Client, invoice_id: int) -> None:
     """A bound on the invoice ID keeps every ID an invoice can have: 1 and 2^63 - 1 are read and voided"""
-    api_key = ApiKeyFactory(can_write=True)
-    InvoiceFactory(id=invoice_id, organization=api_key.organization)
+    api_key = ApiKeyFactory.create(can_write=True)
+    InvoiceFactory.create(id=invoice_id, organization=api_key.organization)
 
     read = client.get(f"/api/v1/invoices/{invoice_id}", headers=headers(api_key))
     voided = client.post(f"/api/v1/invoices/{invoice_id}/void", headers=headers(api_key))
@@ -136,7 +138,7 @@ NEW_INVOICE = {"customer_email": "ap@acme.test", "total_cents": 12_000, "currenc
 @pytest.mark.parametrize("total_cents", [1, 2**31 - 1], ids=["smallest", "largest"])
 def test_totals_at_the_limits_are_accepted(client: Client, total_cents: int) -> None:
     """A total of one cent, and the largest the column holds, are valid"""
-    api_key = ApiKeyFactory(can_write=True)
+    api_key = ApiKeyFactory.create(can_write=True)
 
     created = client.post(
         "/api/v1/invoices",
@@ -155,7 +157,7 @@ def test_totals_at_the_limits_are_accepted(client: Client, total_cents: int) -> 
 
 @pytest.mark.contract(4)
 def test_a_write_key_creates_and_voids_invoices(client: Client) -> None:
-    api_key = ApiKeyFactory(can_write=True)
+    api_key = ApiKeyFactory.create(can_write=True)
 
     created = client.post(
         "/api/v1/invoices",
@@ -178,19 +180,20 @@ def test_a_write_key_creates_and_voids_invoices(client: Client) -> None:
 @pytest.mark.contract(4)
 def test_the_revenue_report_sums_the_months_paid_invoices(client: Client) -> None:
     """The revenue report sums the month's paid invoices."""
-    api_key = ApiKeyFactory(can_write=False)
+    api_key = ApiKeyFactory.create(can_write=False)
     march = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
     for total in (10_000, 2_500):
-        InvoiceFactory(organization=api_key.organization, status=Invoice.Status.PAID, paid_at=march, total_cents=total)
-    InvoiceFactory(
+        InvoiceFactory.create(
+            organization=api_key.organization, status=Invoice.Status.PAID, paid_at=march, total_cents=total
+        )
+    InvoiceFactory.create(
         organization=api_key.organization, status=Invoice.Status.PAID, paid_at=datetime(2026, 4, 1, tzinfo=UTC)
     )
-    InvoiceFactory(organization=api_key.organization)  # open: not revenue
-    InvoiceFactory(status=Invoice.Status.PAID, paid_at=march)  # another organization's
+    InvoiceFactory.create(organization=api_key.organization)  # open: not revenue
+    InvoiceFactory.create(status=Invoice.Status.PAID, paid_at=march)  # another organization's
 
-    response = client.get(
-        "/api/v1/reports/revenue", {"year": 2026, "month": 3, "currency": "EUR"}, headers=headers(api_key)
-    )
+    query: dict[str, str | int] = {"year": 2026, "month": 3, "currency": "EUR"}
+    response = client.get("/api/v1/reports/revenue", query, headers=headers(api_key))
 
     assert response.status_code == 200
     assert response.json() == {"year": 2026, "month": 3, "currency": "EUR", "paid_invoices": 2, "total_cents": 12_500}
@@ -198,9 +201,9 @@ def test_the_revenue_report_sums_the_months_paid_invoices(client: Client) -> Non
 
 @pytest.mark.contract(4)
 def test_refused_requests_change_nothing(client: Client) -> None:
-    read_only = ApiKeyFactory(can_write=False)
-    paid = InvoiceFactory(organization=read_only.organization, status=Invoice.Status.PAID)
-    writer = ApiKeyFactory(can_write=True, organization=read_only.organization)
+    read_only = ApiKeyFactory.create(can_write=False)
+    paid = InvoiceFactory.create(organization=read_only.organization, status=Invoice.Status.PAID)
+    writer = ApiKeyFactory.create(can_write=True, organization=read_only.organization)
 
     for api_key in (read_only, writer):
         client.post(f"/api/v1/invoices/{paid.pk}/void", headers=headers(api_key))
@@ -222,7 +225,7 @@ def test_refused_requests_change_nothing(client: Client) -> None:
 @pytest.mark.contract(1, 2)
 @pytest.mark.lesson("API-3")
 def test_a_body_that_is_not_json_answers_400_in_the_envelope(client: Client) -> None:
-    api_key = ApiKeyFactory(can_write=True)
+    api_key = ApiKeyFactory.create(can_write=True)
 
     response = client.post(
         "/api/v1/invoices",
@@ -237,7 +240,7 @@ def test_a_body_that_is_not_json_answers_400_in_the_envelope(client: Client) -> 
 @pytest.mark.contract(1, 2)
 @pytest.mark.lesson("API-3")
 def test_a_missing_or_unknown_api_key_answers_401_in_the_envelope(client: Client) -> None:
-    invoice = InvoiceFactory()
+    invoice = InvoiceFactory.create()
     url = f"/api/v1/invoices/{invoice.pk}"
 
     check_envelope(client.get(url), request=f"GET {url} without an API key", status=401, code="not_authenticated")
@@ -259,8 +262,8 @@ def test_a_missing_or_unknown_api_key_answers_401_in_the_envelope(client: Client
 @pytest.mark.contract(1, 2)
 @pytest.mark.lesson("API-3")
 def test_a_read_only_key_answers_403_in_the_envelope(client: Client) -> None:
-    api_key = ApiKeyFactory(can_write=False)
-    invoice = InvoiceFactory(organization=api_key.organization)
+    api_key = ApiKeyFactory.create(can_write=False)
+    invoice = InvoiceFactory.create(organization=api_key.organization)
 
     body = check_envelope(
         client.post(f"/api/v1/invoices/{invoice.pk}/void", headers=headers(api_key)),
@@ -290,8 +293,8 @@ def test_a_read_only_key_answers_403_in_the_envelope(client: Client) -> None:
 @pytest.mark.contract(1, 2)
 @pytest.mark.lesson("API-3")
 def test_unknown_invoice_ids_answer_404_in_the_envelope(client: Client) -> None:
-    api_key = ApiKeyFactory(can_write=True)
-    elsewhere = InvoiceFactory()  # another organization's invoice: as unknown to this key as a missing one
+    api_key = ApiKeyFactory.create(can_write=True)
+    elsewhere = InvoiceFactory.create()  # another organization's invoice: as unknown to this key as a missing one
 
     for method, url in [
         ("GET", "/api/v1/invoices/999999"),
@@ -306,8 +309,8 @@ def test_unknown_invoice_ids_answer_404_in_the_envelope(client: Client) -> None:
 @pytest.mark.contract(1, 2)
 @pytest.mark.lesson("API-3")
 def test_voiding_a_paid_invoice_answers_409_in_the_envelope(client: Client) -> None:
-    api_key = ApiKeyFactory(can_write=True)
-    invoice = InvoiceFactory(organization=api_key.organization, status=Invoice.Status.PAID)
+    api_key = ApiKeyFactory.create(can_write=True)
+    invoice = InvoiceFactory.create(organization=api_key.organization, status=Invoice.Status.PAID)
     url = f"/api/v1/invoices/{invoice.pk}/void"
 
     body = check_envelope(
@@ -336,7 +339,7 @@ def test_voiding_a_paid_invoice_answers_409_in_the_envelope(client: Client) -> N
 def test_invalid_input_answers_422_in_the_envelope(
     client: Client, where: str, method: str, url: str, data: dict[str, object] | None, field: str
 ) -> None:
-    api_key = ApiKeyFactory(can_write=True)
+    api_key = ApiKeyFactory.create(can_write=True)
     body_text = json.dumps(data) if data is not None else ""
 
     response = client.generic(method, url, body_text, content_type="application/json", headers=headers(api_key))
@@ -425,7 +428,10 @@ def test_details_name_nested_fields_by_their_whole_path(client: Client, lines: l
     with rolled_back(), pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(services, "create_invoice", refuses_the_lines)
         response = client.post(
-            "/api/v1/invoices", body, content_type="application/json", headers=headers(ApiKeyFactory(can_write=True))
+            "/api/v1/invoices",
+            body,
+            content_type="application/json",
+            headers=headers(ApiKeyFactory.create(can_write=True)),
         )
     answer = check_envelope(
         response, request=f"POST /api/v1/invoices with {body}, refused by Ninja", status=422, code="validation_error"
@@ -444,8 +450,8 @@ def test_details_name_nested_fields_by_their_whole_path(client: Client, lines: l
 @pytest.mark.contract(1, 2)
 @pytest.mark.lesson("API-3")
 def test_a_method_the_path_does_not_have_answers_405_in_the_envelope(client: Client) -> None:
-    api_key = ApiKeyFactory(can_write=True)
-    invoice = InvoiceFactory(organization=api_key.organization)
+    api_key = ApiKeyFactory.create(can_write=True)
+    invoice = InvoiceFactory.create(organization=api_key.organization)
     url = f"/api/v1/invoices/{invoice.pk}"
 
     response = client.delete(url, headers=headers(api_key))
@@ -465,7 +471,7 @@ def test_a_lookup_that_finds_nothing_answers_404_in_the_envelope(
     client: Client, monkeypatch: pytest.MonkeyPatch, raised: str
 ) -> None:
     """A lookup that finds nothing (a DoesNotExist, get_object_or_404's Http404) answers 404 in the envelope"""
-    api_key = ApiKeyFactory(can_write=False)
+    api_key = ApiKeyFactory.create(can_write=False)
     client.raise_request_exception = False  # a crash answers 500, as in production
 
     def lookup_that_finds_nothing(actor: object, invoice_id: int) -> Invoice:
@@ -500,13 +506,13 @@ UNEXPECTED_ERRORS: list[Callable[[], Exception]] = [
 def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    api_key = ApiKeyFactory(can_write=True)
+    api_key = ApiKeyFactory.create(can_write=True)
     client.raise_request_exception = False  # answer as production does, instead of raising in the test
 
     for make in UNEXPECTED_ERRORS:
         error = make()
         kind = type(error).__name__
-        url = f"/api/v1/invoices/{InvoiceFactory(organization=api_key.organization).pk}/void"
+        url = f"/api/v1/invoices/{InvoiceFactory.create(organization=api_key.organization).pk}/void"
         caplog.clear()
         with database_fails_when_an_invoice_is_saved(error):
             response = client.post(url, headers=headers(api_key))
@@ -551,7 +557,7 @@ def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(
 @pytest.mark.parametrize("invoice_id", ["0", "-1", str(2**63), str(2**64)], ids=["zero", "negative", "2_63", "2_64"])
 def test_an_invoice_id_the_column_cannot_hold_is_refused_in_the_envelope(client: Client, invoice_id: str) -> None:
     """An invoice ID no invoice can have (0, negative, 2^63 or more) answers 404 or 422 in the envelope, never 500"""
-    api_key = ApiKeyFactory(can_write=True)
+    api_key = ApiKeyFactory.create(can_write=True)
     client.raise_request_exception = False  # a crash answers 500, as in production
 
     for method, url in (("GET", f"/api/v1/invoices/{invoice_id}"), ("POST", f"/api/v1/invoices/{invoice_id}/void")):
@@ -581,7 +587,7 @@ CODES = {
     409: {"invoice_already_paid"},
     422: {"validation_error"},
 }
-_SAFE_TEXT = st.text(alphabet=st.characters(blacklist_characters="/?#", blacklist_categories=("Cs",)), max_size=12)
+_SAFE_TEXT = st.text(alphabet=st.characters(blacklist_characters="/?#", blacklist_categories=["Cs"]), max_size=12)
 _ANY_VALUE = st.one_of(
     st.integers(-(2**64), 2**64),
     st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, -1]),
@@ -656,10 +662,10 @@ def test_every_error_of_every_route_answers_the_envelope_and_never_500(client: C
     """Generated requests to every route of the OpenAPI schema: each error answers the envelope with its code"""
     client.raise_request_exception = False  # a crash answers 500, as in production
     with rolled_back():
-        writer = ApiKeyFactory(can_write=True)
-        reader = ApiKeyFactory(can_write=False, organization=writer.organization)
-        own = InvoiceFactory(organization=writer.organization, status=Invoice.Status.PAID)
-        other = InvoiceFactory()
+        writer = ApiKeyFactory.create(can_write=True)
+        reader = ApiKeyFactory.create(can_write=False, organization=writer.organization)
+        own = InvoiceFactory.create(organization=writer.organization, status=Invoice.Status.PAID)
+        other = InvoiceFactory.create()
         keys = {
             "write": headers(writer),
             "read": headers(reader),

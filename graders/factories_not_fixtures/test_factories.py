@@ -233,7 +233,7 @@ def test_build_touches_no_database() -> None:
 
 def unique_sets(model: type[models.Model]) -> list[tuple[str, ...]]:
     """The field sets the model keeps unique: unique fields (the primary key aside) and unique constraints."""
-    sets = [
+    sets: list[tuple[str, ...]] = [
         (field.name,)
         for field in model._meta.get_fields()
         if getattr(field, "unique", False) and not getattr(field, "primary_key", False)
@@ -272,7 +272,7 @@ def test_unique_values_are_guaranteed_under_any_seed(seed: int) -> None:
         model_factory = factory_for(model)
         parent = parent_field(model)
         for shared in (False, True) if parent is not None else (False,):
-            factory.random.reseed_random(seed)
+            factory.random.reseed_random(seed)  # type: ignore[no-untyped-call]  # factory_boy's, untyped
             overrides: dict[str, object] = {}
             call = f"{model_factory.__name__}.build_batch({BATCH})"
             if shared and parent is not None:
@@ -357,7 +357,7 @@ def overrides(draw: st.DrawFn, model: type[models.Model]) -> dict[str, object]:
     chosen: dict[str, object] = {}
     for field in model._meta.concrete_fields:
         values = allowed_values(field)
-        if values and draw(st.booleans()):
+        if bool(values) and draw(st.booleans()):  # bool(): mypy types `and` by its left operand
             chosen[field.name] = draw(st.sampled_from(values))
     return chosen
 

@@ -187,7 +187,7 @@ def test_a_sale_is_reported_to_the_tax_service(providers: respx.MockRouter) -> N
 @pytest.mark.contract(6)
 @pytest.mark.django_db
 def test_issuing_an_invoice_prices_it_and_reports_the_sale(providers: respx.MockRouter) -> None:
-    invoice = InvoiceFactory(net_cents=10_000, customer=CustomerFactory(country="DE", currency="USD"))
+    invoice = InvoiceFactory.create(net_cents=10_000, customer=CustomerFactory.create(country="DE", currency="USD"))
     for call in (TAX_RATE, EXCHANGE_RATE, SALE_REPORT):
         call.route(providers).mock(return_value=call.ok())
 

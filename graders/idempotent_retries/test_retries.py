@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from unittest import mock
 
@@ -149,7 +149,7 @@ def test_a_declined_charge_is_a_provider_error(provider: respx.MockRouter) -> No
 @pytest.mark.contract(7)
 @pytest.mark.django_db
 def test_collecting_an_invoice_charges_it_and_notes_it(provider: respx.MockRouter) -> None:
-    invoice = InvoiceFactory(number="INV-00042")
+    invoice = InvoiceFactory.create(number="INV-00042")
     charges = provider.post("/v1/charges").respond(201, json={"id": "ch_1"})
     notes = provider.post("/v1/charges/ch_1/notes").respond(201, json={"id": "note_1"})
 
@@ -219,7 +219,8 @@ def test_a_post_without_a_key_is_sent_once(provider: respx.MockRouter) -> None:
         route.reset()
         route.mock(side_effect=[make(), httpx.Response(201, json={"id": "note_1"})])
         try:
-            outcome: object = payments().add_note(charge_id="ch_1", text="Invoice INV-00042")
+            add_note: Callable[..., object] = payments().add_note  # whatever it gives back is reported
+            outcome: object = add_note(charge_id="ch_1", text="Invoice INV-00042")
         except Exception as error:  # reported to the learner
             outcome = error
         if route.call_count != 1 or not isinstance(outcome, ProviderError):
@@ -389,7 +390,7 @@ CALLS = {
     "charge_status": ("GET", "/v1/charges/ch_1", 200, {"status": "succeeded"}),
     "add_note": ("POST", "/v1/charges/ch_1/notes", 201, {"id": "note_1"}),
 }
-TRANSPORT = {
+TRANSPORT: dict[str, Callable[[], Exception]] = {
     "a refused connection": lambda: httpx.ConnectError("connection refused"),
     "a connect timeout": lambda: httpx.ConnectTimeout("no connection in time"),
     "a read timeout": lambda: httpx.ReadTimeout("no answer in time"),
@@ -580,9 +581,7 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
     last: object,
 ) -> None:
     method, path, status, body = CALLS[name]
-    script: list[Callable[[], httpx.Response | Exception]] = [
-        lambda failure=failure: answer_for(failure) for failure in transient
-    ]
+    script: list[Callable[[], httpx.Response | Exception]] = [partial(answer_for, failure) for failure in transient]
     words = [spoken(failure) for failure in transient]
     forever = isinstance(last, tuple) and last[0] == "for ever"
     if last == "a good answer":

@@ -3,6 +3,7 @@
 from datetime import date
 from functools import cache
 from types import ModuleType
+from typing import Any, TypedDict, cast
 
 import pytest
 from django.db import DatabaseError, transaction
@@ -93,7 +94,7 @@ def busy_month(organization: Organization) -> dict[Invoice, list[InvoiceLine]]:
 
 def organization_with_invoices(count: int, lines_each: int = 3) -> Organization:
     """An organization with `count` invoices in March 2026 of `lines_each` lines, written in bulk."""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     customers = CustomerFactory.create_batch(3, organization=organization)
     invoices = Invoice.objects.bulk_create(
         InvoiceFactory.build(customer=customers[index % 3], issued_on=date(2026, 3, 1 + index % 28))
@@ -108,20 +109,20 @@ def organization_with_invoices(count: int, lines_each: int = 3) -> Organization:
 @pytest.mark.contract(1, 2, 3)
 def test_statement_lists_the_months_invoices_in_order_with_totals() -> None:
     """The statement lists the month's invoices in order, with their totals."""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     alice, bob = CustomerFactory.create_batch(2, organization=organization)
     in_month = [
-        InvoiceFactory(customer=bob, issued_on=date(2026, 3, 31)),
-        InvoiceFactory(customer=alice, issued_on=date(2026, 3, 1)),
-        InvoiceFactory(customer=alice, issued_on=date(2026, 3, 1), status=Invoice.Status.PAID),
-        InvoiceFactory(customer=bob, issued_on=date(2026, 3, 15)),  # an invoice with no lines
+        InvoiceFactory.create(customer=bob, issued_on=date(2026, 3, 31)),
+        InvoiceFactory.create(customer=alice, issued_on=date(2026, 3, 1)),
+        InvoiceFactory.create(customer=alice, issued_on=date(2026, 3, 1), status=Invoice.Status.PAID),
+        InvoiceFactory.create(customer=bob, issued_on=date(2026, 3, 15)),  # an invoice with no lines
     ]
     for invoice in in_month[:3]:
         InvoiceLineFactory.create_batch(2, invoice=invoice)
-    InvoiceFactory(customer=alice, issued_on=date(2026, 4, 1))  # next month
-    InvoiceFactory(customer=alice, issued_on=None, status=Invoice.Status.DRAFT)  # not issued
-    InvoiceFactory(customer=bob, issued_on=date(2026, 3, 20), status=Invoice.Status.DRAFT)  # a draft, dated
-    InvoiceFactory(issued_on=date(2026, 3, 5))  # another organization's invoice
+    InvoiceFactory.create(customer=alice, issued_on=date(2026, 4, 1))  # next month
+    InvoiceFactory.create(customer=alice, issued_on=None, status=Invoice.Status.DRAFT)  # not issued
+    InvoiceFactory.create(customer=bob, issued_on=date(2026, 3, 20), status=Invoice.Status.DRAFT)  # a draft, dated
+    InvoiceFactory.create(issued_on=date(2026, 3, 5))  # another organization's invoice
 
     statement = monthly_statement(organization.pk, 2026, 3)
 
@@ -155,17 +156,29 @@ SCENARIO_INVOICE = st.fixed_dictionaries(
 )
 
 
+class ScenarioInvoice(TypedDict):
+    """An invoice of a generated scenario: SCENARIO_INVOICE's keys, and the number statement_scenarios gives it."""
+
+    organization: str
+    customer: int
+    status: str
+    issued_on: date | None
+    lines: list[tuple[int, int]]
+    number: str
+
+
 @st.composite
-def statement_scenarios(draw: st.DrawFn) -> list[dict[str, object]]:
+def statement_scenarios(draw: st.DrawFn) -> list[ScenarioInvoice]:
     """Invoices of the organization asked for and of another one, numbered in an order of their own."""
-    invoices = draw(st.lists(SCENARIO_INVOICE, min_size=1, max_size=7))
+    # fixed_dictionaries types its dictionaries as dict[str, object]; they are ScenarioInvoice once numbered
+    invoices = cast(list[ScenarioInvoice], draw(st.lists(SCENARIO_INVOICE, min_size=1, max_size=7)))
     numbers = draw(st.permutations(range(len(invoices))))
     for invoice, number in zip(invoices, numbers, strict=True):
         invoice["number"] = f"INV-{number:03d}"
     return invoices
 
 
-def _in_words(invoice: dict[str, object]) -> str:
+def _in_words(invoice: ScenarioInvoice) -> str:
     lines = invoice["lines"]
     assert isinstance(lines, list)
     shown_lines = ", ".join(f"{quantity} x {price}" for quantity, price in lines) or "no lines"
@@ -176,12 +189,12 @@ def _in_words(invoice: dict[str, object]) -> str:
     )
 
 
-def _written(scenario: list[dict[str, object]]) -> Organization:
+def _written(scenario: list[ScenarioInvoice]) -> Organization:
     """The scenario's rows; the organization the statement is asked for."""
-    asked, other = OrganizationFactory(), OrganizationFactory()
+    asked, other = OrganizationFactory.create(), OrganizationFactory.create()
     # customers are written in turns, so that their IDs and the organizations' do not line up
     customers = {
-        (owner, index): CustomerFactory(organization=organization)
+        (owner, index): CustomerFactory.create(organization=organization)
         for index in range(2)
         for owner, organization in (("other", other), ("asked", asked))
     }
@@ -192,9 +205,7 @@ def _written(scenario: list[dict[str, object]]) -> Organization:
             status=invoice["status"],
             issued_on=invoice["issued_on"],
         )
-        lines = invoice["lines"]
-        assert isinstance(lines, list)
-        for quantity, price in lines:
+        for quantity, price in invoice["lines"]:
             InvoiceLine.objects.create(invoice=row, description="Seats", quantity=quantity, unit_price_cents=price)
     return asked
 
@@ -204,7 +215,7 @@ def _reference() -> ModuleType:
     return reference("n_plus_one.services")
 
 
-def _rows(statement: list[StatementLine]) -> list[tuple[object, ...]]:
+def _rows(statement: list[StatementLine]) -> list[tuple[str, str, date | None, int, int]]:
     """A statement in a neutral form: the reference's StatementLine is a class of its own."""
     return [
         (row.invoice_number, row.customer_name, row.issued_on, row.line_count, row.total_cents) for row in statement
@@ -216,7 +227,7 @@ def _rows(statement: list[StatementLine]) -> list[tuple[object, ...]]:
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(50)
 @given(scenario=statement_scenarios())
-def test_statement_matches_the_reference_on_generated_months(scenario: list[dict[str, object]]) -> None:
+def test_statement_matches_the_reference_on_generated_months(scenario: list[ScenarioInvoice]) -> None:
     with rolled_back():
         organization = _written(scenario)
         got = _rows(monthly_statement(organization.pk, 2026, 3))
@@ -260,23 +271,20 @@ SCENARIO_CHANGE = st.one_of(
 )
 
 
-def _changed(scenario: list[dict[str, object]], change: tuple[object, ...], organization: Organization) -> str:
+def _changed(scenario: list[ScenarioInvoice], change: tuple[Any, ...], organization: Organization) -> str:
     """Makes `change` to the written scenario; what was changed, in words."""
     kind, *details = change
     if kind == "issue":
-        (invoice,) = details
-        assert isinstance(invoice, dict)
-        owner = organization if invoice["organization"] == "asked" else OrganizationFactory()
-        invoice = {**invoice, "number": "INV-900"}
+        drawn: ScenarioInvoice = details[0]  # a draw of SCENARIO_INVOICE, numbered here
+        invoice: ScenarioInvoice = {**drawn, "number": "INV-900"}
+        owner = organization if invoice["organization"] == "asked" else OrganizationFactory.create()
         row = Invoice.objects.create(
-            customer=CustomerFactory(organization=owner),
+            customer=CustomerFactory.create(organization=owner),
             number=invoice["number"],
             status=invoice["status"],
             issued_on=invoice["issued_on"],
         )
-        lines = invoice["lines"]
-        assert isinstance(lines, list)
-        for quantity, price in lines:
+        for quantity, price in invoice["lines"]:
             InvoiceLine.objects.create(invoice=row, description="Seats", quantity=quantity, unit_price_cents=price)
         return f"a new invoice was written: {_in_words(invoice)}"
     place, *values = details
@@ -305,9 +313,7 @@ def _changed(scenario: list[dict[str, object]], change: tuple[object, ...], orga
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(40)
 @given(scenario=statement_scenarios(), change=SCENARIO_CHANGE)
-def test_statement_shows_the_data_as_it_is_when_asked(
-    scenario: list[dict[str, object]], change: tuple[object, ...]
-) -> None:
+def test_statement_shows_the_data_as_it_is_when_asked(scenario: list[ScenarioInvoice], change: tuple[Any, ...]) -> None:
     with rolled_back():
         organization = _written(scenario)
         monthly_statement(organization.pk, 2026, 3)  # an earlier download of the same statement
@@ -355,7 +361,7 @@ def test_statement_of_a_busy_month_lists_every_invoice_and_every_line() -> None:
             f"of {BUSY_MONTH_INVOICES:,} would run thousands. The busy month is checked once the query count no "
             "longer grows per invoice (the PERF-2 checks)."
         )
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     lines_of = busy_month(organization)
     expected = expected_rows(lines_of)
 
@@ -412,15 +418,15 @@ def _what_went_missing(expected: list[StatementLine], statement: list[StatementL
 @pytest.mark.contract(2)
 @pytest.mark.guard("PERF-2")
 def test_lines_of_zero_quantity_or_price_are_still_counted() -> None:
-    organization = OrganizationFactory()
-    customer = CustomerFactory(organization=organization)
-    invoice = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 12))
-    InvoiceLineFactory(invoice=invoice, quantity=3, unit_price_cents=1_250)
-    InvoiceLineFactory(invoice=invoice, quantity=0, unit_price_cents=4_000)  # a seat given back
-    InvoiceLineFactory(invoice=invoice, quantity=2, unit_price_cents=0)  # a free add-on
-    InvoiceLineFactory(invoice=invoice, quantity=1, unit_price_cents=500, description="")
-    only_free = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 13))
-    InvoiceLineFactory(invoice=only_free, quantity=0, unit_price_cents=900)
+    organization = OrganizationFactory.create()
+    customer = CustomerFactory.create(organization=organization)
+    invoice = InvoiceFactory.create(customer=customer, issued_on=date(2026, 3, 12))
+    InvoiceLineFactory.create(invoice=invoice, quantity=3, unit_price_cents=1_250)
+    InvoiceLineFactory.create(invoice=invoice, quantity=0, unit_price_cents=4_000)  # a seat given back
+    InvoiceLineFactory.create(invoice=invoice, quantity=2, unit_price_cents=0)  # a free add-on
+    InvoiceLineFactory.create(invoice=invoice, quantity=1, unit_price_cents=500, description="")
+    only_free = InvoiceFactory.create(customer=customer, issued_on=date(2026, 3, 13))
+    InvoiceLineFactory.create(invoice=only_free, quantity=0, unit_price_cents=900)
 
     statement = monthly_statement(organization.pk, 2026, 3)
 
@@ -437,16 +443,18 @@ def test_lines_of_zero_quantity_or_price_are_still_counted() -> None:
 @pytest.mark.contract(2)
 @pytest.mark.guard("PERF-2")
 def test_totals_beyond_two_billion_cents_are_exact() -> None:
-    organization = OrganizationFactory()
-    customer = CustomerFactory(organization=organization)
-    seats = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 10))
-    InvoiceLineFactory(invoice=seats, quantity=1_500, unit_price_cents=2_000_000)  # one line of 30 million
-    licences = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 11))
+    organization = OrganizationFactory.create()
+    customer = CustomerFactory.create(organization=organization)
+    seats = InvoiceFactory.create(customer=customer, issued_on=date(2026, 3, 10))
+    InvoiceLineFactory.create(invoice=seats, quantity=1_500, unit_price_cents=2_000_000)  # one line of 30 million
+    licences = InvoiceFactory.create(customer=customer, issued_on=date(2026, 3, 11))
     InvoiceLineFactory.create_batch(2, invoice=licences, quantity=1, unit_price_cents=1_500_000_000)
 
     try:
         with transaction.atomic():  # on PostgreSQL, a failed query must not break the test's transaction
-            got = [(row.invoice_number, row.total_cents) for row in monthly_statement(organization.pk, 2026, 3)]
+            got: list[tuple[str, int]] | str = [
+                (row.invoice_number, row.total_cents) for row in monthly_statement(organization.pk, 2026, 3)
+            ]
     except DatabaseError as error:
         got = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
 
@@ -464,14 +472,14 @@ def test_totals_beyond_two_billion_cents_are_exact() -> None:
 @pytest.mark.guard("PERF-2")
 @pytest.mark.parametrize(("year", "month"), [(2026, 3), (2026, 12), (2027, 1)])
 def test_statement_holds_that_month_of_that_year_only(year: int, month: int) -> None:
-    organization = OrganizationFactory()
-    customer = CustomerFactory(organization=organization)
+    organization = OrganizationFactory.create()
+    customer = CustomerFactory.create(organization=organization)
     days = [
         date(2025, 3, 14), date(2026, 2, 28), date(2026, 3, 1), date(2026, 3, 31), date(2026, 4, 1),
         date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 31), date(2027, 1, 1), date(2027, 1, 31),
         date(2027, 3, 14), date(2027, 12, 31),
     ]  # fmt: skip
-    invoices = [InvoiceFactory(customer=customer, issued_on=day) for day in days]
+    invoices = [InvoiceFactory.create(customer=customer, issued_on=day) for day in days]
     for invoice in invoices:
         InvoiceLineFactory.create_batch(2, invoice=invoice)
     in_month = [invoices[index] for index, day in enumerate(days) if (day.year, day.month) == (year, month)]

@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, SupportsIndex
+from typing import TYPE_CHECKING, Any, SupportsIndex
+
+if TYPE_CHECKING:  # what sys.settrace takes, named in typeshed only
+    from _typeshed import TraceFunction
 
 
 class WorkLimitReachedError(Exception):
@@ -119,13 +122,13 @@ def counting_lines(tally: Tally, root: Path) -> Iterator[None]:
     """
     folder = str(root.resolve())
 
-    def in_kata(frame: FrameType, event: str, arg: object) -> object:
+    def in_kata(frame: FrameType, event: str, arg: object) -> "TraceFunction":
         if event == "line":
             tally.line = (frame.f_code.co_filename, frame.f_lineno)
             tally.tick()
         return in_kata
 
-    def calls(frame: FrameType, event: str, arg: object) -> object:
+    def calls(frame: FrameType, event: str, arg: object) -> "TraceFunction | None":
         return in_kata if frame.f_code.co_filename.startswith(folder) else None
 
     previous = sys.gettrace()

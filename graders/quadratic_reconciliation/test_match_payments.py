@@ -6,10 +6,11 @@ import random
 import re
 import sys
 import tracemalloc
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import pytest
 from hypothesis import given
@@ -203,7 +204,7 @@ SCENARIO_SECONDS = 120
 
 SCENARIO_NUMBERS = ("INV-00001", "INV-00002", "INV-00003", "INV-00004")
 #: how a customer types a reference: as it is, in lower case, padded with spaces, tabs or a newline
-TYPED = {
+TYPED: dict[str, Callable[[str], str]] = {
     "as is": lambda number: number,
     "in lower case": lambda number: number.lower(),
     "padded": lambda number: f"  {number} ",
@@ -218,6 +219,14 @@ SCENARIO_PAYMENT = st.fixed_dictionaries(
 )
 
 
+class ScenarioPayment(TypedDict):
+    """A payment of SCENARIO_PAYMENT: the reference it names, how the customer typed it (TYPED), its amount."""
+
+    names: str
+    typed: str
+    amount: int
+
+
 @st.composite
 def reconciliation_scenarios(draw: st.DrawFn) -> tuple[list[InvoiceRow], list[PaymentRow]]:
     """Open invoices (unique numbers, in any order) and a statement naming them, or not, any number of times."""
@@ -225,7 +234,8 @@ def reconciliation_scenarios(draw: st.DrawFn) -> tuple[list[InvoiceRow], list[Pa
     invoices = [(number, draw(st.sampled_from((1_000, 2_500)))) for number in numbers]
     payments = [
         (f"pay_{index}", TYPED[payment["typed"]](payment["names"]), payment["amount"])
-        for index, payment in enumerate(draw(st.lists(SCENARIO_PAYMENT, max_size=6)))
+        # fixed_dictionaries types its dictionaries as dict[str, object]: they are ScenarioPayment
+        for index, payment in enumerate(cast(list[ScenarioPayment], draw(st.lists(SCENARIO_PAYMENT, max_size=6))))
     ]
     return invoices, payments
 
@@ -268,11 +278,11 @@ def test_the_reconciliation_matches_the_reference_on_generated_statements(
 @pytest.mark.django_db
 def test_a_statement_is_reconciled_against_the_organizations_open_invoices_in_one_query() -> None:
     """A statement is reconciled against the organization's open invoices in one query."""
-    organization = OrganizationFactory()
-    due = InvoiceFactory(organization=organization, amount_due_cents=7_500)
-    untouched = InvoiceFactory(organization=organization)
-    InvoiceFactory(organization=organization, status="paid")
-    elsewhere = InvoiceFactory()  # another organization's
+    organization = OrganizationFactory.create()
+    due = InvoiceFactory.create(organization=organization, amount_due_cents=7_500)
+    untouched = InvoiceFactory.create(organization=organization)
+    InvoiceFactory.create(organization=organization, status="paid")
+    elsewhere = InvoiceFactory.create()  # another organization's
     payments = [
         BankPayment("pay_1", due.number, 7_500),
         BankPayment("pay_2", elsewhere.number, elsewhere.amount_due_cents),

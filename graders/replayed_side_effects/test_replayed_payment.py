@@ -65,7 +65,7 @@ def announcements(invoice: Invoice, amount_cents: int, times: int = 2) -> list[A
 def test_a_payment_is_recorded_settles_the_invoice_and_sends_a_receipt(
     emails: FakeEmailClient, committed: Committed
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
     (event,) = announcements(invoice, 12_000, times=1)
 
     with committed():
@@ -79,7 +79,7 @@ def test_a_payment_is_recorded_settles_the_invoice_and_sends_a_receipt(
 
 @pytest.mark.contract(2)
 def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
     (event,) = announcements(invoice, 5_000, times=1)
 
     for _delivery in range(2):
@@ -93,7 +93,7 @@ def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed:
 @pytest.mark.contract(3, 8)
 @pytest.mark.lesson("DATA-3")
 def test_one_payment_announced_in_two_events_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
     first, second = announcements(invoice, 5_000)  # an instalment: the invoice stays open
 
     for event in (first, second):
@@ -117,7 +117,7 @@ def test_one_payment_announced_in_two_events_is_applied_once(emails: FakeEmailCl
 @pytest.mark.guard("DATA-3")
 def test_distinct_payments_of_the_same_amount_are_all_applied(emails: FakeEmailClient, committed: Committed) -> None:
     """Distinct payments of one invoice, of the same amount, are all applied"""
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
     (first,) = announcements(invoice, 6_000, times=1)
     (second,) = announcements(invoice, 6_000, times=1)
 
@@ -141,7 +141,7 @@ def test_distinct_payments_of_the_same_amount_are_all_applied(emails: FakeEmailC
 def test_an_announcement_that_failed_half_way_can_be_applied_again(
     emails: FakeEmailClient, committed: Committed
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
     first, second = announcements(invoice, 12_000)
 
     with (
@@ -168,7 +168,7 @@ def test_an_announcement_that_failed_half_way_can_be_applied_again(
 @pytest.mark.guard("DATA-2")
 def test_the_receipt_is_sent_after_the_commit(emails: FakeEmailClient, committed: Committed) -> None:
     """The receipt is sent after the commit, also when the handler runs in a caller's transaction"""
-    alone, nested = InvoiceFactory(), InvoiceFactory()
+    alone, nested = InvoiceFactory.create(), InvoiceFactory.create()
 
     with committed():
         fresh_worker().handle_payment_succeeded(announcements(alone, 5_000, times=1)[0], emails=emails)
@@ -204,7 +204,7 @@ def test_two_announcements_of_one_payment_at_once_apply_once() -> None:
         )
 
     for how, run in ways:
-        invoice = InvoiceFactory(amount_due_cents=12_000)
+        invoice = InvoiceFactory.create(amount_due_cents=12_000)
         first, second = announcements(invoice, 5_000)
         emails = FakeEmailClient()
         ours, theirs = fresh_worker(), fresh_worker()
@@ -249,8 +249,8 @@ def test_two_different_payments_at_once_are_both_applied(same_invoice: bool) -> 
         )
 
     for how, run in ways:
-        first = InvoiceFactory(amount_due_cents=12_000)
-        second = first if same_invoice else InvoiceFactory(amount_due_cents=12_000)
+        first = InvoiceFactory.create(amount_due_cents=12_000)
+        second = first if same_invoice else InvoiceFactory.create(amount_due_cents=12_000)
         (ours,) = announcements(first, 6_000, times=1)
         (theirs,) = announcements(second, 6_000, times=1)
         emails = FakeEmailClient()
@@ -523,7 +523,7 @@ def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
     """Any history of announcements, redelivered at any distance and delay, gives the reference's outcome"""
     with rolled_back():
         for number, due in INVOICES.items():
-            InvoiceFactory(number=number, amount_due_cents=due, customer=CustomerFactory())
+            InvoiceFactory.create(number=number, amount_due_cents=due, customer=CustomerFactory.create())
         expected = by_the_contract(history)
         if oracle is not None:
             with rolled_back():

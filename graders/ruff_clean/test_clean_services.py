@@ -20,13 +20,14 @@ import tokenize
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from types import FrameType, ModuleType
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ruff.__main__ import find_ruff_bin
+from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]  # ruff ships no type hints
 
 from dojo import grading, paths
 from dojo.grading import check, count_queries, shown
@@ -182,12 +183,12 @@ def test_the_stage_grows_firmer_with_the_days_overdue() -> None:
 @pytest.mark.contract(5)
 @pytest.mark.django_db
 def test_overdue_invoices_are_the_open_ones_past_due_oldest_first() -> None:
-    customer = CustomerFactory()
-    newer = InvoiceFactory(customer=customer, due_on=date(2026, 3, 9))
-    older = InvoiceFactory(customer=customer, due_on=date(2026, 2, 1))
-    InvoiceFactory(customer=customer, due_on=date(2026, 3, 10))  # due today
-    InvoiceFactory(customer=customer, due_on=date(2026, 1, 5), status=Invoice.Status.PAID)
-    InvoiceFactory(customer=customer, due_on=date(2026, 1, 5), status=Invoice.Status.VOID)
+    customer = CustomerFactory.create()
+    newer = InvoiceFactory.create(customer=customer, due_on=date(2026, 3, 9))
+    older = InvoiceFactory.create(customer=customer, due_on=date(2026, 2, 1))
+    InvoiceFactory.create(customer=customer, due_on=date(2026, 3, 10))  # due today
+    InvoiceFactory.create(customer=customer, due_on=date(2026, 1, 5), status=Invoice.Status.PAID)
+    InvoiceFactory.create(customer=customer, due_on=date(2026, 1, 5), status=Invoice.Status.VOID)
 
     found = list(overdue_invoices(Invoice.objects.filter(customer=customer), date(2026, 3, 10)))
 
@@ -407,7 +408,7 @@ def test_what_the_module_computes_is_unchanged(
     )
     today = due_on + timedelta(days=days_overdue)
     extra = {"cc": cc} if cc else {}
-    calls = {
+    calls: dict[str, Callable[[ModuleType], object]] = {
         f"parse_grace_days({grace_text!r})": lambda module: module.parse_grace_days(grace_text),
         f"dunning_stage({days_overdue}{f', grace_days={grace_days}' if grace else ''})": lambda module: (
             module.dunning_stage(days_overdue, **grace)
@@ -418,8 +419,8 @@ def test_what_the_module_computes_is_unchanged(
         ): lambda module: module.reminder_for(invoice, today, **grace, **extra),
     }
     for call, run in calls.items():
-        theirs = outcome(lambda run=run: run(learner_services))
-        expected = outcome(lambda run=run: run(reference_services))
+        theirs = outcome(partial(run, learner_services))
+        expected = outcome(partial(run, reference_services))
         check(
             theirs == expected,
             f"{call} gives {theirs!r}, where the module as it was gives {expected!r}.\n"
@@ -441,9 +442,9 @@ def test_overdue_invoices_are_unchanged_on_generated_data(
 ) -> None:
     today = date(2026, 3, 10)
     with rolled_back():
-        customer = CustomerFactory()
+        customer = CustomerFactory.create()
         for days, status in invoices:
-            InvoiceFactory(customer=customer, due_on=today + timedelta(days=days), status=status)
+            InvoiceFactory.create(customer=customer, due_on=today + timedelta(days=days), status=status)
         queryset = Invoice.objects.filter(customer=customer)
         theirs = [invoice.number for invoice in learner_services.overdue_invoices(queryset, today)]
         expected = [invoice.number for invoice in reference_services.overdue_invoices(queryset, today)]
@@ -467,7 +468,7 @@ def test_the_dunning_run_queries_no_more_than_before(reference_services: ModuleT
     today = date(2026, 3, 10)
     with rolled_back():
         for overdue in customers:
-            InvoiceFactory.create_batch(overdue, customer=CustomerFactory(), due_on=today - timedelta(days=20))
+            InvoiceFactory.create_batch(overdue, customer=CustomerFactory.create(), due_on=today - timedelta(days=20))
         queries = {}
         for label, module in (("theirs", learner_services), ("expected", reference_services)):
             with count_queries() as log:
@@ -534,7 +535,7 @@ def code_that_runs(module: ModuleType, package: str, folder: Path) -> dict[tuple
     today = date(2026, 3, 10)
     with rolled_back():
         for days in (5, 20, 40):
-            InvoiceFactory(due_on=today - timedelta(days=days))
+            InvoiceFactory.create(due_on=today - timedelta(days=days))
         previous = sys.getprofile()
         sys.setprofile(profile)
         try:

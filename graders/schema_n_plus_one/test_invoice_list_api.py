@@ -65,17 +65,19 @@ def expected_items(organization: Organization) -> list[dict[str, Any]]:
 
 
 def organization_with_invoices(count: int, lines_each: int = 3) -> Organization:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     customers = CustomerFactory.create_batch(3, organization=organization)
     for index in range(count):
-        invoice = InvoiceFactory(customer=customers[index % 3], issued_on=date(2026, 3, 1) + timedelta(index % 40))
+        invoice = InvoiceFactory.create(
+            customer=customers[index % 3], issued_on=date(2026, 3, 1) + timedelta(index % 40)
+        )
         InvoiceLineFactory.create_batch(lines_each, invoice=invoice)
     return organization
 
 
 def organization_with_many_invoices() -> Organization:
     """MANY_INVOICES invoices of 0 to 3 lines, in bulk; a tenth of them share one issue date."""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     customers = CustomerFactory.create_batch(3, organization=organization)
     invoices = Invoice.objects.bulk_create(
         InvoiceFactory.build(
@@ -93,7 +95,7 @@ def organization_with_many_invoices() -> Organization:
     return organization
 
 
-def requested(client: Client, url: str, **params: object) -> tuple[dict[str, Any], QueryLog]:
+def requested(client: Client, url: str, **params: str | int) -> tuple[dict[str, Any], QueryLog]:
     """A page's JSON body, and the queries the whole request ran: view, service and schema."""
     with count_queries() as log:
         response = client.get(url, params)
@@ -105,7 +107,7 @@ def walked(client: Client, organization_id: int, page_size: int) -> list[list[di
     """Every page of the list, following the `next` links from the first page."""
     pages: list[list[dict[str, Any]]] = []
     url: str | None = list_url(organization_id)
-    params: dict[str, object] = {"page_size": page_size}
+    params: dict[str, str | int] = {"page_size": page_size}
     while url is not None and len(pages) <= MANY_INVOICES:
         body, _log = requested(client, url, **params)
         pages.append(body["results"])
@@ -113,7 +115,7 @@ def walked(client: Client, organization_id: int, page_size: int) -> list[list[di
     return pages
 
 
-def next_page(body: dict[str, Any]) -> tuple[str | None, dict[str, object]]:
+def next_page(body: dict[str, Any]) -> tuple[str | None, dict[str, str | int]]:
     """The path and query of a body's `next` link; None on the last page."""
     if body["next"] is None:
         return None, {}
@@ -126,19 +128,19 @@ def next_page(body: dict[str, Any]) -> tuple[str | None, dict[str, object]]:
 
 @pytest.mark.contract(1, 2)
 def test_the_list_shows_the_newest_invoices_with_customer_lines_and_total(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     alice, bob = CustomerFactory.create_batch(2, organization=organization)
     for invoice in [
-        InvoiceFactory(customer=bob, issued_on=date(2026, 3, 31)),
-        InvoiceFactory(customer=alice, issued_on=date(2026, 3, 1), status=Invoice.Status.PAID),
-        InvoiceFactory(customer=alice, issued_on=date(2026, 3, 1)),  # the same day: by number
+        InvoiceFactory.create(customer=bob, issued_on=date(2026, 3, 31)),
+        InvoiceFactory.create(customer=alice, issued_on=date(2026, 3, 1), status=Invoice.Status.PAID),
+        InvoiceFactory.create(customer=alice, issued_on=date(2026, 3, 1)),  # the same day: by number
     ]:
         InvoiceLineFactory.create_batch(2, invoice=invoice)
-    InvoiceFactory(customer=bob, issued_on=date(2026, 2, 28))  # an invoice with no lines
-    InvoiceFactory(customer=alice, issued_on=None, status=Invoice.Status.DRAFT)  # a draft
-    InvoiceFactory(customer=bob, issued_on=date(2026, 3, 20), status=Invoice.Status.DRAFT)  # a draft, dated
-    InvoiceFactory(customer=alice, issued_on=None)  # not issued yet
-    InvoiceFactory(issued_on=date(2026, 3, 5))  # another organization's invoice
+    InvoiceFactory.create(customer=bob, issued_on=date(2026, 2, 28))  # an invoice with no lines
+    InvoiceFactory.create(customer=alice, issued_on=None, status=Invoice.Status.DRAFT)  # a draft
+    InvoiceFactory.create(customer=bob, issued_on=date(2026, 3, 20), status=Invoice.Status.DRAFT)  # a draft, dated
+    InvoiceFactory.create(customer=alice, issued_on=None)  # not issued yet
+    InvoiceFactory.create(issued_on=date(2026, 3, 5))  # another organization's invoice
 
     body, _log = requested(client, list_url(organization.pk))
 
@@ -200,10 +202,10 @@ def _in_words(invoice: dict[str, Any]) -> str:
 
 def _written(scenario: list[dict[str, Any]]) -> Organization:
     """The scenario's rows; the organization whose list is asked for."""
-    asked, other = OrganizationFactory(), OrganizationFactory()
+    asked, other = OrganizationFactory.create(), OrganizationFactory.create()
     # customers are written in turns, so that their IDs and the organizations' do not line up
     customers = {
-        (owner, index): CustomerFactory(organization=organization)
+        (owner, index): CustomerFactory.create(organization=organization)
         for index in range(2)
         for owner, organization in (("other", other), ("asked", asked))
     }
@@ -446,15 +448,15 @@ def test_a_largest_page_runs_no_more_queries_than_a_small_one(client: Client) ->
 @pytest.mark.contract(2)
 @pytest.mark.guard("PERF-2")
 def test_lines_of_zero_quantity_or_price_are_still_counted(client: Client) -> None:
-    organization = OrganizationFactory()
-    customer = CustomerFactory(organization=organization)
-    invoice = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 12))
-    InvoiceLineFactory(invoice=invoice, quantity=3, unit_price_cents=1_250)
-    InvoiceLineFactory(invoice=invoice, quantity=0, unit_price_cents=4_000)  # a seat given back
-    InvoiceLineFactory(invoice=invoice, quantity=2, unit_price_cents=0)  # a free add-on
-    InvoiceLineFactory(invoice=invoice, quantity=1, unit_price_cents=500, description="")
-    only_free = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 11))
-    InvoiceLineFactory(invoice=only_free, quantity=0, unit_price_cents=900)
+    organization = OrganizationFactory.create()
+    customer = CustomerFactory.create(organization=organization)
+    invoice = InvoiceFactory.create(customer=customer, issued_on=date(2026, 3, 12))
+    InvoiceLineFactory.create(invoice=invoice, quantity=3, unit_price_cents=1_250)
+    InvoiceLineFactory.create(invoice=invoice, quantity=0, unit_price_cents=4_000)  # a seat given back
+    InvoiceLineFactory.create(invoice=invoice, quantity=2, unit_price_cents=0)  # a free add-on
+    InvoiceLineFactory.create(invoice=invoice, quantity=1, unit_price_cents=500, description="")
+    only_free = InvoiceFactory.create(customer=customer, issued_on=date(2026, 3, 11))
+    InvoiceLineFactory.create(invoice=only_free, quantity=0, unit_price_cents=900)
 
     body, _log = requested(client, list_url(organization.pk))
 
@@ -471,11 +473,11 @@ def test_lines_of_zero_quantity_or_price_are_still_counted(client: Client) -> No
 @pytest.mark.contract(2)
 @pytest.mark.guard("PERF-2")
 def test_totals_beyond_two_billion_cents_are_exact(client: Client) -> None:
-    organization = OrganizationFactory()
-    customer = CustomerFactory(organization=organization)
-    seats = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 11))
-    InvoiceLineFactory(invoice=seats, quantity=1_500, unit_price_cents=2_000_000)  # one line of 30 million
-    licences = InvoiceFactory(customer=customer, issued_on=date(2026, 3, 10))
+    organization = OrganizationFactory.create()
+    customer = CustomerFactory.create(organization=organization)
+    seats = InvoiceFactory.create(customer=customer, issued_on=date(2026, 3, 11))
+    InvoiceLineFactory.create(invoice=seats, quantity=1_500, unit_price_cents=2_000_000)  # one line of 30 million
+    licences = InvoiceFactory.create(customer=customer, issued_on=date(2026, 3, 10))
     InvoiceLineFactory.create_batch(2, invoice=licences, quantity=1, unit_price_cents=1_500_000_000)
 
     got: object

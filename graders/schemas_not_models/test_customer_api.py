@@ -3,12 +3,12 @@
 import json
 import re
 import string
-from functools import cache
-from typing import Any
+from collections.abc import Callable
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 import pytest
-from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hypothesis import example, given
@@ -20,6 +20,9 @@ from dojo.scenarios import reference, rolled_back, scenarios
 from schemas_not_models.models import Customer, Organization
 
 from .factories import CustomerFactory, OrganizationFactory
+
+if TYPE_CHECKING:  # what django.test.Client answers: an HttpResponse with .json(), a type of django-stubs only
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 pytestmark = [
     pytest.mark.django_db,
@@ -42,7 +45,7 @@ def customer_url(customer: Customer) -> str:
     return reverse("schemas_not_models:get_customer", kwargs=kwargs)
 
 
-def post_json(client: Client, url: str, data: object) -> HttpResponse:
+def post_json(client: Client, url: str, data: object) -> "TestResponse":
     client.raise_request_exception = False  # an unhandled error answers 500, as in production
     return client.post(url, json.dumps(data), content_type="application/json")
 
@@ -53,13 +56,13 @@ def address_of_length(length: int) -> str:
     return "a" * (length - len(domain)) + domain
 
 
-def shown(response: HttpResponse) -> str:
+def shown(response: "TestResponse") -> str:
     return " ".join(response.content.decode(errors="replace").split())[:200]
 
 
 @pytest.mark.contract(1)
 def test_a_customer_is_created_and_read_back(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     created = post_json(client, customers_url(organization), VALID)
 
@@ -74,7 +77,7 @@ def test_a_customer_is_created_and_read_back(client: Client) -> None:
 
 @pytest.mark.contract(3)
 def test_the_currency_defaults_to_eur(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     created = post_json(client, customers_url(organization), {"name": "Acme GmbH", "email": "ap@acme.test"})
 
@@ -84,8 +87,8 @@ def test_the_currency_defaults_to_eur(client: Client) -> None:
 
 @pytest.mark.contract(1)
 def test_an_unknown_customer_answers_404(client: Client) -> None:
-    customer = CustomerFactory()
-    elsewhere = CustomerFactory()  # another organization's customer
+    customer = CustomerFactory.create()
+    elsewhere = CustomerFactory.create()  # another organization's customer
 
     url = reverse(
         "schemas_not_models:get_customer",
@@ -98,7 +101,7 @@ def test_an_unknown_customer_answers_404(client: Client) -> None:
 @pytest.mark.contract(1)
 @pytest.mark.lesson("API-1")
 def test_the_routes_are_under_api_v1(client: Client) -> None:
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
     urls = [customers_url(customer.organization), customer_url(customer)]
 
     unversioned = [url for url in urls if not url.startswith("/api/v1/")]
@@ -114,7 +117,7 @@ def test_the_routes_are_under_api_v1(client: Client) -> None:
 @pytest.mark.contract(2)
 @pytest.mark.lesson("API-2")
 def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
 
     answers = {
         "GET (read)": client.get(customer_url(customer)),
@@ -166,7 +169,7 @@ def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
     ],
 )
 def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict[str, Any]) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     response = post_json(client, customers_url(organization), data)
 
@@ -196,7 +199,7 @@ def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict
     ids=["name_shortest", "name_longest", "email_longest", "name_padded"],
 )
 def test_input_at_its_limits_is_accepted(client: Client, case: str, data: dict[str, Any]) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     response = post_json(client, customers_url(organization), data)
 
@@ -214,7 +217,7 @@ def test_input_at_its_limits_is_accepted(client: Client, case: str, data: dict[s
 @pytest.mark.contract(3)
 @pytest.mark.lesson("API-2")
 def test_unknown_fields_are_refused_with_422(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     url = customers_url(organization)
 
     for extra in ({"curency": "USD"}, {"internal_notes": "VIP: never send a dunning letter"}):
@@ -253,7 +256,9 @@ def test_the_openapi_schema_describes_the_request_and_the_responses() -> None:
 
     def operation(method: str, ending: str) -> dict[str, Any]:
         """The operation of `method` on the path that ends in `ending`: the routes' shape, not their names."""
-        found = [methods[method] for url, methods in paths.items() if url.endswith(ending) and method in methods]
+        found: list[dict[str, Any]] = [
+            methods[method] for url, methods in paths.items() if url.endswith(ending) and method in methods
+        ]
         check(found, f"The OpenAPI schema has no {method.upper()} …{ending}; it lists {sorted(paths)}.")
         return found[0]
 
@@ -324,7 +329,7 @@ def customers_in(value: object) -> list[dict[str, object]]:
     return found + [customer for item in value.values() for customer in customers_in(item)]
 
 
-def leaked_in(response: HttpResponse) -> list[str]:
+def leaked_in(response: "TestResponse") -> list[str]:
     """The fields of a customer that an answer shows beyond the five public ones."""
     text = response.content.decode(errors="replace")
     leaked = {field for field, secret in SECRETS.items() if secret in text or f'"{field}"' in text}
@@ -341,15 +346,16 @@ def leaked_in(response: HttpResponse) -> list[str]:
 @pytest.mark.contract(2, 5)
 def test_no_route_the_api_serves_leaks_internal_fields(client: Client) -> None:
     """No route the kata serves, under any name or prefix, answers with a customer's internal fields"""
-    customer = CustomerFactory(**SECRETS)
+    customer = CustomerFactory.create(**SECRETS)
     client.raise_request_exception = False
     leaks: list[str] = []
     for route in served_routes("schemas_not_models.api"):
         url = url_for(route, customer)
-        for method, answer in (
-            ("GET", lambda url=url: client.get(url)),
-            ("POST", lambda url=url: post_json(client, url, VALID)),
-        ):
+        answers: tuple[tuple[str, Callable[[], TestResponse]], ...] = (
+            ("GET", partial(client.get, url)),
+            ("POST", partial(post_json, client, url, VALID)),
+        )
+        for method, answer in answers:
             response = answer()
             if response.status_code < 400 and (fields := leaked_in(response)):
                 leaks.append(f"{method} {url} ({route}) answered {response.status_code} with {', '.join(fields)}")
@@ -368,7 +374,7 @@ def test_no_route_the_api_serves_leaks_internal_fields(client: Client) -> None:
 @pytest.mark.contract(3, 5)
 def test_no_route_the_api_serves_stores_unchecked_input(client: Client) -> None:
     """No route the kata serves stores a customer from input the request schema refuses"""
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
     client.raise_request_exception = False
     stored: list[str] = []
     for route in served_routes("schemas_not_models.api"):
@@ -493,7 +499,7 @@ def test_generated_input_is_refused_or_stored_as_the_contract_says(client: Clien
     except pydantic.ValidationError:
         valid = None
     with rolled_back():
-        organization = OrganizationFactory()
+        organization = OrganizationFactory.create()
         response = post_json(client, customers_url(organization), body)
         rows = list(Customer.objects.filter(organization=organization).values("name", "email", "currency"))
     if valid is None:

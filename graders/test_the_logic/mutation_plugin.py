@@ -64,7 +64,7 @@ def disguise(behaviour: Callable[..., Any], *, like: Callable[..., Any]) -> Call
     def prorate(*args: Any, **kwargs: Any) -> Any:
         return behaviour(*args, **kwargs)
 
-    del prorate.__wrapped__  # type: ignore[attr-defined]  # set by wraps; the real function has none
+    del prorate.__wrapped__  # set by wraps; the real function has none
     prorate.__signature__ = inspect.signature(like)  # type: ignore[attr-defined]
     return prorate
 

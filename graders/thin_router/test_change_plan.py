@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
@@ -17,7 +17,6 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
-from django.http import HttpResponse
 from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,6 +29,9 @@ from thin_router.models import Invoice, Plan, Subscription
 
 from .factories import PlanFactory, SubscriptionFactory
 from .fakes import FakeEmailClient, kata_origin
+
+if TYPE_CHECKING:  # what django.test.Client answers: an HttpResponse with .json(), a type of django-stubs only
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 pytestmark = [
     pytest.mark.django_db,
@@ -79,12 +81,12 @@ BUSINESS_NAMES = {"transaction", "connection", "connections", "get_object_or_404
 
 def basic_and_pro() -> tuple[Plan, Plan]:
     return (
-        PlanFactory(code="basic", name="Basic", monthly_price_cents=2_900),
-        PlanFactory(code="pro", name="Pro", monthly_price_cents=9_900),
+        PlanFactory.create(code="basic", name="Basic", monthly_price_cents=2_900),
+        PlanFactory.create(code="pro", name="Pro", monthly_price_cents=9_900),
     )
 
 
-def request_change(client: Client, on_commit: CaptureCallbacks, subscription_id: int, plan: str) -> HttpResponse:
+def request_change(client: Client, on_commit: CaptureCallbacks, subscription_id: int, plan: str) -> "TestResponse":
     with on_commit(execute=True), time_machine.travel(MID_PERIOD, tick=False):
         return client.post(
             f"/api/v1/subscriptions/{subscription_id}/change-plan", {"plan": plan}, content_type="application/json"
@@ -92,7 +94,7 @@ def request_change(client: Client, on_commit: CaptureCallbacks, subscription_id:
 
 
 def change_plan_service() -> Callable[..., Any]:
-    change_plan = getattr(services, "change_plan", None)
+    change_plan: Callable[..., Any] | None = getattr(services, "change_plan", None)
     check(
         callable(change_plan),
         "services.py has no change_plan(): the plan change can only be reached through HTTP. That is why "
@@ -203,7 +205,7 @@ def api_problems(tree: ast.Module) -> tuple[int, list[str]]:
     return routes, problems
 
 
-def envelope(response: HttpResponse) -> dict[str, Any]:
+def envelope(response: "TestResponse") -> dict[str, Any]:
     """The error body, checked to be in the one error shape of our APIs (dojo/api_errors.py)."""
     body: dict[str, Any] = response.json()
     assert set(body) == {"code", "message", "details"}, f"every error answers {{code, message, details}}: {body}"
@@ -218,7 +220,7 @@ def test_an_upgrade_invoices_the_prorated_difference_and_tells_the_customer(
     client: Client, mailoutbox: list[EmailMessage], django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     basic, pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, "pro")
 
@@ -260,10 +262,10 @@ def test_refused_plan_changes_change_nothing(
     status: int,
 ) -> None:
     basic, _pro = basic_and_pro()
-    PlanFactory(code="legacy", is_active=False, monthly_price_cents=19_900)
-    PlanFactory(code="free", monthly_price_cents=0)
+    PlanFactory.create(code="legacy", is_active=False, monthly_price_cents=19_900)
+    PlanFactory.create(code="free", monthly_price_cents=0)
     canceled = case == "canceled subscription"
-    subscription = SubscriptionFactory(
+    subscription = SubscriptionFactory.create(
         plan=basic, status=Subscription.Status.CANCELED if canceled else Subscription.Status.ACTIVE
     )
 
@@ -296,9 +298,9 @@ def test_the_boundaries_of_an_upgrade(
     status: int,
     charged: int | None,
 ) -> None:
-    basic = PlanFactory(code="basic", name="Basic", monthly_price_cents=2_900)
-    PlanFactory(code="target", name="Target", monthly_price_cents=price)
-    subscription = SubscriptionFactory(plan=basic)
+    basic = PlanFactory.create(code="basic", name="Basic", monthly_price_cents=2_900)
+    PlanFactory.create(code="target", name="Target", monthly_price_cents=price)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with django_capture_on_commit_callbacks(execute=True), time_machine.travel(moment, tick=False):
         response = client.post(
@@ -317,7 +319,7 @@ def test_the_boundaries_of_an_upgrade(
 
 @pytest.mark.contract(2)
 def test_a_subscription_is_read(client: Client) -> None:
-    subscription = SubscriptionFactory(plan=PlanFactory(code="basic"))
+    subscription = SubscriptionFactory.create(plan=PlanFactory.create(code="basic"))
 
     response = client.get(f"/api/v1/subscriptions/{subscription.pk}")
 
@@ -340,7 +342,7 @@ def test_a_subscription_is_read(client: Client) -> None:
 )
 def test_bad_input_is_a_422_in_the_error_shape(client: Client, url: str, body: dict[str, str]) -> None:
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     response = client.post(url.format(id=subscription.pk), body, content_type="application/json")
 
@@ -357,7 +359,7 @@ def test_the_plan_change_is_a_service_with_an_injected_email_client(
 ) -> None:
     change_plan = change_plan_service()
     basic, pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with django_capture_on_commit_callbacks(execute=True), time_machine.travel(LATE_IN_PERIOD, tick=False):
         change_plan(subscription.pk, "pro", emails=emails)
@@ -396,7 +398,7 @@ def test_a_plan_change_that_fails_half_way_leaves_nothing_and_sends_nothing(
     """A plan change that fails half-way leaves nothing and sends nothing"""
     change_plan = change_plan_service()
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     raised: BaseException | None = None
     with (
@@ -434,7 +436,7 @@ def test_a_change_whose_callers_transaction_rolls_back_sends_nothing(
     """A plan change made inside a caller's transaction that then rolls back sends no email"""
     change_plan = change_plan_service()
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     class CallerFailedError(Exception):
         """The caller's own work after the change failed, so its transaction rolls back."""
@@ -476,7 +478,7 @@ def test_a_write_that_fails_is_our_error_not_the_clients(
 ) -> None:
     """A write that fails answers a 5xx in the error envelope: the failure is ours, not a refusal of the request"""
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with fails_once_when_written(model, error):
         response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, "pro")
@@ -528,7 +530,7 @@ def test_the_route_leaves_the_writes_to_the_service(
     client: Client, django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with invoice_writes_recorded() as invoice_writes:
         response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, "pro")
@@ -549,7 +551,7 @@ def test_saving_a_subscription_sends_no_email(
     mailoutbox: list[EmailMessage], django_capture_on_commit_callbacks: CaptureCallbacks
 ) -> None:
     basic, pro = basic_and_pro()
-    subscription = Subscription.objects.get(pk=SubscriptionFactory(plan=basic).pk)
+    subscription = Subscription.objects.get(pk=SubscriptionFactory.create(plan=basic).pk)
 
     with django_capture_on_commit_callbacks(execute=True):
         subscription.plan = pro  # e.g. support fixing a plan in the admin
@@ -575,7 +577,7 @@ def test_the_service_not_the_model_writes_and_sends(
 ) -> None:
     change_plan = change_plan_service()
     basic, _pro = basic_and_pro()
-    subscription = SubscriptionFactory(plan=basic)
+    subscription = SubscriptionFactory.create(plan=basic)
 
     with (
         invoice_writes_recorded() as invoice_writes,
@@ -599,7 +601,7 @@ def test_the_service_not_the_model_writes_and_sends(
 # --- two changes at once ---
 
 
-def answer_of(response: HttpResponse) -> str:
+def answer_of(response: "TestResponse") -> str:
     """An answer as a learner reads it: the status, and the error's code and message if it is one."""
     if response.status_code < 400:
         return str(response.status_code)
@@ -607,7 +609,7 @@ def answer_of(response: HttpResponse) -> str:
     return f"{response.status_code} {body.get('code', '')}: {body.get('message', response.content[:120])}"
 
 
-def post_change(subscription_id: int, plan: str, answers: dict[int, HttpResponse]) -> Callable[[], None]:
+def post_change(subscription_id: int, plan: str, answers: dict[int, "TestResponse"]) -> Callable[[], None]:
     def post() -> None:
         answers[subscription_id if subscription_id not in answers else -subscription_id] = Client().post(
             f"/api/v1/subscriptions/{subscription_id}/change-plan", {"plan": plan}, content_type="application/json"
@@ -635,9 +637,9 @@ def test_two_upgrades_of_one_subscription_at_once_charge_once(
 ) -> None:
     """Two upgrades of one subscription at the same moment charge as one after the other would"""
     basic, _pro = basic_and_pro()
-    PlanFactory(code="plus", name="Plus", monthly_price_cents=5_900)
-    subscription = SubscriptionFactory(plan=basic)
-    answers: dict[int, HttpResponse] = {}
+    PlanFactory.create(code="plus", name="Plus", monthly_price_cents=5_900)
+    subscription = SubscriptionFactory.create(plan=basic)
+    answers: dict[int, TestResponse] = {}
 
     with time_machine.travel(MID_PERIOD, tick=False):
         outcome = interleave(
@@ -682,8 +684,8 @@ def test_upgrades_of_two_subscriptions_at_once_both_go_through(
 ) -> None:
     """Upgrades of two subscriptions at the same moment both go through"""
     basic, _pro = basic_and_pro()
-    first, second = SubscriptionFactory(plan=basic), SubscriptionFactory(plan=basic)
-    answers: dict[int, HttpResponse] = {}
+    first, second = SubscriptionFactory.create(plan=basic), SubscriptionFactory.create(plan=basic)
+    answers: dict[int, TestResponse] = {}
 
     with time_machine.travel(MID_PERIOD, tick=False):
         outcome = interleave(post_change(first.pk, "pro", answers), post_change(second.pk, "pro", answers))
@@ -751,10 +753,10 @@ def described(case: dict[str, Any]) -> str:
 
 def arranged(case: dict[str, Any]) -> tuple[int, str]:
     """The rows of one scenario: the subscription's id to change and the plan code to ask for."""
-    current = PlanFactory(code="current", name="Current", monthly_price_cents=case["current_cents"])
-    PlanFactory(code="target", name="Target", monthly_price_cents=case["target_cents"])
-    PlanFactory(code="retired", name="Retired", monthly_price_cents=case["target_cents"], is_active=False)
-    subscription = SubscriptionFactory(
+    current = PlanFactory.create(code="current", name="Current", monthly_price_cents=case["current_cents"])
+    PlanFactory.create(code="target", name="Target", monthly_price_cents=case["target_cents"])
+    PlanFactory.create(code="retired", name="Retired", monthly_price_cents=case["target_cents"], is_active=False)
+    subscription = SubscriptionFactory.create(
         plan=current,
         status=Subscription.Status.CANCELED if case["canceled"] else Subscription.Status.ACTIVE,
         current_period_start=PERIOD_START,

@@ -66,7 +66,8 @@ def main(kata_root: str, database: str) -> dict[str, Any]:
         fields = [field.attname for field in model._meta.concrete_fields]
         found[model.__name__] = [
             {name: (value.isoformat() if hasattr(value, "isoformat") else value) for name, value in row.items()}
-            for row in model.objects.order_by("pk").values(*fields)
+            # django-stubs types `objects` on concrete models only, not on the migration state's historical ones
+            for row in model.objects.order_by("pk").values(*fields)  # type: ignore[attr-defined]
         ]
     return {"rows": found}
 

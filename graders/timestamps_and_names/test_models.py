@@ -74,12 +74,12 @@ def shown(value: Any) -> str:
 
 @pytest.mark.contract(7)
 def test_invoices_stay_open_until_paid_or_voided() -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     later = create_invoice(organization, number="INV-109", amount_due_cents=500)  # created first, listed last
     first, second, third = (
         create_invoice(organization, number=f"INV-10{n}", amount_due_cents=1_000 * n) for n in (1, 2, 3)
     )
-    InvoiceFactory()  # another organization's
+    InvoiceFactory.create()  # another organization's
 
     mark_paid(second)
     void_invoice(third)
@@ -98,7 +98,7 @@ def test_invoices_stay_open_until_paid_or_voided() -> None:
 
 @pytest.mark.contract(7)
 def test_the_billing_email_can_be_changed() -> None:
-    organization = OrganizationFactory(billing_email="old@organization.test")
+    organization = OrganizationFactory.create(billing_email="old@organization.test")
 
     change_billing_email(organization, "accounts@organization.test")
 
@@ -190,7 +190,7 @@ def test_every_model_has_created_at_and_updated_at() -> None:
 @pytest.mark.lesson("DJ-3")
 def test_created_at_is_set_once_and_updated_at_on_every_change() -> None:
     with time_machine.travel(CREATED, tick=False):
-        organization = OrganizationFactory()
+        organization = OrganizationFactory.create()
         paid = create_invoice(organization, number="INV-201", amount_due_cents=5_000)
         voided = create_invoice(organization, number="INV-202", amount_due_cents=7_000)
         edited = create_invoice(organization, number="INV-203", amount_due_cents=9_000)
@@ -327,8 +327,10 @@ def test_the_migrations_run_on_production_rows() -> None:
             f"{result['failed']}: {explained}",
         )
     rows = result["rows"]
-    organizations = next((found for found in rows.values() if found and "billing_email" in found[0]), [])
-    invoices = next((found for found in rows.values() if found and "number" in found[0]), [])
+    organizations: list[dict[str, Any]] = next(
+        (found for found in rows.values() if found and "billing_email" in found[0]), []
+    )
+    invoices: list[dict[str, Any]] = next((found for found in rows.values() if found and "number" in found[0]), [])
     kept_organizations = [(row["name"], row["billing_email"]) for row in organizations]
     by_id = {row["id"]: row["name"] for row in organizations}
     kept_invoices = [

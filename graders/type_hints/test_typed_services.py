@@ -298,24 +298,24 @@ def test_tax_rates_are_read_from_the_providers_table() -> None:
 @pytest.mark.contract(6)
 @pytest.mark.django_db
 def test_invoice_totals_add_the_lines_and_their_tax() -> None:
-    invoice = InvoiceFactory()
-    InvoiceLineFactory(invoice=invoice, quantity=3, unit_price_cents=1_250)
-    InvoiceLineFactory(invoice=invoice, quantity=1, unit_price_cents=999)
-    InvoiceLineFactory(quantity=5)  # another invoice's line
+    invoice = InvoiceFactory.create()
+    InvoiceLineFactory.create(invoice=invoice, quantity=3, unit_price_cents=1_250)
+    InvoiceLineFactory.create(invoice=invoice, quantity=1, unit_price_cents=999)
+    InvoiceLineFactory.create(quantity=5)  # another invoice's line
 
     assert invoice_totals(invoice, Decimal("19")) == InvoiceTotals(net_cents=4_749, tax_cents=902, gross_cents=5_651)
-    assert invoice_totals(InvoiceFactory(), Decimal("19")) == InvoiceTotals(0, 0, 0)
+    assert invoice_totals(InvoiceFactory.create(), Decimal("19")) == InvoiceTotals(0, 0, 0)
 
 
 @pytest.mark.contract(6)
 @pytest.mark.django_db
 def test_overdue_lists_open_invoices_due_before_the_day_oldest_first() -> None:
-    customer = CustomerFactory()
-    late = InvoiceFactory(customer=customer, due_on=date(2026, 3, 2), number="INV-B")
-    later = InvoiceFactory(customer=customer, due_on=date(2026, 2, 27))
-    same_day = InvoiceFactory(customer=customer, due_on=date(2026, 3, 2), number="INV-A")
-    InvoiceFactory(customer=customer, due_on=date(2026, 3, 3))  # due today: not overdue yet
-    InvoiceFactory(customer=customer, due_on=date(2026, 1, 1), status=Invoice.Status.PAID)
+    customer = CustomerFactory.create()
+    late = InvoiceFactory.create(customer=customer, due_on=date(2026, 3, 2), number="INV-B")
+    later = InvoiceFactory.create(customer=customer, due_on=date(2026, 2, 27))
+    same_day = InvoiceFactory.create(customer=customer, due_on=date(2026, 3, 2), number="INV-A")
+    InvoiceFactory.create(customer=customer, due_on=date(2026, 3, 3))  # due today: not overdue yet
+    InvoiceFactory.create(customer=customer, due_on=date(2026, 1, 1), status=Invoice.Status.PAID)
 
     found = list(overdue(Invoice.objects.filter(customer=customer), date(2026, 3, 3)))
 
@@ -325,11 +325,11 @@ def test_overdue_lists_open_invoices_due_before_the_day_oldest_first() -> None:
 @pytest.mark.contract(6)
 @pytest.mark.django_db
 def test_open_balance_sums_what_the_open_invoices_owe() -> None:
-    customer = CustomerFactory()
-    InvoiceFactory(customer=customer, amount_due_cents=11_900)
-    InvoiceFactory(customer=customer, amount_due_cents=2_380)
-    InvoiceFactory(customer=customer, amount_due_cents=5_000, status=Invoice.Status.PAID)
-    InvoiceFactory(amount_due_cents=7_000)  # another customer's invoice
+    customer = CustomerFactory.create()
+    InvoiceFactory.create(customer=customer, amount_due_cents=11_900)
+    InvoiceFactory.create(customer=customer, amount_due_cents=2_380)
+    InvoiceFactory.create(customer=customer, amount_due_cents=5_000, status=Invoice.Status.PAID)
+    InvoiceFactory.create(amount_due_cents=7_000)  # another customer's invoice
 
     assert open_balance_cents(Invoice.objects.filter(customer=customer)) == 14_280
     assert open_balance_cents(Invoice.objects.none()) == 0
@@ -422,12 +422,12 @@ def test_totals_overdue_and_balances_are_unchanged(
 
     today = date(2026, 3, 3)
     with rolled_back():
-        invoice = InvoiceFactory()
+        invoice = InvoiceFactory.create()
         for quantity, unit_price_cents in lines:
-            InvoiceLineFactory(invoice=invoice, quantity=quantity, unit_price_cents=unit_price_cents)
-        customer = CustomerFactory()
+            InvoiceLineFactory.create(invoice=invoice, quantity=quantity, unit_price_cents=unit_price_cents)
+        customer = CustomerFactory.create()
         for days, status, cents in invoices:
-            InvoiceFactory(
+            InvoiceFactory.create(
                 customer=customer, due_on=today + timedelta(days=days), status=status, amount_due_cents=cents
             )
         queryset = Invoice.objects.filter(customer=customer)

@@ -87,7 +87,7 @@ def differences(expected: list[str], got: list[str], zone: ZoneInfo) -> str:
 
 @pytest.mark.contract(1)
 def test_an_issued_invoice_falls_due_after_the_payment_terms() -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     moment = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 
     with now_is(moment):
@@ -106,16 +106,16 @@ def test_an_issued_invoice_falls_due_after_the_payment_terms() -> None:
 @pytest.mark.contract(3)
 def test_due_today_lists_the_organizations_open_invoices_in_due_order() -> None:
     """Due today lists the organization's open invoices in due order."""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     day = datetime(2026, 3, 10, tzinfo=UTC)
     invoices = [
-        InvoiceFactory(organization=organization, number="INV-0003", due_at=day + timedelta(hours=9)),
-        InvoiceFactory(organization=organization, number="INV-0001", due_at=day + timedelta(hours=17)),
-        InvoiceFactory(organization=organization, number="INV-0002", due_at=day + timedelta(hours=9)),
-        InvoiceFactory(organization=organization, due_at=day + timedelta(hours=10), status=Invoice.Status.PAID),
-        InvoiceFactory(organization=organization, due_at=day - timedelta(minutes=30)),  # yesterday
-        InvoiceFactory(organization=organization, due_at=day + timedelta(days=1, minutes=30)),  # tomorrow
-        InvoiceFactory(due_at=day + timedelta(hours=12)),  # another organization's
+        InvoiceFactory.create(organization=organization, number="INV-0003", due_at=day + timedelta(hours=9)),
+        InvoiceFactory.create(organization=organization, number="INV-0001", due_at=day + timedelta(hours=17)),
+        InvoiceFactory.create(organization=organization, number="INV-0002", due_at=day + timedelta(hours=9)),
+        InvoiceFactory.create(organization=organization, due_at=day + timedelta(hours=10), status=Invoice.Status.PAID),
+        InvoiceFactory.create(organization=organization, due_at=day - timedelta(minutes=30)),  # yesterday
+        InvoiceFactory.create(organization=organization, due_at=day + timedelta(days=1, minutes=30)),  # tomorrow
+        InvoiceFactory.create(due_at=day + timedelta(hours=12)),  # another organization's
     ]
 
     with now_is(day + timedelta(hours=8)):
@@ -135,8 +135,8 @@ def test_due_today_lists_the_organizations_open_invoices_in_due_order() -> None:
 @pytest.mark.urls("utc_datetimes.api")
 def test_the_api_shows_due_times_on_the_users_clock(client: Client) -> None:
     """The API shows due times on the user's clock."""
-    organization = OrganizationFactory()
-    invoice = InvoiceFactory(organization=organization, due_at=datetime(2026, 3, 10, 5, 0, tzinfo=UTC))
+    organization = OrganizationFactory.create()
+    invoice = InvoiceFactory.create(organization=organization, due_at=datetime(2026, 3, 10, 5, 0, tzinfo=UTC))
 
     with now_is(datetime(2026, 3, 10, 1, 0, tzinfo=UTC)):
         response = client.get(
@@ -160,7 +160,7 @@ def test_the_api_shows_due_times_on_the_users_clock(client: Client) -> None:
 @pytest.mark.contract(6)
 @pytest.mark.urls("utc_datetimes.api")
 def test_the_api_refuses_an_unknown_time_zone(client: Client) -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
 
     response = client.get(f"/api/v1/organizations/{organization.pk}/invoices/due-today", {"time_zone": "Mars/Base"})
 
@@ -173,7 +173,7 @@ def test_the_api_refuses_an_unknown_time_zone(client: Client) -> None:
 @pytest.mark.contract(1)
 @pytest.mark.lesson("DJ-5")
 def test_issued_invoices_store_the_moment_in_utc() -> None:
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     # an ordinary afternoon, and one whose 30 days of payment terms span the night New York's clocks
     # go back (1 November 2026): 30 days on New York's wall clock are then 30 days and an hour
     moments = [datetime(2026, 3, 10, 14, 0, tzinfo=UTC), datetime(2026, 10, 20, 14, 0, tzinfo=UTC)]
@@ -209,9 +209,11 @@ def test_issued_invoices_store_the_moment_in_utc() -> None:
 @pytest.mark.lesson("DJ-5")
 def test_due_today_follows_the_users_time_zone() -> None:
     """Due today follows the user's time zone."""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     first = datetime(2026, 3, 8, 0, 30, tzinfo=UTC)
-    invoices = [InvoiceFactory(organization=organization, due_at=first + timedelta(hours=2 * n)) for n in range(60)]
+    invoices = [
+        InvoiceFactory.create(organization=organization, due_at=first + timedelta(hours=2 * n)) for n in range(60)
+    ]
     # for each user, a moment at which their date is neither the UTC date nor the server's
     users = {
         BERLIN: datetime(2026, 3, 10, 23, 30, tzinfo=UTC),
@@ -245,7 +247,7 @@ def test_due_today_follows_the_users_time_zone() -> None:
 @pytest.mark.lesson("DJ-5")
 def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
     """Due today covers the user's whole day when the clocks change."""
-    organization = OrganizationFactory()
+    organization = OrganizationFactory.create()
     # 29 March 2026 in Berlin has 23 hours (clocks go forward); 1 November 2026 in Los Angeles has 25
     days = {
         BERLIN: (datetime(2026, 3, 29, 12, 0, tzinfo=BERLIN), "clocks go forward: a day of 23 hours"),
@@ -266,7 +268,7 @@ def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
             next_midnight,  # exactly the next midnight: tomorrow's
             next_midnight + timedelta(minutes=30),
         ]
-        invoices[zone] = [InvoiceFactory(organization=organization, due_at=due) for due in local_due_times]
+        invoices[zone] = [InvoiceFactory.create(organization=organization, due_at=due) for due in local_due_times]
 
     wrong = []
     for zone, (noon, change) in days.items():
@@ -289,8 +291,8 @@ def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
 @pytest.mark.contract(4)
 @pytest.mark.lesson("DJ-5")
 def test_the_service_returns_due_times_in_utc() -> None:
-    organization = OrganizationFactory()
-    invoice = InvoiceFactory(organization=organization, due_at=datetime(2026, 3, 10, 5, 0, tzinfo=UTC))
+    organization = OrganizationFactory.create()
+    invoice = InvoiceFactory.create(organization=organization, due_at=datetime(2026, 3, 10, 5, 0, tzinfo=UTC))
 
     with now_is(datetime(2026, 3, 10, 1, 0, tzinfo=UTC)):
         due = invoices_due_today(organization.pk, AUCKLAND)
@@ -372,11 +374,11 @@ def test_issuing_and_due_today_agree_with_the_reference_on_generated_scenarios(
     zone = ZoneInfo(user_zone)
     today = now.astimezone(zone).date()
     with rolled_back():
-        organization = OrganizationFactory()
+        organization = OrganizationFactory.create()
         invoices = []
         for days, edge, status in due:
             midnight = datetime.combine(today + timedelta(days=days), datetime.min.time(), tzinfo=zone)
-            invoices.append(InvoiceFactory(organization=organization, due_at=midnight + edge, status=status))
+            invoices.append(InvoiceFactory.create(organization=organization, due_at=midnight + edge, status=status))
         with (
             now_is(now, server_time_zone=server_zone),
             timezone.override(ZoneInfo(caller_zone) if caller_zone else None),

@@ -52,7 +52,7 @@ def payment_event(invoice: Invoice, amount_cents: int, event_id: str | None = No
 def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(
     emails: FakeEmailClient, committed: Committed
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
 
     with committed():
         fresh_worker().handle_payment_succeeded(payment_event(invoice, 12_000), emails=emails)
@@ -68,7 +68,7 @@ def test_a_delivery_records_the_payment_settles_the_invoice_and_sends_a_receipt(
 @pytest.mark.timeout(SCENARIO_SECONDS)
 def test_an_event_redelivered_after_many_others_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
     """An event redelivered after 120 other events is still recognised: applied event IDs are not pruned by count"""
-    invoice = InvoiceFactory(amount_due_cents=10_000_000)
+    invoice = InvoiceFactory.create(amount_due_cents=10_000_000)
     worker = fresh_worker()
     first, *others = [
         worker.PaymentSucceeded(
@@ -96,7 +96,7 @@ def test_an_event_redelivered_after_many_others_is_applied_once(emails: FakeEmai
 @pytest.mark.guard("DATA-3")
 def test_distinct_events_are_all_applied(emails: FakeEmailClient, committed: Committed) -> None:
     """Distinct events for the same invoice and the same amount are all applied"""
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
     first, second = payment_event(invoice, 6_000), payment_event(invoice, 6_000)
 
     for event in (first, second):  # two instalments of 60.00: two events, two payment IDs, one amount
@@ -117,7 +117,7 @@ def test_distinct_events_are_all_applied(emails: FakeEmailClient, committed: Com
 @pytest.mark.contract(2, 7)
 @pytest.mark.lesson("DATA-3")
 def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed: Committed) -> None:
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
     event = payment_event(invoice, 5_000)
 
     for _delivery in range(3):  # the provider retries; each delivery may reach another worker
@@ -142,7 +142,7 @@ def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed:
 def test_a_delivery_that_failed_half_way_can_be_delivered_again(
     emails: FakeEmailClient, committed: Committed, failure: str
 ) -> None:
-    invoice = InvoiceFactory(amount_due_cents=12_000)
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
     event = payment_event(invoice, 12_000)
 
     raised: BaseException | None = None
@@ -184,7 +184,7 @@ def test_a_delivery_that_failed_half_way_can_be_delivered_again(
 @pytest.mark.guard("DATA-2")
 def test_the_receipt_is_sent_after_the_commit(emails: FakeEmailClient, committed: Committed) -> None:
     """The receipt is sent after the commit, also when the handler runs in a caller's transaction"""
-    alone, nested = InvoiceFactory(), InvoiceFactory()
+    alone, nested = InvoiceFactory.create(), InvoiceFactory.create()
 
     with committed():
         fresh_worker().handle_payment_succeeded(payment_event(alone, 5_000), emails=emails)
@@ -214,7 +214,7 @@ def test_concurrent_deliveries_of_one_event_apply_once() -> None:
         ways.append(("the first was held before its first write until the other had made its checks ({where})", race))
 
     for how, run in ways:
-        invoice = InvoiceFactory(amount_due_cents=12_000)
+        invoice = InvoiceFactory.create(amount_due_cents=12_000)
         event = payment_event(invoice, 5_000)
         emails = FakeEmailClient()
         ours, theirs = fresh_worker(), fresh_worker()
@@ -259,8 +259,8 @@ def test_concurrent_deliveries_of_different_events_are_all_applied(same_invoice:
             )
 
     for how, run in ways:
-        first = InvoiceFactory(amount_due_cents=12_000)
-        second = first if same_invoice else InvoiceFactory(amount_due_cents=12_000)
+        first = InvoiceFactory.create(amount_due_cents=12_000)
+        second = first if same_invoice else InvoiceFactory.create(amount_due_cents=12_000)
         ours_event, theirs_event = payment_event(first, 6_000), payment_event(second, 6_000)
         emails = FakeEmailClient()
         outcome = run(
@@ -571,7 +571,7 @@ def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
     """Any history of deliveries (redeliveries at any distance, after any delay) gives the reference's outcome"""
     with rolled_back():
         for number, due in INVOICES.items():
-            InvoiceFactory(number=number, amount_due_cents=due, customer=CustomerFactory())
+            InvoiceFactory.create(number=number, amount_due_cents=due, customer=CustomerFactory.create())
         expected = by_the_contract(history)
         if oracle is not None:
             with rolled_back():

@@ -44,7 +44,7 @@ def post(client: Client, token: str, body: dict[str, Any]) -> Any:
 
 
 def test_a_learner_joins_and_posts_gradings_idempotently(client: Client) -> None:
-    WorkshopFactory(join_code="ABC234")
+    WorkshopFactory.create(join_code="ABC234")
     token = joined(client)
 
     first, replay = post(client, token, GRADING), post(client, token, GRADING)
@@ -57,7 +57,7 @@ def test_a_learner_joins_and_posts_gradings_idempotently(client: Client) -> None
 
 
 def test_an_unknown_code_a_taken_name_and_a_missing_or_wrong_token_answer_in_the_envelope(client: Client) -> None:
-    workshop = WorkshopFactory(join_code="ABC234")
+    workshop = WorkshopFactory.create(join_code="ABC234")
     token = joined(client)
 
     unknown = client.post(f"{BASE}/join", {"code": "ZZZZ99", "name": "Grace"}, content_type="application/json")
@@ -87,7 +87,7 @@ def test_an_unknown_code_a_taken_name_and_a_missing_or_wrong_token_answer_in_the
     ids=lambda change: ",".join(change),
 )
 def test_a_malformed_grading_is_refused_with_a_4xx_and_stores_nothing(client: Client, change: dict[str, Any]) -> None:
-    WorkshopFactory(join_code="ABC234")
+    WorkshopFactory.create(join_code="ABC234")
     token = joined(client)
 
     body = enveloped(post(client, token, GRADING | change), 422)
@@ -98,7 +98,7 @@ def test_a_malformed_grading_is_refused_with_a_4xx_and_stores_nothing(client: Cl
 
 @override_settings(MIDDLEWARE=["dojo.workshop.middleware.BodyLimitMiddleware"], DATA_UPLOAD_MAX_MEMORY_SIZE=4096)
 def test_a_huge_body_is_refused_before_it_is_read(client: Client) -> None:
-    WorkshopFactory(join_code="ABC234")
+    WorkshopFactory.create(join_code="ABC234")
     token = joined(client)
 
     body = enveloped(post(client, token, GRADING | {"failing": [{"check": "x" * 300}] * 200}), 413)
@@ -108,11 +108,11 @@ def test_a_huge_body_is_refused_before_it_is_read(client: Client) -> None:
 
 
 def test_the_lead_reads_the_board_pages_the_gradings_and_marks_a_learner_helped(client: Client) -> None:
-    workshop = WorkshopFactory()
+    workshop = WorkshopFactory.create()
     auth = {"Authorization": f"Bearer {lead_token(workshop)}"}
-    learner = LearnerFactory(workshop=workshop, name="Ada")
-    made = [GradingFactory(learner=learner, received_at=moment(index // 2)) for index in range(7)]
-    stranger = LearnerFactory()
+    learner = LearnerFactory.create(workshop=workshop, name="Ada")
+    made = [GradingFactory.create(learner=learner, received_at=moment(index // 2)) for index in range(7)]
+    stranger = LearnerFactory.create()
 
     board = client.get(f"{BASE}/board", headers=auth)
     ids, url = [], f"{BASE}/gradings?size=3"
@@ -132,7 +132,7 @@ def test_the_lead_reads_the_board_pages_the_gradings_and_marks_a_learner_helped(
 
 @pytest.mark.parametrize("cursor", ["not-base64!", "bnVsbA==", "WzEsMl0=", "WyIyMDI2LTEyLTA2VDEwOjAwOjAwIiwgMV0="])
 def test_a_cursor_the_list_did_not_give_is_refused(client: Client, cursor: str) -> None:
-    workshop = WorkshopFactory()
+    workshop = WorkshopFactory.create()
 
     auth = {"Authorization": f"Bearer {lead_token(workshop)}"}
 
@@ -142,9 +142,9 @@ def test_a_cursor_the_list_did_not_give_is_refused(client: Client, cursor: str) 
 
 
 def test_the_lead_exports_sets_the_limit_and_deletes_the_data(client: Client) -> None:
-    workshop = WorkshopFactory()
+    workshop = WorkshopFactory.create()
     auth = {"Authorization": f"Bearer {lead_token(workshop)}"}
-    GradingFactory(learner__workshop=workshop, learner__name="Ada")
+    GradingFactory.create(learner__workshop=workshop, learner__name="Ada")
 
     csv = client.get(f"{BASE}/export.csv", headers=auth)
     json = client.get(f"{BASE}/export.json", headers=auth)

@@ -9,7 +9,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from dojo import paths
 from dojo.results import KataResult, KataStatus, Results, TestResult
-from dojo.workshop import client
+from dojo.workshop import client, http
 from dojo.workshop.models import Grading, Learner
 
 from .factories import WorkshopFactory
@@ -44,7 +44,7 @@ def member(url: str = "http://127.0.0.1:9") -> client.Membership:
 
 @pytest.mark.django_db(transaction=True)
 def test_joining_sends_the_status_then_each_grading_reaches_the_board(clone: Path, live_server: LiveServer) -> None:
-    WorkshopFactory(join_code="ABC234")
+    WorkshopFactory.create(join_code="ABC234")
     from dojo import results
 
     results.write(paths.STATE / "results.json", graded("ruff_clean", failing=False))
@@ -67,7 +67,7 @@ def test_joining_sends_the_status_then_each_grading_reaches_the_board(clone: Pat
 
 @pytest.mark.django_db(transaction=True)
 def test_a_refused_grading_is_set_aside_and_the_rest_is_sent(clone: Path, live_server: LiveServer) -> None:
-    WorkshopFactory(join_code="ABC234")
+    WorkshopFactory.create(join_code="ABC234")
     client.join(live_server.url, "ABC234", "Ada")
     client.queue(graded())
     entries = [json.loads(line) for line in client.outbox_path().read_text(encoding="utf-8").splitlines()]
@@ -98,7 +98,7 @@ def test_a_grading_only_queues_and_starts_a_sender_of_its_own(clone: Path, monke
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("the grading itself must not talk to the board")
 
-    monkeypatch.setattr(client.http, "client", no_network)
+    monkeypatch.setattr(http, "client", no_network)  # the module the client sends through
     monkeypatch.setattr(client, "send_in_background", lambda: started.append(True))
 
     client.after_grading(graded())

@@ -3,7 +3,7 @@
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import schemathesis
@@ -12,6 +12,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Ok
 
 from dojo.workshop.api import api
 from dojo.workshop.services import digest
@@ -27,7 +28,8 @@ EXAMPLES = 25
 def operations() -> list[Any]:
     with override_settings(ROOT_URLCONF="dojo.workshop.urls"):
         document = api.get_openapi_schema()
-    return [result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()]
+    # the board's own schema: every operation is valid, an Err (which has no ok()) fails here as it always did
+    return [cast(Ok[Any], result).ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()]
 
 
 OPERATIONS = operations()
@@ -48,8 +50,8 @@ def connection_kept() -> Iterator[None]:
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: f"{operation.method.upper()} {operation.path}")
 def test_every_route_answers_below_500_and_every_error_in_the_envelope(operation: Any) -> None:
-    workshop = WorkshopFactory(join_code="ABC234")
-    learner = LearnerFactory(workshop=workshop, token_hash=digest("learner-token"))
+    workshop = WorkshopFactory.create(join_code="ABC234")
+    learner = LearnerFactory.create(workshop=workshop, token_hash=digest("learner-token"))
     GradingFactory.create_batch(3, learner=learner)
     learner_route = operation.path.endswith("/gradings") and operation.method.lower() == "post"
     token = "learner-token" if learner_route else lead_token(workshop)

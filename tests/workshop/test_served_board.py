@@ -177,7 +177,8 @@ def test_a_kata_page_joins_from_the_lead_link_and_posts_its_gradings(repo: Path,
             visit.screenshot("debug-kata-workshop", full_page=True)
             raise AssertionError(str(visit.errors) + page.inner_text("body")[-3000:]) from None
 
-        deadline, rows = time.monotonic() + SENT_SECONDS, []
+        rows: list[dict[str, Any]] = []
+        deadline = time.monotonic() + SENT_SECONDS
         while time.monotonic() < deadline and not rows:
             page_of = httpx.get(
                 f"{served.url}/api/v1/workshop/gradings", headers={"Authorization": f"Bearer {served.token}"}

@@ -31,7 +31,7 @@ def posted(**fields: object) -> GradingIn:
 
 
 def test_a_learner_joins_with_the_code_and_gets_a_token_that_only_its_digest_is_kept_of() -> None:
-    workshop = WorkshopFactory(join_code="ABC234")
+    workshop = WorkshopFactory.create(join_code="ABC234")
 
     joined = services.join("abc234", "Ada")
 
@@ -41,7 +41,7 @@ def test_a_learner_joins_with_the_code_and_gets_a_token_that_only_its_digest_is_
 
 
 def test_an_unknown_code_and_a_name_already_in_the_room_are_refused() -> None:
-    WorkshopFactory(join_code="ABC234")
+    WorkshopFactory.create(join_code="ABC234")
     services.join("ABC234", "Ada")
 
     with pytest.raises(services.UnknownJoinCodeError):
@@ -52,7 +52,7 @@ def test_an_unknown_code_and_a_name_already_in_the_room_are_refused() -> None:
 
 
 def test_a_replayed_grading_changes_nothing_and_the_same_id_with_other_results_is_a_conflict() -> None:
-    learner = LearnerFactory()
+    learner = LearnerFactory.create()
 
     first, created = services.record_grading(learner, posted())
     again, created_again = services.record_grading(learner, posted())
@@ -73,11 +73,11 @@ def test_two_learners_may_send_the_same_grading_id() -> None:
 
 def test_an_unknown_kata_is_refused() -> None:
     with pytest.raises(services.UnknownKataError):
-        services.record_grading(LearnerFactory(), posted(kata="no_such_kata"))
+        services.record_grading(LearnerFactory.create(), posted(kata="no_such_kata"))
 
 
 def test_the_board_orders_by_its_own_clock_so_a_fast_learner_clock_is_neither_refused_nor_first() -> None:
-    learner = LearnerFactory()
+    learner = LearnerFactory.create()
     with time_machine.travel(moment(0), tick=False):
         services.record_grading(learner, posted(grading_id="early0001", graded_at="2030-01-01T00:00:00Z"))
     with time_machine.travel(moment(5), tick=False):
@@ -89,13 +89,16 @@ def test_the_board_orders_by_its_own_clock_so_a_fast_learner_clock_is_neither_re
 
 
 def test_the_grid_shows_each_learners_last_status_per_kata_and_how_long_they_have_been_on_the_current_one() -> None:
-    workshop = WorkshopFactory()
-    ada, grace = LearnerFactory(workshop=workshop, name="Ada"), LearnerFactory(workshop=workshop, name="Grace")
-    GradingFactory(learner=ada, kata="n_plus_one", received_at=moment(0))
-    GradingFactory(learner=ada, kata="n_plus_one", status="solved", failed=0, failing=[], received_at=moment(3))
-    GradingFactory(learner=ada, kata="webhook_idempotency", received_at=moment(4))
-    GradingFactory(learner=ada, kata="webhook_idempotency", received_at=moment(9))
-    LearnerFactory()  # another workshop's learner
+    workshop = WorkshopFactory.create()
+    ada, grace = (
+        LearnerFactory.create(workshop=workshop, name="Ada"),
+        LearnerFactory.create(workshop=workshop, name="Grace"),
+    )
+    GradingFactory.create(learner=ada, kata="n_plus_one", received_at=moment(0))
+    GradingFactory.create(learner=ada, kata="n_plus_one", status="solved", failed=0, failing=[], received_at=moment(3))
+    GradingFactory.create(learner=ada, kata="webhook_idempotency", received_at=moment(4))
+    GradingFactory.create(learner=ada, kata="webhook_idempotency", received_at=moment(9))
+    LearnerFactory.create()  # another workshop's learner
 
     board = services.board(workshop, now=moment(10))
 
@@ -110,10 +113,10 @@ def test_the_grid_shows_each_learners_last_status_per_kata_and_how_long_they_hav
 
 
 def test_a_learner_failing_the_same_check_past_the_limit_is_stuck_until_marked_helped() -> None:
-    workshop = WorkshopFactory(stuck_minutes=10)
-    ada = LearnerFactory(workshop=workshop, name="Ada")
+    workshop = WorkshopFactory.create(stuck_minutes=10)
+    ada = LearnerFactory.create(workshop=workshop, name="Ada")
     for minute in (0, 4, 8, 11):
-        GradingFactory(learner=ada, received_at=moment(minute), failing=FAILING)
+        GradingFactory.create(learner=ada, received_at=moment(minute), failing=FAILING)
 
     stuck = services.board(workshop, now=moment(12)).stuck
     assert [(entry.name, entry.check, entry.rule, entry.minutes) for entry in stuck] == [
@@ -128,24 +131,24 @@ def test_a_learner_failing_the_same_check_past_the_limit_is_stuck_until_marked_h
 
 
 def test_a_check_that_passed_in_between_starts_the_clock_again() -> None:
-    workshop = WorkshopFactory(stuck_minutes=10)
-    ada = LearnerFactory(workshop=workshop)
-    GradingFactory(learner=ada, received_at=moment(0))
-    GradingFactory(learner=ada, received_at=moment(5), failing=[{"check": "test_other", "rule": "PERF-2"}])
-    GradingFactory(learner=ada, received_at=moment(9))
+    workshop = WorkshopFactory.create(stuck_minutes=10)
+    ada = LearnerFactory.create(workshop=workshop)
+    GradingFactory.create(learner=ada, received_at=moment(0))
+    GradingFactory.create(learner=ada, received_at=moment(5), failing=[{"check": "test_other", "rule": "PERF-2"}])
+    GradingFactory.create(learner=ada, received_at=moment(9))
 
     assert services.board(workshop, now=moment(15)).stuck == []
     assert len(services.board(workshop, now=moment(20)).stuck) == 1
 
 
 def test_the_most_failed_checks_and_rules_count_learners_on_their_last_grading() -> None:
-    workshop = WorkshopFactory()
+    workshop = WorkshopFactory.create()
     for name in ("Ada", "Grace", "Linus"):
-        learner = LearnerFactory(workshop=workshop, name=name)
-        GradingFactory(learner=learner, received_at=moment(1))
-    solved = LearnerFactory(workshop=workshop, name="Solved")
-    GradingFactory(learner=solved, received_at=moment(1))
-    GradingFactory(learner=solved, status="solved", failed=0, failing=[], received_at=moment(2))
+        learner = LearnerFactory.create(workshop=workshop, name=name)
+        GradingFactory.create(learner=learner, received_at=moment(1))
+    solved = LearnerFactory.create(workshop=workshop, name="Solved")
+    GradingFactory.create(learner=solved, received_at=moment(1))
+    GradingFactory.create(learner=solved, status="solved", failed=0, failing=[], received_at=moment(2))
 
     board = services.board(workshop, now=moment(3))
 
@@ -154,9 +157,9 @@ def test_the_most_failed_checks_and_rules_count_learners_on_their_last_grading()
 
 
 def test_the_board_reads_the_room_in_a_fixed_number_of_queries(django_assert_max_num_queries: object) -> None:
-    workshop = WorkshopFactory()
+    workshop = WorkshopFactory.create()
     for index in range(30):
-        learner = LearnerFactory(workshop=workshop)
+        learner = LearnerFactory.create(workshop=workshop)
         GradingFactory.create_batch(3, learner=learner, received_at=moment(index % 50))
 
     with django_assert_max_num_queries(3):  # type: ignore[operator]  # the learners, then all their gradings
@@ -164,9 +167,9 @@ def test_the_board_reads_the_room_in_a_fixed_number_of_queries(django_assert_max
 
 
 def test_deleting_the_data_keeps_the_workshop_and_removes_its_learners_and_gradings() -> None:
-    workshop = WorkshopFactory()
+    workshop = WorkshopFactory.create()
     GradingFactory.create_batch(2, learner__workshop=workshop)
-    other = GradingFactory()
+    other = GradingFactory.create()
 
     services.delete_data(workshop)
 
@@ -175,10 +178,10 @@ def test_deleting_the_data_keeps_the_workshop_and_removes_its_learners_and_gradi
 
 
 def test_the_export_lists_every_grading_in_the_order_received() -> None:
-    workshop = WorkshopFactory()
-    learner = LearnerFactory(workshop=workshop, name="Ada")
-    GradingFactory(learner=learner, kata="ruff_clean", received_at=moment(2))
-    GradingFactory(learner=learner, kata="n_plus_one", received_at=moment(1))
+    workshop = WorkshopFactory.create()
+    learner = LearnerFactory.create(workshop=workshop, name="Ada")
+    GradingFactory.create(learner=learner, kata="ruff_clean", received_at=moment(2))
+    GradingFactory.create(learner=learner, kata="n_plus_one", received_at=moment(1))
 
     rows = list(services.export_rows(workshop))
     text = services.export_csv(workshop)
@@ -190,9 +193,11 @@ def test_the_export_lists_every_grading_in_the_order_received() -> None:
 
 
 def test_pages_of_gradings_hold_each_once(django_assert_max_num_queries: object) -> None:
-    workshop = WorkshopFactory()
-    learner = LearnerFactory(workshop=workshop)
-    made = [GradingFactory(learner=learner, received_at=moment(index // 3)) for index in range(10)]  # ties on time
+    workshop = WorkshopFactory.create()
+    learner = LearnerFactory.create(workshop=workshop)
+    made = [
+        GradingFactory.create(learner=learner, received_at=moment(index // 3)) for index in range(10)
+    ]  # ties on time
 
     seen, after = [], None
     while True:

@@ -357,6 +357,11 @@ def _in_words(wait: timedelta) -> str:
     return f"{seconds // 60} minute(s)" if seconds >= 60 else f"{seconds} second(s)"
 
 
+#: the provider's event IDs have up to this many characters (README, Contract 3)
+EVENT_ID_LENGTH = 64
+#: two IDs of that length that differ in their last character only
+LONG_EVENT_IDS = ("evt_" + "0" * 59 + "a", "evt_" + "0" * 59 + "b")
+
 # the provider's event IDs are case-sensitive: the generated events' IDs differ from each other only in case
 EVENT_IDS = tuple(
     "".join(letter.upper() if bit == "1" else letter for letter, bit in zip("evt_1nxa", f"{mask:08b}", strict=True))
@@ -383,6 +388,9 @@ def histories(draw: st.DrawFn) -> History:
         )
     )
     event_ids = draw(st.lists(st.sampled_from(EVENT_IDS), min_size=len(events), max_size=len(events), unique=True))
+    # IDs of the provider's full length (64 characters) too, which differ only late: a key cut short merges them
+    padding = "0" * draw(st.sampled_from((0, 0, EVENT_ID_LENGTH - len(EVENT_IDS[0]))))
+    event_ids = [f"{event_id[:4]}{padding}{event_id[4:]}" for event_id in event_ids]
     return History(tuple(events), tuple(deliveries), tuple(event_ids))
 
 
@@ -559,6 +567,14 @@ def oracle() -> ModuleType | None:
         event_ids=("evt_1NxA", "evt_1Nxa"),
     )
 )
+# two events whose IDs have the provider's full length and differ in their last character only
+@example(
+    history=History(
+        events=(("INV-A", 5_000), ("INV-A", 5_000)),
+        deliveries=(Delivery(0, timedelta(0), False), Delivery(1, timedelta(0), False), Delivery(0, timedelta(0), False)),
+        event_ids=LONG_EVENT_IDS,
+    )
+)
 @example(
     history=History(
         events=(("INV-B", 5_000),),
@@ -583,8 +599,8 @@ def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
         yours == expected,
         f"{history.describe()}\nExpected (README, Contract): {expected.describe()}.\n"
         f"Your handler gave: {yours.describe()}.\nEach event must be applied once, whenever and however "
-        "often it comes again (hours or weeks later, after other events), only an identical event ID (case "
-        "included) makes a redelivery, and a delivery that failed must leave nothing behind and raise its "
+        "often it comes again (hours or weeks later, after other events), only an identical event ID (case and "
+        "all its up to 64 characters included) makes a redelivery, and a delivery that failed must leave nothing behind and raise its "
         "error (an IntegrityError of the work too, which is not a redelivery): keep the ID of every applied "
         "event in the database, as sent, with a unique constraint, written in the same transaction as the "
         "event's work (DATA-3).",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.db.models.signals import post_save
 
 from dojo import config, paths
@@ -126,6 +126,26 @@ def count_queries(using: str = DEFAULT_DB_ALIAS) -> Iterator[QueryLog]:
 
     with connection.execute_wrapper(record):
         yield log
+
+
+@contextmanager
+def small_iterator_batches(rows: int = 4) -> Iterator[None]:
+    """`QuerySet.iterator(chunk_size=N)` fetches at most `rows` rows per batch in the block.
+
+    Code that runs a query per batch (`iterator(chunk_size=2000)` after `prefetch_related()`) shows it on
+    a handful of rows instead of on thousands; code that queries once runs the same queries as ever.
+    """
+    original = QuerySet.iterator
+
+    def iterator(self: QuerySet[Model], chunk_size: int | None = None) -> Iterator[Model]:
+        # no chunk_size: Django's own default, and its own refusal after prefetch_related()
+        return original(self) if chunk_size is None else original(self, chunk_size=min(chunk_size, rows))
+
+    QuerySet.iterator = iterator  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        QuerySet.iterator = original  # type: ignore[method-assign]
 
 
 def in_application_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -11,7 +11,7 @@ from django.db.models import prefetch_related_objects
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dojo.grading import check, count_queries
+from dojo.grading import check, count_queries, small_iterator_batches
 from dojo.scenarios import reference, rolled_back, scenarios
 from n_plus_one.models import Customer, Invoice, InvoiceLine, Organization
 from n_plus_one.services import StatementLine, monthly_statement
@@ -507,7 +507,8 @@ def test_query_count_does_not_grow_with_invoices() -> None:
     listed: dict[int, int] = {}
     for size in (1, 10, 50):
         organization = organization_with_invoices(size)
-        with count_queries() as log:
+        # a query per batch of iterator(chunk_size=…) shows on these few invoices as on thousands
+        with small_iterator_batches(), count_queries() as log:
             statement = monthly_statement(organization.pk, 2026, 3)
         counts[size], logs[size] = log.count, log
         listed[size] = len({line.invoice_number for line in statement})
@@ -521,9 +522,10 @@ def test_query_count_does_not_grow_with_invoices() -> None:
     check(
         len(set(counts.values())) == 1,
         f"Building the statement ran {counts[1]} queries for 1 invoice, {counts[10]} for 10 and "
-        f"{counts[50]} for 50: some query runs once per invoice (the N+1 pattern). Load the related "
-        "rows for all invoices at once: select_related() for a foreign key, prefetch_related() for "
-        "a reverse relation.\n" + logs[10].describe(),
+        f"{counts[50]} for 50: some query runs once per invoice (the N+1 pattern), or once per batch of "
+        "them (prefetch_related() with iterator(chunk_size=…) prefetches again for every batch; the grader "
+        "makes the batches small). Load the related rows for all invoices at once: select_related() for a "
+        "foreign key, prefetch_related() for a reverse relation, over the whole list.\n" + logs[10].describe(),
     )
 
 
@@ -532,7 +534,7 @@ def test_query_count_does_not_grow_with_invoices() -> None:
 def test_query_count_is_within_budget() -> None:
     organization = organization_with_invoices(10)
 
-    with count_queries() as log:
+    with small_iterator_batches(), count_queries() as log:
         monthly_statement(organization.pk, 2026, 3)
 
     check(

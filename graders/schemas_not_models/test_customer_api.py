@@ -154,6 +154,10 @@ def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
         ("currency is null", {**VALID, "currency": None}),
         ("email has no top-level domain", {**VALID, "email": "ap@localhost"}),
         ("email ends with a line break", {**VALID, "email": "ap@acme.test\n"}),
+        ("name holds a NUL character", {**VALID, "name": "Acme\x00GmbH"}),
+        ("currency is one we bill in, padded and in lower case", {**VALID, "currency": " usd"}),
+        ("currency is one we bill in, in lower case", {**VALID, "currency": "gbp"}),
+        ("name is 201 characters long, not all of them ASCII", {**VALID, "name": "é" * 201}),
     ],
     ids=[
         "name_list",
@@ -168,6 +172,10 @@ def test_answers_hold_exactly_the_public_fields(client: Client) -> None:
         "currency_null",
         "email_without_tld",
         "email_trailing_newline",
+        "name_with_nul",
+        "currency_padded_lower_case",
+        "currency_lower_case",
+        "name_too_long_non_ascii",
     ],
 )
 def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict[str, Any]) -> None:
@@ -197,8 +205,10 @@ def test_invalid_input_is_refused_with_422(client: Client, case: str, data: dict
         ("name is 200 characters long", {**VALID, "name": "A" * 200}),
         ("email is 254 characters long", {**VALID, "email": address_of_length(254)}),
         ("name has spaces around it", {**VALID, "name": "  Acme GmbH "}),
+        ("name is 200 characters long, none of them ASCII", {**VALID, "name": "é" * 200}),
+        ("name is not in the Latin alphabet", {**VALID, "name": "株式会社 Ёлка"}),
     ],
-    ids=["name_shortest", "name_longest", "email_longest", "name_padded"],
+    ids=["name_shortest", "name_longest", "email_longest", "name_padded", "name_longest_non_ascii", "name_non_latin"],
 )
 def test_input_at_its_limits_is_accepted(client: Client, case: str, data: dict[str, Any]) -> None:
     organization = OrganizationFactory.create()
@@ -209,7 +219,8 @@ def test_input_at_its_limits_is_accepted(client: Client, case: str, data: dict[s
     check(
         response.status_code == 201 and stored == [data],
         f"Creating a customer whose {case} answered {response.status_code} ({shown(response)}) and stored "
-        f"{stored}. The limits are the README's: a name of 1 to 200 characters, an email of up to 254 (what "
+        f"{stored}. The limits are the README's: a name of 1 to 200 characters (characters, not bytes: "
+        "'é' is one), an email of up to 254 (what "
         "the model stores); a value at the limit is valid. And a valid body is stored as it was sent: a "
         "schema that strips, lowercases or otherwise rewrites a value (str_strip_whitespace, say) changes "
         "what the client asked to store.",
@@ -442,7 +453,7 @@ def customer_bodies(draw: st.DrawFn) -> dict[str, object]:
             lambda before, first, rest, after: before + first + rest + after,
             _PADDING,
             _WORDS,
-            st.text(alphabet=string.ascii_letters + " -&.", max_size=10),
+            st.text(alphabet=string.ascii_letters + " -&.éßЁ株", max_size=10),
             _PADDING,
         ),
         "email": st.just(f"{local}@{domain}.test"),
@@ -466,7 +477,7 @@ def customer_bodies(draw: st.DrawFn) -> dict[str, object]:
         ),
         "currency": st.one_of(
             valid["currency"],
-            st.sampled_from(["CHF", "eur", "EURO", "", "usd "]),
+            st.sampled_from(["CHF", "eur", "EURO", "", "usd ", " usd", "Gbp"]),
             st.integers(),
             st.none(),
         ),

@@ -34,6 +34,8 @@ PAGE_SIZE = 20
 MAX_PAGE_SIZE = 50
 ADMIN_URL = "/api/v1/admin/invoices"
 ADMIN_MAX_LIMIT = 50
+#: more invoices than any cap a "cheap count" would stop at (1,000)
+BIG_TABLE_INVOICES = 1_234
 STATUSES_URL = "/api/v1/invoice-statuses"
 INVOICE_FIELDS = {"id", "number", "status", "total_cents", "currency", "created_at"}
 MAX_PAGES = 100
@@ -680,6 +682,26 @@ def test_the_admin_table_pages_with_limit_offset_and_a_total(client: Client) -> 
         len(greedy.get("items", [])) <= ADMIN_MAX_LIMIT,
         f"?limit=10000 gave {len(greedy.get('items', []))} invoices: the table can still ask for everything "
         f"at once. Cap the limit at {ADMIN_MAX_LIMIT}.",
+    )
+
+
+@pytest.mark.contract(6)
+@pytest.mark.lesson("API-4")
+def test_the_admin_tables_count_is_the_total_however_many(client: Client) -> None:
+    """The admin table's count is every invoice, past any cap a "cheap count" would put on it"""
+    organization = OrganizationFactory.create()
+    Invoice.objects.bulk_create(InvoiceFactory.build_batch(BIG_TABLE_INVOICES, organization=organization))
+
+    body = client.get(ADMIN_URL, {"limit": 10, "offset": BIG_TABLE_INVOICES - 5}).json()
+
+    count = body.get("count") if isinstance(body, dict) else None
+    items = body.get("items", []) if isinstance(body, dict) else []
+    check(
+        count == BIG_TABLE_INVOICES and len(items) == 5,
+        f"With {BIG_TABLE_INVOICES:,} invoices, GET {ADMIN_URL}?limit=10&offset={BIG_TABLE_INVOICES - 5} answered "
+        f"count {count} and {len(items)} invoices; expected count {BIG_TABLE_INVOICES:,} and the last 5. The "
+        'table shows "page 3 of 12" from the count: a count capped to save a query (queryset[:1000].count()) '
+        "or a page cut short hides the end of the table. Count the whole queryset.",
     )
 
 

@@ -571,7 +571,11 @@ def oracle() -> ModuleType | None:
 @example(
     history=History(
         events=(("INV-A", 5_000), ("INV-A", 5_000)),
-        deliveries=(Delivery(0, timedelta(0), False), Delivery(1, timedelta(0), False), Delivery(0, timedelta(0), False)),
+        deliveries=(
+            Delivery(0, timedelta(0), False),
+            Delivery(1, timedelta(0), False),
+            Delivery(0, timedelta(0), False),
+        ),
         event_ids=LONG_EVENT_IDS,
     )
 )
@@ -600,8 +604,8 @@ def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
         f"{history.describe()}\nExpected (README, Contract): {expected.describe()}.\n"
         f"Your handler gave: {yours.describe()}.\nEach event must be applied once, whenever and however "
         "often it comes again (hours or weeks later, after other events), only an identical event ID (case and "
-        "all its up to 64 characters included) makes a redelivery, and a delivery that failed must leave nothing behind and raise its "
-        "error (an IntegrityError of the work too, which is not a redelivery): keep the ID of every applied "
-        "event in the database, as sent, with a unique constraint, written in the same transaction as the "
-        "event's work (DATA-3).",
+        "all its up to 64 characters included) makes a redelivery, and a delivery that failed must leave "
+        "nothing behind and raise its error (an IntegrityError of the work too, which is not a redelivery): "
+        "keep the ID of every applied event in the database, as sent, with a unique constraint, written in "
+        "the same transaction as the event's work (DATA-3).",
     )

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dojo.grading import check
-from dojo.scenarios import scenarios
+from dojo.scenarios import rolled_back, scenarios
 from factories_not_fixtures import factories
 from factories_not_fixtures.models import Customer, Invoice, InvoiceLine, Organization
 
@@ -343,6 +343,12 @@ def allowed_values(field: "models.Field[Any, Any]") -> list[object]:
         return [*values, date(2026, 1, 31), date(2026, 12, 31)]
     if isinstance(field, models.PositiveIntegerField | models.PositiveSmallIntegerField):
         return [*values, 0, 1, 7]
+    if isinstance(field, models.EmailField):
+        return [*values, "billing@globex.test"]
+    if isinstance(field, models.SlugField):
+        return [*values, "acme-gmbh"]
+    if isinstance(field, models.CharField):  # a name two rows may share: the same text in every call
+        return [*values, *(text[: field.max_length] for text in ("Acme GmbH", "Globex"))]
     return values
 
 
@@ -384,6 +390,82 @@ def test_any_override_a_test_makes_gives_a_valid_row(data: st.DataObject) -> Non
         "model allows, and the factory makes a valid row around them: a declaration that derives one field "
         "from another (LazyAttribute) must accept every value the other may hold (None included, for a draft "
         "that has no issue date yet), on every branch.",
+    )
+
+
+CALLS = 3  # calls of one factory with the same overrides, the random generator reseeded before each
+
+
+def in_a_unique_set(model: type[models.Model]) -> set[str]:
+    """The fields a unique field or constraint holds: two rows may not both be given the same value there."""
+    return {name for fields in unique_sets(model) for name in fields}
+
+
+def repeated_calls(
+    model_factory: Any,  # Any: the learner's factory class
+    arguments: dict[str, object],
+    seed: int,
+) -> tuple[list[models.Model], Exception | None]:
+    """`model_factory(**arguments)` CALLS times, each in a savepoint after reseeding factory_boy's random."""
+    made: list[models.Model] = []
+    for _ in range(CALLS):
+        factory.random.reseed_random(seed)  # type: ignore[no-untyped-call]  # factory_boy's, untyped
+        error = attempt(lambda: made.append(model_factory(**arguments)))
+        if error is not None:
+            return made, error
+    return made, None
+
+
+@pytest.mark.contract(3, 4)
+@pytest.mark.lesson("TEST-4")
+@pytest.mark.django_db
+@pytest.mark.timeout(60)  # generated scenarios: the default 10 s is for one scenario
+@scenarios(25)
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_the_same_call_twice_makes_distinct_rows_whatever_the_overrides_and_seed(
+    data: st.DataObject, seed: int
+) -> None:
+    """The same overrides in several calls, factory_boy's random reseeded alike before each: distinct rows"""
+    failures: list[str] = []
+    for model in GRAPH:
+        model_factory = factory_for(model)
+        parent = parent_field(model)
+        shared = parent is not None and data.draw(st.booleans(), label=f"{model.__name__}: one shared parent")
+        chosen = {
+            name: value
+            for name, value in data.draw(overrides(model), label=f"{model.__name__} overrides").items()
+            if name not in in_a_unique_set(model)
+        }
+        shown = ", ".join(f"{name}={value!r}" for name, value in chosen.items())
+        if shared and parent is not None:
+            shown = ", ".join(filter(None, (f"{parent.name}=one_{parent.name}", shown)))
+        call = f"{model_factory.__name__}({shown})"
+        with rolled_back():
+            arguments = dict(chosen)
+            if shared and parent is not None:
+                arguments[parent.name] = factory_for(parent.related_model)()
+            made, error = repeated_calls(model_factory, arguments, seed)
+        if error is not None:
+            failures.append(f"  {call} raised {type(error).__name__}: {error}")
+            continue
+        if len({row.pk for row in made}) != CALLS:
+            failures.append(f"  {call} gave {len({row.pk for row in made})} distinct rows in {CALLS} calls")
+            continue
+        for fields in unique_sets(model):
+            keys = [tuple(getattr(row, model._meta.get_field(name).attname) for name in fields) for row in made]
+            if len(set(keys)) != len(keys):
+                failures.append(f"  {call}: two rows share {', '.join(fields)}")
+    check(
+        not failures,
+        f"The same call made {CALLS} times, with factory_boy's random generator reseeded with {seed} before "
+        "each (as a test, or a plugin that pins the seed per test, does), must make distinct rows:\n"
+        + "\n".join(failures)
+        + "\nA test overrides the fields it is about, and two tests (or one test, twice) may give them the "
+        'same values: two organizations both named "Acme GmbH", two customers named "Globex" in one '
+        "organization. A unique value derived from a field a test may set (`slug = slugify(name)`, an email "
+        "built from the name) repeats with it, and one drawn at random (`FuzzyText`, `Faker`) repeats when "
+        "the seed does. Give every unique field, and every field of a unique constraint, a factory.Sequence "
+        "(or a LazyAttributeSequence that uses its n): it never repeats, whatever else the row holds.",
     )
 
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,6 +227,140 @@ def test_created_at_is_set_once_and_updated_at_on_every_change() -> None:
         "every save() (a `default=` is only the value at creation). `save(update_fields=[...])` writes "
         'only the fields it names: add "updated_at" to the list.',
     )
+
+
+BUILT = datetime(2026, 4, 1, 8, 0, 0, 125_000, tzinfo=UTC)  # an object made in memory ...
+INSERTED = datetime(2026, 4, 1, 8, 0, 2, 500_000, tzinfo=UTC)  # ... and written to the table later
+LONG_AGO = datetime(2016, 4, 1, 8, 0, tzinfo=UTC)  # a creation time a caller tries to give a row
+
+
+@pytest.mark.contract(3)
+@pytest.mark.lesson("DJ-3")
+def test_created_at_is_set_by_the_insert_whatever_the_caller_passes() -> None:
+    organization_model, invoice_model = OrganizationFactory._meta.model, InvoiceFactory._meta.model
+    missing = [
+        model.__name__ for model in kata_models() if "created_at" not in {f.name for f in model._meta.get_fields()}
+    ]
+    check(not missing, f"{', '.join(missing)} has no created_at: give it `models.DateTimeField(auto_now_add=True)`.")
+    with time_machine.travel(BUILT, tick=False):
+        organization = organization_model(name="Acme", billing_email="ap@acme.test")
+        back_dated_organization = organization_model(name="Globex", billing_email="ap@globex.test")
+        back_dated_organization.created_at = LONG_AGO
+    with time_machine.travel(INSERTED, tick=False):
+        organization.save()
+        back_dated_organization.save()
+        built_early = invoice_model(organization=organization, number="INV-301", amount_due_cents=100)
+        built_early.created_at = BUILT  # as if built a moment before the insert
+        built_early.save()
+        created_back_dated = invoice_model._default_manager.create(
+            organization=organization, number="INV-302", amount_due_cents=100, created_at=LONG_AGO
+        )
+        from_the_factory = InvoiceFactory.create(organization=organization, created_at=LONG_AGO)
+
+    cases = [
+        ("an organization built earlier, then saved", organization),
+        ("an organization given created_at=2016 before its first save", back_dated_organization),
+        ("an invoice whose created_at was set before its first save", built_early),
+        ("Invoice.objects.create(..., created_at=2016)", created_back_dated),
+        ("InvoiceFactory.create(created_at=2016)", from_the_factory),
+    ]
+    wrong = [
+        f"- {label}: created_at is {shown(timestamps(row)[0])}, inserted at {shown(INSERTED)}"
+        for label, row in cases
+        if timestamps(row)[0] != INSERTED
+    ]
+    check(
+        not wrong,
+        "created_at must be the moment the row was inserted, set by the insert itself, whatever a caller "
+        "passed or when the object was built:\n"
+        + "\n".join(wrong)
+        + "\nWhen a customer disputes an invoice, its creation time is evidence: a value a caller can "
+        "choose (`default=timezone.now` keeps what create() is given, and holds the moment the object was "
+        "built) lets any import, script or test back-date a row. `auto_now_add=True` sets created_at at "
+        "the insert and ignores any value passed in.",
+    )
+
+
+#: the columns each service changes (and updated_at): every other column is someone else's to write
+SERVICES: dict[str, tuple[Callable[[Any], None], str, set[str]]] = {  # Any: an invoice or an organization
+    "mark_paid": (mark_paid, "invoice", {"status", "updated_at"}),
+    "void_invoice": (void_invoice, "invoice", {"status", "updated_at"}),
+    "change_billing_email": (
+        lambda organization: change_billing_email(organization, "ap@elsewhere.test"),
+        "organization",
+        {"billing_email", "updated_at"},
+    ),
+}
+SERVICE_CALLED = datetime(2026, 5, 4, 10, 20, 30, 750_000, tzinfo=UTC)
+
+
+def changed_behind_its_back(row: models.Model, field: "models.Field[Any, Any]") -> object:
+    """A new value for `field` of `row`, as another request would write it; None for a column left alone."""
+    value = getattr(row, field.name)
+    if field.is_relation:
+        return OrganizationFactory.create()
+    if isinstance(field, models.DateTimeField):
+        return LONG_AGO
+    if isinstance(field, models.EmailField):
+        return "changed@elsewhere.test"
+    if isinstance(field, models.PositiveIntegerField):
+        return value - 100  # a credit note applied meanwhile
+    if isinstance(field, models.CharField) and not field.choices:
+        return f"{value} GmbH"[: field.max_length]
+    return None
+
+
+@pytest.mark.contract(7)
+@pytest.mark.lesson("DJ-3")
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_each_service_writes_only_the_columns_it_changes(service: str) -> None:
+    call, changes, written = SERVICES[service]
+    overwritten: list[str] = []
+    others: list[str] = []
+    timestamp = ""
+    with time_machine.travel(CREATED, tick=False):
+        invoice = InvoiceFactory.create(amount_due_cents=1_000)
+    row: models.Model = invoice if changes == "invoice" else invoice.organization
+    model = type(row)
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.name in written:
+            continue
+        new = changed_behind_its_back(row, field)
+        if new is None:
+            continue
+        others.append(field.name)
+        loaded = model._default_manager.get(pk=row.pk)  # what the caller holds
+        model._default_manager.filter(pk=row.pk).update(**{field.name: new})  # another request, meanwhile
+        expected = getattr(model._default_manager.get(pk=row.pk), field.attname)
+        with time_machine.travel(SERVICE_CALLED, tick=False):
+            call(loaded)
+        stored = model._default_manager.get(pk=row.pk)
+        if getattr(stored, field.attname) != expected:
+            overwritten.append(
+                f"- {field.name} was changed to {expected!r} meanwhile; after {service}() it is "
+                f"{getattr(stored, field.attname)!r} again"
+            )
+        if getattr(stored, "updated_at", None) != SERVICE_CALLED:
+            timestamp = f"updated_at is {shown(getattr(stored, 'updated_at', None))}, not {shown(SERVICE_CALLED)}"
+        if changes == "invoice":  # the next round needs an open invoice again
+            model._default_manager.filter(pk=row.pk).update(status="open")
+
+    check(
+        not overwritten,
+        f"{service}() writes back columns it did not change. The caller loaded the "
+        f"{changes}, another request changed one of its other columns in the database, and then:\n"
+        + "\n".join(overwritten)
+        + f"\nA full `save()` writes every column from the caller's copy, so it reverts what others wrote "
+        "meanwhile (a rename, a corrected amount): a lost update. Each service writes only the columns it "
+        f'changes: `save(update_fields=[...])` naming them and "updated_at" ({", ".join(sorted(written))}), '
+        "or an `update()` of those columns.",
+    )
+    check(
+        not timestamp,
+        f'{service}() changed the {changes} at {shown(SERVICE_CALLED)}, but {timestamp}. List "updated_at" '
+        "in `save(update_fields=[...])`, or set it yourself in an `update()`.",
+    )
+    check(bool(others), f"The {changes} has no column besides {', '.join(sorted(written))} to check.")
 
 
 @pytest.mark.contract(4)

@@ -6,6 +6,11 @@ function disguised exactly as the mutants are ("disguised": an autouse fixture w
 variant swaps the function in), then writes each test's outcome per variant as JSON to the file named
 by `DOJO_MUTATION_REPORT`.
 
+`DOJO_FROZEN_AT` (an ISO 8601 moment with its offset) freezes the clock at that moment for the whole
+process, from before the test file is imported until the report is written: `datetime.now()`,
+`date.today()` and `time.time()` all give that moment (time-machine), so the grader can ask whether the
+tests pass whenever they run, not only at the moment of the grading.
+
 A mutant is a plain function with the real one's name, docstring, module and signature, so that a test
 can only tell it apart by what it returns. A test that can still tell the disguised original from the
 real one looks at the function object, not its results; the grader reports such tests, and their
@@ -19,10 +24,12 @@ import json
 import os
 import re
 from collections.abc import Callable, Generator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from graders.test_the_logic.mutants import MUTANTS
 
@@ -40,6 +47,21 @@ _VARIANT_ID = re.compile(r"-?variant=[a-z0-9_]+-?")
 _outcomes: dict[tuple[str, str], dict[str, Any]] = {}
 _collection_errors: list[str] = []
 _collection_skips: list[str] = []
+_frozen: list[time_machine.travel] = []  # the clock frozen at DOJO_FROZEN_AT, while the process runs
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Freeze the clock at `DOJO_FROZEN_AT`, if set, before the test file is imported and collected."""
+    moment = os.environ.get("DOJO_FROZEN_AT")
+    if moment:
+        traveller = time_machine.travel(datetime.fromisoformat(moment), tick=False)
+        traveller.start()
+        _frozen.append(traveller)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _frozen:
+        _frozen.pop().stop()
 
 
 @pytest.fixture(autouse=True, params=VARIANTS, ids=[f"variant={name}" for name in VARIANTS])

@@ -95,10 +95,13 @@ CI_ENVIRONMENT = {
 }
 
 
-def run_learner_tests(scratch: Path, *, on_ci: bool, variants: tuple[str, ...] = ()) -> LearnerRun:
+def run_learner_tests(
+    scratch: Path, *, on_ci: bool, variants: tuple[str, ...] = (), frozen_at: datetime | None = None
+) -> LearnerRun:
     """The learner's tests in a fresh pytest process, on a developer's machine or on a CI runner.
 
-    `variants` limits the run to those variants of prorate() (all of them when empty).
+    `variants` limits the run to those variants of prorate() (all of them when empty); `frozen_at` runs the
+    whole process, import and collection included, with the clock stopped at that moment.
     """
     test_file = kata_dir() / MIRRORED
     if not test_file.is_file():
@@ -116,6 +119,8 @@ def run_learner_tests(scratch: Path, *, on_ci: bool, variants: tuple[str, ...] =
     }
     if variants:
         env["DOJO_MUTATION_VARIANTS"] = ",".join(variants)
+    if frozen_at is not None:
+        env["DOJO_FROZEN_AT"] = frozen_at.isoformat()
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     command = [
@@ -150,6 +155,32 @@ def learner_run(tmp_path_factory: pytest.TempPathFactory) -> LearnerRun:
 def learner_run_on_ci(tmp_path_factory: pytest.TempPathFactory) -> LearnerRun:
     """Every test against the real prorate() alone, with the environment a CI runner gives its jobs."""
     return run_learner_tests(tmp_path_factory.mktemp("learner-tests-ci"), on_ci=True, variants=("original",))
+
+
+#: moments at which the learner's tests run again against the real prorate(), the clock frozen there: each is
+#: a moment when "today" is not the same day in UTC and in the zones the kata is about
+CLOCKS = {
+    datetime(2026, 12, 6, 23, 30, tzinfo=UTC): "23:30 UTC on 6 December, already 7 December in Berlin",
+    datetime(2026, 4, 30, 22, 30, tzinfo=UTC): "22:30 UTC on 30 April, already 1 May in Berlin",
+    datetime(2026, 3, 28, 23, 30, tzinfo=UTC): (
+        "23:30 UTC on 28 March, already 29 March in Berlin, the 23-hour day its clocks move forward"
+    ),
+    datetime(2026, 12, 31, 23, 30, tzinfo=UTC): "23:30 UTC on New Year's Eve, already 2027 in Berlin",
+    datetime(2026, 11, 1, 3, 30, tzinfo=UTC): (
+        "03:30 UTC on 1 November, still 31 October in New York, the night its clocks go back"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def learner_runs_by_the_clock(tmp_path_factory: pytest.TempPathFactory) -> dict[datetime, LearnerRun]:
+    """Every test against the real prorate() alone, once per moment of CLOCKS, the clock frozen there."""
+    return {
+        moment: run_learner_tests(
+            tmp_path_factory.mktemp("learner-tests-clock"), on_ci=False, variants=("original",), frozen_at=moment
+        )
+        for moment in CLOCKS
+    }
 
 
 def require_a_run(run: LearnerRun) -> None:
@@ -362,6 +393,35 @@ def test_the_tests_pass_against_the_correct_code(learner_run: LearnerRun) -> Non
         + "\n".join(f"  {o.test}: {o.message}" for o in failing)
         + "\nA test that fails against correct code is wrong: check its expected value against the rules "
         "in prorate()'s docstring (which days count, how it rounds, which calendar), and fix the test.",
+    )
+
+
+@pytest.mark.contract(3)
+@pytest.mark.guard("TEST-2")
+@pytest.mark.timeout((len(CLOCKS) + 1) * RUN_SECONDS)  # includes a run of the learner's tests per moment
+def test_the_tests_pass_whenever_they_run(
+    learner_run: LearnerRun, learner_runs_by_the_clock: dict[datetime, LearnerRun]
+) -> None:
+    require_a_run(learner_run)
+    failing_now = {name for name, o in learner_run.on_original.items() if o.outcome == "failed"}
+    failures: list[str] = []
+    for moment, run in learner_runs_by_the_clock.items():
+        require_a_run(run)
+        failures += [
+            f"  at {moment:%Y-%m-%d %H:%M} UTC ({CLOCKS[moment]}): {o.test}: {o.message}"
+            for o in run.on_original.values()
+            if o.outcome == "failed" and o.test not in failing_now
+        ]
+    check(
+        not failures,
+        f"Tests in {shown(kata_dir() / MIRRORED)} pass against services.py now, but fail against it, correct "
+        "as it is, when the clock shows another moment:\n"
+        + "\n".join(failures)
+        + "\nThe grader ran your tests again with the clock frozen (time-machine) at moments when the day in "
+        "UTC and in Berlin or New York differ. A test that reads the clock (datetime.now(), date.today()) "
+        "and works out its expected value in another calendar than prorate()'s fails on some nights: the "
+        "flaky test of this kata's scene. Give each test fixed moments, `datetime(2026, 4, 20, 23, 30, "
+        "tzinfo=UTC)`, so that it checks the same thing whenever it runs.",
     )
 
 

@@ -3,8 +3,9 @@ annotated with the contract's types, and every `Any` says why it is there.
 
 mypy runs once for the whole grader (a module-scoped fixture), with the project's `[tool.mypy]`
 settings and the django-stubs plugin, on every Python file of the kata's folder (a helper module of the
-learner's is checked with the rest) and on a probe module of this grader's, which calls the services
-with the contract's types and with wrong ones: mypy must accept the first and refuse the others. Its
+learner's is checked with the rest) and on two probe modules of this grader's, which use the services
+with the contract's types (mypy must accept every line) and with wrong ones (mypy must report an error
+on every line). Its
 cache lives in `.mypy_cache/`, so only the first run on a fresh clone pays for analysing Django's stubs.
 
 mypy checks only what it analyses: a body under `if TYPE_CHECKING:`'s `else`, or behind a `.pyi` stub,
@@ -65,9 +66,7 @@ def stub_paths() -> list[Path]:
     return sorted(path for path in folder.rglob("*.pyi") if "__pycache__" not in path.parts)
 
 
-#: the probe: the services called with the contract's types (mypy must accept each line) and with wrong
-#: ones (each `# type: ignore[arg-type]` must be used: an unused one means the wrong type was accepted)
-PROBE = """\
+PROBE_HEADER = """\
 import json
 from datetime import date
 from decimal import Decimal
@@ -78,36 +77,103 @@ from type_hints.models import Invoice
 from type_hints.services import InvoiceTotals, invoice_totals, open_balance_cents, overdue, parse_tax_rates, tax_cents
 
 
-def probe(invoice: Invoice, invoices: QuerySet[Invoice], today: date, rate: Decimal) -> None:
-    cents: int = tax_cents(10_000, rate)
-    totals: InvoiceTotals = invoice_totals(invoice, rate)
-    late: QuerySet[Invoice] = overdue(invoices, today)
-    balance: int = open_balance_cents(invoices)
-    rates: dict[str, Decimal] = parse_tax_rates(json.loads("{}"))
-    tax_cents(10_000, "19")  # type: ignore[arg-type]
-    tax_cents(10_000, 0.19)  # type: ignore[arg-type]
-    tax_cents("10000", rate)  # type: ignore[arg-type]
-    invoice_totals(invoice, "19")  # type: ignore[arg-type]
-    invoice_totals(invoices, rate)  # type: ignore[arg-type]
-    overdue(invoices, "2026-03-01")  # type: ignore[arg-type]
-    open_balance_cents([invoice])  # type: ignore[arg-type]
-    print(cents, totals, late, balance, rates)
 """
-#: what each line of the probe asks of the services' signatures, in the contract's words
-PROBE_LINES = {
-    12: "tax_cents(net_cents: int, rate_percent: Decimal) returns an int",
-    13: "invoice_totals(invoice: Invoice, rate_percent: Decimal) returns an InvoiceTotals",
-    14: "overdue(invoices: QuerySet[Invoice], today: date) returns a QuerySet[Invoice]",
-    15: "open_balance_cents(invoices: QuerySet[Invoice]) returns an int",
-    16: "parse_tax_rates(...) returns a dict[str, Decimal]",
-    17: 'tax_cents() must refuse a rate given as a string, such as the provider\'s "19"',
-    18: "tax_cents() must refuse a rate given as a float",
-    19: "tax_cents() must refuse cents given as a string",
-    20: "invoice_totals() must refuse a rate given as a string",
-    21: "invoice_totals() must refuse a queryset where one invoice is due",
-    22: "overdue() must refuse a day given as a string",
-    23: "open_balance_cents() must refuse a list where a QuerySet is due",
-}
+#: what a probe's function receives: one value of each type the contract names
+PROBE_PARAMETERS = "invoice: Invoice, invoices: QuerySet[Invoice], today: date, rate: Decimal, totals: InvoiceTotals"
+
+#: uses of the services with the contract's types, each with what it asks in the contract's words: mypy
+#: must accept every one
+ACCEPTED = [
+    ("cents: int = tax_cents(10_000, rate)", "tax_cents(net_cents: int, rate_percent: Decimal) returns an int"),
+    (
+        'cents = tax_cents(net_cents=10_000, rate_percent=Decimal("19"))',
+        "tax_cents() takes `net_cents` and `rate_percent` by name too",
+    ),
+    (
+        "made: InvoiceTotals = invoice_totals(invoice, rate)",
+        "invoice_totals(invoice: Invoice, rate_percent: Decimal) returns an InvoiceTotals",
+    ),
+    (
+        "made = InvoiceTotals(net_cents=10_000, tax_cents=1_900, gross_cents=11_900)",
+        "InvoiceTotals is built from int cents",
+    ),
+    (
+        "cents = totals.net_cents + totals.tax_cents + totals.gross_cents",
+        "InvoiceTotals' fields net_cents, tax_cents and gross_cents are int",
+    ),
+    (
+        "late: QuerySet[Invoice] = overdue(invoices, today)",
+        "overdue(invoices: QuerySet[Invoice], today: date) returns a QuerySet[Invoice]",
+    ),
+    (
+        "oldest: Invoice | None = overdue(invoices, today).first()",
+        "overdue() returns a QuerySet[Invoice], whose first() is an Invoice or None",
+    ),
+    ("cents = open_balance_cents(invoices)", "open_balance_cents(invoices: QuerySet[Invoice]) returns an int"),
+    (
+        'rates: dict[str, Decimal] = parse_tax_rates(json.loads("{}"))',
+        "parse_tax_rates(...) takes the decoded JSON and returns a dict[str, Decimal]",
+    ),
+    (
+        'cents = tax_cents(open_balance_cents(overdue(invoices, today)), parse_tax_rates(json.loads("{}"))["DE"])',
+        "what one service returns is what the next one takes",
+    ),
+]
+#: uses with wrong types, each with what the contract asks of the services: mypy must report an error on
+#: each line (the reference's error code is the first word of the reason: it is the one it gives, alone)
+REFUSED = [
+    ('tax_cents(10_000, "19")', 'arg-type: tax_cents() refuses a rate given as a string, such as the provider\'s "19"'),
+    ("tax_cents(10_000, 0.19)", "arg-type: tax_cents() refuses a rate given as a float"),
+    ("tax_cents(10_000, None)", "arg-type: tax_cents() refuses a missing rate (None)"),
+    ('tax_cents("10000", rate)', "arg-type: tax_cents() refuses cents given as a string"),
+    ("tax_cents(10.5, rate)", "arg-type: tax_cents() refuses fractional cents (a float): cents are int"),
+    ("tax_cents(None, rate)", "arg-type: tax_cents() refuses missing cents (None)"),
+    ('invoice_totals(invoice, "19")', "arg-type: invoice_totals() refuses a rate given as a string"),
+    ("invoice_totals(invoices, rate)", "arg-type: invoice_totals() refuses a queryset where one invoice is due"),
+    ("invoice_totals(None, rate)", "arg-type: invoice_totals() refuses a missing invoice (None)"),
+    ('overdue(invoices, "2026-03-01")', "arg-type: overdue() refuses a day given as a string"),
+    ("overdue(invoices, None)", "arg-type: overdue() refuses a missing day (None)"),
+    ("overdue([invoice], today)", "arg-type: overdue() refuses a list where a QuerySet is due"),
+    ("open_balance_cents([invoice])", "arg-type: open_balance_cents() refuses a list where a QuerySet is due"),
+    (
+        'InvoiceTotals(net_cents="100", tax_cents=19, gross_cents=119)',
+        "arg-type: InvoiceTotals refuses net_cents given as a string",
+    ),
+    (
+        "InvoiceTotals(net_cents=100.5, tax_cents=19, gross_cents=119)",
+        "arg-type: InvoiceTotals refuses fractional net_cents (a float)",
+    ),
+    (
+        "InvoiceTotals(net_cents=100, tax_cents=None, gross_cents=119)",
+        "arg-type: InvoiceTotals refuses a missing tax_cents (None)",
+    ),
+    (
+        "InvoiceTotals(net_cents=100, tax_cents=19, gross_cents=[119])",
+        "arg-type: InvoiceTotals refuses gross_cents given as a list",
+    ),
+    ("label: str = totals.gross_cents", "assignment: InvoiceTotals.gross_cents is an int, not a str"),
+    ("share: Decimal = totals.net_cents", "assignment: InvoiceTotals.net_cents is an int, not a Decimal"),
+    ("maybe: None = totals.tax_cents", "assignment: InvoiceTotals.tax_cents is an int, never None"),
+    ("text: str = tax_cents(10_000, rate)", "assignment: tax_cents() returns an int, not a str"),
+    ("day: date = invoice_totals(invoice, rate)", "assignment: invoice_totals() returns an InvoiceTotals"),
+    ("listed: list[Invoice] = overdue(invoices, today)", "assignment: overdue() returns a QuerySet, not a list"),
+    ("text: str = open_balance_cents(invoices)", "assignment: open_balance_cents() returns an int, not a str"),
+    (
+        'floats: dict[str, float] = parse_tax_rates(json.loads("{}"))',
+        "assignment: parse_tax_rates() returns a dict of Decimal rates, not of floats",
+    ),
+]
+
+
+def probe_module(uses: list[tuple[str, str]]) -> tuple[str, dict[int, str]]:
+    """A module with one function per use, and what each line of it asks, by line number."""
+    text = PROBE_HEADER
+    lines: dict[int, str] = {}
+    for number, (use, asks) in enumerate(uses):
+        text += f"def use_{number}({PROBE_PARAMETERS}) -> None:\n"
+        lines[text.count("\n") + 1] = f"{use}  ({asks})"
+        text += f"    {use}\n\n\n"
+    return text, lines
 
 
 @dataclass(frozen=True)
@@ -124,7 +190,8 @@ class MypyFinding:
 @dataclass(frozen=True)
 class MypyRun:
     findings: tuple[MypyFinding, ...]  # in the kata's folder
-    probe: tuple[MypyFinding, ...]  # in the grader's probe module
+    accepted: tuple[MypyFinding, ...]  # in the grader's module of uses with the contract's types
+    refused: tuple[MypyFinding, ...]  # in the grader's module of uses with wrong types
     failure: str  # what mypy printed when it could not check the files at all; empty otherwise
 
 
@@ -163,9 +230,11 @@ def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
     kata_root = folder.parent
     directory = tmp_path_factory.mktemp("mypy")
     config = mypy_config(directory, kata_root)
-    probe = directory / "type_hints_contract_probe.py"
-    probe.write_text(PROBE, encoding="utf-8")
-    targets = [str(path) for path in module_paths()] + [str(probe)]
+    accepted = directory / "type_hints_contract_accepted.py"
+    accepted.write_text(probe_module(ACCEPTED)[0], encoding="utf-8")
+    refused = directory / "type_hints_contract_refused.py"
+    refused.write_text(probe_module(REFUSED)[0], encoding="utf-8")
+    targets = [str(path) for path in module_paths()] + [str(accepted), str(refused)]
     # mypy's Django plugin imports the kata through dojo.settings, which writes no bytecode into the tree
     env = {**os.environ, "DOJO_KATA_ROOT": str(kata_root)}
     with exclusive(MYPY_CACHE.with_suffix(".lock")):  # gradings of other trees share the cache
@@ -178,7 +247,7 @@ def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
             timeout=MYPY_SECONDS - 5,
             check=False,
         )
-    findings, probed, other = [], [], []
+    findings, in_accepted, in_refused, other = [], [], [], []
     for line in completed.stdout.splitlines():
         try:
             entry = json.loads(line)
@@ -189,12 +258,14 @@ def mypy_run(tmp_path_factory: pytest.TempPathFactory) -> MypyRun:
             continue
         where = Path(entry["file"]).resolve()
         finding = MypyFinding(file=shown(where), line=entry["line"], message=entry["message"], code=entry["code"])
-        if where == probe.resolve():
-            probed.append(finding)
+        if where == accepted.resolve():
+            in_accepted.append(finding)
+        elif where == refused.resolve():
+            in_refused.append(finding)
         elif where.is_relative_to(folder):
             findings.append(finding)
     failure = "" if completed.returncode in (0, 1) else "\n".join([*other, completed.stderr.strip()]).strip()
-    return MypyRun(findings=tuple(findings), probe=tuple(probed), failure=failure)
+    return MypyRun(findings=tuple(findings), accepted=tuple(in_accepted), refused=tuple(in_refused), failure=failure)
 
 
 def comments_by_line(source: str) -> dict[int, str]:
@@ -492,16 +563,41 @@ def test_mypy_strict_is_clean(mypy_run: MypyRun) -> None:
 @pytest.mark.timeout(MYPY_SECONDS)
 def test_the_signatures_carry_the_contracts_types(mypy_run: MypyRun) -> None:
     check(not mypy_run.failure, f"mypy could not check {folder_shown()}:\n{mypy_run.failure}")
-    broken = sorted({PROBE_LINES.get(finding.line, finding.message) for finding in mypy_run.probe})
+    accepted_lines, refused_lines = probe_module(ACCEPTED)[1], probe_module(REFUSED)[1]
+    rejected = sorted(
+        {
+            f"  {accepted_lines.get(finding.line, f'line {finding.line}')}: {finding.message}"
+            for finding in mypy_run.accepted
+        }
+    )
+    reported = {finding.line for finding in mypy_run.refused}
+    let_through = [f"  {asks}" for line, asks in refused_lines.items() if line not in reported]
+    elsewhere = sorted(
+        {
+            f"  line {finding.line}: {finding.message}"
+            for finding in mypy_run.refused
+            if finding.line not in refused_lines
+        }
+    )
+    broken = []
+    if rejected or elsewhere:
+        broken += [
+            "mypy refuses these uses with the types the README names:",
+            *rejected,
+            *elsewhere,
+        ]
+    if let_through:
+        broken += ["mypy accepts these uses with wrong types, each of which it must report:", *let_through]
     check(
         not broken,
-        "The grader called the services from a typed module, with the types the README names and with "
-        "wrong ones, and mypy did not answer as it should:\n"
-        + "\n".join(f"  {line}" for line in broken)
-        + "\nAn annotation that is missing, `Any`, or wider than the real type (`Decimal | str`, "
-        '`float`) lets the 1 April bug through again: the provider\'s "19" reaches `tax_cents()` and '
-        "mypy says nothing. Annotate with the real types: `int` cents, `Decimal` rates, `date` days, "
-        "`Invoice`, `QuerySet[Invoice]`, and the return types the functions really have.",
+        "The grader used the services from typed modules of its own, once with the types the README "
+        "names and once with wrong ones, and mypy did not answer as the contract asks:\n"
+        + "\n".join(broken)
+        + "\nAn annotation that is missing, `Any` (under any name, `Incomplete` too), or wider than the "
+        "real type (`Decimal | str`, `float` for cents) lets the 1 April bug through again: the provider's "
+        '"19" reaches `tax_cents()`, or half a cent does, and mypy says nothing. Annotate with the real '
+        "types: `int` cents (InvoiceTotals' fields too), `Decimal` rates, `date` days, `Invoice`, "
+        "`QuerySet[Invoice]`, and the return types the functions really have.",
     )
 
 

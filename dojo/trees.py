@@ -366,7 +366,7 @@ def patched_tree(slug: str, diff: Path, destination: Path) -> Path:
         check=False,
     )
     if applied.returncode != 0:
-        raise RuntimeError(f"{diff.relative_to(paths.REPO)} no longer applies to the solution:\n{applied.stderr}")
+        raise RuntimeError(f"{paths.shown(diff)} no longer applies to the solution:\n{applied.stderr}")
     return destination
 
 

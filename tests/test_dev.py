@@ -2,10 +2,11 @@
 
 import importlib
 import re
+from pathlib import Path
 
 import pytest
 
-from dojo import cli, dev, devcheck, paths
+from dojo import cli, dev, devcheck, paths, trees
 from dojo.manifest import FORMAT_VERSION, format_version
 
 
@@ -61,3 +62,12 @@ def test_the_dojo_package_imports_nothing_from_the_tests() -> None:
         if re.search(r"^\s*(from|import) tests\b", path.read_text(encoding="utf-8"), re.MULTILINE)
     ]
     assert found == []
+
+
+def test_a_diff_from_outside_the_clone_that_does_not_apply_is_named(tmp_path: Path) -> None:
+    """`dojo dev check --diff` takes a reviewer's diff from anywhere: one that does not apply says which"""
+    diff = tmp_path / "wrong_fix.diff"
+    diff.write_text("--- a/services.py\n+++ b/services.py\n@@ -1,1 +1,1 @@\n-no such line\n+another\n")
+
+    with pytest.raises(RuntimeError, match=r"wrong_fix\.diff no longer applies to the solution"):
+        trees.patched_tree("n_plus_one", diff, tmp_path / "tree")

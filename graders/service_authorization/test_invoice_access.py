@@ -45,8 +45,8 @@ def member_of(*organizations: Organization, email: str | None = None) -> Member:
     return member
 
 
-def invoice_of(organization: Organization) -> Invoice:
-    return InvoiceFactory.create(customer__organization=organization, customer__name="Acme GmbH")
+def invoice_of(organization: Organization, **fields: object) -> Invoice:
+    return InvoiceFactory.create(customer__organization=organization, customer__name="Acme GmbH", **fields)
 
 
 def get_as(
@@ -215,9 +215,14 @@ def test_no_email_address_opens_another_organizations_invoice(client: Client) ->
     invoice = invoice_of(organization)
     member_of(organization)
 
+    # addresses at every domain, and the invoice's own customer's address as it is and in other cases
+    # (a customer's contact who signs up to the portal as a member of another organization)
+    contact = invoice.customer.email
+    addresses = [f"outsider{index}@{domain}" for index, domain in enumerate(email_domains())]
+    addresses += list(dict.fromkeys([contact, contact.upper(), contact.swapcase(), contact.capitalize()]))
     leaks: list[str] = []
-    for index, domain in enumerate(email_domains()):
-        outsider = member_of(other, email=f"outsider{index}@{domain}")
+    for address in addresses:
+        outsider = member_of(other, email=address)
         refused = outcome_of(invoice, member=outsider)
         if refused is not None:
             leaks.append(f"get_invoice() {told(refused)} to {outsider.email}")
@@ -227,15 +232,18 @@ def test_no_email_address_opens_another_organizations_invoice(client: Client) ->
                 leaks.append(f"{name} answered {status} {body} to {outsider.email}")
     check(
         not leaks,
-        f"Members of another organization, with email addresses at {len(email_domains())} domains, asked for "
-        f"invoice {invoice.number} (ID {invoice.pk}), and "
+        f"Members of another organization, with email addresses at {len(email_domains())} domains and the "
+        f"address of the invoice's own customer ({contact}, in {len(addresses) - len(email_domains())} "
+        f"cases), asked for invoice {invoice.number} (ID {invoice.pk}), and "
         + "; ".join(leaks[:3])
         + (f" (and {len(leaks) - 3} more)" if len(leaks) > 3 else "")
         + f". Only the member's memberships decide: a member who does not belong to the invoice's organization "
         f"gets InvoiceNotFoundError and 404 {NOT_FOUND}, whatever their email address. An exception for "
         "'our own staff' by their address is a stand-in member for everyone: anyone who can sign up or be "
-        "invited with such an address reads every organization's invoices. Drop it; support staff who need "
-        "an organization's invoices get a membership of it, or a service of their own with its own review.",
+        "invited with such an address reads every organization's invoices; one for the customer's contact "
+        "by the customer's address lets anyone who holds that address (a former employee, a member of "
+        "another organization) read them. Drop it; whoever needs an organization's invoices gets a "
+        "membership of it, or a service of their own with its own review.",
     )
 
 
@@ -526,11 +534,13 @@ def reference_services() -> ModuleType:
 
 @st.composite
 def portals(draw: st.DrawFn) -> dict[str, Any]:
-    """Organizations, members with memberships in any of them (or none), invoices, and who asks for what."""
+    """Organizations (all of one name, see factories.py), members with memberships in any of them (or none),
+    invoices whose customer's address may be a member's (in either case), and who asks for what."""
     organizations = draw(st.integers(1, 3))
     members = draw(st.lists(st.sets(st.integers(0, organizations - 1)), min_size=1, max_size=3))
     domains = draw(st.lists(st.sampled_from(email_domains()), min_size=len(members), max_size=len(members)))
-    invoices = draw(st.lists(st.integers(0, organizations - 1), min_size=1, max_size=4))
+    contacts = st.none() | st.tuples(st.integers(0, len(members) - 1), st.booleans())  # (member, upper-cased)
+    invoices = draw(st.lists(st.tuples(st.integers(0, organizations - 1), contacts), min_size=1, max_size=4))
     asks = st.tuples(st.integers(0, len(members) - 1), st.integers(0, len(invoices)))  # len(invoices): unknown
     return {
         "organizations": organizations,
@@ -547,8 +557,21 @@ def portal_in_words(portal: dict[str, Any]) -> str:
         f"{', '.join(f'organization {o}' for o in sorted(orgs)) or 'no organization'}"
         for index, (orgs, domain) in enumerate(zip(portal["members"], portal["domains"], strict=True))
     )
-    invoices = "; ".join(f"invoice {index} is organization {o}'s" for index, o in enumerate(portal["invoices"]))
-    return f"{portal['organizations']} organization(s); {members}; {invoices}"
+    invoices = "; ".join(
+        f"invoice {index} is organization {o}'s"
+        + ("" if contact is None else f", its customer's address member {contact[0]}'s{' in capitals' * contact[1]}")
+        for index, (o, contact) in enumerate(portal["invoices"])
+    )
+    return f"{portal['organizations']} organization(s), all named alike; {members}; {invoices}"
+
+
+def contact_address(portal: dict[str, Any], contact: tuple[int, bool] | None) -> dict[str, str]:
+    """The customer's email address of an invoice: a member's, as it is or in capitals, or the factory's."""
+    if contact is None:
+        return {}
+    index, upper = contact
+    address = f"member{index}@{portal['domains'][index]}"
+    return {"customer__email": address.upper() if upper else address}
 
 
 @pytest.mark.lesson("ARCH-6")
@@ -566,7 +589,7 @@ def test_who_sees_which_invoice_is_what_the_reference_decides(client: Client, po
             member_of(*(organizations[o] for o in sorted(orgs)), email=f"member{index}@{domain}")
             for index, (orgs, domain) in enumerate(zip(portal["members"], portal["domains"], strict=True))
         ]
-        invoices = [invoice_of(organizations[o]) for o in portal["invoices"]]
+        invoices = [invoice_of(organizations[o], **contact_address(portal, c)) for o, c in portal["invoices"]]
         wrong: list[str] = []
         for member_index, invoice_index in portal["asks"]:
             member = members[member_index]

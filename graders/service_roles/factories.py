@@ -12,7 +12,9 @@ class OrganizationFactory(DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
-    name = Sequence(lambda n: f"Organization {n}")
+    # every organization of a grading has the same name, as unrelated companies often do ("Nordwind GmbH"
+    # here and there): a role looked up by anything but the organization's key is then a role elsewhere
+    name = "Nordwind GmbH"
 
 
 class MemberFactory(DjangoModelFactory[Member]):

@@ -1,5 +1,6 @@
 """Grader of `service_roles`: the service decides who may void an invoice, by the role in its organization."""
 
+import inspect
 from collections.abc import Callable
 from functools import cache
 from types import ModuleType
@@ -216,6 +217,79 @@ def test_the_service_cannot_be_called_without_the_check() -> None:
         + ". When the service can be called without saying who asks, the check is the caller's to "
         "remember again. Keep `member` a required keyword argument with no default: None is nobody's "
         "member, and nobody's admin.",
+    )
+
+
+# flags a bypass is usually called by, tried when the service takes **kwargs
+BYPASS_FLAGS = (
+    "skip_role_check",
+    "skip_check",
+    "force",
+    "as_system",
+    "system",
+    "trusted",
+    "internal",
+    "bypass",
+    "admin",
+    "sudo",
+    "unchecked",
+)
+# values that switch such a flag (or a `member` that stands for "everyone") on
+SWITCHES: tuple[object, ...] = (True, 1, "true", "yes", "system", "all", "*")
+
+
+def ways_around(member: Member) -> dict[str, dict[str, object]]:
+    """Every call of void_invoice() that names a member yet passes something more the service accepts:
+    each extra parameter, a **kwargs flag, a stand-in member the module offers, switched on in turn."""
+    import service_roles.services as services
+
+    tried: dict[str, dict[str, object]] = {}
+    for parameter in inspect.signature(void_invoice).parameters.values():
+        if parameter.name in ("invoice_id", "member") or parameter.kind is parameter.VAR_POSITIONAL:
+            continue
+        names = BYPASS_FLAGS if parameter.kind is parameter.VAR_KEYWORD else (parameter.name,)
+        for name in names:
+            for value in SWITCHES:
+                tried[f"{name}={value!r}"] = {"member": member, name: value}
+    for name, value in vars(services).items():  # a sentinel the module offers, such as SYSTEM = object()
+        if not name.startswith("__") and not callable(value) and not inspect.ismodule(value):
+            tried[f"member=services.{name}"] = {"member": value}
+    return tried
+
+
+@pytest.mark.contract(7)
+@pytest.mark.guard("ARCH-6")
+def test_the_service_offers_no_way_around_its_check() -> None:
+    """No flag, extra argument or stand-in member lets the service void what the member may not void."""
+    acme = OrganizationFactory.create()
+    member_with(admin=acme)
+    callers = {
+        "a plain member of Acme": member_with(member=acme),
+        "a member of another organization": member_with(admin=OrganizationFactory.create()),
+    }
+
+    leaks: list[str] = []
+    for who, caller in callers.items():
+        refused = InvoiceFactory.create(customer__organization=acme)
+        outcome_of(refused, member=caller)
+        if status_of(refused) != Invoice.Status.OPEN:
+            continue  # the service does not refuse this caller at all: the checks of items 2 and 3 say so
+        for call, arguments in ways_around(caller).items():
+            invoice = InvoiceFactory.create(customer__organization=acme)
+            outcome = outcome_of(invoice, **arguments)
+            if status_of(invoice) != Invoice.Status.OPEN:
+                leaks.append(f"void_invoice(invoice_id, member=<{who}>, {call}) {told(outcome)}")
+    signature = inspect.signature(void_invoice)
+    check(
+        not leaks,
+        f"void_invoice{signature} refuses these callers, yet "
+        + "; ".join(leaks[:2])
+        + (f" (and {len(leaks) - 2} more)" if len(leaks) > 2 else "")
+        + ". A service that offers its callers a way around its own check (a `skip_role_check` or `force` "
+        "flag, **kwargs, a stand-in member for 'the system') has no check: any command, job or later route "
+        "can pass the flag because it is easier, and a plain member voids invoices again. Keep "
+        "`void_invoice(invoice_id, *, member)`; a job that really voids without a member is a different "
+        "service, named for what it does, with its own callers and its own review.",
     )
 
 

@@ -18,7 +18,7 @@ from django.core.mail import EmailMessage
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.test import Client
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from dojo.grading import check, read_source, shown
@@ -826,4 +826,71 @@ def test_plan_changes_answer_write_and_send_as_the_reference_does(
         "plan, no downgrade), the proration (price difference x the share of the period left, rounded to the "
         "cent; an invoice only above 0) and the one email, and the route must answer as it did (404 and 409 "
         "in the error shape).",
+    )
+
+
+# characters that look like a plan code's letters, or that a normalisation (NFKC, casefold, strip) would
+# fold into them: Cyrillic look-alikes, full-width forms, and white space of several kinds around the code
+LOOK_ALIKES = {"a": "\u0430", "c": "\u0441", "i": "\u0456", "o": "\u043e", "p": "\u0440", "s": "\u0455"}
+PADDING = ("", " ", "  ", "\t", "\n", "\u00a0", "\u200b", "\u3000")
+
+
+@st.composite
+def codes_of_no_plan(draw: st.DrawFn) -> str:
+    """A code that is not, as given, the code of a plan: an existing one in another case, padded with white
+    space, or with a letter swapped for a look-alike or its full-width form."""
+    code = draw(st.sampled_from(["pro", "basic"]))
+    letters = [
+        draw(
+            st.sampled_from(
+                [letter, letter.upper(), LOOK_ALIKES.get(letter, letter.upper()), chr(ord(letter) + 0xFEE0)]
+            )
+        )
+        for letter in code
+    ]
+    given = draw(st.sampled_from(PADDING)) + "".join(letters) + draw(st.sampled_from(PADDING))
+    assume(given != code)
+    return given
+
+
+@pytest.mark.guard("ARCH-2")
+@pytest.mark.contract(2)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(code=codes_of_no_plan())
+def test_a_plan_code_is_used_as_given(
+    client: Client, django_capture_on_commit_callbacks: CaptureCallbacks, code: str
+) -> None:
+    """A code that is an existing plan's only once trimmed, case-folded or normalised is no plan's code"""
+    expected_service = reference_services()
+    with rolled_back(), time_machine.travel(MID_PERIOD, tick=False):
+        basic, _pro = basic_and_pro()
+        subscription = SubscriptionFactory.create(plan=basic)
+        mail.outbox = []
+        response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, code)
+        body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+        yours = (response.status_code, body.get("code"), *state_after(), len(mail.outbox))
+
+    with rolled_back(), time_machine.travel(MID_PERIOD, tick=False):
+        basic, _pro = basic_and_pro()
+        subscription = SubscriptionFactory.create(plan=basic)
+        recorder = FakeEmailClient()
+        with django_capture_on_commit_callbacks(execute=True):
+            try:
+                expected_service.change_plan(subscription.pk, code, emails=recorder)
+                status, error = 200, None
+            except expected_service.PlanNotFoundError:
+                status, error = 404, "not_found"
+        expected = (status, error, *state_after(), len(recorder.sent))
+
+    check(
+        yours == expected,
+        f"POST /change-plan with {{'plan': {code!r}}} for a subscription on Basic (the plans are 'basic' and "
+        f"'pro') answered {yours[0]} {yours[1] or ''}, left the subscriptions on {yours[2]} with invoices "
+        f"{yours[3]}, and sent {yours[4]} email(s); expected {expected[0]} {expected[1]}, subscriptions on "
+        f"{expected[2]}, invoices {expected[3]}, {expected[4]} email(s). A plan code is used as given: "
+        f"{code!r} is not the code of any plan, so the change is refused with 404 not_found and nothing is "
+        "written or sent. Trimming it, ignoring its case (iexact, lower()) or normalising its characters "
+        "takes a code no plan has for another plan's, and moves, invoices and emails a customer who asked "
+        "for something else. Look the plan up with `code=plan_code` exactly.",
     )

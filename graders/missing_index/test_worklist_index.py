@@ -243,6 +243,99 @@ def test_the_database_has_the_index() -> None:
     )
 
 
+def migrated_invoice() -> type[models.Model]:
+    """The Invoice model as the kata's migrations leave it (their state, not models.py)."""
+    with override_settings(MIGRATION_MODULES={**settings.MIGRATION_MODULES, SLUG: f"{SLUG}.migrations"}):
+        return MigrationLoader(None, ignore_no_migrations=True).project_state().apps.get_model(SLUG, "Invoice")
+
+
+@pytest.mark.contract(3)
+@pytest.mark.guard("PERF-3")
+def test_the_database_indexes_are_the_ones_the_migrations_declare() -> None:
+    """The migration state names each index; the next migration that removes or changes it uses that name."""
+    migrated = migrated_invoice()
+    stated = {
+        index.name: IndexShape(
+            tuple(migrated._meta.get_field(name.removeprefix("-")).column for name in index.fields),  # type: ignore[union-attr, misc]
+            *condition_shape(index.condition),
+        )
+        for index in migrated._meta.indexes
+        if index.fields
+    }
+    # a field's own index (a foreign key's, db_index=True, unique=True) is named by Django, not by the state
+    field_columns = {
+        (field.column,)
+        for field in migrated._meta.fields
+        if field.db_index or field.unique  # type: ignore[attr-defined]  # Field.db_index, as above
+    }
+    built = database_indexes()
+    problems = [
+        f"the migrations declare {name} {shape.shown()}, the database has "
+        + (f"{name} {built[name].shown()}" if name in built else "no index of that name")
+        for name, shape in sorted(stated.items())
+        if built.get(name, IndexShape(())).columns != shape.columns
+        or built[name].fixed != shape.fixed
+        or bool(built[name].condition) != bool(shape.condition)
+    ]
+    problems += [
+        f"the database has {name} {shape.shown()}, which no migration declares"
+        for name, shape in sorted(built.items())
+        if name not in stated and (shape.columns not in field_columns or shape.fixed or shape.condition)
+    ]
+    check(
+        not problems,
+        "The database's indexes on the invoice table are not the ones the migrations declare:\n"
+        + "\n".join(f"  {problem}" for problem in problems)
+        + "\nDjango only knows the migration state: the next migration that removes or changes an index "
+        "(RemoveIndex, AlterField, a model change) drops it by the name the state gives it. Under another "
+        "name, that migration fails (SQLite: no such index) or leaves the real index behind (PostgreSQL's "
+        "DROP INDEX IF EXISTS), and reversing the migration does the same. Use `migrations.AddIndex`, or, "
+        "in `SeparateDatabaseAndState`, write RunSQL that creates exactly the index of the state: the same "
+        "name, the same columns in the same order, the same condition.",
+    )
+
+
+def organization_lookup_plan(organization_id: int) -> tuple[list[str], set[str]]:
+    """The plan of `organization.invoices` (what deleting an organization cascades to), and the indexes it reads."""
+    with count_queries() as log:
+        list(Invoice.objects.filter(organization_id=organization_id))
+    statement = log.statements[-1]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # a small table is read whole whatever the indexes: without that route, the planner shows
+            # which index, if any, finds the organization's invoices
+            cursor.execute("SET enable_seqscan = off")
+            try:
+                text, nodes = postgresql_plan(statement)
+            finally:
+                cursor.execute("RESET enable_seqscan")
+            return text, {node["Index Name"] for node in nodes if "Index Name" in node}
+        cursor.execute(f"EXPLAIN QUERY PLAN {statement}")
+        plan = [row[-1] for row in cursor.fetchall()]
+    read = {name for name in database_indexes() for step in plan if f"INDEX {name} " in f"{step} "}
+    return plan, read
+
+
+@pytest.mark.contract(4)
+@pytest.mark.guard("PERF-3")
+def test_an_organization_s_invoices_are_found_through_an_index() -> None:
+    organization_id = organization_with_invoices()
+    indexes = database_indexes()
+    leading = {name for name, index in indexes.items() if index.columns[:1] == ("organization_id",)}
+    plan, read = organization_lookup_plan(organization_id)
+
+    check(
+        bool(read & leading),
+        "The plan for an organization's invoices, looked up by organization alone (`organization.invoices`, "
+        "and the cascade when an organization is deleted):\n"
+        + "\n".join(f"  {step}" for step in plan)
+        + f"\nreads no index that starts with organization_id (the table has {listed(indexes)}): the "
+        "database reads the whole table, or a whole index, for every such lookup. The foreign key's own "
+        "index serves them; drop it (`db_index=False`) only when the new index starts with organization, "
+        "or put organization first in it.",
+    )
+
+
 BULK_ORGANIZATIONS = 10
 BULK_INVOICES = 40_000  # enough rows that PostgreSQL's planner prefers an index to reading the table
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, transaction
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.grading import check, count_queries, kata_dir, read_source, shown
@@ -310,6 +310,97 @@ def test_a_term_matches_literally_on_generated_searches(drawn: tuple[list[dict[s
         "parameter still goes through LIKE, whose wildcards it must not use: the ORM's `icontains` escapes "
         "them; in raw SQL, escape `\\`, `%` and `_` and add `ESCAPE '\\'`. Only the organization's invoices, "
         "newest first (issue date, then number)."
+    )
+
+
+# --- generated scenarios: letters whose case Python maps otherwise than the database, terms across fields ---
+
+#: letters whose upper or lower case Python maps otherwise than the database's UPPER()/LOWER() ("ß" -> "SS",
+#: "ﬁ" -> "FI", "İ" -> "i̇", "é" -> "É" where SQLite keeps "é"), without the letters they map to: a term
+#: holding one must find it where it is stored, and nothing here is equal to it in another case
+FOLDING_ALPHABET = "aAßﬁİé "
+FOLDING_TEXT = st.text(alphabet=FOLDING_ALPHABET, min_size=1, max_size=4)
+FOLDING_INVOICE = st.fixed_dictionaries(
+    {
+        "organization": st.sampled_from(("ours", "theirs")),
+        "customer": FOLDING_TEXT,
+        "number": st.text(alphabet=FOLDING_ALPHABET, max_size=3),
+        "issued_on": st.sampled_from((date(2026, 3, 1), date(2026, 3, 2))),
+    }
+)
+
+
+def _across(invoice: dict[str, Any]) -> st.SearchStrategy[str]:
+    """A piece of the number and the customer name written one after the other (with or without a space),
+    running from one into the other: a term that neither field holds on its own."""
+    number, customer = str(invoice["number"]), str(invoice["customer"])
+
+    def piece(order: tuple[str, str], between: str, before: int, after: int) -> str:
+        first, second = order
+        start = len(first) - min(before, len(first))
+        return (first + between + second)[start : len(first) + len(between) + min(after, len(second))]
+
+    return st.builds(
+        piece,
+        st.sampled_from(((number, customer), (customer, number))),
+        st.sampled_from(("", " ")),
+        st.integers(1, 2),
+        st.integers(1, 2),
+    )
+
+
+@st.composite
+def folding_scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
+    """Invoices named and numbered with letters Python's case mapping changes; a term to search for.
+
+    The term is a piece of one stored name or number (to be found), free text, or a piece that runs
+    from an invoice's number into its customer's name or back (found only where one field holds it).
+    """
+    invoices: list[dict[str, Any]] = draw(st.lists(FOLDING_INVOICE, min_size=1, max_size=5))
+    for index, invoice in enumerate(invoices):
+        invoice["number"] = f"N{invoice['number']}-{index}"
+    stored: list[str] = [text for invoice in invoices for text in (invoice["customer"], invoice["number"])]
+    pieces = st.sampled_from(stored).flatmap(
+        lambda text: st.tuples(st.integers(0, len(text) - 1), st.integers(1, 4)).map(
+            lambda cut: text[cut[0] : cut[0] + cut[1]]
+        )
+    )
+    across = st.sampled_from(invoices).flatmap(_across)
+    free = st.text(alphabet=FOLDING_ALPHABET, min_size=1, max_size=3)
+    return invoices, draw(st.one_of(pieces, across, free))
+
+
+def _invoice(number: str, customer: str) -> dict[str, Any]:
+    return {"organization": "ours", "customer": customer, "number": number, "issued_on": date(2026, 3, 1)}
+
+
+@pytest.mark.contract(1)
+@pytest.mark.guard("DJ-4")
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@given(drawn=folding_scenarios())
+@example(drawn=([_invoice("INV-1", "Straße GmbH")], "Straße"))
+@example(drawn=([_invoice("INV-7", "Acme")], "7 acme"))
+def test_each_field_is_searched_on_its_own_in_the_database_s_case(drawn: tuple[list[dict[str, Any]], str]) -> None:
+    scenario, term = drawn
+    with rolled_back():
+        ours = _written(scenario)
+        got = _searched(search_invoices, ours, term)
+        wanted = _searched(_reference().search_invoices, ours, term)
+    found = got if isinstance(got, str) else f"found {[hit[0] for hit in got]}"
+    check(
+        got == wanted,
+        f"Searching for {term!r} among these invoices:\n  "
+        + "\n  ".join(_in_words(invoice) for invoice in scenario)
+        + f"\n{found}, where the search must find "
+        f"{[hit[0] for hit in wanted] if isinstance(wanted, list) else wanted}.\n"
+        "An invoice is found when its number, or its customer's name, holds the term, each field on its "
+        "own: a term that runs from the number into the name (a haystack made of both, e.g. "
+        "`Concat(number, Value(' '), customer__name)`) is in neither. Case is ignored the way the database "
+        "ignores it, on both sides of the comparison: Python's `str.upper()`/`lower()`/`casefold()` map "
+        "'ß' to 'SS', 'ﬁ' to 'FI' and 'İ' to 'i̇', and 'é' to 'É' where SQLite keeps 'é', so a term "
+        "changed in Python no longer finds the name it was copied from. Use `icontains` on each field, "
+        "or compare `Upper(field)` with `Upper(Value(term))`, both in the query.",
     )
 
 

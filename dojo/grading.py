@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest.mock import patch
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
@@ -141,11 +142,8 @@ def small_iterator_batches(rows: int = 4) -> Iterator[None]:
         # no chunk_size: Django's own default, and its own refusal after prefetch_related()
         return original(self) if chunk_size is None else original(self, chunk_size=min(chunk_size, rows))
 
-    QuerySet.iterator = iterator  # type: ignore[method-assign]
-    try:
+    with patch.object(QuerySet, "iterator", iterator):
         yield
-    finally:
-        QuerySet.iterator = original  # type: ignore[method-assign]
 
 
 def in_application_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -1,5 +1,6 @@
 """Grader of `at_least_once_consumer`: repeated and late messages leave the newest state, one email per change."""
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, transaction
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from at_least_once_consumer.clients import SubscriptionUpdated
@@ -391,11 +392,16 @@ class QueueHistory:
     """
 
     plans_before: tuple[str, ...]
-    changes: tuple[tuple[tuple[str, int, str], ...], ...]  # per subscription, version 1, 2, ...: plan, seats, status
-    deliveries: tuple[tuple[int, int], ...]  # (subscription, version)
+    changes: tuple[tuple[tuple[str, int, str], ...], ...]  # per subscription, change 1, 2, ...: plan, seats, status
+    deliveries: tuple[tuple[int, int], ...]  # (subscription, its change: 1 for the first, 2 for the second…)
     per_receive: int
     fails_at: int | None
     delete_lost_at: int | None
+    versions: tuple[tuple[int, ...], ...] = ()  # per subscription, the provider's version of each change; 1, 2… if none
+
+    def version(self, subscription: int, change: int) -> int:
+        """The version the provider gave the subscription's `change`-th change (counted from 1)."""
+        return self.versions[subscription][change - 1] if self.versions else change
 
     def describe(self) -> str:
         lines = [
@@ -403,15 +409,19 @@ class QueueHistory:
             "The provider's changes:"
         ]
         for index, changes in enumerate(self.changes):
-            for version, (plan, seats, status) in enumerate(changes, 1):
-                lines.append(f"  sub_{index + 1} v{version}: {plan}, {seats} seats, {status}")
-        order = ", ".join(f"sub_{s + 1} v{v}" for s, v in self.deliveries)
+            for change, (plan, seats, status) in enumerate(changes, 1):
+                lines.append(f"  sub_{index + 1} v{self.version(index, change)}: {plan}, {seats} seats, {status}")
+        order = ", ".join(f"sub_{s + 1} v{self.version(s, c)}" for s, c in self.deliveries)
         lines.append(f"The queue delivers {order}, at most {self.per_receive} per receive.")
         if self.fails_at:
             lines.append(f"The database fails right after the {_nth(self.fails_at)} write of a subscription, once.")
         if self.delete_lost_at:
             lines.append(f"The {_nth(self.delete_lost_at)} delete is lost, once (the message comes again).")
         return "\n".join(lines)
+
+
+#: a version whose successor has one digit more: compared as text, the newer version sorts first ("10" < "9")
+BOUNDARY_VERSIONS = (9, 99, 999, 9_999)
 
 
 def _nth(number: int) -> str:
@@ -425,6 +435,14 @@ def queue_histories(draw: st.DrawFn) -> QueueHistory:
     change = st.tuples(st.sampled_from(PLANS), st.sampled_from((5, 12)), st.sampled_from(STATUSES))
     changes = tuple(tuple(draw(st.lists(change, min_size=1, max_size=4))) for _ in range(count))
     message = st.integers(0, count - 1).flatmap(lambda s: st.tuples(st.just(s), st.integers(1, len(changes[s]))))
+    # the provider's versions grow without bound (README, Contract 1): from 1 to beyond 10,000, across the
+    # places where a version gains a digit (9 then 10, 99 then 100), where a comparison as text goes wrong
+    first = st.sampled_from(BOUNDARY_VERSIONS) | st.integers(1, 7_000)
+    step = st.just(1) | st.integers(1, 1_000)
+    versions = []
+    for subscription_changes in changes:
+        steps = draw(st.lists(step, min_size=len(subscription_changes) - 1, max_size=len(subscription_changes) - 1))
+        versions.append(tuple(itertools.accumulate(steps, initial=draw(first))))
     return QueueHistory(
         plans_before=plans_before,
         changes=changes,
@@ -432,6 +450,7 @@ def queue_histories(draw: st.DrawFn) -> QueueHistory:
         per_receive=draw(st.integers(1, 3)),
         fails_at=draw(st.one_of(st.none(), st.integers(1, 4))),
         delete_lost_at=draw(st.one_of(st.none(), st.integers(1, 4))),
+        versions=tuple(versions),
     )
 
 
@@ -497,14 +516,14 @@ def database_fails_at(write: int | None) -> Iterator[None]:
 def messages_of(history: QueueHistory, subscriptions: list[Subscription]) -> list[SubscriptionUpdated]:
     return [
         SubscriptionUpdated(
-            message_id=f"msg_{index + 1}_{version}",
+            message_id=f"msg_{index + 1}_{history.version(index, change)}",
             subscription_ref=subscriptions[index].provider_ref,
-            version=version,
-            plan=history.changes[index][version - 1][0],
-            seats=history.changes[index][version - 1][1],
-            status=history.changes[index][version - 1][2],
+            version=history.version(index, change),
+            plan=history.changes[index][change - 1][0],
+            seats=history.changes[index][change - 1][1],
+            status=history.changes[index][change - 1][2],
         )
-        for index, version in history.deliveries
+        for index, change in history.deliveries
     ]
 
 
@@ -597,6 +616,29 @@ def oracle() -> ModuleType | None:
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(30)
 @given(history=queue_histories())
+# versions 9 then 10, and 99 then 100, delivered in order: each brings a change of plan
+@example(
+    history=QueueHistory(
+        plans_before=(STARTER, STARTER),
+        changes=(((TEAM, 5, ACTIVE), (BUSINESS, 12, ACTIVE)), ((TEAM, 5, ACTIVE), (BUSINESS, 12, PAST_DUE))),
+        deliveries=((0, 1), (0, 2), (1, 1), (1, 2)),
+        per_receive=1,
+        fails_at=None,
+        delete_lost_at=None,
+        versions=((9, 10), (99, 100)),
+    )
+)
+# the only message's handling fails once: it must stay on the queue, come again, and be applied
+@example(
+    history=QueueHistory(
+        plans_before=(STARTER,),
+        changes=(((TEAM, 5, ACTIVE),),),
+        deliveries=((0, 1),),
+        per_receive=1,
+        fails_at=1,
+        delete_lost_at=None,
+    )
+)
 def test_any_history_of_the_queue_ends_as_the_messages_acknowledged_bring(
     history: QueueHistory, committed: Committed, oracle: ModuleType | None
 ) -> None:
@@ -615,7 +657,7 @@ def test_any_history_of_the_queue_ends_as_the_messages_acknowledged_bring(
             check(by_rule == (theirs.states, theirs.emails), f"Grader bug, please report it: {theirs}, {by_rule}.")
         states, emails = applied_in_order(history, subscriptions, yours.acknowledged, oracle, committed)
     expected = QueueOutcome(states, emails, yours.acknowledged, ())
-    delivered = {f"msg_{index + 1}_{version}" for index, version in history.deliveries}
+    delivered = {message.message_id for message in messages_of(history, subscriptions)}
     check(
         yours == expected and delivered <= set(yours.acknowledged),
         f"{history.describe()}\nYour consumer deleted {', '.join(yours.acknowledged) or 'nothing'}"
@@ -623,6 +665,7 @@ def test_any_history_of_the_queue_ends_as_the_messages_acknowledged_bring(
         f"that order, those messages give: {expected.describe()}.\nYours gave: {yours.describe()}.\n"
         "Delete a message only once it is applied and committed (or found not newer): a message whose "
         "handling failed stays on the queue and comes again, and must not be lost. A message that comes "
-        "again, or late, changes nothing and sends nothing: compare its version with the one applied, in "
-        "the database, under the row lock; email only a real change of plan, on commit (DATA-3, DATA-4).",
+        "again, or late, changes nothing and sends nothing: compare its version with the one applied, as "
+        "numbers (version 10 is newer than 9), in the database, under the row lock; email only a real change "
+        "of plan, on commit (DATA-3, DATA-4).",
     )

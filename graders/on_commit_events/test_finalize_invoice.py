@@ -18,7 +18,7 @@ from django.db import (
     connection,
     transaction,
 )
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.grading import check, fails_once_when_saved
@@ -498,4 +498,163 @@ def test_a_close_skips_only_a_conflicting_booking_and_rolls_back_on_any_other_er
         "about the invoice: skipping it closes the period over a draft that no later close will ever bill. "
         "That error must propagate and roll the whole close back, so that it can be run again: catch "
         "IntegrityError, not DatabaseError or Exception, around finalize_invoice().",
+    )
+
+
+# --- One worker's life, generated: commits and rollbacks one after the other, in one process ---
+
+STEPS = (
+    "finalizes {a} on its own",
+    "finalizes {a} inside a caller's transaction",
+    "finalizes {a} inside a caller's transaction that then rolls back",
+    "finalizes {a} inside nested blocks of a caller, whose outer block then rolls back",
+    "finalizes {a} in a savepoint that the caller rolls back, then {b} in the same transaction, which commits",
+    "closes the period",
+    "closes the period inside a caller's transaction that then rolls back",
+    "closes the period, whose last write (the period's) fails",
+)
+
+
+@dataclass(frozen=True)
+class Life:
+    """A period's draft invoices (a leftover booking each?), and what one worker process does with them, in order.
+
+    `steps`: (one of STEPS, invoice a, invoice b), each step a transaction of its own that commits or rolls back.
+    """
+
+    leftovers: tuple[bool, ...]
+    steps: tuple[tuple[str, int, int], ...]
+
+    def describe(self) -> str:
+        lines = ["A billing period with the drafts, in number order (1 x 10.00 each):"]
+        for number, leftover in enumerate(self.leftovers, 1):
+            conflict = ", with a leftover ledger entry (its booking conflicts)" if leftover else ""
+            lines.append(f"  INV-{number}{conflict}")
+        lines.append("One worker process, one event bus, then:")
+        for step, (way, a, b) in enumerate(self.steps, 1):
+            lines.append(f"  {step}. it {way.format(a=f'INV-{a + 1}', b=f'INV-{b + 1}')}.")
+        return "\n".join(lines)
+
+
+@st.composite
+def lives(draw: st.DrawFn) -> Life:
+    leftovers = tuple(draw(st.lists(st.booleans() | st.just(False), min_size=1, max_size=3)))
+    invoice = st.integers(0, len(leftovers) - 1)
+    step = st.tuples(st.sampled_from(STEPS), invoice, invoice)
+    return Life(leftovers, tuple(draw(st.lists(step, min_size=2, max_size=6))))
+
+
+#: what each step answered, the invoices announced before its commit and at its commit (number, total);
+#: then the invoices' statuses at the end
+LifeOutcome = tuple[tuple[tuple[str, tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]], ...], tuple[str, ...]]
+
+
+def live(life: Life, services: ModuleType, capture: CaptureCallbacks) -> LifeOutcome:
+    """Each step of the life in a transaction of its own, on one bus: what it answered and published, and when."""
+    billing_period = BillingPeriodFactory.create(starts_on=date(2026, 3, 1))
+    invoices = []
+    for number, leftover in enumerate(life.leftovers, 1):
+        invoice = InvoiceFactory.create(billing_period=billing_period, number=f"INV-{number}")
+        InvoiceLineFactory.create(invoice=invoice, quantity=1, unit_price_cents=1_000)
+        if leftover:
+            LedgerEntryFactory.create(invoice=invoice)
+        invoices.append(invoice)
+    bus = FakeEventBus()
+
+    def finalize(index: int) -> object:
+        return services.finalize_invoice(invoices[index].pk, bus=bus)
+
+    def close() -> object:
+        return services.close_billing_period(billing_period.pk, bus=bus)
+
+    def run(way: str, a: int, b: int) -> object:
+        if way.startswith("closes"):
+            if "caller" not in way:
+                return close()
+            with transaction.atomic():
+                close()
+                raise CallerRollsBackError
+        if way.endswith("on its own"):
+            return finalize(a)
+        with transaction.atomic():
+            if "nested" in way:
+                with transaction.atomic():
+                    finalize(a)
+            elif "savepoint" in way:
+                try:
+                    with transaction.atomic():
+                        finalize(a)
+                        raise CallerRollsBackError
+                except CallerRollsBackError:
+                    pass
+                return finalize(b)
+            else:
+                result = finalize(a)
+                if not way.endswith("rolls back"):
+                    return result
+            raise CallerRollsBackError
+
+    def published(start: int) -> tuple[tuple[str, int], ...]:
+        return tuple((str(p.payload["invoice"]), int(p.payload["total_cents"])) for p in bus.publications[start:])
+
+    steps = []
+    for way, a, b in life.steps:
+        start = len(bus.publications)
+        with capture() as callbacks, period_write_fails(way.endswith("fails")):
+            try:
+                result = run(way, a, b)
+                # the graded code's result or the reference's, each of a class of its own: read by its fields
+                answer = (
+                    f"finalized {result.finalized}, skipped {result.skipped}"  # type: ignore[attr-defined]
+                    if hasattr(result, "skipped")
+                    else "returned"
+                )
+            except CallerRollsBackError:
+                answer = "the caller rolled back"
+            except Exception as error:  # compared by class name with what the reference raises
+                answer = f"raised {type(error).__name__}"
+        before_commit = published(start)
+        start = len(bus.publications)
+        for callback in callbacks:
+            callback()  # the commit of the step's outermost transaction
+        steps.append((answer, before_commit, published(start)))
+    statuses = tuple(Invoice.objects.order_by("number").values_list("status", flat=True))
+    return tuple(steps), statuses
+
+
+def shown_life(outcome: LifeOutcome) -> str:
+    steps, statuses = outcome
+    lines = []
+    for step, (answer, before, at_commit) in enumerate(steps, 1):
+        early = f"; before its commit: {[number for number, _ in before]}" if before else ""
+        lines.append(f"  {step}. {answer}; announced at its commit: {[number for number, _ in at_commit]}{early}")
+    lines.append(f"  invoices at the end: {', '.join(f'INV-{i} {s}' for i, s in enumerate(statuses, 1))}")
+    return "\n".join(lines)
+
+
+@pytest.mark.lesson("DATA-5")
+@pytest.mark.contract(3, 4)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(life=lives())
+# a transaction that rolls back, then another that commits, in the same process
+@example(life=Life((False, False), ((STEPS[2], 0, 0), (STEPS[0], 1, 1))))
+# an invoice whose finalization rolled back, finalized again and committed
+@example(life=Life((False,), ((STEPS[4], 0, 0), (STEPS[0], 0, 0))))
+def test_one_process_publishes_each_commit_s_events_and_none_of_a_rollback(
+    life: Life, oracle: ModuleType, django_capture_on_commit_callbacks: CaptureCallbacks
+) -> None:
+    """A worker that commits and rolls back in turn announces, at each commit, what that commit finalized"""
+    with rolled_back():
+        theirs = live(life, oracle, django_capture_on_commit_callbacks)
+    with rolled_back():
+        yours = live(life, services_graded(), django_capture_on_commit_callbacks)
+    check(
+        yours == theirs,
+        f"{life.describe()}\nExpected (README, Contract 3 and 4):\n{shown_life(theirs)}\nYours:\n{shown_life(yours)}\n"
+        "Each commit announces the invoices that it finalized, and nothing else: not the events of a transaction "
+        "or savepoint that rolled back earlier in the same process (it left those invoices drafts), and not "
+        "fewer because an invoice's earlier finalization was rolled back. Keep no events or announced invoices "
+        "in the process between transactions: register each publication with transaction.on_commit() inside "
+        "finalize_invoice()'s block, where Django drops it with the block that rolls back (DATA-5).",
     )

@@ -348,6 +348,11 @@ def _in_words(wait: timedelta) -> str:
     return f"{seconds // 60} minute(s)" if seconds >= 60 else f"{seconds} second(s)"
 
 
+#: the provider's payment IDs have up to this many characters (README, Contract 4)
+PAYMENT_ID_LENGTH = 64
+#: two IDs of that length that differ in their last character only
+LONG_PAYMENT_IDS = ("py_" + "0" * 60 + "a", "py_" + "0" * 60 + "b")
+
 # the provider's payment IDs are case-sensitive: the generated payments' IDs differ from each other only in case
 PAYMENT_IDS = tuple(
     "".join(letter.upper() if bit == "1" else letter for letter, bit in zip("py_3mtwbw", f"{mask:09b}", strict=True))
@@ -376,6 +381,9 @@ def histories(draw: st.DrawFn) -> History:
     payment_ids = draw(
         st.lists(st.sampled_from(PAYMENT_IDS), min_size=len(payments), max_size=len(payments), unique=True)
     )
+    # IDs of the provider's full length (64 characters) too, which differ only late: a key cut short merges them
+    padding = "0" * draw(st.sampled_from((0, 0, PAYMENT_ID_LENGTH - len(PAYMENT_IDS[0]))))
+    payment_ids = [f"{payment_id[:3]}{padding}{payment_id[3:]}" for payment_id in payment_ids]
     return History(tuple(payments), tuple(events), tuple(deliveries), tuple(payment_ids))
 
 
@@ -517,6 +525,19 @@ def oracle() -> ModuleType | None:
         payment_ids=("py_3MtwBw", "py_3MtWbw"),
     )
 )
+# two payments whose IDs have the provider's full length and differ in their last character only
+@example(
+    history=History(
+        payments=(("INV-A", 5_000), ("INV-A", 5_000)),
+        events=(0, 1, 0),
+        deliveries=(
+            Delivery(0, timedelta(0), False),
+            Delivery(1, timedelta(0), False),
+            Delivery(2, timedelta(0), False),
+        ),
+        payment_ids=LONG_PAYMENT_IDS,
+    )
+)
 def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
     history: History, committed: Committed, oracle: ModuleType | None
 ) -> None:
@@ -536,7 +557,8 @@ def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
         f"{history.describe()}\nExpected (README, Contract): {expected.describe()}.\n"
         f"Your handler gave: {yours.describe()}.\nEach payment must be applied once, however many events "
         "announce it and whenever they come (hours or weeks later, after other payments); distinct payments "
-        "(distinct IDs, letter case included: the provider's IDs are case-sensitive) must all be applied, "
+        "(distinct IDs, letter case and all their up to 64 characters included: the provider's IDs are "
+        "case-sensitive) must all be applied, "
         "and a delivery that failed must leave nothing behind and raise: make the payment itself single in "
         "the database (a unique constraint on its ID), written in the same transaction as "
         "the invoice, and send the receipt only when this event created the payment (DATA-3).",

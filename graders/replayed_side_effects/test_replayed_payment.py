@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -138,29 +138,43 @@ def test_distinct_payments_of_the_same_amount_are_all_applied(emails: FakeEmailC
 
 @pytest.mark.contract(5)
 @pytest.mark.guard("DATA-1")
+@pytest.mark.parametrize("failure", ["OperationalError", "WorkerKilled"], ids=["connection", "killed"])
 def test_an_announcement_that_failed_half_way_can_be_applied_again(
-    emails: FakeEmailClient, committed: Committed
+    emails: FakeEmailClient, committed: Committed, failure: str
 ) -> None:
     invoice = InvoiceFactory.create(amount_due_cents=12_000)
     first, second = announcements(invoice, 12_000)
 
-    with (
-        committed(),
-        fails_once_when_saved(Invoice, OperationalError("server closed the connection unexpectedly")),
-        pytest.raises(OperationalError),
-    ):
-        fresh_worker().handle_payment_succeeded(first, emails=emails)
+    fails: AbstractContextManager[None] = (
+        fails_once_when_saved(Invoice, OperationalError("server closed the connection unexpectedly"))
+        if failure == "OperationalError"
+        else the_worker_is_killed_at_the_invoice_update(True)
+    )
+    raised: BaseException | None = None
+    try:
+        with committed(), fails:
+            fresh_worker().handle_payment_succeeded(first, emails=emails)
+    except (DatabaseError, WorkerKilled) as error:
+        raised = error
+    check(
+        type(raised).__name__ == failure,
+        f"Applying {first.event_id} failed half-way ({FAILURE_IN_WORDS[failure]}), and your handler "
+        + (f"raised {type(raised).__name__}: {raised}" if raised else "returned as if it had applied the payment")
+        + f", instead of raising the {failure}. The provider announces again only a payment whose delivery "
+        "failed: let every error of the work raise.",
+    )
     with committed():
         fresh_worker().handle_payment_succeeded(second, emails=emails)  # the same payment, announced again
 
     invoice.refresh_from_db()
     check(
         invoice.status == Invoice.Status.PAID and Payment.objects.count() == 1 and len(emails.sent) == 1,
-        f"Applying {first.event_id} failed half-way (the invoice's write), and {second.event_id}, about the "
-        f"same payment, came next. The payment must then be applied once: the invoice is {invoice.status}, "
+        f"Applying {first.event_id} failed half-way ({FAILURE_IN_WORDS[failure]}), and {second.event_id}, about "
+        f"the same payment, came next. The payment must then be applied once: the invoice is {invoice.status}, "
         f"with {Payment.objects.count()} payment(s) and {len(emails.sent)} receipt(s). Whatever records the "
         "payment as applied must be written in the same transaction as the invoice, so that a failure rolls "
-        "both back.",
+        "both back: an undo in an `except` clause does not run when the worker is killed (a worker timeout, a "
+        "deploy, the out-of-memory killer), and its earlier commit stays.",
     )
 
 
@@ -298,11 +312,14 @@ SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples t
 
 @dataclass(frozen=True)
 class Delivery:
-    """A delivery of event number `event`, `wait` after the one before; `fails`: the database fails half-way."""
+    """A delivery of event number `event`, `wait` after the one before; `fails`: the delivery fails half-way,
+    with `error` (a dropped connection after the payment row, or the worker killed just before the invoice's
+    update)."""
 
     event: int
     wait: timedelta
     fails: bool
+    error: str = "OperationalError"
 
 
 @dataclass(frozen=True)
@@ -331,7 +348,7 @@ class History:
             payment = self.events[delivery.event]
             number, amount = self.payments[payment]
             wait = f"{_in_words(delivery.wait)} later, " if delivery.wait else ("at once, " if step else "")
-            failed = " The database fails half-way (right after the payment row)." if self.fails(step) else ""
+            failed = f" The delivery fails half-way ({FAILURE_IN_WORDS[delivery.error]})." if self.fails(step) else ""
             lines.append(
                 f"  {step + 1}. {wait}event evt_{delivery.event + 1} announcing payment {self.payment_id(payment)} "
                 f"({amount / 100:.2f} for {number}).{failed}"
@@ -373,6 +390,7 @@ def histories(draw: st.DrawFn) -> History:
                 event=st.integers(0, len(events) - 1),
                 wait=st.sampled_from(DELAYS),
                 fails=st.sampled_from((False, False, False, True)),
+                error=st.sampled_from(sorted(FAILURES)),
             ),
             min_size=2,
             max_size=7,
@@ -426,6 +444,51 @@ def database_fails_after_the_payment_row(fails: bool) -> Iterator[None]:
         yield
 
 
+class WorkerKilled(BaseException):  # not an error of the code: its process is ended from outside
+    """The worker is killed half-way (a worker timeout, a deploy, the out-of-memory killer): no `except Exception`
+    sees it, and the dead process runs no further query."""
+
+
+#: what the database does on its own for a worker that died: it rolls back the open transaction
+TRANSACTION_END = re.compile(r"^\s*(SAVEPOINT|ROLLBACK|RELEASE)\b", re.IGNORECASE)
+INVOICE_UPDATE = re.compile(rf'^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE)
+
+
+@contextmanager
+def the_worker_is_killed_at_the_invoice_update(fails: bool) -> Iterator[None]:
+    """The worker is killed just before the delivery's first UPDATE of the invoice table.
+
+    What it committed before stays committed, its open transaction is rolled back, and it runs no further
+    query: an `except` (or `finally`) that would undo an earlier commit never reaches the database.
+    """
+    armed, dead = [fails], [False]
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def wrapper(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        if dead[0] and not TRANSACTION_END.match(sql):
+            raise WorkerKilled("the worker was killed: a dead process sends no query")
+        if armed[0] and INVOICE_UPDATE.match(sql):
+            armed[0], dead[0] = False, True
+            raise WorkerKilled("the worker was killed (a worker timeout) just before the invoice's update")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
+
+
+#: how a delivery fails half-way, by the error it must raise
+FAILURES: dict[str, Callable[[bool], AbstractContextManager[None]]] = {
+    "OperationalError": database_fails_after_the_payment_row,
+    "WorkerKilled": the_worker_is_killed_at_the_invoice_update,
+}
+FAILURE_IN_WORDS = {
+    "OperationalError": "the connection drops right after the payment row",
+    "WorkerKilled": "the worker is killed just before the invoice's update, with no `except` run",
+}
+
+
 def play(history: History, worker: Callable[[], ModuleType], committed: Committed) -> Outcome:
     """Deliver the history, each delivery to `worker()`, the clock moving on between deliveries."""
     emails = FakeEmailClient()
@@ -443,10 +506,10 @@ def play(history: History, worker: Callable[[], ModuleType], committed: Committe
                 amount_cents=amount,
             )
             try:
-                with committed(), database_fails_after_the_payment_row(history.fails(step)):
+                with committed(), FAILURES[delivery.error](history.fails(step)):
                     services.handle_payment_succeeded(event, emails=emails)
                 raised.append(None)
-            except Exception as error:  # compared with what the contract says it raises
+            except (Exception, WorkerKilled) as error:  # compared with what the contract says it raises
                 raised.append(type(error).__name__)
     return Outcome(
         raised=tuple(raised),
@@ -467,7 +530,7 @@ def by_the_contract(history: History) -> Outcome:
         payment = history.events[delivery.event]
         number, amount = history.payments[payment]
         if history.fails(step):
-            raised.append("OperationalError")
+            raised.append(delivery.error)
             continue
         raised.append(None)
         if payment in applied:
@@ -538,6 +601,14 @@ def oracle() -> ModuleType | None:
         payment_ids=LONG_PAYMENT_IDS,
     )
 )
+# a worker killed half-way, then another event about the same payment, to another worker
+@example(
+    history=History(
+        payments=(("INV-A", 12_000),),
+        events=(0, 0),
+        deliveries=(Delivery(0, timedelta(0), True, "WorkerKilled"), Delivery(1, timedelta(seconds=30), False)),
+    )
+)
 def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
     history: History, committed: Committed, oracle: ModuleType | None
 ) -> None:
@@ -558,8 +629,8 @@ def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
         f"Your handler gave: {yours.describe()}.\nEach payment must be applied once, however many events "
         "announce it and whenever they come (hours or weeks later, after other payments); distinct payments "
         "(distinct IDs, letter case and all their up to 64 characters included: the provider's IDs are "
-        "case-sensitive) must all be applied, "
-        "and a delivery that failed must leave nothing behind and raise: make the payment itself single in "
+        "case-sensitive) must all be applied, and a delivery that failed must leave nothing behind and raise "
+        "(a killed worker runs no `except` that would undo an earlier commit): make the payment itself single in "
         "the database (a unique constraint on its ID), written in the same transaction as "
         "the invoice, and send the receipt only when this event created the payment (DATA-3).",
     )

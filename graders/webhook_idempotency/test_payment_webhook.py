@@ -138,7 +138,9 @@ def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed:
 
 @pytest.mark.contract(4)
 @pytest.mark.guard("DATA-1")
-@pytest.mark.parametrize("failure", ["OperationalError", "IntegrityError"], ids=["connection", "constraint"])
+@pytest.mark.parametrize(
+    "failure", ["OperationalError", "IntegrityError", "WorkerKilled"], ids=["connection", "constraint", "killed"]
+)
 def test_a_delivery_that_failed_half_way_can_be_delivered_again(
     emails: FakeEmailClient, committed: Committed, failure: str
 ) -> None:
@@ -149,7 +151,7 @@ def test_a_delivery_that_failed_half_way_can_be_delivered_again(
     try:
         with committed(), FAILURES[failure](True):
             fresh_worker().handle_payment_succeeded(event, emails=emails)
-    except DatabaseError as error:
+    except (DatabaseError, WorkerKilled) as error:
         raised = error
     check(
         type(raised).__name__ == failure,
@@ -174,9 +176,11 @@ def test_a_delivery_that_failed_half_way_can_be_delivered_again(
     invoice.refresh_from_db()
     check(
         Payment.objects.count() == 1 and invoice.status == Invoice.Status.PAID and len(emails.sent) == 1,
-        f"After a failed first attempt, the retry of {event.event_id} was not applied: the handler "
-        "remembered the event as processed although its work was rolled back. Record the event ID in "
-        "the same transaction as the work it stands for.",
+        f"After a failed first attempt ({FAILURE_IN_WORDS[failure]}), the retry of {event.event_id} was not "
+        "applied: the handler remembered the event as processed although its work was rolled back. Record the "
+        "event ID in the same transaction as the work it stands for: an undo in an `except` clause does not run "
+        "when the worker is killed (a worker timeout, a deploy, the out-of-memory killer), and its earlier "
+        "commit stays.",
     )
 
 
@@ -310,7 +314,8 @@ PAYMENT_INSERT = re.compile(rf'^\s*INSERT\s+INTO\s+"?{Payment._meta.db_table}"?\
 @dataclass(frozen=True)
 class Delivery:
     """A delivery of event number `event`, `wait` after the one before; `fails`: the database fails half-way,
-    with `error` (a dropped connection after the payment row, or a constraint refusing the invoice's update)."""
+    with `error` (a dropped connection after the payment row, a constraint refusing the invoice's update, or the
+    worker killed just before that update)."""
 
     event: int
     wait: timedelta
@@ -340,7 +345,7 @@ class History:
         for step, delivery in enumerate(self.deliveries):
             number, amount = self.events[delivery.event]
             wait = f"{_in_words(delivery.wait)} later, " if delivery.wait else ("at once, " if step else "")
-            failed = f" The database fails half-way ({FAILURE_IN_WORDS[delivery.error]})." if self.fails(step) else ""
+            failed = f" The delivery fails half-way ({FAILURE_IN_WORDS[delivery.error]})." if self.fails(step) else ""
             lines.append(
                 f"  {step + 1}. {wait}event {self.event_id(delivery.event)} (payment pay_{delivery.event + 1}, "
                 f"{amount / 100:.2f} for {number}).{failed}"
@@ -454,15 +459,50 @@ def a_constraint_refuses_the_invoice_update(fails: bool) -> Iterator[None]:
         yield
 
 
+class WorkerKilled(BaseException):  # not an error of the code: its process is ended from outside
+    """The worker is killed half-way (a worker timeout, a deploy, the out-of-memory killer): no `except Exception`
+    sees it, and the dead process runs no further query."""
+
+
+#: what the database does on its own for a worker that died: it rolls back the open transaction
+TRANSACTION_END = re.compile(r"^\s*(SAVEPOINT|ROLLBACK|RELEASE)\b", re.IGNORECASE)
+
+
+@contextmanager
+def the_worker_is_killed_at_the_invoice_update(fails: bool) -> Iterator[None]:
+    """The worker is killed just before the delivery's first UPDATE of the invoice table.
+
+    What it committed before stays committed, its open transaction is rolled back, and it runs no further
+    query: an `except` (or `finally`) that would undo an earlier commit never reaches the database.
+    """
+    armed, dead = [fails], [False]
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def wrapper(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        if dead[0] and not TRANSACTION_END.match(sql):
+            raise WorkerKilled("the worker was killed: a dead process sends no query")
+        if armed[0] and INVOICE_UPDATE.match(sql):
+            armed[0], dead[0] = False, True
+            raise WorkerKilled("the worker was killed (a worker timeout) just before the invoice's update")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
+
+
 INVOICE_UPDATE = re.compile(rf'^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE)
 #: how a delivery fails half-way, by the error it must raise
 FAILURES: dict[str, Callable[[bool], AbstractContextManager[None]]] = {
     "OperationalError": database_fails_after_the_payment_row,
     "IntegrityError": a_constraint_refuses_the_invoice_update,
+    "WorkerKilled": the_worker_is_killed_at_the_invoice_update,
 }
 FAILURE_IN_WORDS = {
     "OperationalError": "the connection drops right after the payment row",
     "IntegrityError": "a constraint refuses the invoice's update with an IntegrityError",
+    "WorkerKilled": "the worker is killed just before the invoice's update, with no `except` run",
 }
 
 
@@ -485,7 +525,7 @@ def play(history: History, worker: Callable[[], ModuleType], committed: Committe
                 with committed(), FAILURES[delivery.error](history.fails(step)):
                     services.handle_payment_succeeded(event, emails=emails)
                 raised.append(None)
-            except Exception as error:  # compared with what the contract says it raises
+            except (Exception, WorkerKilled) as error:  # compared with what the contract says it raises
                 raised.append(type(error).__name__)
     return Outcome(
         raised=tuple(raised),
@@ -585,6 +625,13 @@ def oracle() -> ModuleType | None:
         deliveries=(Delivery(0, timedelta(0), True, "IntegrityError"), Delivery(0, timedelta(seconds=30), False)),
     )
 )
+# a worker killed half-way, then the provider's retry to another worker
+@example(
+    history=History(
+        events=(("INV-A", 12_000),),
+        deliveries=(Delivery(0, timedelta(0), True, "WorkerKilled"), Delivery(0, timedelta(seconds=30), False)),
+    )
+)
 def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
     history: History, committed: Committed, oracle: ModuleType | None
 ) -> None:
@@ -604,8 +651,9 @@ def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
         f"{history.describe()}\nExpected (README, Contract): {expected.describe()}.\n"
         f"Your handler gave: {yours.describe()}.\nEach event must be applied once, whenever and however "
         "often it comes again (hours or weeks later, after other events), only an identical event ID (case and "
-        "all its up to 64 characters included) makes a redelivery, and a delivery that failed must leave "
-        "nothing behind and raise its error (an IntegrityError of the work too, which is not a redelivery): "
-        "keep the ID of every applied event in the database, as sent, with a unique constraint, written in "
-        "the same transaction as the event's work (DATA-3).",
+        "all its up to 64 characters included) makes a redelivery, and a delivery that failed must leave nothing "
+        "behind and raise its error (an IntegrityError of the work too, which is not a redelivery; a killed "
+        "worker runs no `except` that would undo an earlier commit): keep the ID of every applied event in the "
+        "database, as sent, with a unique constraint, written in the same transaction as the event's work "
+        "(DATA-3).",
     )

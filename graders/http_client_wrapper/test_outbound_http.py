@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +36,7 @@ pytestmark = pytest.mark.filterwarnings("default::DeprecationWarning")  # a lear
 MAX_CONNECT_TIMEOUT = 10.0
 MAX_READ_TIMEOUT = 60.0
 MAX_ATTEMPTS = 10  # stamina's own default; more is not "a few"
+RETRY_BUDGET_SECONDS = 20.0  # README item 3: all attempts and waits of one request together
 RUNAWAY_ATTEMPTS = 30  # the grader stops a retry loop here, so that "retry forever" ends and is reported
 HTTP_CALLS = {"request", "get", "post", "put", "patch", "delete", "head", "options", "stream"}
 HTTP_CLIENTS = {"Client", "AsyncClient", "HTTPTransport", "AsyncHTTPTransport", "BaseTransport"}
@@ -592,4 +595,79 @@ def test_every_request_sequence_is_sent_as_the_reference_sends_it(
         + ".\nARCH-5: a GET is resent on connection errors, timeouts, 429, 502, 503 and 504, after a wait that "
         "grows, a few times at most, then a ProviderError; any other answer (a 4xx, a 500) is final at once; "
         "a POST without an idempotency key is sent once, whatever happens, and its failure is a ProviderError.",
+    )
+
+
+#: what a provider that is down can add to its answer: no instruction, whole seconds across and far beyond the
+#: budget, and HTTP dates (seconds from now) in the past and the future
+RETRY_AFTER = st.one_of(
+    st.none(),
+    st.sampled_from([0, 1, 5, 19, 20, 21, 60, 600, 3600, 86_400]).map(str),
+    st.integers(min_value=0, max_value=10**7).map(str),
+    st.sampled_from([-60, 10, 30, 3600]).map(lambda seconds: f"date:{seconds}"),
+)
+
+
+def retry_after_header(value: str | None) -> dict[str, str]:
+    """`Retry-After` as the provider sends it; a date is made at the moment of the answer."""
+    if value is None:
+        return {}
+    if value.startswith("date:"):
+        moment = datetime.now(UTC) + timedelta(seconds=int(value.removeprefix("date:")))
+        return {"Retry-After": format_datetime(moment, usegmt=True)}
+    return {"Retry-After": value}
+
+
+def unavailable(status: int, retry_after: str | None) -> Callable[[], httpx.Response]:
+    return lambda: httpx.Response(status, headers=retry_after_header(retry_after))
+
+
+def shown(status: int, retry_after: str | None) -> str:
+    if retry_after is None:
+        return str(status)
+    if retry_after.startswith("date:"):
+        return f"{status} with Retry-After: <a date {retry_after.removeprefix('date:')} s from now>"
+    return f"{status} with Retry-After: {retry_after}"
+
+
+@pytest.mark.lesson("ARCH-5")
+@pytest.mark.contract(3)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(40)
+@example(name="tax_rate", failures=[(503, "3600")], forever=True)  # always tried: a provider asking for an hour
+@example(name="exchange_rate", failures=[(503, None)], forever=True)  # always tried: a lasting outage
+@given(
+    name=st.sampled_from(["tax_rate", "exchange_rate"]),
+    failures=st.lists(st.tuples(st.sampled_from([429, 502, 503, 504]), RETRY_AFTER), min_size=1, max_size=12),
+    forever=st.booleans(),
+)
+def test_a_read_gives_up_within_the_retry_budget(
+    reference_clients: ModuleType, name: str, failures: list[tuple[int, str | None]], forever: bool
+) -> None:
+    call = CALLS[name]
+    answers: list[Callable[[], object]] = [unavailable(status, after) for status, after in failures]
+    if not forever:
+        answers.append(call.ok)
+    script = [shown(status, after) for status, after in failures]
+    script[-1] += ", on every attempt" if forever else ""
+    script += [] if forever else ["a good answer"]
+    theirs = observe(call.invoke, call, answers)
+    tax = reference_clients.TaxServiceClient(api_key="tax-key")
+    fx = reference_clients.ExchangeRateClient(api_key="fx-key")
+    oracle = {"tax_rate": lambda: tax.rate_for("DE"), "exchange_rate": lambda: fx.rate(source="EUR", target="USD")}
+    expected = observe(oracle[name], call, answers)
+    waited = sum(theirs.waits)
+    check(
+        waited <= RETRY_BUDGET_SECONDS
+        and theirs.sends <= MAX_ATTEMPTS
+        and theirs.result in (expected.result, "ProviderError"),
+        f"{call.label}, {call.method} {call.url}, when the provider answers: {'; then '.join(script)}.\n"
+        f"  your wrapper {theirs.said()}: {waited:.0f} s of waiting for one request;\n"
+        f"  the rule asks that it {expected.said()}, or give up sooner with a ProviderError.\n"
+        f"README item 3: a read that keeps failing is given up on within {RETRY_BUDGET_SECONDS:g} s for all its "
+        "attempts and waits together, however long the provider asks to be left alone: a worker held for an "
+        "hour by one GET is the stuck issuing job of the scene. Keep stamina's time budget "
+        f"(timeout={RETRY_BUDGET_SECONDS:g}) and short waits, and never sleep what a Retry-After asks for "
+        "beyond what is left of that budget (waiting it out in the wrapper, uncapped, is how one 503 holds a "
+        "worker for hours).",
     )

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache, partial
+from http import HTTPStatus
 from typing import Any
 from unittest import mock
 
@@ -396,16 +398,29 @@ TRANSPORT: dict[str, Callable[[], Exception]] = {
     "a read timeout": lambda: httpx.ReadTimeout("no answer in time"),
     "a dropped connection": lambda: httpx.RemoteProtocolError("peer closed connection"),
 }
-FINAL_STATUSES = [400, 402, 404, 409, 422, 500]
+#: every answer README item 3 makes final at once: each 4xx but 429, and a 500
+FINAL_STATUSES = [status.value for status in HTTPStatus if 400 <= status < 500 and status != 429] + [500]
+#: Retry-After values that are no instruction (item 4): digits to `str.isdigit` that are no number (superscripts,
+#: circled, Roman), signs, fractions, exponents, units, and what else a provider may garble; never a whole
+#: number of seconds in any script (a non-ASCII decimal such as '٣' is left out: the README does not say
+#: whether it counts)
+NO_INSTRUCTION = st.one_of(
+    st.sampled_from(
+        ["\u00b2", "\u00b9\u00b2", "2\u00b2", "\u00b3" + "0", "\u2074", "\u2460", "\u216b", "\u00bd", "-0", "+5"]
+    ),
+    st.sampled_from(["1e3", "0x10", "7 s", "5,5", "inf", "nan", "-1", "99999999999999999999.5", "Mon"]),
+    st.text(alphabet="0123456789-+.eE\u00b2\u00b3\u00b9\u00bc\u00bdx:,\u2075", min_size=1, max_size=6),
+).filter(lambda text: text == text.strip() and not text.isdecimal())
 #: Retry-After as a provider may send it: whole seconds (the cap of 20 s on both sides), an HTTP date in
 #: GMT or in the '-0000' form, a date in the past, and values that are no instruction at all
 RETRY_AFTER = st.one_of(
     st.none(),
-    st.sampled_from([0, 1, 2, 5, 7, 19, 20, 21, 25, 120, 3600]).map(lambda seconds: ("seconds", seconds)),
+    st.sampled_from([0, 1, 2, 5, 7, 19, 20, 21, 25, 120, 3600, 10**20]).map(lambda seconds: ("seconds", seconds)),
     st.sampled_from([3, 10, 18, 30, 600]).map(lambda seconds: ("GMT date", seconds)),
     st.sampled_from([3, 10, 18, 30, 600]).map(lambda seconds: ("-0000 date", seconds)),
     st.just(("GMT date", -30)),
     st.sampled_from(["soon", "-5", "7.5", ""]).map(lambda text: ("text", text)),
+    NO_INSTRUCTION.map(lambda text: ("text", text)),
 )
 FAILURE = st.one_of(
     st.tuples(st.sampled_from([429, 503]), RETRY_AFTER),  # the README gives Retry-After a meaning on these two
@@ -414,21 +429,23 @@ FAILURE = st.one_of(
 )
 
 
-def header(retry_after: tuple[str, object] | None) -> dict[str, str]:
-    """The Retry-After header, its date computed at the moment of the answer, as a provider does."""
+def header(retry_after: tuple[str, object] | None) -> dict[bytes, bytes]:
+    """The Retry-After header, its date computed at the moment of the answer, as a provider does; text beyond
+    ASCII as the bytes a provider sends (Latin-1 where it fits, else UTF-8), which httpx decodes back."""
     if retry_after is None:
         return {}
     form, value = retry_after
     if form == "seconds":
-        return {"Retry-After": str(value)}
+        return {b"Retry-After": str(value).encode()}
     if form in ("GMT date", "-0000 date"):
         assert isinstance(value, int)
         moment = datetime.now(UTC) + timedelta(seconds=value)
         text = (
             format_datetime(moment, usegmt=True) if form == "GMT date" else format_datetime(moment.replace(tzinfo=None))
         )
-        return {"Retry-After": text}
-    return {"Retry-After": str(value)}
+        return {b"Retry-After": text.encode()}
+    text = str(value)
+    return {b"Retry-After": text.encode("latin-1" if all(ord(char) < 256 for char in text) else "utf-8")}
 
 
 def spoken(failure: tuple[object, tuple[str, object] | None]) -> str:
@@ -563,6 +580,8 @@ def invocation(client: Any, name: str) -> Callable[[], object]:  # Any: the lear
 @example(name="charge", transient=[], last=500, base_url=PROVIDER)  # a keyed POST and the provider's bug: final at once
 # a keyed POST under another path than the provider's own: the key makes it safe to resend, not the path
 @example(name="charge", transient=[(503, None)], last="a good answer", base_url=GATEWAY)
+# a digit to str.isdigit that is no number (U+00B2, as a provider's Latin-1 byte): no instruction, the backoff
+@example(name="charge_status", transient=[(503, ("text", "\u00b2"))], last="a good answer", base_url=PROVIDER)
 @given(
     base_url=st.sampled_from([PROVIDER, GATEWAY]),
     name=st.sampled_from(list(CALLS)),
@@ -580,6 +599,18 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
     transient: list[tuple[object, tuple[str, object] | None]],
     last: object,
 ) -> None:
+    sent_and_waited_as_the_reference(reference_clients, base_url, name, transient, last)
+
+
+def sent_and_waited_as_the_reference(
+    reference_clients: dict[str, object],
+    base_url: str,
+    name: str,
+    transient: list[tuple[object, tuple[str, object] | None]],
+    last: object,
+    setting: str = "",
+) -> None:
+    """Run one sequence of answers on the learner's client and on the reference's, and compare them."""
     method, path, status, body = CALLS[name]
     script: list[Callable[[], httpx.Response | Exception]] = [partial(answer_for, failure) for failure in transient]
     words = [spoken(failure) for failure in transient]
@@ -615,7 +646,7 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
     )
     check(
         same_sends and waits_ok and theirs.resent_unchanged and theirs.waited_after_the_last_send == 0,
-        f"{method} {base_url}{path} ({name}()), when the provider answers: {'; then '.join(words)}.\n"
+        f"{method} {base_url}{path} ({name}()){setting}, when the provider answers: {'; then '.join(words)}.\n"
         f"  your wrapper {theirs.said()}"
         + ("" if theirs.resent_unchanged else ", and changed the request (or its key) between sends")
         + f";\n  the rule asks that it {expected.said()}"
@@ -626,4 +657,88 @@ def test_every_request_sequence_is_sent_and_waited_as_the_reference_does(
         "in GMT or '-0000' form, which is UTC), wait that long (a little more is fine) instead of the backoff; "
         "past 20 s, give up at once with a ProviderError. Waits belong to the retry policy, before the next "
         "send: once the retries end, nothing is left to wait for.",
+    )
+
+
+#: local time zones east and west of UTC, as POSIX TZ rules (no time zone database needed): Berlin, Tokyo,
+#: India (half an hour), New York, Honolulu
+LOCAL_ZONES = ["CET-1CEST,M3.5.0,M10.5.0/3", "JST-9", "IST-5:30", "EST5EDT,M3.2.0,M11.1.0", "HST10"]
+
+
+@contextmanager
+def local_time_zone(zone: str) -> Iterator[None]:
+    """The process's local time zone set to `zone` (TZ and time.tzset()), and restored after."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.lesson("ARCH-5")
+@pytest.mark.contract(4, 5)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(30)
+@example(zone="CET-1CEST,M3.5.0,M10.5.0/3", name="charge", failure=(503, ("GMT date", 10)), forever=False)
+@example(zone="EST5EDT,M3.2.0,M11.1.0", name="charge_status", failure=(429, ("-0000 date", 10)), forever=False)
+@given(
+    zone=st.sampled_from(LOCAL_ZONES),
+    name=st.sampled_from(["charge", "charge_status"]),
+    failure=st.tuples(
+        st.sampled_from([429, 503]),
+        st.tuples(st.sampled_from(["GMT date", "-0000 date"]), st.sampled_from([-30, 3, 10, 18, 30, 600, 7200])),
+    ),
+    forever=st.booleans(),
+)
+def test_a_retry_after_date_means_the_same_wait_in_every_local_time_zone(
+    reference_clients: dict[str, object],
+    zone: str,
+    name: str,
+    failure: tuple[object, tuple[str, object] | None],
+    forever: bool,
+) -> None:
+    last: object = ("for ever", failure) if forever else "a good answer"
+    with local_time_zone(zone):
+        sent_and_waited_as_the_reference(
+            reference_clients,
+            PROVIDER,
+            name,
+            [] if forever else [failure],
+            last,
+            setting=f" on a host whose local time zone is TZ={zone!r} (an HTTP date is in UTC, whatever the host's "
+            "zone: compare it with an aware datetime.now(UTC), never with the naive local time)",
+        )
+
+
+@pytest.mark.contract(1, 3)
+@pytest.mark.lesson("ARCH-5")
+@pytest.mark.parametrize("name", list(CALLS))
+def test_every_final_answer_is_final_for_every_request(reference_clients: dict[str, object], name: str) -> None:
+    method, path, _, _ = CALLS[name]
+    problems = []
+    for status in FINAL_STATUSES:
+        for before in ([], [(503, None)]):
+            words = [spoken(failure) for failure in before] + [str(status)]
+            script: list[Callable[[], httpx.Response | Exception]] = [partial(answer_for, f) for f in before]
+            script.append(partial(httpx.Response, status, json={"error": "refused"}))
+            theirs = observe(invocation(payments(), name), name, script)
+            expected = observe(invocation(reference_clients[PROVIDER], name), name, script)
+            if (theirs.sends, theirs.result) != (expected.sends, expected.result):
+                problems.append(f"after {'; then '.join(words)}: your wrapper {theirs.said()}, not {expected.said()}")
+    check(
+        not problems,
+        f"{method} {PROVIDER}{path} ({name}()) was not sent as the README asks when the provider's answer is final:\n"
+        + "\n".join(f"  {problem}" for problem in problems[:12])
+        + ("\n  ..." if len(problems) > 12 else "")
+        + "\nREADME item 3: a 4xx other than 429 (a 409 Conflict or a 422 included), and a 500, are final at once, "
+        "key or no key: one send, then a ProviderError. An Idempotency-Key makes a resend safe, not useful: with "
+        "the same key, the provider gives the same answer again. Retry only connection errors, timeouts, 429, 502, "
+        "503 and 504, and (item 1) only a request that is safe to send twice: a GET, or one with an "
+        "Idempotency-Key, which is resent after the 503.",
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, models, transaction
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from atomic_external_call.clients import ChargeDeclinedError
@@ -56,6 +56,60 @@ def first_write_fails(model: type[models.Model]) -> Iterator[None]:
 def ledger_write_fails() -> AbstractContextManager[None]:
     """The database fails when the payment row is written, once."""
     return first_write_fails(Payment)
+
+
+class WorkerKilled(BaseException):  # not an error of the code: its process is ended from outside
+    """The worker is killed half-way (a worker timeout, a deploy, the out-of-memory killer): no `except Exception`
+    sees it, and the dead process runs no further query."""
+
+
+#: what the database does on its own for a worker that died: it rolls back the open transaction
+TRANSACTION_END = re.compile(r"^\s*(SAVEPOINT|ROLLBACK|RELEASE)\b", re.IGNORECASE)
+INVOICE_WRITE = re.compile(rf'^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE)
+
+
+@dataclass
+class Kill:
+    """An execute wrapper: when `armed`, the worker is killed just before its first UPDATE of the invoice table.
+
+    What it committed before stays committed, its open transaction is rolled back, and it sends no further
+    query (`dead`): an `except` (or `finally`) that would undo an earlier commit never reaches the database.
+    """
+
+    armed: bool = False
+    dead: bool = False
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        if self.dead and not TRANSACTION_END.match(sql):
+            raise WorkerKilled("the worker was killed: a dead process sends no query")
+        if self.armed and INVOICE_WRITE.match(sql):
+            self.armed, self.dead = False, True
+            raise WorkerKilled("the worker was killed (a worker timeout) just before the invoice's write")
+        return execute(sql, params, many, context)
+
+    def spares(self, other_request: Callable[[], None]) -> Callable[[], None]:
+        """`other_request` runs in another process, which this kill does not touch."""
+
+        def run() -> None:
+            armed, self.armed = self.armed, False
+            try:
+                other_request()
+            finally:
+                self.armed = armed
+
+        return run
+
+
+@contextmanager
+def the_worker_is_killed_at_the_invoice_write() -> Iterator[None]:
+    """The worker is killed just before its first UPDATE of the invoice table, once."""
+    kill = Kill(armed=True)
+    with connection.execute_wrapper(kill):
+        try:
+            yield
+        finally:
+            kill.dead = False
 
 
 @pytest.mark.contract(1)
@@ -163,12 +217,21 @@ def test_the_event_is_published_once_after_the_commit(
 
 @pytest.mark.contract(5, 6)
 @pytest.mark.lesson("DATA-2")
+@pytest.mark.parametrize("failure", ["OperationalError", "WorkerKilled"], ids=["payment write", "killed"])
 def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
-    provider: FakePaymentProvider, bus: FakeEventBus, django_capture_on_commit_callbacks: CaptureCallbacks
+    provider: FakePaymentProvider,
+    bus: FakeEventBus,
+    django_capture_on_commit_callbacks: CaptureCallbacks,
+    failure: str,
 ) -> None:
     invoice = InvoiceFactory.create(amount_due_cents=49_900)
 
-    with django_capture_on_commit_callbacks(execute=True), ledger_write_fails(), pytest.raises(OperationalError):
+    crash = ledger_write_fails() if failure == "OperationalError" else the_worker_is_killed_at_the_invoice_write()
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        crash,
+        pytest.raises(OperationalError if failure == "OperationalError" else WorkerKilled),
+    ):
         collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]
     with django_capture_on_commit_callbacks(execute=True):
         collect_payment(invoice.pk, provider=provider, bus=bus)  # type: ignore[arg-type]  # the job retries the collection
@@ -177,12 +240,14 @@ def test_a_collection_that_crashed_after_the_charge_charges_once_when_retried(
     keys = [call.idempotency_key for call in provider.calls]
     check(
         len(provider.charges) == 1 and Payment.objects.filter(invoice=invoice).count() == 1,
-        f"The first collection charged the customer, then writing the payment failed; the retry charged "
+        f"The first collection charged the customer, then {CRASH_IN_WORDS[failure]}; the retry charged "
         f"again: the customer now has {len(provider.charges)} charges of 499.00 for one invoice (keys "
-        f"{keys}). The attempt and its idempotency key were rolled back with the transaction the provider "
-        "was called in, so the retry made a new attempt with a new key. Commit the attempt before "
-        "calling the provider (outside any transaction), so that a retry finds it and sends the same key: "
-        "the provider then returns the charge it already made.",
+        f"{keys}). Either the attempt and its idempotency key were rolled back with the transaction the provider "
+        "was called in, or the attempt was marked charged before the invoice's transaction, so the retry made a "
+        "new attempt with a new key. Commit the attempt as pending before calling the provider (outside any "
+        "transaction), so that a retry finds it and sends the same key (the provider then returns the charge it "
+        "already made), and mark it charged in the transaction that writes the invoice and the payment: an "
+        "undo in an `except` clause does not run when the worker is killed.",
     )
 
 
@@ -465,6 +530,10 @@ def test_a_bank_transfer_racing_the_collection_is_not_overwritten(
 SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples take seconds, more on a busy machine
 COLLECTIONS = 6  # the job tries that often, at most, until a collection returns or is refused for good
 ANSWERS = ("charges", "declines", "times out before charging", "times out after charging")
+CRASH_IN_WORDS = {
+    "OperationalError": "writing the payment failed",
+    "WorkerKilled": "the worker was killed (a worker timeout) just before the invoice's write, with no `except` run",
+}
 
 
 class ProviderTimeoutError(TimeoutError):
@@ -477,6 +546,7 @@ class World:
 
     answers: tuple[str, ...]
     transfer_during: int | None  # the call (1, 2, ...) during which the customer's bank transfer is recorded
+    killed_during: int | None = None  # the collection (1, 2, ...) whose worker is killed before the invoice's write
 
     def describe(self) -> str:
         calls = "; ".join(f"call {n}: it {answer}" for n, answer in enumerate(self.answers, 1))
@@ -485,10 +555,16 @@ class World:
             if self.transfer_during
             else ""
         )
+        killed = (
+            f" The worker of collection {self.killed_during} is killed just before it writes the invoice (no "
+            "`except` runs; what it committed stays, the rest is rolled back)."
+            if self.killed_during
+            else ""
+        )
         return (
             f"An open invoice of 499.00. The provider answers {calls or 'every call'}"
-            f"{'; then it charges' if self.answers else ''}.{transfer} The job collects the invoice again after "
-            f"each error, up to {COLLECTIONS} times, until a collection returns or is refused."
+            f"{'; then it charges' if self.answers else ''}.{transfer}{killed} The job collects the invoice again "
+            f"after each error, up to {COLLECTIONS} times, until a collection returns or is refused."
         )
 
 
@@ -497,7 +573,11 @@ def worlds(draw: st.DrawFn) -> World:
     answers = tuple(draw(st.lists(st.sampled_from(ANSWERS), max_size=4)))
     # a transfer while the provider answers (not while it times out: see the contract's line on timeouts)
     answered = [n for n, answer in enumerate(answers, 1) if not answer.startswith("times out")] + [len(answers) + 1]
-    return World(answers, draw(st.one_of(st.none(), st.sampled_from(answered))))
+    transfer_during = draw(st.one_of(st.none(), st.sampled_from(answered)))
+    # a worker killed at the invoice's write, in a world without a transfer: a right fix may write an invoice
+    # already paid (a conditional update) where the reference writes none, and its retry calls the provider again
+    killed_during = None if transfer_during else draw(st.one_of(st.none(), st.integers(1, 3)))
+    return World(answers, transfer_during, killed_during)
 
 
 @dataclass
@@ -564,19 +644,23 @@ def collect_in(
     world: World, invoice: Invoice, services: ModuleType, declined: type[Exception], capture: CaptureCallbacks
 ) -> Collected:
     """The job: collect until a collection returns or is refused for good, the provider answering as the world says."""
-    bus = FakeEventBus()
-    provider = ScriptedProvider(world, declined, paid_by_bank_transfer(invoice))
+    bus, kill = FakeEventBus(), Kill()
+    provider = ScriptedProvider(world, declined, kill.spares(paid_by_bank_transfer(invoice)))
     last, declines = "returned", 0
-    for _collection in range(COLLECTIONS):
-        with capture(execute=True):
-            try:
-                services.collect_payment(invoice.pk, provider=provider, bus=bus)
-                last = "returned"
-            except Exception as error:  # compared with what the reference raises
-                last = f"raised {type(error).__name__}"
-                declines += isinstance(error, declined)
-        if last == "returned" or "NotPayable" in last or "NotApplied" in last:
-            break
+    with connection.execute_wrapper(kill):
+        for collection in range(1, COLLECTIONS + 1):
+            kill.armed = collection == world.killed_during
+            with capture(execute=True):
+                try:
+                    services.collect_payment(invoice.pk, provider=provider, bus=bus)
+                    last = "returned"
+                except (Exception, WorkerKilled) as error:  # compared with what the reference raises
+                    last = f"raised {type(error).__name__}"
+                    declines += isinstance(error, declined)
+                finally:
+                    kill.armed = kill.dead = False  # the job's next collection runs in a worker alive
+            if last == "returned" or "NotPayable" in last or "NotApplied" in last:
+                break
     invoice.refresh_from_db()
     attempts = ChargeAttempt.objects.filter(invoice=invoice).values_list("outcome", "provider_charge_id")
     return Collected(
@@ -604,6 +688,10 @@ def oracle() -> tuple[ModuleType, type[Exception]]:
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(30)
 @given(world=worlds())
+# the provider charges, and the worker is killed just before the invoice's write; the job collects again
+@example(world=World(answers=(), transfer_during=None, killed_during=1))
+# the provider times out after charging: the next collection must send the same key
+@example(world=World(answers=("times out after charging",), transfer_during=None))
 def test_any_world_of_the_provider_gives_the_references_outcome(
     world: World,
     oracle: tuple[ModuleType, type[Exception]],
@@ -626,7 +714,9 @@ def test_any_world_of_the_provider_gives_the_references_outcome(
         f"{world.describe()}\nExpected (README, Contract): {expected.describe()}.\nYours: {yours.describe()}.\n"
         "A timeout is not a decline: the provider may have charged, so the attempt stays pending and its "
         "retry sends the same idempotency key (the provider then returns the charge it made, once); only "
-        "a decline ends an attempt, and the next collection is a new attempt with a new key. Re-read the "
+        "a decline ends an attempt, and the next collection is a new attempt with a new key; an attempt is "
+        "marked charged only in the transaction that writes the invoice (a killed worker runs no `except` that "
+        "would undo an earlier commit). Re-read the "
         "invoice under a lock after the provider's answer, and record a charge that can no longer be "
         "applied for a refund (DATA-2, DATA-5).",
     )

@@ -630,7 +630,7 @@ def shown(status: int, retry_after: str | None) -> str:
     return f"{status} with Retry-After: {retry_after}"
 
 
-@pytest.mark.lesson("ARCH-5")
+@pytest.mark.guard("ARCH-5")
 @pytest.mark.contract(3)
 @pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
 @scenarios(40)

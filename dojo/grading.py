@@ -175,3 +175,69 @@ def fails_once_when_saved(model: type[Model], error: Exception) -> Iterator[None
         yield
     finally:
         post_save.disconnect(sender=model, dispatch_uid=uid)
+
+
+class WorkerKilled(BaseException):  # not an error of the code: its process is ended from outside
+    """The worker is killed half-way (a worker timeout, a deploy, the out-of-memory killer): no `except Exception`
+    sees it, and the dead process runs no further query."""
+
+
+#: what the database does on its own for a worker that died: it rolls back the open transaction
+_TRANSACTION_END = re.compile(r"^\s*(SAVEPOINT|ROLLBACK|RELEASE)\b", re.IGNORECASE)
+
+
+@dataclass
+class WorkerKill:
+    """An execute wrapper: when `armed`, the worker is killed just before its first UPDATE of `model`'s table.
+
+    What it committed before stays committed, its open transaction is rolled back, and it sends no further
+    query (`dead`): an `except` (or `finally`) that would undo an earlier commit never reaches the database.
+    `before` names the moment in the message, as the grader's contract words it ("the invoice's write").
+    """
+
+    model: type[Model]
+    before: str
+    armed: bool = True
+    dead: bool = False
+
+    def _first_update(self, sql: str) -> bool:
+        return re.match(rf'^\s*UPDATE\s+"?{re.escape(self.model._meta.db_table)}"?\s', sql, re.IGNORECASE) is not None
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def __call__(
+        self, execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        if self.dead and not _TRANSACTION_END.match(sql):
+            raise WorkerKilled("the worker was killed: a dead process sends no query")
+        if self.armed and self._first_update(sql):
+            self.armed, self.dead = False, True
+            raise WorkerKilled(f"the worker was killed (a worker timeout) just before {self.before}")
+        return execute(sql, params, many, context)
+
+    def spares(self, other_request: Callable[[], None]) -> Callable[[], None]:
+        """`other_request` runs in another process, which this kill does not touch."""
+
+        def run() -> None:
+            armed, self.armed = self.armed, False
+            try:
+                other_request()
+            finally:
+                self.armed = armed
+
+        return run
+
+
+@contextmanager
+def worker_killed_at_update(
+    model: type[Model], before: str, *, armed: bool = True, using: str = DEFAULT_DB_ALIAS
+) -> Iterator[WorkerKill]:
+    """The worker is killed just before its first UPDATE of `model`'s table, once (`WorkerKill`).
+
+    Leaving the block revives the connection, as a new worker's would be: the grader reads the database after.
+    """
+    kill = WorkerKill(model, before, armed=armed)
+    with connections[using].execute_wrapper(kill):
+        try:
+            yield kill
+        finally:
+            kill.dead = False

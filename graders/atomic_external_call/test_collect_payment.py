@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from atomic_external_call.clients import ChargeDeclinedError
 from atomic_external_call.models import ChargeAttempt, Invoice, Payment
 from atomic_external_call.services import ChargeNotAppliedError, InvoiceNotPayableError, collect_payment
-from dojo.grading import check
+from dojo.grading import WorkerKill, WorkerKilled, check, worker_killed_at_update
 from dojo.races import Meanwhile, another_worker, meanwhile, race
 from dojo.scenarios import reference, rolled_back, scenarios
 
@@ -58,58 +58,9 @@ def ledger_write_fails() -> AbstractContextManager[None]:
     return first_write_fails(Payment)
 
 
-class WorkerKilled(BaseException):  # not an error of the code: its process is ended from outside
-    """The worker is killed half-way (a worker timeout, a deploy, the out-of-memory killer): no `except Exception`
-    sees it, and the dead process runs no further query."""
-
-
-#: what the database does on its own for a worker that died: it rolls back the open transaction
-TRANSACTION_END = re.compile(r"^\s*(SAVEPOINT|ROLLBACK|RELEASE)\b", re.IGNORECASE)
-INVOICE_WRITE = re.compile(rf'^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE)
-
-
-@dataclass
-class Kill:
-    """An execute wrapper: when `armed`, the worker is killed just before its first UPDATE of the invoice table.
-
-    What it committed before stays committed, its open transaction is rolled back, and it sends no further
-    query (`dead`): an `except` (or `finally`) that would undo an earlier commit never reaches the database.
-    """
-
-    armed: bool = False
-    dead: bool = False
-
-    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
-    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if self.dead and not TRANSACTION_END.match(sql):
-            raise WorkerKilled("the worker was killed: a dead process sends no query")
-        if self.armed and INVOICE_WRITE.match(sql):
-            self.armed, self.dead = False, True
-            raise WorkerKilled("the worker was killed (a worker timeout) just before the invoice's write")
-        return execute(sql, params, many, context)
-
-    def spares(self, other_request: Callable[[], None]) -> Callable[[], None]:
-        """`other_request` runs in another process, which this kill does not touch."""
-
-        def run() -> None:
-            armed, self.armed = self.armed, False
-            try:
-                other_request()
-            finally:
-                self.armed = armed
-
-        return run
-
-
-@contextmanager
-def the_worker_is_killed_at_the_invoice_write() -> Iterator[None]:
-    """The worker is killed just before its first UPDATE of the invoice table, once."""
-    kill = Kill(armed=True)
-    with connection.execute_wrapper(kill):
-        try:
-            yield
-        finally:
-            kill.dead = False
+def the_worker_is_killed_at_the_invoice_write() -> AbstractContextManager[object]:
+    """The worker is killed just before its first UPDATE of the invoice table, once (`WorkerKill`)."""
+    return worker_killed_at_update(Invoice, "the invoice's write")
 
 
 @pytest.mark.contract(1)
@@ -644,7 +595,7 @@ def collect_in(
     world: World, invoice: Invoice, services: ModuleType, declined: type[Exception], capture: CaptureCallbacks
 ) -> Collected:
     """The job: collect until a collection returns or is refused for good, the provider answering as the world says."""
-    bus, kill = FakeEventBus(), Kill()
+    bus, kill = FakeEventBus(), WorkerKill(Invoice, "the invoice's write", armed=False)
     provider = ScriptedProvider(world, declined, kill.spares(paid_by_bank_transfer(invoice)))
     last, declines = "returned", 0
     with connection.execute_wrapper(kill):

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dojo import paths
 from dojo.fakes import FakeEmailClient
-from dojo.grading import check, fails_once_when_saved, kata_dir
+from dojo.grading import WorkerKilled, check, fails_once_when_saved, kata_dir, worker_killed_at_update
 from dojo.races import Interleave, another_worker, interleaved, race
 from dojo.scenarios import reference, rolled_back, scenarios
 from replayed_side_effects.models import Invoice, Payment
@@ -145,7 +145,7 @@ def test_an_announcement_that_failed_half_way_can_be_applied_again(
     invoice = InvoiceFactory.create(amount_due_cents=12_000)
     first, second = announcements(invoice, 12_000)
 
-    fails: AbstractContextManager[None] = (
+    fails: AbstractContextManager[object] = (
         fails_once_when_saved(Invoice, OperationalError("server closed the connection unexpectedly"))
         if failure == "OperationalError"
         else the_worker_is_killed_at_the_invoice_update(True)
@@ -444,42 +444,13 @@ def database_fails_after_the_payment_row(fails: bool) -> Iterator[None]:
         yield
 
 
-class WorkerKilled(BaseException):  # not an error of the code: its process is ended from outside
-    """The worker is killed half-way (a worker timeout, a deploy, the out-of-memory killer): no `except Exception`
-    sees it, and the dead process runs no further query."""
-
-
-#: what the database does on its own for a worker that died: it rolls back the open transaction
-TRANSACTION_END = re.compile(r"^\s*(SAVEPOINT|ROLLBACK|RELEASE)\b", re.IGNORECASE)
-INVOICE_UPDATE = re.compile(rf'^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE)
-
-
-@contextmanager
-def the_worker_is_killed_at_the_invoice_update(fails: bool) -> Iterator[None]:
-    """The worker is killed just before the delivery's first UPDATE of the invoice table.
-
-    What it committed before stays committed, its open transaction is rolled back, and it runs no further
-    query: an `except` (or `finally`) that would undo an earlier commit never reaches the database.
-    """
-    armed, dead = [fails], [False]
-
-    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
-    def wrapper(
-        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
-    ) -> object:
-        if dead[0] and not TRANSACTION_END.match(sql):
-            raise WorkerKilled("the worker was killed: a dead process sends no query")
-        if armed[0] and INVOICE_UPDATE.match(sql):
-            armed[0], dead[0] = False, True
-            raise WorkerKilled("the worker was killed (a worker timeout) just before the invoice's update")
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(wrapper):
-        yield
+def the_worker_is_killed_at_the_invoice_update(fails: bool) -> AbstractContextManager[object]:
+    """The worker is killed just before the delivery's first UPDATE of the invoice table (`WorkerKill`)."""
+    return worker_killed_at_update(Invoice, "the invoice's update", armed=fails)
 
 
 #: how a delivery fails half-way, by the error it must raise
-FAILURES: dict[str, Callable[[bool], AbstractContextManager[None]]] = {
+FAILURES: dict[str, Callable[[bool], AbstractContextManager[object]]] = {
     "OperationalError": database_fails_after_the_payment_row,
     "WorkerKilled": the_worker_is_killed_at_the_invoice_update,
 }

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dojo import paths
 from dojo.fakes import FakeEmailClient
-from dojo.grading import check, kata_dir
+from dojo.grading import WorkerKilled, check, kata_dir, worker_killed_at_update
 from dojo.races import Interleave, another_worker, interleaved, race
 from dojo.scenarios import reference, rolled_back, scenarios
 from webhook_idempotency.models import Invoice, Payment
@@ -459,42 +459,14 @@ def a_constraint_refuses_the_invoice_update(fails: bool) -> Iterator[None]:
         yield
 
 
-class WorkerKilled(BaseException):  # not an error of the code: its process is ended from outside
-    """The worker is killed half-way (a worker timeout, a deploy, the out-of-memory killer): no `except Exception`
-    sees it, and the dead process runs no further query."""
-
-
-#: what the database does on its own for a worker that died: it rolls back the open transaction
-TRANSACTION_END = re.compile(r"^\s*(SAVEPOINT|ROLLBACK|RELEASE)\b", re.IGNORECASE)
-
-
-@contextmanager
-def the_worker_is_killed_at_the_invoice_update(fails: bool) -> Iterator[None]:
-    """The worker is killed just before the delivery's first UPDATE of the invoice table.
-
-    What it committed before stays committed, its open transaction is rolled back, and it runs no further
-    query: an `except` (or `finally`) that would undo an earlier commit never reaches the database.
-    """
-    armed, dead = [fails], [False]
-
-    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
-    def wrapper(
-        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
-    ) -> object:
-        if dead[0] and not TRANSACTION_END.match(sql):
-            raise WorkerKilled("the worker was killed: a dead process sends no query")
-        if armed[0] and INVOICE_UPDATE.match(sql):
-            armed[0], dead[0] = False, True
-            raise WorkerKilled("the worker was killed (a worker timeout) just before the invoice's update")
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(wrapper):
-        yield
+def the_worker_is_killed_at_the_invoice_update(fails: bool) -> AbstractContextManager[object]:
+    """The worker is killed just before the delivery's first UPDATE of the invoice table (`WorkerKill`)."""
+    return worker_killed_at_update(Invoice, "the invoice's update", armed=fails)
 
 
 INVOICE_UPDATE = re.compile(rf'^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE)
 #: how a delivery fails half-way, by the error it must raise
-FAILURES: dict[str, Callable[[bool], AbstractContextManager[None]]] = {
+FAILURES: dict[str, Callable[[bool], AbstractContextManager[object]]] = {
     "OperationalError": database_fails_after_the_payment_row,
     "IntegrityError": a_constraint_refuses_the_invoice_update,
     "WorkerKilled": the_worker_is_killed_at_the_invoice_update,

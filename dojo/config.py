@@ -6,7 +6,8 @@ variables are of two kinds:
 * settings a person may give: `DOJO_GRADER_TIMEOUT` (one check, seconds), `DOJO_LOAD_TIMEOUT`
   (loading a kata), `DOJO_KATA_TIMEOUT` (one kata's whole grading), `DOJO_JOBS` (kata processes at
   once), `DOJO_START=spawn` (never fork), `DOJO_IN_PROCESS=1` (no kata processes: the browser),
-  `DOJO_REPO` (the clone `dojo` works in), `DOJO_TEST_DB` (the test database's name);
+  `DOJO_REPO` (the clone `dojo` works in), `DOJO_TEST_DB` (the test database's name),
+  `DOJO_STOP_AT_FIRST_LESSON=1` (a kata's grading ends at its first failed lesson or guard check);
 * what a grading hands to the processes it starts: `DOJO_KATA_ROOT` (the tree graded), `DOJO_KATAS`
   (the katas whose apps Django installs), `DOJO_CHILD_KATA` and `DOJO_CHANNEL` (a spawned kata
   process's kata and the file it reports to).
@@ -50,6 +51,12 @@ def kata_timeout() -> float:
 def in_process() -> bool:
     """Grade every kata in this one process (no isolation): for platforms with neither fork nor subprocesses."""
     return os.environ.get("DOJO_IN_PROCESS") == "1"
+
+
+def stop_at_first_lesson() -> bool:
+    """End a kata's grading at its first failed lesson or guard check: for a grading that asks only
+    whether a kata is rejected (the integrity tests' decoys). The kata fails either way."""
+    return os.environ.get("DOJO_STOP_AT_FIRST_LESSON") == "1"
 
 
 def jobs_wanted() -> int | None:

@@ -368,14 +368,17 @@ def findings_of(slug: str, messages: list[dict[str, Any]]) -> list[str]:
     if collected is None:
         return findings
     reported = set()
+    rejected = False  # a lesson or guard check failed: the kata cannot count as solved anyway
     for message in messages:
         if message.get("kind") == "report":
             data = message.get("data", {})
             if data.get("when") == "call" or data.get("outcome") in ("failed", "skipped"):
                 reported.add(data.get("nodeid"))
+            rejected = rejected or (data.get("outcome") == "failed" and _teaching_check(data))
     silent = [nodeid for nodeid in collected if nodeid not in reported]
     finished = any(m.get("kind") == "done" for m in messages)  # else the lost process is reported as such
-    if silent and not findings and finished:
+    stopped_early = rejected and dojo_config.stop_at_first_lesson()  # asked for: the rest need not run
+    if silent and not findings and finished and not stopped_early:
         names = ", ".join(nodeid.rsplit("::", 1)[-1] for nodeid in silent[:5])
         more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
         findings.append(
@@ -383,6 +386,13 @@ def findings_of(slug: str, messages: list[dict[str, Any]]) -> list[str]:
             "them (a pytest.exit or sys.exit in the kata's code?), so the kata cannot count as solved"
         )
     return findings
+
+
+def _teaching_check(data: dict[str, Any]) -> bool:
+    """A report's check is a lesson or a guard, as its result record says."""
+    records = [value for name, value in data.get("user_properties", []) if name == results.RECORD]
+    teaching = (results.Kind.LESSON, results.Kind.GUARD)
+    return any(isinstance(record, dict) and record.get("kind") in teaching for record in records)
 
 
 def report(session: pytest.Session, slug: str, findings: list[str]) -> None:

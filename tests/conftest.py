@@ -159,7 +159,8 @@ def gradings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     """The gradings the selected integrity tests judge, run once per session, two at a time.
 
     Only what the selected tests need is graded (`-k n_plus_one` grades one kata's trees, the decoys
-    are graded with `--heavy` only). Decoys and alternatives go in rounds: round N holds the N-th
+    are graded with `--heavy` only; each decoy's grading stops at its first failed lesson or guard
+    check). Decoys and alternatives go in rounds: round N holds the N-th
     decoy of every kata that has one, each laid over its own kata's solution in one tree. Katas are
     separate apps, so one process grades the whole round, and a decoy that breaks its kata breaks no other.
     """
@@ -180,9 +181,11 @@ def gradings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                 diff = kata.decoy_path(name) if kind == "decoy" else kata.alternative_path(name)
                 patched_tree(slug, diff, tree)
             targets = [f"katas/{slug}" for slug, _name in members]
+            # a decoy is rejected once a lesson or guard check fails: its kata's grading stops there
+            env = {"DOJO_STOP_AT_FIRST_LESSON": "1"} if kind == "decoy" else {}
 
-            def job(targets: list[str] = targets, tree: Path = tree) -> Grading:
-                return grade(targets, kata_root=tree, env=grading_env())
+            def job(targets: list[str] = targets, tree: Path = tree, env: dict[str, str] = env) -> Grading:
+                return grade(targets, kata_root=tree, env={**grading_env(), **env})
 
             jobs[(f"{kind}s", str(number))] = job
     progress(request.config, f"\ngrading {len(jobs)} trees for the integrity tests ({', '.join(map('-'.join, jobs))})")

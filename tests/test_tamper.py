@@ -106,6 +106,12 @@ def tampered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         "spawned, ended early": lambda: grade(
             ["katas/n_plus_one"], kata_root=early, env={**grading_env(), "DOJO_START": "spawn"}
         ),
+        # a grading that may stop at the first failed lesson: no lesson failed, so the silence still counts
+        "ended early, stopping allowed": lambda: grade(
+            ["katas/n_plus_one"],
+            kata_root=early,
+            env={**grading_env(), "DOJO_START": "spawn", "DOJO_STOP_AT_FIRST_LESSON": "1"},
+        ),
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(job) for name, job in jobs.items()}
@@ -171,8 +177,9 @@ def test_a_process_that_kata_code_leaves_running_is_ended_with_the_grading(
 def test_a_grading_that_ends_before_every_check_reported_does_not_solve_the_kata(
     tampered: tuple[Path, dict[str, Grading]],
 ) -> None:
-    message = verdict(tampered[1]["spawned, ended early"], "n_plus_one")
-    assert "checks never reported" in message
+    for grading in ("spawned, ended early", "ended early, stopping allowed"):
+        message = verdict(tampered[1][grading], "n_plus_one")
+        assert "checks never reported" in message, grading
 
 
 def test_an_honest_grading_has_no_tampered_check(gradings_of_solutions: Grading) -> None:

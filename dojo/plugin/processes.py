@@ -26,7 +26,7 @@ import pytest
 
 from dojo import isolation, paths, results, tamper
 from dojo.plugin import warm
-from dojo.plugin.run import Run, on_postgresql, run_of
+from dojo.plugin.run import Run, on_postgresql, run_of, stopped_at_first_lesson
 from dojo.problems import describe_exit, describe_stuck, describe_vanished
 
 # --- the private attributes ------------------------------------------------------------------------
@@ -186,7 +186,9 @@ def _run_forked_child(session: pytest.Session, child: isolation.Child) -> None:
         config.hook.pytest_collection(session=session)
         config.hook.pytest_runtestloop(session=session)
     except (session.Failed, session.Interrupted):
-        pass
+        if stopped_at_first_lesson(session):
+            # the fixtures still set up are torn down, as pytest's own session end does (a test database)
+            session._setupstate.teardown_exact(None)
     isolation.send("done")
 
 

@@ -4,10 +4,10 @@ for the summary and `results.json`."""
 
 import pytest
 
-from dojo import paths, results
+from dojo import config, paths, results
 from dojo.manifest import Kata
 from dojo.plugin.collection import GRADER_TIMEOUT_SECONDS, BrokenKata, kata_of
-from dojo.plugin.run import Run
+from dojo.plugin.run import STOPPED_AT_FIRST_LESSON, Run
 from dojo.rules import load_rules, rule_url
 
 
@@ -41,6 +41,18 @@ def enrich(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
             (results.RECORD, results.entry(kata.slug, made))
         ]
     return report
+
+
+CATCHING_KINDS = (results.Kind.LESSON, results.Kind.GUARD)
+
+
+def stop_if_rejected(run: Run, item: pytest.Item, report: pytest.TestReport) -> None:
+    """In a kata's process asked to stop at its first failed lesson or guard check, stop once one fails."""
+    kata = kata_of(item)
+    if run.role != "child" or kata is None or not report.failed or not config.stop_at_first_lesson():
+        return
+    if _kind(kata, item) in CATCHING_KINDS:
+        item.session.shouldstop = STOPPED_AT_FIRST_LESSON
 
 
 def _kind(kata: Kata, item: pytest.Item) -> results.Kind:

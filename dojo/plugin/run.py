@@ -44,3 +44,11 @@ def on_postgresql() -> bool:
     from django.conf import settings
 
     return "postgresql" in settings.DATABASES["default"]["ENGINE"]
+
+
+#: why a kata's process ended its grading early (`dojo.config.stop_at_first_lesson`)
+STOPPED_AT_FIRST_LESSON = "the kata is rejected: a lesson or guard check failed (DOJO_STOP_AT_FIRST_LESSON)"
+
+
+def stopped_at_first_lesson(session: pytest.Session) -> bool:
+    return session.shouldstop == STOPPED_AT_FIRST_LESSON

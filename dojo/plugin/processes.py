@@ -11,6 +11,8 @@ and Django attributes; each one, and why:
 * `CaptureManager._global_capturing`: a forked child captures into files of its own, not the parent's.
 * `TerminalReporter._tw` and `_pytest._io.TerminalWriter`: a forked child writes nothing to the terminal.
 * `Item._traceback_filter`: pytest's hook point for the frames a failure shows (the learner's only).
+* `Session._setupstate`: a child stopped at its first failed lesson tears its fixtures down, as
+  pytest's own session end does (`SetupState.teardown_exact`).
 * `LazySettings._wrapped`, `ConnectionHandler._settings` and `._connections`: a kata's process reads
   Django's settings and databases again, for its kata alone.
 """

@@ -38,7 +38,8 @@ class Verdict:
 
     def line(self) -> str:
         mark = "ok  " if self.ok else ("    " if not self.expected else "BAD ")
-        failed = f"  failed: {', '.join(self.failed)}" if self.failed else ""
+        said = "why" if self.status == "not applied" else "failed"
+        failed = f"  {said}: {', '.join(self.failed)}" if self.failed else ""
         expected = self.expected or self.note or "-"
         return f"{mark}{self.label:<55} {self.status:<10} (expected: {expected}){failed}"
 
@@ -71,8 +72,13 @@ def _judge(kata: Kata, label: str, expected: str, grading: Grading, note: str = 
     return Verdict(label, expected, result.status, failed, ok, note)
 
 
-def _patched(kata: Kata, diff: Path, root: Path) -> Path:
-    return trees.patched_tree(kata.slug, diff, root)
+def _patched(kata: Kata, diff: Path, root: Path) -> Path | str:
+    """The tree with the diff applied, or, when it does not apply, git's reason in one line."""
+    try:
+        return trees.patched_tree(kata.slug, diff, root)
+    except trees.DiffDoesNotApplyError as error:
+        reasons = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+        return reasons[0] if reasons else "git apply refused it"
 
 
 def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = False) -> list[Verdict]:
@@ -84,6 +90,7 @@ def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = Fal
     with tempfile.TemporaryDirectory(prefix=f"dojo-devcheck-{slug}-") as tmp:
         base = Path(tmp)
         jobs: dict[tuple[str, str, str], Callable[[], Grading]] = {}
+        unapplied: dict[tuple[str, str, str], str] = {}  # git's reason, for a diff that does not apply
         starter = trees.starter_tree(base / "starter" / "katas")
         jobs[("starter", "fail lessons", "")] = lambda: grade(target, kata_root=starter)
         jobs[("solution", "pass", "")] = lambda: grade([*target, "--solutions"])
@@ -97,16 +104,28 @@ def prove(slug: str, extra: list[Path], workers: int = 2, only_extra: bool = Fal
                 root = _patched(kata, path_of(name), base / f"{kind}-{name}")
                 caught = kind != "decoy" or kata.caught_on(name, on_postgresql())
                 note = "" if caught else (POSTGRESQL_NOTE if on_postgresql() else SQLITE_NOTE)
-                jobs[(f"{kind} {name}", expected if caught else "", note)] = partial(grade, target, kata_root=root)
+                key = (f"{kind} {name}", expected if caught else "", note)
+                if isinstance(root, str):
+                    unapplied[key] = root
+                else:
+                    jobs[key] = partial(grade, target, kata_root=root)
         for diff in extra:
             root = _patched(kata, diff.resolve(), base / f"diff-{diff.stem}")
-            jobs[(f"diff {diff.name}", "", "")] = partial(grade, target, kata_root=root)
+            if isinstance(root, str):
+                unapplied[(f"diff {diff.name}", "", "")] = root
+            else:
+                jobs[(f"diff {diff.name}", "", "")] = partial(grade, target, kata_root=root)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {key: pool.submit(job) for key, job in jobs.items()}
-            return [
+            graded = [
                 _judge(kata, label, expected, future.result(), note)
                 for (label, expected, note), future in futures.items()
             ]
+    refused = [
+        Verdict(label, expected, "not applied", (reason,), False, note)
+        for (label, expected, note), reason in unapplied.items()
+    ]
+    return graded + refused
 
 
 def main(argv: list[str] | None = None) -> int:

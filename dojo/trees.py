@@ -354,6 +354,10 @@ def learner_diff(slug: str) -> str:
 # --- for contributors -----------------------------------------------------------------------------
 
 
+class DiffDoesNotApplyError(RuntimeError):
+    """A decoy, an alternative or a reviewer's diff that `git apply` refuses on the reference solution."""
+
+
 def patched_tree(slug: str, diff: Path, destination: Path) -> Path:
     """The reference solution of `slug` with a diff (a decoy or an alternative) applied, in `destination/slug`."""
     target = destination / slug
@@ -366,7 +370,7 @@ def patched_tree(slug: str, diff: Path, destination: Path) -> Path:
         check=False,
     )
     if applied.returncode != 0:
-        raise RuntimeError(f"{paths.shown(diff)} no longer applies to the solution:\n{applied.stderr}")
+        raise DiffDoesNotApplyError(f"{paths.shown(diff)} no longer applies to the solution:\n{applied.stderr}")
     return destination
 
 

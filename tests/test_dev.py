@@ -69,5 +69,21 @@ def test_a_diff_from_outside_the_clone_that_does_not_apply_is_named(tmp_path: Pa
     diff = tmp_path / "wrong_fix.diff"
     diff.write_text("--- a/services.py\n+++ b/services.py\n@@ -1,1 +1,1 @@\n-no such line\n+another\n")
 
-    with pytest.raises(RuntimeError, match=r"wrong_fix\.diff no longer applies to the solution"):
+    with pytest.raises(trees.DiffDoesNotApplyError, match=r"wrong_fix\.diff no longer applies to the solution"):
         trees.patched_tree("n_plus_one", diff, tmp_path / "tree")
+
+
+def test_dev_check_says_a_diff_does_not_apply_in_one_line_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    diff = tmp_path / "wrong_fix.diff"
+    diff.write_text("--- a/services.py\n+++ b/services.py\n@@ -1,1 +1,1 @@\n-no such line\n+another\n")
+
+    status = devcheck.main(["n_plus_one", "--diff", str(diff), "--only-diffs"])
+
+    out = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert len(out) == 1, out
+    assert "diff wrong_fix.diff" in out[0]
+    assert "not applied" in out[0]
+    assert "why: error: patch failed: services.py:1" in out[0]

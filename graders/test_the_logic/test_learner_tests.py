@@ -396,35 +396,6 @@ def test_the_tests_pass_against_the_correct_code(learner_run: LearnerRun) -> Non
     )
 
 
-@pytest.mark.contract(3)
-@pytest.mark.guard("TEST-2")
-@pytest.mark.timeout((len(CLOCKS) + 1) * RUN_SECONDS)  # includes a run of the learner's tests per moment
-def test_the_tests_pass_whenever_they_run(
-    learner_run: LearnerRun, learner_runs_by_the_clock: dict[datetime, LearnerRun]
-) -> None:
-    require_a_run(learner_run)
-    failing_now = {name for name, o in learner_run.on_original.items() if o.outcome == "failed"}
-    failures: list[str] = []
-    for moment, run in learner_runs_by_the_clock.items():
-        require_a_run(run)
-        failures += [
-            f"  at {moment:%Y-%m-%d %H:%M} UTC ({CLOCKS[moment]}): {o.test}: {o.message}"
-            for o in run.on_original.values()
-            if o.outcome == "failed" and o.test not in failing_now
-        ]
-    check(
-        not failures,
-        f"Tests in {shown(kata_dir() / MIRRORED)} pass against services.py now, but fail against it, correct "
-        "as it is, when the clock shows another moment:\n"
-        + "\n".join(failures)
-        + "\nThe grader ran your tests again with the clock frozen (time-machine) at moments when the day in "
-        "UTC and in Berlin or New York differ. A test that reads the clock (datetime.now(), date.today()) "
-        "and works out its expected value in another calendar than prorate()'s fails on some nights: the "
-        "flaky test of this kata's scene. Give each test fixed moments, `datetime(2026, 4, 20, 23, 30, "
-        "tzinfo=UTC)`, so that it checks the same thing whenever it runs.",
-    )
-
-
 @pytest.mark.contract(4)
 @pytest.mark.guard("TEST-2")
 @pytest.mark.timeout(RUN_SECONDS)  # includes the one run of the learner's tests
@@ -460,4 +431,35 @@ def test_the_tests_catch_the_bug(mutant: str, learner_run: LearnerRun) -> None:
         bool(caught_by),
         f"A bug your tests miss: with prorate() replaced by a version that {bug.bug}, {still}"
         f"{skipped_note}. This bug would ship.\nTo catch it: {bug.catch}",
+    )
+
+
+# last: it runs the learner's tests once per moment of CLOCKS, so a grading that stops at the first
+# failed check (a mutant's, a decoy's) does not pay for those runs when an earlier check already failed
+@pytest.mark.contract(3)
+@pytest.mark.guard("TEST-2")
+@pytest.mark.timeout((len(CLOCKS) + 1) * RUN_SECONDS)  # includes a run of the learner's tests per moment
+def test_the_tests_pass_whenever_they_run(
+    learner_run: LearnerRun, learner_runs_by_the_clock: dict[datetime, LearnerRun]
+) -> None:
+    require_a_run(learner_run)
+    failing_now = {name for name, o in learner_run.on_original.items() if o.outcome == "failed"}
+    failures: list[str] = []
+    for moment, run in learner_runs_by_the_clock.items():
+        require_a_run(run)
+        failures += [
+            f"  at {moment:%Y-%m-%d %H:%M} UTC ({CLOCKS[moment]}): {o.test}: {o.message}"
+            for o in run.on_original.values()
+            if o.outcome == "failed" and o.test not in failing_now
+        ]
+    check(
+        not failures,
+        f"Tests in {shown(kata_dir() / MIRRORED)} pass against services.py now, but fail against it, correct "
+        "as it is, when the clock shows another moment:\n"
+        + "\n".join(failures)
+        + "\nThe grader ran your tests again with the clock frozen (time-machine) at moments when the day in "
+        "UTC and in Berlin or New York differ. A test that reads the clock (datetime.now(), date.today()) "
+        "and works out its expected value in another calendar than prorate()'s fails on some nights: the "
+        "flaky test of this kata's scene. Give each test fixed moments, `datetime(2026, 4, 20, 23, 30, "
+        "tzinfo=UTC)`, so that it checks the same thing whenever it runs.",
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from types import ModuleType
 from unittest import mock
@@ -628,6 +628,31 @@ def shown(status: int, retry_after: str | None) -> str:
     if retry_after.startswith("date:"):
         return f"{status} with Retry-After: <a date {retry_after.removeprefix('date:')} s from now>"
     return f"{status} with Retry-After: {retry_after}"
+
+
+#: every answer a provider can give that is final at once (README item 4): each 4xx but 429, each 5xx but 502-504
+EVERY_FINAL_STATUS = tuple(status for status in range(400, 600) if status not in (429, 502, 503, 504))
+
+
+@pytest.mark.guard("ARCH-5")
+@pytest.mark.contract(4)
+@EVERY_CALL
+def test_every_status_but_the_transient_ones_is_final_at_once(call: ProviderCall) -> None:
+    """Each 4xx but 429 and each 5xx but 502, 503 and 504 is sent once, then a ProviderError."""
+    resent = []
+    for status in EVERY_FINAL_STATUS:
+        theirs = observe(call.invoke, call, [partial(httpx.Response, status)])
+        if (theirs.sends, theirs.result) != (1, "ProviderError"):
+            resent.append(f"{status}: {theirs.said()}")
+    check(
+        not resent,
+        f"{call.label}, {call.method} {call.url}: when the provider answers one of these statuses, your wrapper\n  "
+        + "\n  ".join(resent[:8])
+        + (f"\n  ... and {len(resent) - 8} statuses more" if len(resent) > 8 else "")
+        + "\nREADME item 4: any other answer than a connection error, a timeout, 429, 502, 503 or 504 is final at "
+        "once, for every request: one send, then a ProviderError. A 408 or a 425 asks for a resend by its name, "
+        "but the contract keeps the retried set to what clears within seconds; list only those statuses.",
+    )
 
 
 @pytest.mark.guard("ARCH-5")

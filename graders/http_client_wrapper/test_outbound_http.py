@@ -634,7 +634,7 @@ def shown(status: int, retry_after: str | None) -> str:
 EVERY_FINAL_STATUS = tuple(status for status in range(400, 600) if status not in (429, 502, 503, 504))
 
 
-@pytest.mark.guard("ARCH-5")
+@pytest.mark.lesson("ARCH-5")
 @pytest.mark.contract(4)
 @EVERY_CALL
 def test_every_status_but_the_transient_ones_is_final_at_once(call: ProviderCall) -> None:

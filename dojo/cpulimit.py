@@ -3,7 +3,9 @@
 A check judges work (queries, operations, rows); the limit is there only to stop a loop that never ends.
 Counted on the wall clock, that limit made a slow but finite starter an "endless loop" on a busy machine;
 counted in CPU seconds (`ITIMER_PROF`: every thread of the process, user and system time), a verdict
-is the same at any load. `DOJO_GRADER_TIMEOUT` is that limit, in CPU seconds (10 by default).
+is the same at any load. `DOJO_GRADER_TIMEOUT` is that limit, in CPU seconds (10 by default). A check
+that does much work by design (tens of thousands of rows, each made by the learner's factory) says so with
+`@pytest.mark.cpu_seconds(n)`: its limit is n, or the default where that is higher.
 
 Code that waits without working (a `sleep`, a lock) spends no CPU time: pytest-timeout's wall-clock
 limit stays behind it as a backstop, `WALL_BACKSTOP` (30) times longer, long enough never to decide a
@@ -94,6 +96,15 @@ def cpu_time_limit_or_exit(seconds: float, dump_fd: int, exit_now: Callable[[int
         signal.signal(signal.SIGPROF, previous)
 
 
+def seconds_for(item: pytest.Item) -> float:
+    """The check's limit: the default, or the higher one its `cpu_seconds` mark asks (none when the default
+    is switched off with 0)."""
+    marker = item.get_closest_marker("cpu_seconds")
+    if marker is None or CPU_SECONDS <= 0:
+        return CPU_SECONDS
+    return max(CPU_SECONDS, float(marker.args[0]))
+
+
 def _is_grader_check(item: pytest.Item) -> bool:
     return Path(item.path).is_relative_to(paths.GRADERS)
 
@@ -101,7 +112,7 @@ def _is_grader_check(item: pytest.Item) -> bool:
 def _limited(item: pytest.Item) -> Generator[None, object, object]:
     if not _is_grader_check(item):
         return (yield)
-    with cpu_time_limit():
+    with cpu_time_limit(seconds_for(item)):
         return (yield)
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from dojo import cpulimit
 
+pytest_plugins = ["pytester"]
+
 
 def spin() -> None:
     while True:
@@ -69,3 +71,16 @@ def test_loading_that_works_for_ever_ends_the_process_and_dumps_where_it_was() -
     assert completed.returncode == 1
     assert "Timeout (0.2 s of CPU time)!" in completed.stderr
     assert 'File "<string>", line 4' in completed.stderr
+
+
+def test_a_check_marked_for_large_work_gets_the_higher_limit_it_names(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = "import pytest\n@pytest.mark.cpu_seconds(60)\ndef test_many_rows(): pass\ndef test_few_rows(): pass\n"
+    marked, plain = pytester.getitems(source)
+    monkeypatch.setattr(cpulimit, "CPU_SECONDS", 10)
+    assert (cpulimit.seconds_for(marked), cpulimit.seconds_for(plain)) == (60, 10)
+    monkeypatch.setattr(cpulimit, "CPU_SECONDS", 90)  # DOJO_GRADER_TIMEOUT set higher than the mark
+    assert cpulimit.seconds_for(marked) == 90
+    monkeypatch.setattr(cpulimit, "CPU_SECONDS", 0)  # switched off: no mark turns it back on
+    assert cpulimit.seconds_for(marked) == 0

@@ -124,7 +124,9 @@ def _prepare_items(config: pytest.Config, items: list[pytest.Item]) -> None:
         if kata_of(item) is None:
             continue
         if item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(cpulimit.wall_seconds()))  # a backstop: the limit is CPU time
+            item.add_marker(
+                pytest.mark.timeout(cpulimit.wall_seconds(cpulimit.seconds_for(item)))
+            )  # a backstop: the limit is CPU time
         # warnings as errors is for our own code: a learner's deprecated but working call (Ninja's
         # `return 201, obj`) is reported in the warnings summary, not turned into a false failure
         item.add_marker(pytest.mark.filterwarnings("default::DeprecationWarning"))

@@ -73,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(module, module.__name__)
     config.addinivalue_line("markers", "postgresql: the check needs PostgreSQL (row locks, concurrent sessions)")
     config.addinivalue_line("markers", "threads: the check runs another worker in a thread (not in the browser)")
+    config.addinivalue_line("markers", "cpu_seconds(n): the check's CPU limit, for work that is large by design")
     if collection.is_grading(config) and config.getoption("tbstyle") == "auto":
         config.option.tbstyle = "short"
 

@@ -20,6 +20,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.urls import URLPattern, URLResolver
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +32,35 @@ BIGINT_MAX = 2**63 - 1
 #: A row ID taken from a path or a body: a number the database can hold, so never an overflow (a 500).
 DatabaseId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 
-#: Text from a request: no NUL character, which PostgreSQL cannot store in a text column.
-Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+#: What the OpenAPI schema says of a `Text` that declares no pattern of its own.
+NUL_FREE_PATTERN = r"^[^\x00]*$"
+
+
+def _without_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+class _NoNul:
+    """Refuses a NUL character as a validator of its own, not as the field's `pattern`.
+
+    A field has one pattern: were this one, `email: Text = Field(pattern=...)` would keep one of the two
+    and silently drop the other. As a validator both apply, in either order of declaration.
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:  # noqa: ANN401 - pydantic's hook: the annotated type, any
+        return core_schema.no_info_after_validator_function(_without_nul, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", NUL_FREE_PATTERN)
+        return json_schema
+
+
+#: Text from a request: no NUL character, which PostgreSQL cannot store in a text column. A pattern of
+#: the field's own (`Field(pattern=...)`) applies as well.
+Text = Annotated[str, _NoNul()]
 
 LOCATIONS = ("body", "path", "query", "header", "cookie", "form", "file")
 HTTP_ERROR_CODES = {

@@ -1,10 +1,14 @@
 """The shared error envelope answers every error of an API in one shape, with no 500 for bad input."""
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
+import pydantic
 import pytest
 from django.test import Client
+from ninja import Field, Schema
+
+from dojo import api_errors
 
 pytestmark = pytest.mark.urls("tests.api_errors_sample.urls")
 
@@ -56,3 +60,38 @@ def test_a_method_the_path_does_not_have_is_a_405_in_the_envelope() -> None:
     response = Client().delete("/api/v1/invoices/1")
     assert (response.status_code, envelope(response)["code"]) == (405, "method_not_allowed")
     assert response["Allow"] == "GET"
+
+
+# an address without white space: it lets a NUL character through, so that refusing one is Text's work
+ADDRESS = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class EmailAfterText(Schema):
+    email: api_errors.Text = Field(max_length=254, pattern=ADDRESS)
+
+
+class EmailAroundText(Schema):
+    email: Annotated[api_errors.Text, Field(pattern=ADDRESS)]
+
+
+@pytest.mark.parametrize("schema", [EmailAfterText, EmailAroundText], ids=["pattern_after", "pattern_around"])
+@pytest.mark.parametrize(
+    ("email", "valid"),
+    [("ap@acme.test", True), ("accounts payable", False), ("ap\x00@acme.test", False)],
+    ids=["address", "not_an_address", "nul"],
+)
+def test_a_pattern_of_a_text_field_applies_with_the_nul_check(schema: type[Schema], email: str, valid: bool) -> None:
+    try:
+        schema.model_validate({"email": email})
+        accepted = True
+    except pydantic.ValidationError:
+        accepted = False
+    assert accepted == valid, f"{schema.__name__} {'accepted' if accepted else 'refused'} {email!r}"
+
+
+def test_the_openapi_schema_shows_a_texts_own_pattern_or_the_nul_check() -> None:
+    class Note(Schema):
+        note: api_errors.Text
+
+    assert Note.model_json_schema()["properties"]["note"]["pattern"] == api_errors.NUL_FREE_PATTERN
+    assert EmailAfterText.model_json_schema()["properties"]["email"]["pattern"] == ADDRESS

@@ -41,9 +41,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if action not in ACTIONS:
         print(f"dojo dev: no action {action!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module, before, _help = ACTIONS[action]
-    run: Callable[[list[str]], int] = importlib.import_module(module).main
+    try:
+        run = load(action)
+    except MissingToolError as error:
+        print(f"dojo dev: {error}", file=sys.stderr)
+        return 2
+    _module, before, _help = ACTIONS[action]
     return int(run([*before, *rest]))
+
+
+class MissingToolError(Exception):
+    """An action needs a package of the maintainer group, and the environment was synced without it."""
+
+
+def load(action: str) -> Callable[[list[str]], int]:
+    """The action's `main`; MissingToolError when a package it imports is not installed (a module of our own
+    that is missing is a bug, and raises as such)."""
+    module, _before, _help = ACTIONS[action]
+    try:
+        run: Callable[[list[str]], int] = importlib.import_module(module).main
+    except ModuleNotFoundError as error:
+        missing = (error.name or "").partition(".")[0]
+        if not missing or missing == "dojo":
+            raise
+        raise MissingToolError(
+            f"`dojo dev {action}` needs {missing}, one of the maintainer group's tools, and this environment "
+            f"was synced without it: run `uv run --group maintainer dojo dev {action}`"
+        ) from error
+    return run
 
 
 if __name__ == "__main__":

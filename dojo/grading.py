@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest.mock import patch
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DataError, connections
 from django.db.models import Model, QuerySet
 from django.db.models.signals import post_save
 
@@ -175,6 +175,43 @@ def fails_once_when_saved(model: type[Model], error: Exception) -> Iterator[None
         yield
     finally:
         post_save.disconnect(sender=model, dispatch_uid=uid)
+
+
+#: what PostgreSQL's driver says of a text parameter that holds a NUL character, before sending the statement
+NUL_REFUSED = "PostgreSQL text fields cannot contain NUL (0x00) bytes"
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+@contextmanager
+def nul_refused_as_on_postgresql(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Text that holds a NUL character reaches no database: SQLite refuses it as PostgreSQL does.
+
+    PostgreSQL cannot hold a NUL in text, and its driver raises DataError before it sends a statement
+    with such a parameter; SQLite stores and compares it. Inside this block a statement whose parameters
+    hold one raises that DataError on SQLite too, so that a grading on SQLite (and in the browser) gives
+    the verdict of PostgreSQL, where input with a NUL that reaches a query is a 500.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":  # its driver refuses it itself
+        yield
+        return
+
+    def refuse(execute: Callable[..., object], sql: str, params: object, many: bool, context: object) -> object:
+        if _holds_nul(params):
+            raise DataError(NUL_REFUSED)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse):
+        yield
 
 
 class WorkerKilled(BaseException):  # not an error of the code: its process is ended from outside

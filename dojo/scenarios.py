@@ -42,6 +42,14 @@ set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "dojo-hypothesis")
 SHARED = ("models", "apps", "migrations")
 
 
+class _Reference(ModuleType):
+    """A module of the reference solution. Its repr names no file: hypothesis prints a failing example's
+    arguments, a fixture such as `oracle` among them, and the reference's path must not reach the learner."""
+
+    def __repr__(self) -> str:
+        return "<the reference solution>"
+
+
 class _Rollback(Exception):  # noqa: N818 - a signal, not an error: it ends the example's savepoint
     pass
 
@@ -109,4 +117,7 @@ def reference(module: str) -> ModuleType:
             setattr(loaded, shared, learner_module)
     spec.loader.exec_module(loaded)
     del learner  # only imported so that its models are registered first
-    return importlib.import_module(f"{name}.{inner}") if inner else loaded
+    result = importlib.import_module(f"{name}.{inner}") if inner else loaded
+    for made in (loaded, result):
+        made.__class__ = _Reference
+    return result

@@ -1,12 +1,14 @@
 """The grading helpers that graders rely on, tested on kata trees of our own making."""
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from django.db import DataError, connection
 
 from dojo import paths
-from dojo.grading import kata_dir, unexpected_edits
+from dojo.grading import NUL_REFUSED, kata_dir, nul_refused_as_on_postgresql, unexpected_edits
 
 FLAT = "n_plus_one"  # a kata whose learner edits services.py only
 NESTED = "timestamps_and_names"  # a kata with migrations, one of them among the files to edit
@@ -93,3 +95,27 @@ def test_several_edits_are_all_named_in_order(graded_tree: Path) -> None:
     append(graded_tree / FLAT / "README.md", "\n")
 
     assert unexpected_edits(FLAT, ("services.py",)) == ["README.md", "__init__.py", "models.py"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [("SELECT %s", ["a\x00b"]), ("SELECT %s, %s", ("a", "\x00")), ("SELECT %(text)s", {"text": "\x00"})],
+    ids=["list", "tuple", "dict"],
+)
+def test_a_query_with_a_nul_in_its_text_parameters_fails_as_on_postgresql(
+    sql: str, params: list[str] | tuple[str, ...] | dict[str, str]
+) -> None:
+    with (
+        nul_refused_as_on_postgresql(),
+        connection.cursor() as cursor,
+        pytest.raises(DataError, match=re.escape(NUL_REFUSED)),
+    ):
+        cursor.execute(sql, params)
+
+
+@pytest.mark.django_db
+def test_text_without_a_nul_and_bytes_with_one_still_reach_the_database() -> None:
+    with nul_refused_as_on_postgresql(), connection.cursor() as cursor:
+        cursor.execute("SELECT %s, %s", ["plain text", b"a\x00b"])
+        assert cursor.fetchone() == ("plain text", b"a\x00b")

@@ -5,12 +5,15 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -18,7 +21,7 @@ from at_least_once_consumer.clients import SubscriptionUpdated
 from at_least_once_consumer.models import Subscription
 from dojo import paths
 from dojo.fakes import FakeEmailClient
-from dojo.grading import check, kata_dir
+from dojo.grading import WorkerKilled, check, kata_dir
 from dojo.races import another_worker, interleaved, race
 from dojo.scenarios import reference, rolled_back, scenarios
 
@@ -331,12 +334,13 @@ def test_a_newer_message_waits_for_another_worker_holding_the_row() -> None:
     check(
         now == (TEAM, 8, ACTIVE)
         and acknowledged == [downgrade.message_id]
-        and plans_emailed(emails) == ["Business", "Team"],
+        and sorted(plans_emailed(emails)) == ["Business", "Team"],
         "Another worker was applying version 1 of a subscription (the upgrade from Team to Business) and held "
         "its row lock when your consumer received version 2 (the downgrade to Team, 8 seats): "
         f"{outcome.interleaving.replace('the second', 'your consumer')}. The subscription must end on Team "
-        f"with 8 seats, {downgrade.message_id} deleted once, and two emails (Business, then Team); it ended "
-        f"as {shown(now)}, with {acknowledged or 'nothing'} deleted and emails {plans_emailed(emails)}. A row "
+        f"with 8 seats, {downgrade.message_id} deleted once, and two emails, Business and Team (in either "
+        "order: each worker sends its own after its commit); it ended as "
+        f"{shown(now)}, with {acknowledged or 'nothing'} deleted and emails {plans_emailed(emails)}. A row "
         "locked by another worker does not mean that your message is handled: the other worker may be "
         "applying an older one. Skipping the locked row (skip_locked=True) and deleting the message loses "
         "the newer state for good. Let select_for_update() wait for the lock (or fail, and leave the message "
@@ -387,8 +391,10 @@ class DeleteLostError(ConnectionError):
 class QueueHistory:
     """Subscriptions (their plan before), the provider's changes of each, and the queue's deliveries.
 
-    `fails_at`: the n-th write of a subscription row fails (the database drops the connection right
-    after it), once; `delete_lost_at`: the n-th delete is lost, once. A message not deleted comes again.
+    `fails_at`: at the n-th write of a subscription row, once, the database drops the connection right
+    after it (`failure` "drops"), or the worker is killed just before it ("killed"); either way the
+    worker sends no further query, and the next batch goes to a new one. `delete_lost_at`: the n-th
+    delete is lost, once. A message not deleted comes again.
     """
 
     plans_before: tuple[str, ...]
@@ -398,6 +404,8 @@ class QueueHistory:
     fails_at: int | None
     delete_lost_at: int | None
     versions: tuple[tuple[int, ...], ...] = ()  # per subscription, the provider's version of each change; 1, 2… if none
+    failure: str = "drops"  # at `fails_at`: "drops" (the connection, right after the write) or "killed" (before it)
+    caller: str = ""  # the first batch runs in a caller's transaction that "commits" or "rolls back"; "": none
 
     def version(self, subscription: int, change: int) -> int:
         """The version the provider gave the subscription's `change`-th change (counted from 1)."""
@@ -413,15 +421,31 @@ class QueueHistory:
                 lines.append(f"  sub_{index + 1} v{self.version(index, change)}: {plan}, {seats} seats, {status}")
         order = ", ".join(f"sub_{s + 1} v{self.version(s, c)}" for s, c in self.deliveries)
         lines.append(f"The queue delivers {order}, at most {self.per_receive} per receive.")
-        if self.fails_at:
-            lines.append(f"The database fails right after the {_nth(self.fails_at)} write of a subscription, once.")
+        if self.fails_at and self.failure == "killed":
+            lines.append(
+                f"The worker is killed just before the {_nth(self.fails_at)} write of a subscription, once: "
+                "no `except` of its code reaches the database, and the next batch goes to a new worker."
+            )
+        elif self.fails_at:
+            lines.append(
+                f"The database connection drops right after the {_nth(self.fails_at)} write of a subscription, "
+                "once: that worker's further queries fail, and the next batch goes to a new worker."
+            )
         if self.delete_lost_at:
             lines.append(f"The {_nth(self.delete_lost_at)} delete is lost, once (the message comes again).")
+        if self.caller:
+            lines.append(
+                f"The first batch runs inside a caller's transaction (a job runner's), which then {self.caller}."
+            )
         return "\n".join(lines)
 
 
 #: a version whose successor has one digit more: compared as text, the newer version sorts first ("10" < "9")
 BOUNDARY_VERSIONS = (9, 99, 999, 9_999)
+#: the largest version the README promises (Contract 1), and versions at the edges of the narrower integer columns
+#: on the way (a smallint holds up to 32,767, an unsigned one 65,535), where a version no longer fits
+LARGEST_VERSION = 2**31 - 1
+WIDE_VERSIONS = (32_766, 32_767, 65_534, 65_535, 16_777_215, LARGEST_VERSION - 3_000)
 
 
 def _nth(number: int) -> str:
@@ -437,7 +461,7 @@ def queue_histories(draw: st.DrawFn) -> QueueHistory:
     message = st.integers(0, count - 1).flatmap(lambda s: st.tuples(st.just(s), st.integers(1, len(changes[s]))))
     # the provider's versions grow without bound (README, Contract 1): from 1 to beyond 10,000, across the
     # places where a version gains a digit (9 then 10, 99 then 100), where a comparison as text goes wrong
-    first = st.sampled_from(BOUNDARY_VERSIONS) | st.integers(1, 7_000)
+    first = st.sampled_from(BOUNDARY_VERSIONS) | st.integers(1, 7_000) | st.sampled_from(WIDE_VERSIONS)
     step = st.just(1) | st.integers(1, 1_000)
     versions = []
     for subscription_changes in changes:
@@ -451,6 +475,8 @@ def queue_histories(draw: st.DrawFn) -> QueueHistory:
         fails_at=draw(st.one_of(st.none(), st.integers(1, 4))),
         delete_lost_at=draw(st.one_of(st.none(), st.integers(1, 4))),
         versions=tuple(versions),
+        failure=draw(st.sampled_from(("drops", "killed"))),
+        caller=draw(st.sampled_from(("", "", "commits", "rolls back"))),
     )
 
 
@@ -493,24 +519,42 @@ class QueueOutcome:
         return f"{states}; {len(self.emails)} email(s){': ' + emails if emails else ''}"
 
 
-@contextmanager
-def database_fails_at(write: int | None) -> Iterator[None]:
-    """The connection drops right after the `write`-th UPDATE of a subscription row, once."""
-    writes = [0]
+#: what the database does on its own for a worker that died: it rolls back the open transaction
+TRANSACTION_END = re.compile(r"^\s*(SAVEPOINT|ROLLBACK|RELEASE)\b", re.IGNORECASE)
+
+
+@dataclass
+class DatabaseFailure:
+    """An execute wrapper: at the `at`-th write of a subscription row, once, the connection drops right after
+    the write, or the worker is killed just before it. The worker then sends no further query (its code's
+    `except` that would undo an earlier commit never reaches the database) until `new_worker()`."""
+
+    at: int | None
+    kind: str
+    writes: int = 0
+    dead: bool = False
+
+    def new_worker(self) -> None:
+        self.dead = False
 
     # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
-    def wrapper(
-        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    def __call__(
+        self, execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
     ) -> object:
-        result = execute(sql, params, many, context)
-        if SUBSCRIPTION_WRITE.match(sql):
-            writes[0] += 1
-            if writes[0] == write:
-                raise OperationalError("server closed the connection unexpectedly")
-        return result
-
-    with connection.execute_wrapper(wrapper):
-        yield
+        if self.dead and not TRANSACTION_END.match(sql):
+            if self.kind == "killed":
+                raise WorkerKilled("the worker was killed: a dead process sends no query")
+            raise OperationalError("the connection is closed")
+        if not SUBSCRIPTION_WRITE.match(sql):
+            return execute(sql, params, many, context)
+        self.writes += 1
+        if self.writes != self.at:
+            return execute(sql, params, many, context)
+        self.dead = True
+        if self.kind == "killed":
+            raise WorkerKilled("the worker was killed (a worker timeout) just before a write of a subscription")
+        execute(sql, params, many, context)
+        raise OperationalError("server closed the connection unexpectedly")
 
 
 def messages_of(history: QueueHistory, subscriptions: list[Subscription]) -> list[SubscriptionUpdated]:
@@ -536,21 +580,47 @@ def outcome_of(subscriptions: list[Subscription], emails: FakeEmailClient, queue
     )
 
 
+class CallerRolledBackError(Exception):
+    """The caller's transaction around a batch rolls back (its own work failed after the consumer returned)."""
+
+
+@contextmanager
+def a_callers_transaction(kind: str) -> Iterator[None]:
+    """A caller's transaction around the consumer, which then "commits" or "rolls back"; none for ""."""
+    if not kind:
+        yield
+        return
+    try:
+        with transaction.atomic():
+            yield
+            if kind == "rolls back":
+                raise CallerRolledBackError
+    except CallerRolledBackError:
+        pass
+
+
 def consume_history(
     history: QueueHistory, subscriptions: list[Subscription], worker: Callable[[], ModuleType], committed: Committed
 ) -> QueueOutcome:
-    """Consume until the queue is empty, each batch by `worker()`; a batch that raised is a worker that died."""
+    """Consume until the queue is empty, each batch by `worker()`; a batch that raised is a worker that died.
+
+    Each commit runs its on_commit() callbacks at once (`committed`), so that a worker killed, or whose
+    connection drops, between two of its transactions leaves what the first committed, as a real one does.
+    """
     queue, emails = Sqs(per_receive=history.per_receive, delete_lost_at=history.delete_lost_at), FakeEmailClient()
     queue.deliver(*messages_of(history, subscriptions))
-    with database_fails_at(history.fails_at):
-        for _receive in range(MAX_RECEIVES):
+    failure = DatabaseFailure(history.fails_at, history.failure)
+    with connection.execute_wrapper(failure):
+        for receive in range(MAX_RECEIVES):
             if not (queue.deliveries or queue.in_flight):
                 break
+            failure.new_worker()
             try:
-                with committed():
+                with committed(), a_callers_transaction(history.caller if receive == 0 else ""):
                     worker().consume(queue, emails=emails)
-            except Exception:  # noqa: S112 - the worker died; SQS hands its messages out again
-                continue
+            except (Exception, WorkerKilled):  # the worker died; SQS hands its messages out again
+                # what it committed stays; the grader's block, which stands in for those commits, goes on
+                transaction.set_rollback(False)
     return outcome_of(subscriptions, emails, queue)
 
 
@@ -612,7 +682,7 @@ def oracle() -> ModuleType | None:
 
 
 @pytest.mark.lesson("DATA-3")
-@pytest.mark.contract(1, 2, 3, 4, 5, 6, 8)
+@pytest.mark.contract(1, 2, 3, 4, 5, 6, 7, 8)
 @pytest.mark.timeout(SCENARIO_SECONDS)
 @scenarios(30)
 @given(history=queue_histories())
@@ -628,6 +698,30 @@ def oracle() -> ModuleType | None:
         versions=((9, 10), (99, 100)),
     )
 )
+# versions across the integer widths: past the largest smallint, and up to the largest the README promises
+@example(
+    history=QueueHistory(
+        plans_before=(STARTER, STARTER),
+        changes=(((TEAM, 5, ACTIVE), (BUSINESS, 12, ACTIVE)), ((TEAM, 5, ACTIVE), (BUSINESS, 12, PAST_DUE))),
+        deliveries=((0, 1), (0, 2), (1, 1), (1, 2), (0, 1)),
+        per_receive=1,
+        fails_at=None,
+        delete_lost_at=None,
+        versions=((32_767, 32_768), (LARGEST_VERSION - 1, LARGEST_VERSION)),
+    )
+)
+# the only message is handled inside a caller's transaction that rolls back: it must stay on the queue, and come again
+@example(
+    history=QueueHistory(
+        plans_before=(STARTER,),
+        changes=(((TEAM, 5, ACTIVE),),),
+        deliveries=((0, 1),),
+        per_receive=1,
+        fails_at=None,
+        delete_lost_at=None,
+        caller="rolls back",
+    )
+)
 # the only message's handling fails once: it must stay on the queue, come again, and be applied
 @example(
     history=QueueHistory(
@@ -636,6 +730,29 @@ def oracle() -> ModuleType | None:
         deliveries=((0, 1),),
         per_receive=1,
         fails_at=1,
+        delete_lost_at=None,
+    )
+)
+# the worker is killed at the second write of the only message, and then the connection drops there:
+# handled in one transaction, the message has one write, and nothing fails; handled in two, the second fails
+@example(
+    history=QueueHistory(
+        plans_before=(STARTER,),
+        changes=(((TEAM, 5, ACTIVE),),),
+        deliveries=((0, 1),),
+        per_receive=1,
+        fails_at=2,
+        delete_lost_at=None,
+        failure="killed",
+    )
+)
+@example(
+    history=QueueHistory(
+        plans_before=(STARTER,),
+        changes=(((TEAM, 5, ACTIVE),),),
+        deliveries=((0, 1),),
+        per_receive=1,
+        fails_at=2,
         delete_lost_at=None,
     )
 )
@@ -664,8 +781,108 @@ def test_any_history_of_the_queue_ends_as_the_messages_acknowledged_bring(
         f"{' and left ' + ', '.join(yours.left) + ' on the queue' if yours.left else ''}. Applied once each, in "
         f"that order, those messages give: {expected.describe()}.\nYours gave: {yours.describe()}.\n"
         "Delete a message only once it is applied and committed (or found not newer): a message whose "
-        "handling failed stays on the queue and comes again, and must not be lost. A message that comes "
+        "handling failed stays on the queue and comes again, and must not be lost; inside a caller's "
+        "transaction, the change commits only with it, so the delete waits for that commit too (README, "
+        "Contract 4 and 7). Apply it in one "
+        "transaction: a worker that dies between two of its commits cannot undo the first. A message that comes "
         "again, or late, changes nothing and sends nothing: compare its version with the one applied, as "
-        "numbers (version 10 is newer than 9), in the database, under the row lock; email only a real change "
+        "numbers (version 10 is newer than 9), in the database, under the row lock, in a column that holds every "
+        f"version up to {LARGEST_VERSION:,}; email only a real change "
         "of plan, on commit (DATA-3, DATA-4).",
+    )
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    """One subscription's changes, the first `applied` of them consumed in order, then copies of those again."""
+
+    changes: tuple[tuple[str, int, str], ...]  # change 1, 2, ...: plan, seats, status
+    versions: tuple[int, ...]  # the provider's version of each change
+    applied: int
+    again: tuple[int, ...]  # the changes (counted from 1, none beyond `applied`) delivered again, in this order
+    per_receive: int
+
+    def describe(self) -> str:
+        lines = ["A subscription on Team, 10 seats, active. The provider's changes:"]
+        for version, (plan, seats, status) in zip(self.versions, self.changes, strict=True):
+            lines.append(f"  v{version}: {plan}, {seats} seats, {status}")
+        applied = ", ".join(f"v{version}" for version in self.versions[: self.applied])
+        again = ", ".join(f"v{self.versions[change - 1]}" for change in self.again)
+        lines.append(
+            f"The queue delivers {applied}, each consumed; then it delivers {again} again, at most "
+            f"{self.per_receive} per receive."
+        )
+        return "\n".join(lines)
+
+
+@st.composite
+def redeliveries(draw: st.DrawFn) -> Redelivery:
+    change = st.tuples(st.sampled_from(PLANS), st.sampled_from((5, 12)), st.sampled_from(STATUSES))
+    changes = tuple(draw(st.lists(change, min_size=1, max_size=3)))
+    first = draw(st.sampled_from(BOUNDARY_VERSIONS) | st.integers(1, 7_000) | st.sampled_from(WIDE_VERSIONS))
+    steps = draw(st.lists(st.just(1) | st.integers(1, 1_000), min_size=len(changes) - 1, max_size=len(changes) - 1))
+    applied = draw(st.integers(1, len(changes)))
+    again = draw(st.lists(st.integers(1, applied), min_size=1, max_size=4))
+    return Redelivery(
+        changes=changes,
+        versions=tuple(itertools.accumulate(steps, initial=first)),
+        applied=applied,
+        again=(applied, *again) if draw(st.booleans()) else tuple(again),
+        per_receive=draw(st.integers(1, 3)),
+    )
+
+
+def row(subscription: Subscription) -> dict[str, object]:
+    """Every column of the subscription's row as stored, its updated_at and any field of the learner's included."""
+    return dict(Subscription.objects.filter(pk=subscription.pk).values().get())
+
+
+@pytest.mark.lesson("DATA-3")
+@pytest.mark.contract(2, 6)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(redelivery=redeliveries())
+# the message applied last comes again: it is no newer than the version applied, and must not be written again
+@example(
+    redelivery=Redelivery(
+        changes=((BUSINESS, 12, ACTIVE), (TEAM, 5, ACTIVE)), versions=(4, 5), applied=2, again=(2,), per_receive=1
+    )
+)
+def test_a_redelivery_changes_no_column_of_the_row(
+    redelivery: Redelivery, queue: FakeQueue, emails: FakeEmailClient, drain: Drain
+) -> None:
+    """Generated redeliveries of messages already applied leave every column of the row as it was"""
+    start = timezone.now()
+    ticks = itertools.count(1)
+    with rolled_back(), mock.patch.object(timezone, "now", side_effect=lambda: start + timedelta(seconds=next(ticks))):
+        subscription = SubscriptionFactory.create(plan=TEAM, seats=10)
+        messages = [
+            change(subscription, version, plan=plan, seats=seats, status=status)
+            for version, (plan, seats, status) in zip(redelivery.versions, redelivery.changes, strict=True)
+        ]
+        queue.deliveries, queue.deleted, queue.per_receive = [], [], redelivery.per_receive
+        for message in messages[: redelivery.applied]:
+            queue.deliver(message)
+            drain(queue, emails)
+        before, sent = row(subscription), len(emails.sent)
+        copies = [messages[change - 1] for change in redelivery.again]
+        queue.deleted = []
+        queue.deliver(*copies)
+        drain(queue, emails)
+        after = row(subscription)
+    changed = {name: (before[name], after[name]) for name in before if before[name] != after[name]}
+    check(
+        not changed and len(emails.sent) == sent and queue.deleted == copies,
+        f"{redelivery.describe()}\nThe copies delivered again "
+        + (
+            "changed the row: " + ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
+            if changed
+            else "left the row as it was"
+        )
+        + f", sent {len(emails.sent) - sent} email(s), and your consumer deleted "
+        f"{', '.join(message.message_id for message in queue.deleted) or 'nothing'} of them.\n"
+        "README item 2: a message delivered again changes nothing and sends nothing: not the plan, seats or "
+        "status, and not the row's updated_at either (a write of the same values is still a write: it moves "
+        "updated_at and takes the row for nothing). A version equal to the one applied is a redelivery: "
+        "compare with 'not newer', not 'older'. Each copy is still deleted (item 4) (DATA-3).",
     )

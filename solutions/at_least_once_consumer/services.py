@@ -49,5 +49,6 @@ def consume(queue: SubscriptionEventQueue, *, emails: EmailClient) -> int:
     messages = queue.receive(max_messages=BATCH_SIZE)
     for message in messages:
         apply_subscription_updated(message, emails=emails)
-        queue.delete(message)
+        # deleted once the change has committed: inside a caller's transaction, only if that one commits
+        transaction.on_commit(partial(queue.delete, message))
     return len(messages)

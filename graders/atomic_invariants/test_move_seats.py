@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -13,12 +15,13 @@ import pytest
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from atomic_invariants.models import Organization, Subscription
 from atomic_invariants.services import NotEnoughSeatsError, SeatMoveError, move_seats
 from dojo.grading import check
+from dojo.races import race
 from dojo.scenarios import reference, rolled_back, scenarios
 
 from .factories import OrganizationFactory, SubscriptionFactory
@@ -268,7 +271,9 @@ def test_concurrent_moves_never_lose_or_invent_seats() -> None:
         "held a row the other was waiting for: lock both rows at the start of the transaction with "
         "select_for_update(), in the same order whatever the direction of the move (for example by primary "
         "key). A violated check constraint means a subscription would have gone below zero: the move "
-        "checked seat counts that another move changed before it wrote.",
+        "checked seat counts that another move changed before it wrote. 'Subscription matching query does not "
+        "exist', or a lock that could not be obtained, for subscriptions that both exist means the move did not "
+        "wait for the lock another move held (skip_locked, nowait): it must wait for the row, then read it.",
     )
     given = sum(count if source == support else -count for source, count in succeeded)
     expected = (9 - given, 9 + given)
@@ -281,6 +286,57 @@ def test_concurrent_moves_never_lose_or_invent_seats() -> None:
         "where the organization pays for 18). A move that reads the seat counts while another is between "
         "its read and its write overwrites that move. Read both rows with select_for_update() inside the "
         "transaction, so that concurrent moves on the same subscriptions run one after the other.",
+    )
+
+
+#: three subscriptions of one organization, in primary-key order, and every move between two of them
+TEAMS = ("Support", "Sales", "Ops")
+EVERY_MOVE = [(source, target) for source in range(3) for target in range(3) if source != target]
+
+
+@pytest.mark.contract(4)
+@pytest.mark.lesson("DATA-1")
+@pytest.mark.postgresql
+@pytest.mark.threads  # each admin's move runs in a thread of its own, on a connection of its own
+@pytest.mark.django_db(transaction=True)
+def test_two_moves_that_share_a_subscription_both_count_in_every_pairing() -> None:
+    """Every pair of moves among three subscriptions (a shared source, a shared target, one's target the
+    other's source, opposite moves), raced with the worst interleaving: both count"""
+    organization = OrganizationFactory.create()
+    teams = [SubscriptionFactory.create(organization=organization, name=name, seats=10) for name in TEAMS]
+    wrong: list[str] = []
+    for first, second in [(a, b) for a in EVERY_MOVE for b in EVERY_MOVE]:
+        Subscription.objects.filter(pk__in=[team.pk for team in teams]).update(seats=10)
+        moves = ((first, 3), (second, 4))
+        result = race(
+            *(
+                partial(move_seats, source_id=teams[source].pk, target_id=teams[target].pk, seats=count)
+                for (source, target), count in moves
+            )
+        )
+        expected = [10, 10, 10]
+        for (source, target), count in moves:
+            expected[source] -= count
+            expected[target] += count
+        actual = list(seats(*teams))
+        if result.failures() or actual != expected:
+            told = " and ".join(f"{count} seats from {TEAMS[s]} to {TEAMS[t]}" for (s, t), count in moves)
+            errors = f", and raised {result.failures()}" if result.failures() else ""
+            wrong.append(
+                f"{told}: the seats should be {dict(zip(TEAMS, expected, strict=True))}; they are "
+                f"{dict(zip(TEAMS, actual, strict=True))}{errors}"
+            )
+    check(
+        not wrong,
+        "Three subscriptions of one organization, Support, Sales and Ops (in primary-key order), hold 10 seats "
+        "each. Two admins made two moves at once that share a subscription (every pairing: the same source, "
+        "the same target, one's target the other's source, opposite moves); the first admin's move was held "
+        f"just before its first write until the other's finished or waited for a lock. {len(wrong)} pairings "
+        "went wrong:\n  " + "\n  ".join(wrong[:6]) + "\nEvery move fits, so both must count, without an error "
+        "(README, Contract 4). A move that checks or writes a subscription it has not locked, or has locked "
+        "only one of its two rows (a lock query that stops at the first row, LIMIT 1, locks one), overwrites the "
+        "other's write; one that locks in its own order may deadlock. Lock both rows, in primary-key order, "
+        "before any check (DATA-1).",
     )
 
 
@@ -356,8 +412,35 @@ def histories_of_moves(draw: st.DrawFn) -> Moves:
     return Moves(subscriptions, tuple(moves))
 
 
-def run_moves(history: Moves, move: Callable[..., None]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """What each move raised (the error's class name, or "moved"), and the seats of every subscription after."""
+#: the time every subscription of a generated history was created and last changed, long before its moves
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+Columns = tuple[tuple[object, ...], ...]
+
+
+def columns(*rows: Subscription) -> Columns:
+    """Every column of each subscription, as a move may change it: its organization by name (primary keys
+    differ from one run to the next), and whether `updated_at` moved on from LONG_AGO."""
+    fields = [
+        field.attname for field in Subscription._meta.concrete_fields if field.attname not in ("id", "updated_at")
+    ]
+    names = dict(Organization.objects.values_list("pk", "name"))
+    found = {row.pk: row for row in Subscription.objects.filter(pk__in=[row.pk for row in rows])}
+    after: list[tuple[object, ...]] = []
+    for row in rows:
+        now = found.get(row.pk)
+        if now is None:
+            after.append(("deleted",))
+            continue
+        values = [names.get(now.organization_id) if f == "organization_id" else getattr(now, f) for f in fields]
+        after.append((*values, "updated_at changed" if now.updated_at != LONG_AGO else "updated_at as before"))
+    return tuple(after)
+
+
+def run_moves(
+    history: Moves, move: Callable[..., None]
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[tuple[object, ...], ...]]:
+    """What each move raised (the error's class name, or "moved"), the seats of every subscription after,
+    and every column of each (`columns`)."""
     organizations = {
         name: OrganizationFactory.create(name=name) for name in sorted({name for name, _ in history.subscriptions})
     }
@@ -365,6 +448,7 @@ def run_moves(history: Moves, move: Callable[..., None]) -> tuple[tuple[str, ...
         SubscriptionFactory.create(organization=organizations[name], name=f"#{i + 1}", seats=count)
         for i, (name, count) in enumerate(history.subscriptions)
     ]
+    Subscription.objects.filter(pk__in=[row.pk for row in rows]).update(created_at=LONG_AGO, updated_at=LONG_AGO)
     results = []
     for step in history.moves:
         drops = connection_drops_before_the_second_write() if step.drops else nullcontext()
@@ -375,7 +459,7 @@ def run_moves(history: Moves, move: Callable[..., None]) -> tuple[tuple[str, ...
         except Exception as error:  # compared by class name with what the reference raises
             results.append(type(error).__name__)
         transaction.set_rollback(False)  # a real move's committed writes stay; the test's block stands in
-    return tuple(results), seats(*rows)
+    return tuple(results), seats(*rows), columns(*rows)
 
 
 @pytest.fixture(scope="module")
@@ -395,12 +479,248 @@ def test_any_history_of_moves_gives_the_references_seats(history: Moves, oracle:
         theirs = run_moves(history, oracle.move_seats)
     with rolled_back():
         yours = run_moves(history, move_seats)
+    # A move refused after its first write (a check made by a conditional update) meets the dropped
+    # connection that the reference, refusing before any write, never meets: either answer is right then.
+    answers = tuple(
+        their
+        if step.drops and mine == "OperationalError" and their in ("SeatMoveError", "NotEnoughSeatsError")
+        else mine
+        for step, mine, their in zip(history.moves, yours[0], theirs[0], strict=True)
+    )
     check(
-        yours == theirs,
+        (answers, yours[1]) == theirs[:2],
         f"{history.describe()}\nExpected (README, Contract): answers {list(theirs[0])}, seats {theirs[1]}.\n"
         f"Yours: answers {list(yours[0])}, seats {yours[1]}.\nA move takes the seats from the source and gives "
         "them to the target, both or neither: keep the same checks and errors (a move of no seats, from a "
         "subscription to itself or to another organization's is a SeatMoveError; more seats than the source "
         "has is a NotEnoughSeatsError), and put the reads, the checks and both writes in one transaction.atomic() "
         "block (DATA-1).",
+    )
+    fields = ", ".join(f.attname for f in Subscription._meta.concrete_fields if f.attname != "id")
+    check(
+        yours[2] == theirs[2],
+        f"{history.describe()}\nEvery subscription was created, and last changed, on {LONG_AGO:%Y-%m-%d}. "
+        f"Its columns ({fields}) after the moves:\nExpected (README, Contract 1): {list(theirs[2])}.\n"
+        f"Yours: {list(yours[2])}.\nThe seats are right, but a move changed another column otherwise than the "
+        "reference: a subscription's `updated_at` tells when it last changed, so a move sets it on both "
+        "subscriptions it changes, and on no other. A queryset's update() writes only the columns it names "
+        "(auto_now is not applied): name updated_at in it, or save() with update_fields (DATA-1, the "
+        "standard's timestamps).",
+    )
+
+
+# --- A subscription deleted in the middle of a move, generated: either side, either key order ---
+
+#: primary keys far above any other number in a move's statements (seat counts, organizations), so that a
+#: statement's parameters tell which subscription it locks or writes
+FIRST_PK = 9_000_001
+ROW_WRITE = re.compile(r"^\s*(UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+def touched_pks(params: Any) -> set[int]:
+    """The subscriptions' primary keys among a statement's parameters (one level of nesting: executemany)."""
+    values = list(params) if isinstance(params, list | tuple) else []
+    flat = [v for value in values for v in (value if isinstance(value, list | tuple) else [value])]
+    return {v for v in flat if isinstance(v, int) and not isinstance(v, bool) and v >= FIRST_PK}
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A move that fits, and another admin who deletes its source or its target in the middle of it."""
+
+    source_seats: int
+    target_seats: int
+    count: int
+    deleted: str  # "source" or "target"
+    source_first: bool  # the source has the lower primary key
+
+    def describe(self) -> str:
+        order = "Support's" if self.source_first else "Sales's"
+        return (
+            f"A move of {self.count} seat(s) from Support ({self.source_seats} seats) to Sales "
+            f"({self.target_seats}); {order} primary key is the lower. Another admin deletes "
+            f"{'Support' if self.deleted == 'source' else 'Sales'}, the move's {self.deleted}, in the middle of it."
+        )
+
+
+@st.composite
+def deletions(draw: st.DrawFn) -> Deletion:
+    source_seats = draw(st.integers(1, 12))
+    return Deletion(
+        source_seats=source_seats,
+        target_seats=draw(st.integers(0, 12)),
+        count=draw(st.integers(1, source_seats)),
+        deleted=draw(st.sampled_from(("target", "source"))),
+        source_first=draw(st.booleans()),
+    )
+
+
+class AnotherAdminDeletes:
+    """Another admin deletes one subscription and commits, at the last moment a real database lets them:
+    just before the move first locks or writes that row (a FOR UPDATE, UPDATE or DELETE of subscriptions
+    whose parameters name it, or name none of them), or, if the move never does, after it.
+
+    Until then the move holds no lock on that row, so the deletion does not wait. On one connection it
+    runs inside the move's transaction; a real deletion outlives the move's rollback (`keep`).
+    """
+
+    def __init__(self, row: Subscription) -> None:
+        self.row = row
+        self.when = ""
+
+    def commit(self) -> None:
+        Subscription.objects.filter(pk=self.row.pk).delete()
+
+    def keep(self) -> None:
+        """After the move: the deletion stands, whether the move rolled it back or never reached the row."""
+        if not self.when:
+            self.when = "after your move (it never locked nor wrote that subscription)"
+        self.commit()
+
+    def reaches_the_row(self, sql: str, params: Any) -> bool:
+        locks = FOR_UPDATE.search(sql) is not None
+        if TABLE not in sql or not (locks or ROW_WRITE.match(sql)):
+            return False
+        named = touched_pks(params)
+        return not named or self.row.pk in named
+
+    @contextmanager
+    def during(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        emulate_locks = not connection.features.has_select_for_update
+        if emulate_locks:
+            for feature in LOCK_FEATURES:
+                monkeypatch.setattr(connection.features, feature, True)
+
+        def wrapper(execute: Execute, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+            if not self.when and self.reaches_the_row(sql, params):
+                locks = FOR_UPDATE.search(sql) is not None
+                self.when = f"just before your move {'locked' if locks else 'wrote'} that subscription"
+                self.commit()
+            if emulate_locks:
+                sql = FOR_UPDATE.sub("", sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(wrapper):
+            yield
+
+
+@dataclass(frozen=True)
+class AfterDeletion:
+    answer: str  # "moved", or the class name of the error raised
+    seats_left: int | None  # the seats of the subscription that was not deleted
+    deleted_is_back: bool  # the deleted subscription exists again
+    when: str
+
+
+def move_during_a_deletion(case: Deletion, move: Callable[..., None], monkeypatch: pytest.MonkeyPatch) -> AfterDeletion:
+    organization = OrganizationFactory.create()
+    low, high = FIRST_PK, FIRST_PK + 1
+    source = SubscriptionFactory.create(
+        pk=low if case.source_first else high, organization=organization, name="Support", seats=case.source_seats
+    )
+    target = SubscriptionFactory.create(
+        pk=high if case.source_first else low, organization=organization, name="Sales", seats=case.target_seats
+    )
+    deleted, kept = (target, source) if case.deleted == "target" else (source, target)
+    other = AnotherAdminDeletes(deleted)
+    with monkeypatch.context() as patches, other.during(patches):
+        try:
+            move(source_id=source.pk, target_id=target.pk, seats=case.count)
+            answer = "moved"
+        except Exception as error:  # compared by class name with what the reference raises
+            answer = type(error).__name__
+    transaction.set_rollback(False)  # a real move's committed writes stay; the test's block stands in
+    reached = bool(other.when)
+    back = reached and answer == "moved" and Subscription.objects.filter(pk=deleted.pk).exists()
+    if answer != "moved" or not reached:
+        other.keep()
+    left = Subscription.objects.filter(pk=kept.pk).values_list("seats", flat=True).first()
+    return AfterDeletion(answer, left, back, other.when)
+
+
+def shown_error(name: str) -> str:
+    return f"Subscription.{name}" if name == "DoesNotExist" else name
+
+
+@pytest.mark.lesson("DATA-1")
+@pytest.mark.contract(4)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(case=deletions())
+@example(case=Deletion(source_seats=10, target_seats=2, count=6, deleted="target", source_first=True))
+def test_a_subscription_deleted_in_the_middle_of_a_move_takes_no_seat_with_it(
+    case: Deletion, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription deleted in the middle of a move: the move is refused as the reference refuses it"""
+    with rolled_back():
+        theirs = move_during_a_deletion(case, oracle.move_seats, monkeypatch)
+    with rolled_back():
+        yours = move_during_a_deletion(case, move_seats, monkeypatch)
+    kept = "Sales" if case.deleted == "source" else "Support"
+    before = case.target_seats if case.deleted == "source" else case.source_seats
+    check(
+        (yours.answer, yours.seats_left, yours.deleted_is_back) == (theirs.answer, theirs.seats_left, False),
+        f"{case.describe()} The deletion committed {yours.when}.\n"
+        f"Expected (README, Contract 4): the move refused with {shown_error(theirs.answer)}, and {kept} left with its "
+        f"{before} seats.\nYours: {'the move succeeded' if yours.answer == 'moved' else shown_error(yours.answer)}, "
+        f"{kept} has {yours.seats_left} seats"
+        f"{', and the deleted subscription exists again' if yours.deleted_is_back else ''}.\nYour move read "
+        "that subscription before another admin deleted it and wrote as if it were still there: seats went "
+        "to (or came from) a subscription that is gone. Decide on what you read under the row lock: inside "
+        "the transaction, lock both rows with select_for_update() before any check or write, so that a "
+        "deletion either waits for your commit or has happened by the time you read (DATA-1).",
+    )
+
+
+@pytest.mark.contract(4)
+@pytest.mark.lesson("DATA-1")
+@pytest.mark.postgresql
+@pytest.mark.threads  # the other admin deletes from a thread of its own
+@pytest.mark.django_db(transaction=True)
+def test_a_target_deleted_by_another_admin_during_a_move_on_postgresql() -> None:
+    """On PostgreSQL, a real deletion of the target from another connection, in the middle of a move"""
+    organization = OrganizationFactory.create()
+    support = SubscriptionFactory.create(pk=FIRST_PK, organization=organization, name="Support", seats=10)
+    sales = SubscriptionFactory.create(pk=FIRST_PK + 1, organization=organization, name="Sales", seats=2)
+    other = AnotherAdminDeletes(sales)
+    deleter: list[threading.Thread] = []
+
+    def wrapper(execute: Execute, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        if not deleter and other.reaches_the_row(sql, params):
+            deleter.append(threading.Thread(target=delete_in_its_own_transaction, daemon=True))
+            deleter[0].start()
+            deleter[0].join(1.0)  # done at once, unless it waits for a lock that the move holds
+            waits = deleter[0].is_alive()
+            other.when = "only after your move (it waited for a lock your move held)" if waits else "at once"
+        return execute(sql, params, many, context)
+
+    def delete_in_its_own_transaction() -> None:
+        try:
+            Subscription.objects.filter(pk=sales.pk).delete()
+        finally:
+            connection.close()
+
+    with connection.execute_wrapper(wrapper):
+        try:
+            move_seats(source_id=support.pk, target_id=sales.pk, seats=6)
+            answer = "your move succeeded"
+        except Exception as error:  # reported below, with what it means
+            answer = f"your move raised {type(error).__name__}"
+    if deleter:
+        deleter[0].join(5.0)
+    else:
+        delete_in_its_own_transaction()
+        connection.close()
+    support_seats = Subscription.objects.get(pk=support.pk).seats
+    back = Subscription.objects.filter(pk=sales.pk).exists()
+    waited = "waited" in other.when
+    check(
+        not back and (support_seats == 4 if waited else (support_seats == 10 and answer != "your move succeeded")),
+        "While your move of 6 seats from Support (10 seats) to Sales (2) ran, another admin deleted Sales on "
+        f"a connection of its own, just before your move first locked or wrote Sales; the deletion committed "
+        f"{other.when or 'after your move'}. Then {answer}, and Support has {support_seats} seats"
+        f"{' and Sales exists again' if back else ''}. A deletion that commits first must make your move "
+        "refuse (Subscription.DoesNotExist) and change nothing; one that waits for your lock deletes Sales "
+        "after your commit. Lock both rows with select_for_update() inside the transaction before any check "
+        "or write, and decide on what that locked read returns.",
     )

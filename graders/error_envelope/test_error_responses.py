@@ -1,14 +1,15 @@
 """Grader of `error_envelope`: every error answers one documented JSON envelope, and a 500 reveals nothing."""
 
 import json
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import pytest
-from django.db import OperationalError
+from django.db import DataError, IntegrityError, OperationalError, ProgrammingError, connection
+from django.db.models import Model
 from django.shortcuts import get_object_or_404
 from django.test import Client, override_settings
 from hypothesis import given
@@ -18,7 +19,7 @@ from ninja.errors import ValidationError
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from dojo.grading import check, fails_once_when_saved
+from dojo.grading import check, fails_once_when_saved, nul_refused_as_on_postgresql
 from dojo.scenarios import rolled_back, scenarios
 from error_envelope.models import ApiKey, Invoice
 
@@ -37,6 +38,13 @@ HOW = (
 )
 # what the database driver said when it failed: none of it may reach the caller
 INTERNAL_ERROR = 'connection to server at "db-primary.billing.internal" (10.0.3.7), port 5432 failed'
+
+
+@pytest.fixture(autouse=True)
+def nul_reaches_no_database() -> Iterator[None]:
+    """A NUL character in a query's parameters fails on SQLite as on PostgreSQL, whose driver refuses it."""
+    with nul_refused_as_on_postgresql():
+        yield
 
 
 def headers(api_key: ApiKey) -> dict[str, str]:
@@ -237,10 +245,11 @@ def test_a_body_that_is_not_json_answers_400_in_the_envelope(client: Client) -> 
     check_envelope(response, request="POST /api/v1/invoices with a truncated JSON body", status=400, code="bad_request")
 
 
-@pytest.mark.contract(1, 2)
+@pytest.mark.contract(1, 2, 3)
 @pytest.mark.lesson("API-3")
 def test_a_missing_or_unknown_api_key_answers_401_in_the_envelope(client: Client) -> None:
-    invoice = InvoiceFactory.create()
+    api_key = ApiKeyFactory.create(can_write=False)
+    invoice = InvoiceFactory.create(organization=api_key.organization)
     url = f"/api/v1/invoices/{invoice.pk}"
 
     check_envelope(client.get(url), request=f"GET {url} without an API key", status=401, code="not_authenticated")
@@ -250,13 +259,15 @@ def test_a_missing_or_unknown_api_key_answers_401_in_the_envelope(client: Client
         status=401,
         code="not_authenticated",
     )
-    # PostgreSQL cannot compare a text column with a NUL: the driver raises ValueError before the query runs
-    check_envelope(
-        client.get(url, headers={"X-API-Key": "key_live_\x00unknown"}),
-        request=f"GET {url} with an API key that holds a NUL character (refuse it before it reaches the database)",
-        status=401,
-        code="not_authenticated",
-    )
+    # PostgreSQL cannot compare a text column with a NUL: its driver raises DataError before the query runs
+    for key in ("key_live_\x00unknown", api_key.key + "\x00", "\x00" + api_key.key, api_key.key[:4] + "\x00"):
+        check_envelope(
+            client.get(url, headers={"X-API-Key": key}),
+            request=f"GET {url} with the API key {key!r} (a key of ours is {api_key.key!r}), which holds a NUL "
+            "character: no key of ours does, and PostgreSQL cannot even compare one (refuse it before the lookup)",
+            status=401,
+            code="not_authenticated",
+        )
 
 
 @pytest.mark.contract(1, 2)
@@ -534,18 +545,15 @@ def test_an_unexpected_error_answers_500_in_the_envelope_and_reveals_nothing(
             status=500,
             code="internal_error",
         )
-        content = response.content.decode(errors="replace")
-        leaked = [
-            part
-            for part in ("db-primary", "10.0.3.7", "5432", type(error).__name__, "invalid literal", "Traceback")
-            if part in content
-        ]
+        leaked = revealed(response, error)
         check(
             not leaked,
-            f"The 500 answer to a {kind} reveals what went wrong inside: it contains {leaked}.\n    "
-            f"{content[:200]}\nHost names, addresses and exception texts help an attacker and mean nothing to a "
-            "client, whatever DEBUG says (a staging server runs with it on). Log the exception "
-            '(logger.exception) and answer a fixed message such as "Something went wrong on our side."',
+            f"The 500 answer to a {kind} reveals what went wrong inside: {'; '.join(leaked[:4])}.\n    "
+            f"{' | '.join(f'{where}: {part[:120]}' for where, part in whole_answer(response).items())}\n"
+            "Host names, addresses, exception classes and texts help an attacker and mean nothing to a "
+            "client, whatever DEBUG says (a staging server runs with it on), in the body and in the headers "
+            "alike. Log the exception (logger.exception) and answer a fixed message such as "
+            '"Something went wrong on our side."',
         )
         logged = [record for record in caplog.records if record.exc_info and record.exc_info[1] is error]
         check(
@@ -592,15 +600,51 @@ CODES = {
     422: {"validation_error"},
 }
 _SAFE_TEXT = st.text(alphabet=st.characters(blacklist_characters="/?#", blacklist_categories=["Cs"]), max_size=12)
+#: characters no valid value holds: NUL (which PostgreSQL cannot hold in text), other control characters,
+#: white space of other kinds, a byte order mark, a character beyond the BMP, and any other one ("/", "?"
+#: and "#" aside, which would take a path parameter out of the API's URLs)
+_ODD = st.one_of(
+    st.sampled_from(["\x00", "\x01", "\x1b", "\x7f", "\t", "\n", " ", "\x85", "\xa0", "\xff", "\u2028", "\ufeff"]),
+    st.sampled_from(["\U0001f600", "\uffff", "\U0010ffff"]),
+    st.characters(exclude_characters="/?#", exclude_categories=["Cs"]),
+)
+#: what a header can hold: a server hands the application its bytes as Latin-1 (PEP 3333), U+0000 to U+00FF
+_ODD_IN_A_HEADER = st.one_of(
+    st.sampled_from(["\x00", "\x01", "\x7f", "\t", " ", "\x85", "\xa0", "\xff"]), st.characters(max_codepoint=0xFF)
+)
+#: a JSON string can also carry a lone surrogate, written as an escape (\\ud800)
+_ODD_IN_JSON = st.one_of(_ODD, st.characters(categories=["Cs"]))
+
+
+@st.composite
+def with_odd_characters(draw: st.DrawFn, valid: str, odd: st.SearchStrategy[str]) -> str:
+    """`valid` with one to three odd characters put inside it (never at an end, where a server may trim)."""
+    text = valid
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(1, len(text) - 1))
+        text = text[:at] + draw(odd) + text[at:]
+    return text
+
+
 _ANY_VALUE = st.one_of(
     st.integers(-(2**64), 2**64),
     st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, -1]),
     _SAFE_TEXT,
     st.sampled_from(["EUR", "USD", "CHF", "ap@acme.test", "ap@acme", "ap\x00@acme.test", "2026", "13", "\x00", ""]),
+    st.text(_ODD, min_size=1, max_size=6),
+    with_odd_characters("ap@acme.test", _ODD),
+    with_odd_characters("EUR", _ODD),
+    with_odd_characters("2026", _ODD),
     st.none(),
     st.booleans(),
     st.floats(allow_nan=False, allow_infinity=False),
     st.lists(st.integers(), max_size=2),
+)
+#: a path or query parameter: any value as text, or any bytes, percent-encoded (invalid UTF-8 and NUL included)
+_URL_VALUE = st.one_of(_ANY_VALUE.map(str), st.binary(min_size=1, max_size=6).filter(lambda raw: b"/" not in raw))
+#: a value of a JSON body
+_BODY_VALUE = st.one_of(
+    _ANY_VALUE, st.text(_ODD_IN_JSON, min_size=1, max_size=6), with_odd_characters("ap@acme.test", _ODD_IN_JSON)
 )
 
 
@@ -632,29 +676,56 @@ def api_requests(draw: st.DrawFn) -> dict[str, Any]:
     parameters = operation.get("parameters", [])
     path = template
     for parameter in (p for p in parameters if p.get("in") == "path"):
-        value = draw(st.one_of(st.just("{own}"), st.just("{other}"), _ANY_VALUE.map(str)))
+        value = draw(st.one_of(st.just("{own}"), st.just("{other}"), _URL_VALUE))
         path = path.replace("{" + parameter["name"] + "}", quote(value, safe="{}") or "x")
-    query = {
-        p["name"]: draw(_ANY_VALUE.map(str)) for p in parameters if p.get("in") == "query" and draw(st.integers(0, 4))
-    }
+    query = {p["name"]: draw(_URL_VALUE) for p in parameters if p.get("in") == "query" and draw(st.integers(0, 4))}
     body: object = None
     if "requestBody" in operation or draw(st.integers(0, 5)) == 0:
         fields = ["customer_email", "total_cents", "currency", "organization_id", "status"]
         body = draw(
             st.one_of(
-                st.dictionaries(st.sampled_from(fields), _ANY_VALUE, max_size=5),
+                st.dictionaries(st.sampled_from(fields), _BODY_VALUE, max_size=5),
                 st.fixed_dictionaries(
                     {
-                        "customer_email": st.sampled_from(["ap@acme.test", "ap@acme.test", "ap\x00@acme.test"]),
-                        "total_cents": _ANY_VALUE,
-                        "currency": st.just("EUR"),
+                        "customer_email": st.one_of(
+                            st.sampled_from(["ap@acme.test", "ap\x00@acme.test"]),
+                            with_odd_characters("ap@acme.test", _ODD_IN_JSON),
+                        ),
+                        "total_cents": st.one_of(st.integers(1, 2**31 - 1), _BODY_VALUE),
+                        "currency": st.one_of(st.just("EUR"), with_odd_characters("EUR", _ODD_IN_JSON)),
                     }
                 ),
                 st.sampled_from(['{"total_cents": ', "[]", '"x"', "null", ""]),
             )
         )
-    key = draw(st.sampled_from(["write", "read", "unknown", "NUL", "none"]))
-    return {"method": method, "path": path, "query": query, "body": body, "key": key}
+    key = draw(st.sampled_from(["write", "read", "unknown", "NUL", "none", "odd"]))
+    # a key of ours, or an unknown one, with odd characters put inside it: (where, as a fraction, what)
+    spoiled = draw(st.sampled_from(["write", "read", "unknown"])) if key == "odd" else None
+    odd_character = st.one_of(st.just("\x00"), _ODD_IN_A_HEADER)  # a NUL half the time: the one PostgreSQL refuses
+    odd = draw(st.lists(st.tuples(st.floats(0, 1), odd_character), min_size=1, max_size=3)) if spoiled else []
+    return {
+        "method": method,
+        "template": template,
+        "path": path,
+        "query": query,
+        "body": body,
+        "key": key,
+        "spoiled": spoiled,
+        "odd": odd,
+    }
+
+
+def spoil(key: str, odd: list[tuple[float, str]]) -> str:
+    """`key` with each odd character put inside it, at its place as a fraction of the key's length."""
+    for where, character in odd:
+        at = 1 + int(where * (len(key) - 2))
+        key = key[:at] + character + key[at:]
+    return key
+
+
+def methods_of(template: str) -> set[str]:
+    """The methods the API answers on this path."""
+    return {method for method, path, _ in operations() if path == template}
 
 
 @pytest.mark.lesson("API-3")
@@ -671,31 +742,51 @@ def test_every_error_of_every_route_answers_the_envelope_and_never_500(client: C
         own = InvoiceFactory.create(organization=writer.organization, status=Invoice.Status.PAID)
         other = InvoiceFactory.create()
         keys = {
-            "write": headers(writer),
-            "read": headers(reader),
-            "unknown": {"X-API-Key": "key_unknown"},
-            "NUL": {"X-API-Key": "key_\x00unknown"},  # PostgreSQL's driver refuses to send a NUL
-            "none": {},
+            "write": writer.key,
+            "read": reader.key,
+            "unknown": "key_unknown",
+            "NUL": "key_\x00unknown",  # PostgreSQL's driver refuses to send a NUL
         }
+        if request["spoiled"]:
+            keys["odd"] = spoil(keys[request["spoiled"]], request["odd"])
+        key = keys.get(request["key"])
         path = request["path"].replace("{own}", str(own.pk)).replace("{other}", str(other.pk))
         url = path + ("?" + urlencode(request["query"]) if request["query"] else "")
         body = request["body"]
         text = body if isinstance(body, str) else ("" if body is None else json.dumps(body))
         response = client.generic(
-            request["method"], url, text, content_type="application/json", headers=keys[request["key"]]
+            request["method"], url, text, content_type="application/json", headers={"X-API-Key": key} if key else {}
         )
-    asked = f"{request['method']} {url} with {'no' if request['key'] == 'none' else 'a ' + request['key']} key" + (
-        f" and the body {text}" if text else ""
+    whose = {"write": "a write key", "read": "a read-only key"}.get(request["key"], "an unknown key")
+    asked = (
+        f"{request['method']} {url} with "
+        + (f"{whose}, {key!r}," if key else "no API key")
+        + (f" and the body {text}" if text else "")
     )
-    if response.status_code < 400:
-        return
     shown = " ".join(response.content.decode(errors="replace").split())[:200]
+    sent = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    nul = "\x00" in f"{unquote(url)}{key}{sent}"
     check(
         response.status_code != 500,
         f"{asked} answered 500 ({shown}). Nothing went wrong on our side: the request was the client's "
-        "mistake, and the README gives it a 4xx (422 for invalid input, 404 for an ID no invoice has). A 500 "
-        "tells the client to retry, and pages whoever is on call.",
+        "mistake, and the README gives it a 4xx (422 for invalid input, 404 for an ID no invoice has, 401 for a "
+        "key that is not ours). A 500 tells the client to retry, and pages whoever is on call."
+        + (NUL_TO_THE_DATABASE if nul else ""),
     )
+    if request["key"] not in ("write", "read"):
+        allowed = methods_of(request["template"])
+        check(
+            response.status_code == 401 or (response.status_code == 405 and request["method"] not in allowed),
+            f"{asked} answered {response.status_code} ({shown}). "
+            + (f"No key of ours is {key!r}" if key else "It has no API key")
+            + (f" (ours is {keys[request['spoiled']]!r})" if request["spoiled"] in ("write", "read") else "")
+            + ": the README answers 401 not_authenticated for a missing or unknown key, whatever else the request "
+            "holds (only a method the path does not have answers 405 first). Compare the key exactly as it was "
+            "sent, without trimming or cleaning it, and refuse a key with a NUL character before the lookup."
+            + (NUL_TO_THE_DATABASE if nul else ""),
+        )
+    if response.status_code < 400:
+        return
     problems = shape_problems(response)
     check(
         not problems,
@@ -714,3 +805,179 @@ def test_every_error_of_every_route_answers_the_envelope_and_never_500(client: C
             bool(response.json()["details"]),
             f"{asked} answered 422 with no details: each invalid field is listed, by its path as the client sent it.",
         )
+    told = revealed(response)
+    check(
+        not told,
+        f"{asked} answered {response.status_code} {code}, and the answer tells how the API works inside: "
+        + "; ".join(told[:4])
+        + ". "
+        + REVEAL_NOTHING,
+    )
+
+
+NUL_TO_THE_DATABASE = (
+    " The request holds a NUL character, which PostgreSQL cannot hold or compare in text: its driver raises "
+    "DataError when a query's parameter holds one (graded so on SQLite too). Refuse it where it comes in: a "
+    "pattern on the body's text fields, a check of the API key before the lookup."
+)
+
+
+# --- what no answer tells, in its body or its headers ---
+
+#: the exception classes behind the API's errors: the kata's, Django's, Ninja's, pydantic's, the database
+#: driver's and Python's own; their names are internals, in the body and in a header alike
+INTERNAL_CLASS_NAMES = (
+    "InvoiceNotFoundError",
+    "InvoiceAlreadyPaidError",
+    "PermissionDenied",
+    "ObjectDoesNotExist",
+    "DoesNotExist",
+    "Http404",
+    "HttpError",
+    "AuthenticationError",
+    "ValidationError",
+    "OperationalError",
+    "IntegrityError",
+    "ProgrammingError",
+    "DatabaseError",
+    "DataError",
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "AttributeError",
+    "RuntimeError",
+)
+#: what a traceback, a file path or a statement looks like
+INTERNAL_TRACES = ("Traceback", 'File "', ".py", "site-packages", "SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM")
+#: the parts of INTERNAL_ERROR, the text the grader's unexpected errors carry
+INTERNAL_ERROR_PARTS = ("db-primary", "10.0.3.7", "5432", "invalid literal", "unsupported operand")
+
+
+def whole_answer(response: "TestResponse") -> dict[str, str]:
+    """Every part of an answer a client reads: its reason phrase, each header (name and value) and its body."""
+    parts = {"the reason phrase": str(response.reason_phrase)}
+    parts |= {f"the header {name}": f"{name}: {value}" for name, value in response.items() if name != "Content-Length"}
+    parts["the body"] = response.content.decode(errors="replace")
+    return parts
+
+
+def revealed(response: "TestResponse", error: BaseException | None = None) -> list[str]:
+    """What the answer tells of the inside, and where: exception classes, tracebacks, paths, SQL, the error's text."""
+    names = set(INTERNAL_CLASS_NAMES)
+    if error is not None:
+        # the error's class and those it derives from, but for the bare "Error" of DB-API (in "Internal Server Error")
+        names |= {kind.__name__ for kind in type(error).__mro__[:-3] if kind.__name__ != "Error"}
+    markers = [*sorted(names), *INTERNAL_TRACES, *(INTERNAL_ERROR_PARTS if error is not None else ())]
+    return [
+        f"{marker!r} in {where}"
+        for where, text in whole_answer(response).items()
+        for marker in markers
+        if marker in text
+    ]
+
+
+REVEAL_NOTHING = (
+    "An answer tells a client what they need to act on (the status, the code, a message for people) and "
+    "nothing of the inside, in its body and in its headers alike (a header such as X-Error-Type reaches "
+    "every client, proxy and log on the way): no exception class, traceback, file path, SQL or driver "
+    "text. Log what the team needs (logger.exception) and build every error answer, headers included, "
+    "in the same place."
+)
+
+#: valid values for the query parameters of the API's operations
+VALID_QUERY = {"year": "2026", "month": "3", "currency": "EUR"}
+#: the tables a request reads: the API key's (the authentication), then the invoices (the service)
+FAILING_TABLES = {"the API key's": ApiKey, "the invoices'": Invoice}
+#: unexpected errors of every kind: the database's, and bugs of ours; each carries internals in its text
+UNEXPECTED_KINDS: dict[str, Callable[[str], Exception]] = {
+    "OperationalError": OperationalError,
+    "IntegrityError": IntegrityError,
+    "ProgrammingError": ProgrammingError,
+    "DataError": DataError,
+    "ValueError": ValueError,
+    "TypeError": TypeError,
+    "KeyError": KeyError,
+    "AttributeError": AttributeError,
+    "RuntimeError": RuntimeError,
+    "LedgerSyncError": lambda text: LedgerSyncError(text),
+}
+
+
+class LedgerSyncError(Exception):
+    """A class of error no handler can know by name."""
+
+
+@contextmanager
+def table_fails(model: type[Model], error: Exception) -> Iterator[None]:
+    """Every statement that reads or writes `model`'s table raises `error` while the block runs."""
+    table = model._meta.db_table
+
+    def fail(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if table in sql:
+            raise error
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield
+
+
+@st.composite
+def failing_requests(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid request to any operation of the API, a table that fails under it, with which error, DEBUG on or off."""
+    method, template, operation = draw(st.sampled_from(operations()))
+    return {
+        "method": method,
+        "template": template,
+        "operation": operation,
+        "table": draw(st.sampled_from(sorted(FAILING_TABLES))),
+        "kind": draw(st.sampled_from(sorted(UNEXPECTED_KINDS))),
+        "statement": draw(st.sampled_from(["SELECT", "INSERT INTO", "UPDATE"])),
+        "debug": draw(st.booleans()),
+    }
+
+
+@pytest.mark.lesson("API-3")
+@pytest.mark.contract(1, 5)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@given(failing=failing_requests())
+def test_an_unexpected_error_on_any_route_reveals_nothing_anywhere_in_the_answer(
+    client: Client, failing: dict[str, Any]
+) -> None:
+    """Generated: any route, a database or a bug failing under it: 500 internal_error, and nothing told, headers too"""
+    client.raise_request_exception = False  # a crash answers 500, as in production
+    operation: dict[str, Any] = failing["operation"]
+    text = (
+        f'{failing["statement"]} "error_envelope_invoice"."id" FROM "error_envelope_invoice" failed: {INTERNAL_ERROR}'
+        f', in File "/srv/billing/error_envelope/services.py", line 61'
+    )
+    error = UNEXPECTED_KINDS[failing["kind"]](text)
+    with rolled_back():
+        api_key = ApiKeyFactory.create(can_write=True)
+        invoice = InvoiceFactory.create(organization=api_key.organization)
+        path = failing["template"]
+        query: dict[str, str] = {}
+        for parameter in operation.get("parameters", []):
+            if parameter.get("in") == "path":
+                path = path.replace("{" + parameter["name"] + "}", str(invoice.pk))
+            elif parameter.get("in") == "query" and parameter["name"] in VALID_QUERY:
+                query[parameter["name"]] = VALID_QUERY[parameter["name"]]
+        url = path + ("?" + urlencode(query) if query else "")
+        body = json.dumps(NEW_INVOICE) if "requestBody" in operation else ""
+        with table_fails(FAILING_TABLES[failing["table"]], error), override_settings(DEBUG=failing["debug"]):
+            response = client.generic(
+                failing["method"], url, body, content_type="application/json", headers=headers(api_key)
+            )
+    asked = (
+        f"{failing['method']} {url}, while every query of {failing['table']} table raised {failing['kind']}"
+        f"{' with DEBUG on' if failing['debug'] else ''}"
+    )
+    check_envelope(response, request=asked, status=500, code="internal_error")
+    told = revealed(response, error)
+    check(
+        not told,
+        f"{asked}, answered 500 internal_error, but the answer tells what went wrong inside: "
+        + "; ".join(told[:4])
+        + f".\n    {' | '.join(f'{where}: {part[:120]}' for where, part in whole_answer(response).items())}\n"
+        + REVEAL_NOTHING,
+    )

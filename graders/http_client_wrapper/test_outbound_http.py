@@ -2,9 +2,11 @@
 
 import ast
 import json
+import math
+import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -482,6 +484,61 @@ FINAL = {
 CALLS = {"tax_rate": TAX_RATE, "exchange_rate": EXCHANGE_RATE, "sale_report": SALE_REPORT}
 
 
+#: one request as it went out: method, URL with its query, headers (name in lower case, value), body
+AsSent = tuple[str, str, tuple[tuple[str, str], ...], bytes]
+
+
+def as_sent(request: httpx.Request) -> AsSent:
+    """A copy of the request at the moment it went out: a wrapper that edits the same request object for its
+    next attempt does not change what was recorded of this one."""
+    request.read()
+    headers = sorted((name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in request.headers.raw)
+    return request.method, str(request.url), tuple(headers), request.content
+
+
+def changes(first: AsSent, again: AsSent) -> list[str]:
+    """How a resent request differs from the first attempt, in words; empty when it is the same request."""
+    found = []
+    if again[0] != first[0]:
+        found.append(f"method {again[0]} instead of {first[0]}")
+    if again[1] != first[1]:
+        found.append(f"URL {again[1]} instead of {first[1]}")
+    before, after = dict(first[2]), dict(again[2])
+    found += [f"header {name}: {after[name]} added" for name in after if name not in before]
+    found += [f"header {name}: {before[name]} dropped" for name in before if name not in after]
+    found += [
+        f"header {name}: {after[name]} instead of {before[name]}"
+        for name in after
+        if name in before and after[name] != before[name]
+    ]
+    if not found and again[2] != first[2]:  # the same names, one of them sent twice
+        found.append(f"headers {list(again[2])} instead of {list(first[2])}")
+    if again[3] != first[3]:
+        found.append(f"body {again[3]!r} instead of {first[3]!r}")
+    return found
+
+
+@contextmanager
+def random_draws_pinned(draws: Sequence[float]) -> Iterator[None]:
+    """Python's random module draws `draws` in turn (the last for ever), as fractions of each draw's range:
+    random.random(), uniform(), triangular() and the rest, of the module and of every Random instance."""
+    drawn: list[float] = []
+
+    def draw() -> float:
+        drawn.append(draws[min(len(drawn), len(draws) - 1)])
+        return drawn[-1]
+
+    def drawn_by(_generator: random.Random) -> float:  # a Random instance's random(), the one its other draws use
+        return draw()
+
+    with (
+        mock.patch.object(random, "random", draw),
+        mock.patch.object(random.Random, "random", drawn_by),
+        mock.patch.object(random.SystemRandom, "random", drawn_by),
+    ):
+        yield
+
+
 @dataclass(frozen=True)
 class Observed:
     """What one client did in one scenario, in a neutral form: the reference's classes are other classes."""
@@ -489,6 +546,8 @@ class Observed:
     sends: int
     result: str  # "returned <value>", "ProviderError", or "raised <OtherError>"
     waits: tuple[float, ...]
+    ends: tuple[float, ...] = ()  # when each attempt ended, in seconds since the first began
+    resent: tuple[str, ...] = ()  # how each resend differed from the first attempt, where it did
 
     def said(self) -> str:
         waited = f", waiting {', '.join(f'{w:.2f}' for w in self.waits)} s between them" if self.waits else ""
@@ -496,27 +555,44 @@ class Observed:
         return f"sent it {times}{waited}, then {self.result}"
 
 
-def observe(invoke: Callable[[], object], call: ProviderCall, answers: list[Callable[[], object]]) -> Observed:
-    """Run one client call against a provider that gives `answers` in turn (the last one for ever)."""
+def observe(
+    invoke: Callable[[], object],
+    call: ProviderCall,
+    answers: list[Callable[[], object]],
+    durations: Sequence[float] = (),
+    draws: Sequence[float] = (),
+) -> Observed:
+    """Run one client call against a provider that gives `answers` in turn (the last one for ever), each attempt
+    taking the seconds `durations` gives it in turn (the last one for ever; none: no time at all), and Python's
+    random draws pinned to `draws` in turn (none: left random)."""
     waits: list[float] = []
-    sends: list[httpx.Request] = []
+    sends: list[AsSent] = []
+    taken: list[float] = []
+    ends: list[float] = []
+    first_began: list[float] = []  # when the first attempt began
     real_monotonic = time.monotonic
 
-    def clock() -> float:  # the clock moves on by each wait, so that a time budget ends retries as in production
-        return real_monotonic() + sum(waits)
+    def clock() -> float:  # the clock moves on by each wait and each attempt's time, as in production
+        return real_monotonic() + sum(waits) + sum(taken)
 
     with (
         respx.mock(assert_all_called=False) as router,
         mock.patch.object(time, "sleep", waits.append),
         mock.patch.object(time, "monotonic", clock),
         stamina.set_testing(False),
+        random_draws_pinned(draws) if draws else ExitStack(),
     ):
         route = call.route(router)
 
         def answer(request: httpx.Request) -> httpx.Response:
-            sends.append(request)
+            sends.append(as_sent(request))
             if len(sends) > RUNAWAY_ATTEMPTS:
                 raise RunawayRetriesError
+            if not first_began:
+                first_began.append(clock())
+            if durations:
+                taken.append(durations[min(len(sends), len(durations)) - 1])
+            ends.append(clock() - first_began[0])
             made = answers[min(len(sends), len(answers)) - 1]()
             if isinstance(made, Exception):
                 raise made
@@ -532,7 +608,12 @@ def observe(invoke: Callable[[], object], call: ProviderCall, answers: list[Call
         except Exception as error:  # any outcome is compared with the reference's
             name = type(error).__name__
             result = "ProviderError" if name == "ProviderError" else f"raised {name}: {error}"
-        return Observed(sends=len(sends), result=result, waits=tuple(waits))
+        resent = [
+            f"attempt {number}: {', '.join(changed)}"
+            for number, again in enumerate(sends[1:], start=2)
+            if (changed := changes(sends[0], again))
+        ]
+        return Observed(sends=len(sends), result=result, waits=tuple(waits), ends=tuple(ends), resent=tuple(resent))
 
 
 @pytest.fixture(scope="module")
@@ -595,6 +676,108 @@ def test_every_request_sequence_is_sent_as_the_reference_sends_it(
         + ".\nARCH-5: a GET is resent on connection errors, timeouts, 429, 502, 503 and 504, after a wait that "
         "grows, a few times at most, then a ProviderError; any other answer (a 4xx, a 500) is final at once; "
         "a POST without an idempotency key is sent once, whatever happens, and its failure is a ProviderError.",
+    )
+
+
+@pytest.mark.guard("ARCH-5")
+@pytest.mark.contract(2)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(20)
+@example(name="exchange_rate", failures=["503 Service Unavailable", "a read timeout"])  # always tried: a query
+@given(
+    name=st.sampled_from(list(CALLS)),
+    failures=st.lists(st.sampled_from(list(RETRIED)), min_size=1, max_size=3),
+)
+def test_a_request_is_sent_again_unchanged(name: str, failures: list[str]) -> None:
+    """Every resend is compared in full with the first attempt: method, URL and query, headers, body."""
+    call = CALLS[name]
+    theirs = observe(call.invoke, call, [*(RETRIED[failure] for failure in failures), call.ok])
+    check(
+        not theirs.resent,
+        f"{call.label}, {call.method} {call.url}, when the provider answers: "
+        f"{'; then '.join([*failures, 'a good answer'])}.\n"
+        f"  your wrapper {theirs.said()}, but did not send the same request again:\n"
+        + "\n".join(f"    {change}" for change in theirs.resent)
+        + "\nREADME item 2: a retry sends again, unchanged, the request the caller made: the same method, URL and "
+        "query, headers and body as the first attempt. A header or a parameter that numbers the attempts "
+        "(X-Attempt, ?retry=2, another User-Agent) makes each retry a new request: a cache or the provider may "
+        "answer it otherwise, a signature over the request stops matching, and the provider's logs no longer "
+        "show one request tried again. Send the same request at every attempt, and count attempts in your own "
+        "logs if you need them.",
+    )
+
+
+#: each random draw pinned to one fraction of its range, from the lowest to nearly the highest: the shortest and
+#: the longest each wait can be are among what these show
+PINNED_DRAWS = (0.0, 0.25, 0.5, 0.75, 0.999)
+MIN_WAIT_SECONDS = 0.01  # README item 2: a wait is never zero, nor so near it that it is no wait at all
+
+
+@pytest.mark.lesson("ARCH-5")
+@pytest.mark.contract(2)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(20)
+@example(name="tax_rate", failure="503 Service Unavailable", drawn=[0.0])  # always tried: a plain outage
+@given(
+    name=st.sampled_from(["tax_rate", "exchange_rate"]),
+    failure=st.sampled_from(list(RETRIED)),
+    drawn=st.lists(st.floats(min_value=0, max_value=1, exclude_max=True), min_size=1, max_size=6),
+)
+def test_waits_grow_from_attempt_to_attempt_and_are_never_near_zero(
+    reference_clients: ModuleType, name: str, failure: str, drawn: list[float]
+) -> None:
+    """The shortest each wait can be, whatever Python's random module draws, is above zero and grows to a cap."""
+    call = CALLS[name]
+    answers = [RETRIED[failure]]  # the same failure at every attempt
+    runs = {
+        f"every draw at {pinned:g} of its range": observe(call.invoke, call, answers, draws=[pinned])
+        for pinned in PINNED_DRAWS
+    }
+    runs[f"draws at {', '.join(f'{d:.3g}' for d in drawn)} of their ranges"] = observe(
+        call.invoke, call, answers, draws=drawn
+    )
+    every = [run.waits for run in runs.values()]
+    longest = max((wait for waits in every for wait in waits), default=0.0)
+    #: the shortest each wait was, over every draw
+    floors = [min(waits[k] for waits in every if len(waits) > k) for k in range(max(map(len, every)))]
+    problems = []
+    if len(every[0]) < 2:
+        problems.append(
+            f"with every draw at 0 it made {attempts(runs[next(iter(runs))].sends)} and waited "
+            f"{len(every[0])} time(s): at least three attempts and two waits are needed to see the waits grow"
+        )
+    problems += [
+        f"with {label}, a wait of {min(run.waits) * 1000:.2g} ms"
+        for label, run in runs.items()
+        if run.waits and min(run.waits) < MIN_WAIT_SECONDS
+    ]
+    problems += [
+        f"the shortest wait {number + 1} can be ({floors[number]:.3f} s) is not longer than the shortest wait "
+        f"{number} can be ({floors[number - 1]:.3f} s), and the waits had not reached their cap (the longest "
+        f"wait seen: {longest:.3f} s)"
+        for number in range(1, len(floors))
+        if floors[number] < floors[number - 1]
+        or (math.isclose(floors[number], floors[number - 1]) and not math.isclose(floors[number], longest))
+    ]
+    tax = reference_clients.TaxServiceClient(api_key="tax-key")
+    fx = reference_clients.ExchangeRateClient(api_key="fx-key")
+    oracle = {"tax_rate": lambda: tax.rate_for("DE"), "exchange_rate": lambda: fx.rate(source="EUR", target="USD")}
+    expected = observe(oracle[name], call, answers, draws=[0.0])
+    check(
+        not problems,
+        f"{call.label}, {call.method} {call.url}, when the provider answers {failure} to every attempt, with each "
+        "draw of Python's random module pinned to a fraction of its range:\n"
+        + "\n".join(f"  with {label}, your wrapper {run.said()}" for label, run in runs.items())
+        + "\nSo:\n"
+        + "\n".join(f"  {problem}" for problem in problems)
+        + f"\n  (the reference solution, with every draw at 0: {expected.said()}.)"
+        + "\nREADME item 2: a read is sent again after a wait that is never zero and grows from attempt to "
+        "attempt, with random jitter on top. A wait drawn between zero and the backoff (full jitter, "
+        "random.uniform(0, base * 2**n)) can be near zero, and shorter than the wait before it: the workers that "
+        "failed together hit the struggling provider again at once. Add the jitter to a backoff that grows "
+        "(base * 2**n + random.uniform(0, jitter), up to a cap): stamina's retry_context does this, with its "
+        "jitter drawn from Python's random module. The grader runs your policy with stamina's test mode off and a "
+        "clock that does not really wait.",
     )
 
 
@@ -695,4 +878,76 @@ def test_a_read_gives_up_within_the_retry_budget(
         f"(timeout={RETRY_BUDGET_SECONDS:g}) and short waits, and never sleep what a Retry-After asks for "
         "beyond what is left of that budget (waiting it out in the wrapper, uncapped, is how one 503 holds a "
         "worker for hours).",
+    )
+
+
+#: how a read can fail, slowly or at once: the transient answers and the transport errors, each by name
+SLOW_FAILURES: dict[str, Callable[[], object]] = {
+    **{name: RETRIED[name] for name in ("429 Too Many Requests", "502 Bad Gateway", "503 Service Unavailable")},
+    **{name: RETRIED[name] for name in ("504 Gateway Timeout", "a read timeout", "a connect timeout")},
+    **{name: RETRIED[name] for name in ("a write timeout", "a dropped connection", "a read error")},
+}
+#: how long one attempt can take before it fails or is answered: at once, a slow answer, a timeout (the read
+#: timeout may be up to 60 s)
+ATTEMPT_SECONDS = (0.0, 0.2, 1.0, 3.0, 5.0, 7.5, 9.5, 10.0, 12.0, 19.0, 30.0, 60.0)
+
+
+@pytest.mark.lesson("ARCH-5")
+@pytest.mark.contract(3)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(40)
+# always tried: a provider that lets every read time out after 10 s, and one that answers 503 after 6 s
+@example(name="tax_rate", failures=[("a read timeout", 10.0)], forever=True, good_after=0.0)
+@example(name="exchange_rate", failures=[("503 Service Unavailable", 6.0)], forever=True, good_after=0.0)
+@example(name="tax_rate", failures=[("504 Gateway Timeout", 9.5)] * 3, forever=False, good_after=1.0)
+@given(
+    name=st.sampled_from(["tax_rate", "exchange_rate"]),
+    failures=st.lists(
+        st.tuples(st.sampled_from(list(SLOW_FAILURES)), st.sampled_from(ATTEMPT_SECONDS)), min_size=1, max_size=8
+    ),
+    forever=st.booleans(),
+    good_after=st.sampled_from(ATTEMPT_SECONDS),
+)
+def test_slow_attempts_count_toward_the_retry_budget(
+    reference_clients: ModuleType, name: str, failures: list[tuple[str, float]], forever: bool, good_after: float
+) -> None:
+    """Generated slow attempts: no resend once 20 s have gone by, the attempts' own time counted with the waits"""
+    call = CALLS[name]
+    answers = [SLOW_FAILURES[failure] for failure, _ in failures]
+    durations = [seconds for _, seconds in failures]
+    script = [f"{failure} after {seconds:g} s" for failure, seconds in failures]
+    if forever:
+        script[-1] += ", on every attempt"
+    else:
+        answers.append(call.ok)
+        durations.append(good_after)
+        script.append(f"a good answer after {good_after:g} s")
+    theirs = observe(call.invoke, call, answers, durations)
+    tax = reference_clients.TaxServiceClient(api_key="tax-key")
+    fx = reference_clients.ExchangeRateClient(api_key="fx-key")
+    oracle = {"tax_rate": lambda: tax.rate_for("DE"), "exchange_rate": lambda: fx.rate(source="EUR", target="USD")}
+    expected = observe(oracle[name], call, answers, durations)
+    # a wrapper that gives up sooner, or that reaches the good answer within the budget where the reference's
+    # backoff did not, keeps the contract too: the good answer's result, or a ProviderError
+    answered = observe(oracle[name], call, [call.ok]).result
+    # each attempt followed by another ended less than the budget after the first began
+    late = [
+        f"attempt {number} ended {ended:.1f} s after the first began, and was sent again"
+        for number, ended in enumerate(theirs.ends[: theirs.sends - 1], start=1)
+        if ended >= RETRY_BUDGET_SECONDS
+    ]
+    check(
+        not late
+        and sum(theirs.waits) <= RETRY_BUDGET_SECONDS
+        and theirs.sends <= MAX_ATTEMPTS
+        and theirs.result in (answered, "ProviderError"),
+        f"{call.label}, {call.method} {call.url}, when the provider answers: {'; then '.join(script)}.\n"
+        f"  your wrapper {theirs.said()}"
+        + (f" ({'; '.join(late)})" if late else "")
+        + f";\n  the rule asks that it {expected.said()}, or give up sooner with a ProviderError.\n"
+        f"README item 3: the {RETRY_BUDGET_SECONDS:g} s budget of a read is for its attempts and waits together. "
+        "An attempt takes time too (a timeout, a provider that answers slowly), so a budget that counts only the "
+        "waits, or no budget beside the cap on attempts, lets a few slow attempts hold the worker for minutes. "
+        f"Measure the time since the first attempt began, and send no more once {RETRY_BUDGET_SECONDS:g} s have "
+        "gone by: stamina's time budget (timeout=...) does so.",
     )

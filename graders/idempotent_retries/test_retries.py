@@ -1,10 +1,9 @@
 """Grader of `idempotent_retries`: a keyed POST is retried, an unkeyed one is not, and Retry-After is honoured."""
 
-import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from hypothesis import strategies as st
 from dojo.grading import check
 from dojo.scenarios import reference, scenarios
 from idempotent_retries.clients import PaymentProviderClient
-from idempotent_retries.http import ProviderError
+from idempotent_retries.http import ProviderError, ProviderHttp
 from idempotent_retries.models import ChargeAttempt, Invoice
 from idempotent_retries.services import collect_invoice
 
@@ -38,6 +37,7 @@ MAX_ATTEMPTS = 10
 RUNAWAY_ATTEMPTS = 30  # the mocked provider stops a retry loop here, so that "retry forever" ends and is reported
 RETRY_AFTER_SECONDS = 7
 MAX_RETRY_AFTER_SECONDS = 20.0  # the README: a longer Retry-After ends the retries
+RETRY_BUDGET_SECONDS = 30.0  # the README: no resend once this long has gone by since the first send
 LONGEST_WAIT_SECONDS = 60.0  # a provider that asks for an hour is down: waiting for it holds the worker
 
 TRANSIENT_FAILURES: dict[str, Callable[[], httpx.Response | Exception]] = {
@@ -487,6 +487,7 @@ class Observed:
     waits: tuple[float, ...]
     resent_unchanged: bool
     waited_after_the_last_send: float
+    ends: tuple[float, ...] = ()  # when each send ended, in seconds since the first began
 
     def said(self) -> str:
         times = "once" if self.sends == 1 else f"{self.sends} times"
@@ -500,21 +501,29 @@ def observe(
     name: str,
     script: list[Callable[[], httpx.Response | Exception]],
     base_url: str = PROVIDER,
+    durations: Sequence[float] = (),
+    request: tuple[str, str] | None = None,
 ) -> Observed:
     """Run one client call against a provider at `base_url` that answers with `script` in turn (the last one
-    for ever)."""
-    method, path, _, _ = CALLS[name]
+    for ever), each send taking the seconds `durations` gives it in turn (the last one for ever; none: no time).
+    `request`: the method and path sent, when they are not those of the client call `name`."""
+    method, path = request or CALLS[name][:2]
     waits: list[float] = []
     sends: list[httpx.Request] = []
     sent_at: list[float] = []
+    ended_at: list[float] = []
+    taken: list[float] = []
     start = time.monotonic()
 
-    def clock() -> float:  # time moves by the waits alone: a time budget ends retries as in production
-        return start + sum(waits)
+    def clock() -> float:  # time moves by the waits and the sends alone: a time budget ends retries as in production
+        return start + sum(waits) + sum(taken)
 
     def answer(request: httpx.Request) -> httpx.Response:
         sends.append(request)
         sent_at.append(clock())
+        if durations:
+            taken.append(durations[min(len(sends), len(durations)) - 1])
+        ended_at.append(clock())
         if len(sends) > RUNAWAY_ATTEMPTS:
             raise RunawayRetriesError
         made = script[min(len(sends), len(script)) - 1]()
@@ -543,14 +552,15 @@ def observe(
         for sent in sends
         if first is not None
     )
-    gaps = tuple(later - earlier for earlier, later in itertools.pairwise(sent_at))
-    after_the_last = clock() - sent_at[-1] if sent_at else 0.0
+    gaps = tuple(later - earlier for earlier, later in zip(ended_at, sent_at[1:], strict=False))
+    after_the_last = clock() - ended_at[-1] if ended_at else 0.0
     return Observed(
         sends=len(sends),
         result=result,
         waits=gaps,
         resent_unchanged=unchanged,
         waited_after_the_last_send=after_the_last,
+        ends=tuple(end - sent_at[0] for end in ended_at),
     )
 
 
@@ -741,4 +751,155 @@ def test_every_final_answer_is_final_for_every_request(reference_clients: dict[s
         "the same key, the provider gives the same answer again. Retry only connection errors, timeouts, 429, 502, "
         "503 and 504, and (item 1) only a request that is safe to send twice: a GET, or one with an "
         "Idempotency-Key, which is resent after the 503.",
+    )
+
+
+#: how a request can fail, slowly or at once: a transient status, with a Retry-After the wrapper honours or none,
+#: and the transport errors
+SLOW_FAILURE = st.one_of(
+    st.tuples(st.sampled_from([429, 503]), st.sampled_from([None, ("seconds", 1), ("seconds", 5), ("seconds", 20)])),
+    st.tuples(st.sampled_from([502, 504]), st.none()),
+    st.sampled_from(list(TRANSPORT)).map(lambda name: (name, None)),
+)
+#: how long one send can take before it fails or is answered: at once, a slow answer, a timeout
+SEND_SECONDS = (0.0, 0.2, 1.0, 3.0, 5.0, 9.5, 10.0, 14.0, 20.0, 29.0, 45.0)
+
+
+@pytest.mark.guard("ARCH-5")
+@pytest.mark.contract(6)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(40)
+# always tried: reads that time out after 10 s each; a keyed charge met by 503 with Retry-After: 20, at once
+@example(name="charge_status", failures=[(("a read timeout", None), 10.0)], forever=True, good_after=0.0)
+@example(name="charge", failures=[((503, ("seconds", 20)), 0.0)], forever=True, good_after=0.0)
+@example(name="charge", failures=[((502, None), 14.0)] * 2, forever=False, good_after=1.0)
+@given(
+    name=st.sampled_from(["charge", "charge_status"]),
+    failures=st.lists(st.tuples(SLOW_FAILURE, st.sampled_from(SEND_SECONDS)), min_size=1, max_size=8),
+    forever=st.booleans(),
+    good_after=st.sampled_from(SEND_SECONDS),
+)
+def test_the_time_budget_counts_the_sends_and_the_waits(
+    reference_clients: dict[str, object],
+    name: str,
+    failures: list[tuple[tuple[object, tuple[str, object] | None], float]],
+    forever: bool,
+    good_after: float,
+) -> None:
+    """Generated slow sends: no resend once 30 s have gone by since the first, the sends' own time counted"""
+    method, path, status, body = CALLS[name]
+    script: list[Callable[[], httpx.Response | Exception]] = [partial(answer_for, failure) for failure, _ in failures]
+    durations = [seconds for _, seconds in failures]
+    words = [f"{spoken(failure)} after {seconds:g} s" for failure, seconds in failures]
+    if forever:
+        words[-1] += ", on every attempt"
+    else:
+        script.append(lambda: httpx.Response(status, json=body))
+        durations.append(good_after)
+        words.append(f"{status} with the answer after {good_after:g} s")
+    theirs = observe(invocation(payments(), name), name, script, durations=durations)
+    expected = observe(invocation(reference_clients[PROVIDER], name), name, script, durations=durations)
+    # a wrapper that gives up sooner, or that reaches the good answer within the budget where the reference's
+    # waits did not, keeps the contract too: the good answer's result, or a ProviderError
+    good: list[Callable[[], httpx.Response | Exception]] = [lambda: httpx.Response(status, json=body)]
+    answered = observe(invocation(reference_clients[PROVIDER], name), name, good).result
+    late = [
+        f"send {number} ended {ended:.1f} s after the first began, and was followed by another"
+        for number, ended in enumerate(theirs.ends[: theirs.sends - 1], start=1)
+        if ended >= RETRY_BUDGET_SECONDS
+    ]
+    check(
+        not late and theirs.sends <= MAX_ATTEMPTS and theirs.result in (answered, "ProviderError"),
+        f"{method} {PROVIDER}{path} ({name}()), when the provider answers: {'; then '.join(words)}.\n"
+        f"  your wrapper {theirs.said()}"
+        + (f" ({'; '.join(late)})" if late else "")
+        + f";\n  the rule asks that it {expected.said()}, or give up sooner with a ProviderError.\n"
+        f"README item 6: the time budget stays, and it is for the sends and the waits together. A send takes "
+        "time too (a timeout, a provider that answers slowly), and so does a wait that Retry-After asks for: a "
+        "budget that counts only the waits, or no budget beside the cap on attempts, lets a few slow sends or "
+        f"long waits hold the collection run for minutes. Measure the time since the first send began, and send "
+        f"no more once {RETRY_BUDGET_SECONDS:g} s have gone by: stamina's time budget (timeout=...) does so.",
+    )
+
+
+#: every method a request may carry: the five the README calls idempotent, and those it does not (POST, PATCH,
+#: and CONNECT and TRACE, which no client of ours sends but which the wrapper is given as any other)
+IDEMPOTENT = ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
+METHODS = (*IDEMPOTENT, "POST", "PATCH", "CONNECT", "TRACE")
+RESOURCE = "/v1/customers/cus_1/default_card"
+#: the transient failures, without a Retry-After: what is resent, and how often, is the question here, not the waits
+PLAIN_FAILURE = st.one_of(
+    st.tuples(st.sampled_from([429, 502, 503, 504]), st.none()),
+    st.sampled_from(list(TRANSPORT)).map(lambda name: (name, None)),
+)
+
+
+def wrapper_sends(http: Any, method: str, keyed: bool) -> Callable[[], object]:  # Any: the learner's or the reference's
+    """A request of `method` through the wrapper, with a body, and with an Idempotency-Key when `keyed`."""
+    headers = {"Idempotency-Key": KEY} if keyed else {}
+
+    def send() -> object:
+        return http.send(httpx.Request(method, f"{PROVIDER}{RESOURCE}", headers=headers, json={"card": "card_9"}))
+
+    return send
+
+
+@pytest.fixture(scope="module")
+def reference_wrapper() -> object:
+    return reference("idempotent_retries.http").ProviderHttp("payment provider", PROVIDER)
+
+
+@pytest.mark.guard("ARCH-5")
+@pytest.mark.contract(1, 2)
+@pytest.mark.timeout(120)  # generated examples: the default 10 s is for one scenario
+@scenarios(40)
+# a PATCH without a key changes a resource in place, as the provider defines it: sent once, like any other POST
+@example(method="PATCH", keyed=False, transient=[(503, None)], last="a good answer")
+@example(method="PATCH", keyed=False, transient=[("a read timeout", None)], last="a good answer")
+@example(method="DELETE", keyed=False, transient=[(502, None)], last="a good answer")
+@given(
+    method=st.sampled_from(METHODS),
+    keyed=st.booleans(),
+    transient=st.lists(PLAIN_FAILURE, min_size=1, max_size=2),
+    last=st.one_of(st.just("a good answer"), PLAIN_FAILURE.map(lambda failure: ("for ever", failure))),
+)
+def test_every_method_is_resent_only_when_it_is_safe(
+    reference_wrapper: object,
+    method: str,
+    keyed: bool,
+    transient: list[tuple[object, tuple[str, object] | None]],
+    last: object,
+) -> None:
+    """Generated requests of every method, keyed or not, through the wrapper: resent as the reference does"""
+    script: list[Callable[[], httpx.Response | Exception]] = [partial(answer_for, failure) for failure in transient]
+    words = [spoken(failure) for failure in transient]
+    if isinstance(last, tuple):
+        script.append(partial(answer_for, last[1]))
+        words.append(f"{spoken(last[1])}, on every attempt")
+    else:
+        script.append(lambda: httpx.Response(200, json={"id": "card_9"}))
+        words.append("200 with the answer")
+    http = ProviderHttp("payment provider", PROVIDER)
+    sent = (method, RESOURCE)
+    theirs = observe(wrapper_sends(http, method, keyed), "", script, request=sent)
+    expected = observe(wrapper_sends(reference_wrapper, method, keyed), "", script, request=sent)
+    # the README resends a keyed request of any method; a wrapper told by the client which requests the provider
+    # dedupes (rather than reading the header) may send a keyed request of another method once, as if unkeyed
+    allowed = [expected]
+    if keyed and method not in IDEMPOTENT:
+        allowed.append(observe(wrapper_sends(reference_wrapper, method, False), "", script, request=sent))
+    same = any((theirs.sends, theirs.result) == (one.sends, one.result) for one in allowed)
+    if isinstance(last, tuple) and expected.sends > 1:  # a provider that stays down gets "a few" attempts
+        same = same or (1 < theirs.sends <= MAX_ATTEMPTS and theirs.result == expected.result)
+    check(
+        same and theirs.resent_unchanged,
+        f"{method} {PROVIDER}{RESOURCE} {'with' if keyed else 'without'} an Idempotency-Key, sent through "
+        f"ProviderHttp.send(), when the provider answers: {'; then '.join(words)}.\n"
+        f"  your wrapper {theirs.said()}"
+        + ("" if theirs.resent_unchanged else ", and changed the request (or its key) between sends")
+        + f";\n  the rule asks that it {expected.said()}.\n"
+        "README items 1 and 2: only GET, HEAD, OPTIONS, PUT and DELETE are idempotent methods; any other request "
+        "(a POST, a PATCH, ...) is resent only when it carries an Idempotency-Key, and is otherwise sent exactly "
+        "once, its failure a ProviderError. A PATCH changes a resource in place, but what it does (append to a "
+        "list, add to a balance) may be done twice: nothing in HTTP makes it safe to send twice (ARCH-5).",
     )

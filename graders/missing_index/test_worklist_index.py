@@ -1,9 +1,11 @@
 """Grader of `missing_index`: one index serves the worklist query, in the models, the migrations and the database."""
 
+import ast
 import io
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -13,12 +15,13 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.management import call_command
-from django.db import connection, models
+from django.db import connection, migrations, models
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations.base import Operation
 from django.db.models import Q
 from django.test.utils import override_settings
 
-from dojo.grading import check, count_queries
+from dojo.grading import check, count_queries, kata_dir, read_source
 from missing_index.models import Invoice
 from missing_index.services import collections_worklist
 
@@ -289,9 +292,66 @@ def test_the_database_indexes_are_the_ones_the_migrations_declare() -> None:
         + "\nDjango only knows the migration state: the next migration that removes or changes an index "
         "(RemoveIndex, AlterField, a model change) drops it by the name the state gives it. Under another "
         "name, that migration fails (SQLite: no such index) or leaves the real index behind (PostgreSQL's "
-        "DROP INDEX IF EXISTS), and reversing the migration does the same. Use `migrations.AddIndex`, or, "
-        "in `SeparateDatabaseAndState`, write RunSQL that creates exactly the index of the state: the same "
-        "name, the same columns in the same order, the same condition.",
+        "DROP INDEX IF EXISTS), and reversing the migration does the same. Use `migrations.AddIndex`, "
+        "which builds exactly the index the state records: the same name, the same columns in the same order, "
+        "the same condition.",
+    )
+
+
+#: what runs SQL of one's own: a cursor's or schema editor's execute(), a manager's raw(), a queryset's extra()
+RAW_SQL_CALLS = frozenset({"execute", "executemany", "executescript", "raw", "extra"})
+RAW_SQL_NAMES = frozenset({"RunSQL", "RawSQL"})
+
+
+def _operations(operations: Sequence[Operation]) -> list[Operation]:
+    """The operations, those inside SeparateDatabaseAndState included."""
+    found: list[Operation] = []
+    for operation in operations:
+        found.append(operation)
+        if isinstance(operation, migrations.SeparateDatabaseAndState):
+            found += _operations([*operation.database_operations, *operation.state_operations])
+    return found
+
+
+def raw_sql_written() -> list[str]:
+    """Where the kata's migrations and models run SQL of their own, each as `file:line: what`."""
+    with override_settings(MIGRATION_MODULES={**settings.MIGRATION_MODULES, SLUG: f"{SLUG}.migrations"}):
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+    found = [
+        f"migration {name}: RunSQL({operation.sql!r})"
+        for (app, name), migration in sorted(loader.disk_migrations.items())
+        if app == SLUG
+        for operation in _operations(migration.operations)
+        if isinstance(operation, migrations.RunSQL)
+    ]
+    folder = kata_dir(SLUG)
+    for path in sorted([folder / "models.py", *(folder / "migrations").glob("*.py")]):
+        for node in ast.walk(ast.parse(read_source(path))):
+            if not isinstance(node, ast.expr):
+                continue
+            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+            method = node.func.attr if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else ""
+            if name in RAW_SQL_NAMES or method in RAW_SQL_CALLS:
+                shown = ast.unparse(node)
+                found.append(f"{path.relative_to(folder)}:{node.lineno}: {shown[:100]}{'…' * (len(shown) > 100)}")
+    return sorted(set(found))
+
+
+@pytest.mark.contract(3)
+@pytest.mark.guard("PERF-3")
+def test_the_migrations_build_the_index_without_raw_sql() -> None:
+    """The standard allows raw SQL only when nothing else will do; Django's operations build any index."""
+    written = raw_sql_written()
+    check(
+        not written,
+        "The migrations or models run SQL written by hand:\n"
+        + "\n".join(f"  {where}" for where in written)
+        + "\nThe backend standard allows raw SQL only when it is absolutely necessary, and an index never "
+        "needs it: `migrations.AddIndex` writes the CREATE INDEX for each database, under the name and on the "
+        "columns the migration state records, and reverses it (on a large PostgreSQL table, "
+        "`AddIndexConcurrently` builds it without blocking writes). Replace the RunSQL, or the SQL run from "
+        'RunPython, with `migrations.AddIndex(model_name="invoice", index=models.Index(...))`, the same index '
+        "as in models.py.",
     )
 
 

@@ -18,6 +18,7 @@ from django.db import (
     connection,
     transaction,
 )
+from django.db.transaction import TransactionManagementError
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -223,6 +224,53 @@ def test_an_invoice_the_period_close_skips_is_not_announced(
         bus.invoices() == [first.number, last.number],
         f"After the close committed, invoice.finalized must go out once for each invoice it finalized, "
         f"{[first.number, last.number]}; it went out for {bus.invoices()}.",
+    )
+
+
+@pytest.mark.contract(3, 4)
+@pytest.mark.lesson("DATA-5")
+@pytest.mark.django_db(transaction=True)
+def test_a_caller_with_autocommit_off_gets_the_events_after_its_own_commit(bus: FakeEventBus) -> None:
+    """A caller that turned autocommit off: its commit() or rollback() decides, not the end of the function's block"""
+    undone, kept = draft(), draft()
+    period = BillingPeriodFactory.create()
+    closed = [draft(period), draft(period)]
+    published: dict[str, list[str]] = {}
+    refused: TransactionManagementError | None = None
+
+    transaction.set_autocommit(False)  # the caller manages its transaction itself, as a script or a job may
+    try:
+        finalize_invoice(undone.pk, bus=bus)
+        published["before the rollback"] = bus.invoices()
+        transaction.rollback()
+        finalize_invoice(kept.pk, bus=bus)
+        close_billing_period(period.pk, bus=bus)
+        published["before the commit"] = bus.invoices()
+        transaction.commit()
+    except TransactionManagementError as error:  # Django's refusal of on_commit() outside any atomic() block
+        refused = error
+        transaction.rollback()
+    except BaseException:
+        transaction.rollback()
+        raise
+    finally:
+        transaction.set_autocommit(True)  # Django runs the committed transaction's on_commit() callbacks here
+
+    early = sorted({number for numbers in published.values() for number in numbers})
+    check(
+        not early and undone.number not in bus.invoices(),
+        "The caller turned autocommit off, so nothing commits until it calls commit(): the end of "
+        "finalize_invoice()'s own `with transaction.atomic():` block commits nothing then. Yet invoice.finalized "
+        f"went out for {early or bus.invoices()} before the caller's commit ({published}), and the caller then "
+        f"rolled back {undone.number}'s finalization. Whether a transaction is open is not something to guess: "
+        "register the publication with transaction.on_commit(), which Django runs after the commit that "
+        "really ends the transaction, and drops on a rollback.",
+    )
+    announced = [] if refused else [kept.number] + [invoice.number for invoice in closed]
+    check(
+        bus.invoices() == announced,
+        f"After the caller's commit, invoice.finalized must go out once for each invoice it committed, "
+        f"{announced}, and never for {undone.number}, rolled back; it went out for {bus.invoices()}.",
     )
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 if TYPE_CHECKING:  # what sys.settrace takes, named in typeshed only
@@ -26,15 +26,21 @@ class WorkLimitReachedError(Exception):
 
 
 class Tally:
-    """The operations counted, and on which line of the kata's code each was done (`by_line`)."""
+    """The operations counted, and on which line of the kata's code each was done (`by_line`).
 
-    __slots__ = ("by_line", "limit", "line", "operations")
+    `orderings` counts, among them, the ordering comparisons of the texts (<, <=, >, >=): what a sort or a
+    binary search makes, n log n of them, where a lookup by hash makes none.
+    """
+
+    __slots__ = ("by_line", "codes", "limit", "line", "operations", "orderings")
 
     def __init__(self) -> None:
         self.operations = 0
+        self.orderings = 0
         self.limit = sys.maxsize
         self.line: tuple[str, int] | None = None  # the kata's line running now, set by counting_lines()
         self.by_line: Counter[tuple[str, int] | None] = Counter()
+        self.codes: set[CodeType] = set()  # the kata's functions (and lambdas, generators) that ran
 
     def tick(self) -> None:
         self.operations += 1
@@ -66,18 +72,22 @@ class CountedText(str):
         return str.__ne__(self, other)
 
     def __lt__(self, other: str) -> bool:
+        self.tally.orderings += 1
         self.tally.tick()
         return str.__lt__(self, other)
 
     def __le__(self, other: str) -> bool:
+        self.tally.orderings += 1
         self.tally.tick()
         return str.__le__(self, other)
 
     def __gt__(self, other: str) -> bool:
+        self.tally.orderings += 1
         self.tally.tick()
         return str.__gt__(self, other)
 
     def __ge__(self, other: str) -> bool:
+        self.tally.orderings += 1
         self.tally.tick()
         return str.__ge__(self, other)
 
@@ -115,7 +125,8 @@ class CountedText(str):
 
 @contextmanager
 def counting_lines(tally: Tally, root: Path) -> Iterator[None]:
-    """Count, in `tally`, every line that code in files under `root` runs (a loop's lines once per turn).
+    """Count, in `tally`, every line that code in files under `root` runs (a loop's lines once per turn),
+    and keep the code objects (functions, lambdas, generators) of that code that ran.
 
     Comprehensions count once per item too. Code under `root` can switch the tracer off (`sys.settrace`):
     that is a deliberate act, visible in review, not an accident.
@@ -129,7 +140,10 @@ def counting_lines(tally: Tally, root: Path) -> Iterator[None]:
         return in_kata
 
     def calls(frame: FrameType, event: str, arg: object) -> "TraceFunction | None":
-        return in_kata if frame.f_code.co_filename.startswith(folder) else None
+        if not frame.f_code.co_filename.startswith(folder):
+            return None
+        tally.codes.add(frame.f_code)
+        return in_kata
 
     previous = sys.gettrace()
     sys.settrace(calls)

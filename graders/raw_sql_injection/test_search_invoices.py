@@ -2,6 +2,8 @@
 
 import ast
 import re
+import string
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -315,10 +317,11 @@ def test_a_term_matches_literally_on_generated_searches(drawn: tuple[list[dict[s
 
 # --- generated scenarios: letters whose case Python maps otherwise than the database, terms across fields ---
 
-#: letters whose upper or lower case Python maps otherwise than the database's UPPER()/LOWER() ("ß" -> "SS",
-#: "ﬁ" -> "FI", "İ" -> "i̇", "é" -> "É" where SQLite keeps "é"), without the letters they map to: a term
-#: holding one must find it where it is stored, and nothing here is equal to it in another case
-FOLDING_ALPHABET = "aAßﬁİé "
+#: letters whose case Python maps otherwise than the database, beside the letters they map to: Python's
+#: casefold() turns "ß" and "ẞ" into "ss" and "ﬁ" into "fi", lower() turns "İ" into "i̇", the Kelvin sign "K"
+#: into "k" and a final "Σ" into "ς", where PostgreSQL's UPPER() keeps "ß", "ﬁ", "İ" and "K" and makes "Σ" of
+#: "σ" and "ς" and "I" of "ı", and SQLite's LIKE folds ASCII letters only ("é" does not find "É").
+FOLDING_ALPHABET = "ßﬁİı\u212aẞσςΣéÉsSfFiIkKaA "
 FOLDING_TEXT = st.text(alphabet=FOLDING_ALPHABET, min_size=1, max_size=4)
 FOLDING_INVOICE = st.fixed_dictionaries(
     {
@@ -328,58 +331,108 @@ FOLDING_INVOICE = st.fixed_dictionaries(
         "issued_on": st.sampled_from((date(2026, 3, 1), date(2026, 3, 2))),
     }
 )
+#: what Python does to a term's case, any of which a wrong fix may apply to the term, the stored text, or both
+RECASED = (str.upper, str.lower, str.casefold, str.swapcase, str.title)
+
+#: NUL, the quote, `%`, `_` and `\`: the checks above judge how a term holding one is read (the starter's pasted SQL
+#: reads them as syntax, and guards pass on the starter); the checks below leave them out
+_NOT_JUDGED_HERE = "\x00'%_\\"
+#: what a haystack of the number and the name could be joined with, besides nothing: white space, ASCII
+#: punctuation, and characters picked as "one nobody types" (a no-break space, dashes, a bullet, an arrow, the ASCII
+#: separators, a line separator, a byte order mark)
+SEPARATORS = tuple(
+    character
+    for character in string.whitespace
+    + string.punctuation
+    + "\u00a0\u2013\u2014\u00b7\u2022\u2192\u00a6\x1c\x1d\x1e\x1f\u2028\u2029\ufeff"
+    if character not in _NOT_JUDGED_HERE
+)
+#: any other one character a haystack could be joined with
+ANY_SEPARATOR = st.characters(exclude_characters=_NOT_JUDGED_HERE, codec="utf-8")
 
 
-def _across(invoice: dict[str, Any]) -> st.SearchStrategy[str]:
-    """A piece of the number and the customer name written one after the other (with or without a space),
-    running from one into the other: a term that neither field holds on its own."""
+def _across(invoice: dict[str, Any], between: str, before: int, after: int, name_first: bool) -> str:
+    """The last `before` characters of the number (or of the customer name, `name_first`), `between`, and the
+    first `after` characters of the other: a term running from one field into the other, which neither holds."""
     number, customer = str(invoice["number"]), str(invoice["customer"])
-
-    def piece(order: tuple[str, str], between: str, before: int, after: int) -> str:
-        first, second = order
-        start = len(first) - min(before, len(first))
-        return (first + between + second)[start : len(first) + len(between) + min(after, len(second))]
-
-    return st.builds(
-        piece,
-        st.sampled_from(((number, customer), (customer, number))),
-        st.sampled_from(("", " ")),
-        st.integers(1, 2),
-        st.integers(1, 2),
-    )
+    first, second = (customer, number) if name_first else (number, customer)
+    return first[len(first) - min(before, len(first)) :] + between + second[: min(after, len(second))]
 
 
 @st.composite
 def folding_scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
     """Invoices named and numbered with letters Python's case mapping changes; a term to search for.
 
-    The term is a piece of one stored name or number (to be found), free text, or a piece that runs
-    from an invoice's number into its customer's name or back (found only where one field holds it).
+    The first invoice is ours; a customer's name is often an earlier one re-cased by Python (upper, lower,
+    casefold, swapcase, title). The term is a piece of one stored name or number (to be found), a piece of
+    one of our customers' names re-cased by Python (found only where the database folds it the same way),
+    free text, or a piece that runs from an invoice's number into its customer's name or back, with or
+    without a separator between them (found only where one field holds it).
     """
     invoices: list[dict[str, Any]] = draw(st.lists(FOLDING_INVOICE, min_size=1, max_size=5))
+    invoices[0]["organization"] = "ours"
     for index, invoice in enumerate(invoices):
         invoice["number"] = f"N{invoice['number']}-{index}"
+        if index and draw(st.booleans()):  # folded by Python like the one before, by the database maybe not
+            invoice["customer"] = draw(st.sampled_from(RECASED))(invoices[index - 1]["customer"])
     stored: list[str] = [text for invoice in invoices for text in (invoice["customer"], invoice["number"])]
     pieces = st.sampled_from(stored).flatmap(
         lambda text: st.tuples(st.integers(0, len(text) - 1), st.integers(1, 4)).map(
             lambda cut: text[cut[0] : cut[0] + cut[1]]
         )
     )
-    across = st.sampled_from(invoices).flatmap(_across)
+    names = [str(invoice["customer"]) for invoice in invoices if invoice["organization"] == "ours"]
+    name_pieces = st.sampled_from(names).flatmap(
+        lambda text: st.tuples(st.integers(0, len(text) - 1), st.integers(1, 2)).map(
+            lambda cut: text[cut[0] : cut[0] + cut[1]]
+        )
+    )
+    recased = st.builds(lambda piece, recase: recase(piece), name_pieces, st.sampled_from(RECASED))
+    across = st.builds(
+        _across,
+        st.sampled_from(invoices),
+        st.one_of(st.just(""), st.sampled_from(SEPARATORS), ANY_SEPARATOR),
+        st.integers(1, 2),
+        st.integers(1, 2),
+        st.booleans(),
+    )
     free = st.text(alphabet=FOLDING_ALPHABET, min_size=1, max_size=3)
-    return invoices, draw(st.one_of(pieces, across, free))
+    return invoices, draw(st.one_of(pieces, recased, recased, recased, across, free))
 
 
 def _invoice(number: str, customer: str) -> dict[str, Any]:
     return {"organization": "ours", "customer": customer, "number": number, "issued_on": date(2026, 3, 1)}
 
 
+def _case_and_fields_message(term: str, found: str, wanted: object, scenario: list[dict[str, Any]]) -> str:
+    return (
+        f"Searching for {term!r} among these invoices:\n  "
+        + "\n  ".join(_in_words(invoice) for invoice in scenario)
+        + f"\n{found}, where the search must find {wanted}.\n"
+        "An invoice is found when its number, or its customer's name, holds the term, each field on its "
+        "own: a term that runs from the number into the name is in neither, whatever joins them in a "
+        "haystack made of both (`Concat(number, Value(' '), customer__name)`, a tab, `|`, or nothing). Case "
+        "is ignored the way the database ignores it, on both sides of the comparison: Python's "
+        "`str.upper()`/`lower()`/`casefold()` map 'ß' to 'SS' or 'ss', 'ﬁ' to 'fi', 'İ' to 'i̇', the Kelvin "
+        "sign to 'k' and a final 'Σ' to 'ς', and 'é' to 'É' where SQLite keeps 'é', so a term or a name "
+        "folded in Python (a filter over the fetched invoices included) finds what the database does not, "
+        "or misses what it finds. Use `icontains` on each field, or compare `Upper(field)` with "
+        "`Upper(Value(term))`, both in the query."
+    )
+
+
 @pytest.mark.contract(1)
 @pytest.mark.guard("DJ-4")
 @pytest.mark.timeout(SCENARIO_SECONDS)
-@scenarios(40)
+@scenarios(60)
 @given(drawn=folding_scenarios())
 @example(drawn=([_invoice("INV-1", "Straße GmbH")], "Straße"))
+@example(drawn=([_invoice("INV-2", "Strasse AG"), _invoice("INV-3", "Straße GmbH")], "strasse"))
+@example(drawn=([_invoice("INV-4", "ﬁne Foods"), _invoice("INV-5", "Fine Wines")], "fine"))
+@example(drawn=([_invoice("INV-6", "ΑΣ Ltd")], "Σ"))
+@example(drawn=([_invoice("INV-8", "5 \u212a Labs")], "k labs"))
+@example(drawn=([_invoice("INV-9", "Aydın Tekstil")], "AYDIN"))
+@example(drawn=([_invoice("INV-10", "Café Noir")], "CAFÉ"))
 @example(drawn=([_invoice("INV-7", "Acme")], "7 acme"))
 def test_each_field_is_searched_on_its_own_in_the_database_s_case(drawn: tuple[list[dict[str, Any]], str]) -> None:
     scenario, term = drawn
@@ -390,17 +443,167 @@ def test_each_field_is_searched_on_its_own_in_the_database_s_case(drawn: tuple[l
     found = got if isinstance(got, str) else f"found {[hit[0] for hit in got]}"
     check(
         got == wanted,
-        f"Searching for {term!r} among these invoices:\n  "
-        + "\n  ".join(_in_words(invoice) for invoice in scenario)
-        + f"\n{found}, where the search must find "
-        f"{[hit[0] for hit in wanted] if isinstance(wanted, list) else wanted}.\n"
-        "An invoice is found when its number, or its customer's name, holds the term, each field on its "
-        "own: a term that runs from the number into the name (a haystack made of both, e.g. "
-        "`Concat(number, Value(' '), customer__name)`) is in neither. Case is ignored the way the database "
-        "ignores it, on both sides of the comparison: Python's `str.upper()`/`lower()`/`casefold()` map "
-        "'ß' to 'SS', 'ﬁ' to 'FI' and 'İ' to 'i̇', and 'é' to 'É' where SQLite keeps 'é', so a term "
-        "changed in Python no longer finds the name it was copied from. Use `icontains` on each field, "
-        "or compare `Upper(field)` with `Upper(Value(term))`, both in the query.",
+        _case_and_fields_message(
+            term, found, [hit[0] for hit in wanted] if isinstance(wanted, list) else wanted, scenario
+        ),
+    )
+
+
+@st.composite
+def boundary_scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str]]:
+    """Invoices as in `folding_scenarios`, the first one ours; the terms that run across its two fields.
+
+    Its number ends with the last character of its customer's name, so that one term, the end of a field
+    and a separator, runs from the number into the name and from the name into the number. There is such a
+    term for nothing between (then the start of the other field follows), for each one of `SEPARATORS`, and
+    for two other characters drawn from all of Unicode: a haystack joined by any of them, in either order,
+    holds one of these terms; the number or the name alone holds none, except by chance, which the
+    reference tells.
+    """
+    invoices: list[dict[str, Any]] = draw(st.lists(FOLDING_INVOICE, min_size=1, max_size=3))
+    invoices[0]["organization"] = "ours"
+    for index, invoice in enumerate(invoices):
+        invoice["number"] = f"N{invoice['number']}-{index}"
+    invoices[0]["number"] += invoices[0]["customer"][-1]
+    before, after = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    separators = [*SEPARATORS, *draw(st.lists(ANY_SEPARATOR, min_size=2, max_size=2))]
+    terms = [
+        _across(invoices[0], "", before, after, False),
+        _across(invoices[0], "", before, after, True),
+        *(_across(invoices[0], between, 1, 0, False) for between in separators),
+    ]
+    return invoices, list(dict.fromkeys(terms))
+
+
+@pytest.mark.contract(1)
+@pytest.mark.guard("DJ-4")
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(3)
+@given(drawn=boundary_scenarios())
+def test_no_term_runs_from_the_number_into_the_name(drawn: tuple[list[dict[str, Any]], list[str]]) -> None:
+    scenario, terms = drawn
+    wrong: list[tuple[str, str, object]] = []
+    with rolled_back():
+        ours = _written(scenario)
+        for term in terms:
+            got = _searched(search_invoices, ours, term)
+            wanted = _searched(_reference().search_invoices, ours, term)
+            if got != wanted:
+                found = got if isinstance(got, str) else f"found {[hit[0] for hit in got]}"
+                wrong.append((term, found, [hit[0] for hit in wanted] if isinstance(wanted, list) else wanted))
+    first = wrong[0] if wrong else ("", "", [])
+    others = ", ".join(repr(other) for other, _, _ in wrong[1:6]) + ("..." if len(wrong) > 6 else "")
+    check(
+        not wrong,
+        _case_and_fields_message(*first, scenario)
+        + (f"\nSo did {len(wrong) - 1} more term(s) across the invoice's two fields: {others}" if others else ""),
+    )
+
+
+# --- generated scenarios: terms of every length and of every kind of character, the reference as oracle ---
+
+#: the longest customer name (Customer.name's max_length): no longer text is stored, so a longer term finds nothing
+LONGEST_NAME = 200
+#: characters of every general category of Unicode, each group as likely as the others: letters, marks
+#: (combining accents), digits and numerals, punctuation, symbols, separators (a space, a no-break space, a
+#: line or paragraph separator) and the rest (a tab, a newline, a control or format character, private use,
+#: unassigned). Not the surrogates, which no UTF-8 text holds; not NUL, the quote, `%`, `_` and `\`, which
+#: the checks above judge.
+ANY_CHARACTER = st.one_of(
+    st.characters(categories=["L"], exclude_characters=_NOT_JUDGED_HERE, codec="utf-8"),
+    st.characters(categories=["M"], exclude_characters=_NOT_JUDGED_HERE, codec="utf-8"),
+    st.characters(categories=["N"], exclude_characters=_NOT_JUDGED_HERE, codec="utf-8"),
+    st.characters(categories=["P"], exclude_characters=_NOT_JUDGED_HERE, codec="utf-8"),
+    st.characters(categories=["S"], exclude_characters=_NOT_JUDGED_HERE, codec="utf-8"),
+    st.characters(categories=["Z"], exclude_characters=_NOT_JUDGED_HERE, codec="utf-8"),
+    st.characters(categories=["Cc", "Cf", "Co", "Cn"], exclude_characters=_NOT_JUDGED_HERE, codec="utf-8"),
+)
+
+
+def _any_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    return st.text(ANY_CHARACTER, min_size=min_size, max_size=max_size)
+
+
+@st.composite
+def any_term_scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
+    """Invoices with names of any length up to the longest (often the longest) and characters of every kind;
+    a term of any length to search for.
+
+    The term is a piece of a stored name or number (to be found), such a piece run on past its end by more
+    characters (to be found nowhere, however long the part that matches: a term cut to its first N
+    characters, for any N, finds it), or free text, up to longer than any stored name.
+    """
+    length = st.one_of(
+        st.just(LONGEST_NAME), st.integers(LONGEST_NAME // 2, LONGEST_NAME), st.integers(1, LONGEST_NAME)
+    )
+    invoices: list[dict[str, Any]] = [
+        {
+            "organization": draw(st.sampled_from(("ours", "theirs"))),
+            "customer": draw(length.flatmap(lambda size: _any_text(size, size))),
+            "number": f"N{draw(_any_text(0, 3))}-{index}",
+            "issued_on": draw(st.sampled_from((date(2026, 3, 1), date(2026, 3, 2)))),
+        }
+        for index in range(draw(st.integers(1, 3)))
+    ]
+    stored: str = draw(
+        st.sampled_from([text for invoice in invoices for text in (invoice["customer"], invoice["number"])])
+    )
+    start = draw(st.one_of(st.just(0), st.integers(0, len(stored) - 1)))
+    end = draw(st.one_of(st.just(len(stored)), st.integers(start + 1, len(stored))))
+    piece = stored[start:end]
+
+    def found_nowhere_in_it(more: str) -> bool:
+        return piece + more not in stored
+
+    run_on = piece + draw(_any_text(1, LONGEST_NAME + 50).filter(found_nowhere_in_it))
+    return invoices, draw(st.sampled_from((run_on, piece, run_on, draw(_any_text(1, LONGEST_NAME + 50)))))
+
+
+def _outcome(search: Any, organization: Organization, term: str) -> list[tuple[Any, ...]] | str:
+    """The hits, or what the search raised, in words: any exception (a database error, a refusal) is an outcome."""
+    try:
+        with transaction.atomic():  # on PostgreSQL, a failed query must not break the example's transaction
+            return _neutral(search(organization.pk, term))
+    except Exception as error:  # the finding is that the search raised, whatever it raised
+        return f"raised {type(error).__name__}: {str(error).strip()[:200]}"
+
+
+def _term_in_words(term: str) -> str:
+    shown_term = repr(term) if len(term) <= 60 else f"{term[:40]!r}...{term[-12:]!r}"
+    kinds = sorted({unicodedata.category(character) for character in term})
+    return f"a term of {len(term)} characters, {shown_term} (Unicode categories {', '.join(kinds)})"
+
+
+def _long_in_words(invoice: dict[str, Any]) -> str:
+    name = invoice["customer"]
+    shown_name = repr(name) if len(name) <= 60 else f"{name[:40]!r}... ({len(name)} characters)"
+    return f"{invoice['number']!r} of customer {shown_name} ({invoice['organization']} organization)"
+
+
+@pytest.mark.guard("DJ-4")
+@pytest.mark.contract(1, 2)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@given(drawn=any_term_scenarios())
+@example(drawn=([_invoice("INV-1", "A" * LONGEST_NAME)], "A" * LONGEST_NAME + "B"))
+@example(drawn=([_invoice("INV-1", "Acme\tCorp\nHQ")], "acme\tcorp\n"))
+def test_any_term_is_searched_as_it_is(drawn: tuple[list[dict[str, Any]], str]) -> None:
+    scenario, term = drawn
+    with rolled_back():
+        ours = _written(scenario)
+        got = _outcome(search_invoices, ours, term)
+        wanted = _outcome(_reference().search_invoices, ours, term)
+    check(
+        got == wanted,
+        f"Searching for {_term_in_words(term)} among these invoices:\n  "
+        + "\n  ".join(_long_in_words(invoice) for invoice in scenario)
+        + f"\nthe search {got if isinstance(got, str) else f'found {[hit[0] for hit in got]}'}, where it must "
+        f"find {[hit[0] for hit in wanted] if isinstance(wanted, list) else wanted}.\n"
+        "A term is searched for as it is, whatever its length and whatever characters it holds: cut to its "
+        "first characters, it is another, shorter term, which finds names that do not hold the whole term; "
+        "refused, or stripped of a tab, a newline, an accent or a letter of another script, it answers a "
+        "search the user did not make, or none. Nothing longer than a stored name can be in it, so a long "
+        "term simply finds nothing; any other term goes to the database whole, as a parameter (DJ-4).",
     )
 
 

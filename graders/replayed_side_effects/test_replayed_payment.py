@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -37,6 +37,9 @@ EVENT_TABLE = "replayed_side_effects_processedwebhookevent"
 NOT_THE_EVENT_RECORD = re.compile(
     rf'^\s*(UPDATE|DELETE|INSERT\s+(OR\s+\w+\s+)?INTO\s+(?!"?{EVENT_TABLE}\b))', re.IGNORECASE
 )
+# the first record a delivery inserts after its event's: the payment row, or whatever keeps the payment single
+RECORD_INSERT = re.compile(rf'^\s*INSERT\s+(OR\s+\w+\s+)?INTO\s+(?!"?{EVENT_TABLE}\b)', re.IGNORECASE)
+INVOICE_UPDATE = re.compile(rf'^\s*UPDATE\s+"?{Invoice._meta.db_table}"?\s', re.IGNORECASE)
 
 _numbers = itertools.count(1)
 
@@ -138,7 +141,7 @@ def test_distinct_payments_of_the_same_amount_are_all_applied(emails: FakeEmailC
 
 @pytest.mark.contract(5)
 @pytest.mark.guard("DATA-1")
-@pytest.mark.parametrize("failure", ["OperationalError", "WorkerKilled"], ids=["connection", "killed"])
+@pytest.mark.parametrize("failure", ["connection", "record refused", "invoice refused", "killed"])
 def test_an_announcement_that_failed_half_way_can_be_applied_again(
     emails: FakeEmailClient, committed: Committed, failure: str
 ) -> None:
@@ -147,8 +150,8 @@ def test_an_announcement_that_failed_half_way_can_be_applied_again(
 
     fails: AbstractContextManager[object] = (
         fails_once_when_saved(Invoice, OperationalError("server closed the connection unexpectedly"))
-        if failure == "OperationalError"
-        else the_worker_is_killed_at_the_invoice_update(True)
+        if failure == "connection"
+        else FAILURES[failure](True)
     )
     raised: BaseException | None = None
     try:
@@ -157,11 +160,12 @@ def test_an_announcement_that_failed_half_way_can_be_applied_again(
     except (DatabaseError, WorkerKilled) as error:
         raised = error
     check(
-        type(raised).__name__ == failure,
+        type(raised).__name__ == RAISES[failure],
         f"Applying {first.event_id} failed half-way ({FAILURE_IN_WORDS[failure]}), and your handler "
         + (f"raised {type(raised).__name__}: {raised}" if raised else "returned as if it had applied the payment")
-        + f", instead of raising the {failure}. The provider announces again only a payment whose delivery "
-        "failed: let every error of the work raise.",
+        + f", instead of raising the {RAISES[failure]}. The provider announces again only a payment whose delivery "
+        "failed: let every error of the work raise. An IntegrityError says that the database refused a row, not "
+        "why: take it for a duplicate only once you have found the payment it would duplicate (DATA-3).",
     )
     with committed():
         fresh_worker().handle_payment_succeeded(second, emails=emails)  # the same payment, announced again
@@ -313,13 +317,13 @@ SCENARIO_SECONDS = 600  # a guard against a loop that never ends: the examples t
 @dataclass(frozen=True)
 class Delivery:
     """A delivery of event number `event`, `wait` after the one before; `fails`: the delivery fails half-way,
-    with `error` (a dropped connection after the payment row, or the worker killed just before the invoice's
-    update)."""
+    as `error` says (a key of `FAILURES`: a dropped connection after the payment row, a constraint refusing
+    the payment's record or the invoice's update, or the worker killed just before the invoice's update)."""
 
     event: int
     wait: timedelta
     fails: bool
-    error: str = "OperationalError"
+    error: str = "connection"
 
 
 @dataclass(frozen=True)
@@ -330,9 +334,18 @@ class History:
     events: tuple[int, ...]
     deliveries: tuple[Delivery, ...]
     payment_ids: tuple[str, ...] = ()  # the payments' IDs, case-sensitive as the provider's; pay_1, pay_2… if none
+    event_ids: tuple[str, ...] = ()  # the events' IDs; evt_1, evt_2… if none
+    #: what each invoice (in INVOICES' order) had been paid before, by other means: no Payment row records it
+    paid_before: tuple[int, ...] = ()
+
+    def already_paid(self, number: str) -> int:
+        return dict(zip(INVOICES, self.paid_before, strict=True)).get(number, 0) if self.paid_before else 0
 
     def payment_id(self, payment: int) -> str:
         return self.payment_ids[payment] if self.payment_ids else f"pay_{payment + 1}"
+
+    def event_id(self, event: int) -> str:
+        return self.event_ids[event] if self.event_ids else f"evt_{event + 1}"
 
     def fails(self, step: int) -> bool:
         """Whether delivery `step` meets a database failure: only until its payment was applied once."""
@@ -343,14 +356,21 @@ class History:
         return self.deliveries[step].fails and not applied
 
     def describe(self) -> str:
-        lines = [f"Invoices {', '.join(f'{n} ({due / 100:.2f} due)' for n, due in INVOICES.items())}; deliveries:"]
+        invoices = ", ".join(
+            f"{n} ({due / 100:.2f} due, {self.already_paid(n) / 100:.2f} paid before, with no Payment row)"
+            if self.already_paid(n)
+            else f"{n} ({due / 100:.2f} due)"
+            for n, due in INVOICES.items()
+        )
+        lines = [f"Invoices {invoices}; deliveries:"]
         for step, delivery in enumerate(self.deliveries):
             payment = self.events[delivery.event]
             number, amount = self.payments[payment]
             wait = f"{_in_words(delivery.wait)} later, " if delivery.wait else ("at once, " if step else "")
             failed = f" The delivery fails half-way ({FAILURE_IN_WORDS[delivery.error]})." if self.fails(step) else ""
             lines.append(
-                f"  {step + 1}. {wait}event evt_{delivery.event + 1} announcing payment {self.payment_id(payment)} "
+                f"  {step + 1}. {wait}event {self.event_id(delivery.event)} "
+                f"announcing payment {self.payment_id(payment)} "
                 f"({amount / 100:.2f} for {number}).{failed}"
             )
         return "\n".join(lines)
@@ -378,6 +398,13 @@ PAYMENT_IDS = tuple(
 )
 
 
+#: what an invoice may have been paid before the history, by other means (a bank transfer): no Payment row
+PAID_BEFORE = (0, 0, 6_000)
+
+#: IDs that the generated histories give to events and payments alike
+SHARED_IDS = ("id_A", "id_B", "id_C", "id_D", "id_E")
+
+
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     amounts = st.sampled_from((5_000, 6_000, 12_000))
@@ -402,7 +429,16 @@ def histories(draw: st.DrawFn) -> History:
     # IDs of the provider's full length (64 characters) too, which differ only late: a key cut short merges them
     padding = "0" * draw(st.sampled_from((0, 0, PAYMENT_ID_LENGTH - len(PAYMENT_IDS[0]))))
     payment_ids = [f"{payment_id[:3]}{padding}{payment_id[3:]}" for payment_id in payment_ids]
-    return History(tuple(payments), tuple(events), tuple(deliveries), tuple(payment_ids))
+    if not draw(st.sampled_from((False, False, True))):
+        paid_before = tuple(draw(st.sampled_from(PAID_BEFORE)) for _ in INVOICES)
+        return History(tuple(payments), tuple(events), tuple(deliveries), tuple(payment_ids), (), paid_before)
+    # the provider's events and payments are two kinds of thing: an ID may name an event and, elsewhere,
+    # a payment; drawn from one pool, a payment's ID is often another event's (or its own event's) ID
+    pool = st.sampled_from(SHARED_IDS)
+    payment_ids = draw(st.lists(pool, min_size=len(payments), max_size=len(payments), unique=True))
+    event_ids = draw(st.lists(pool, min_size=len(events), max_size=len(events), unique=True))
+    paid_before = tuple(draw(st.sampled_from(PAID_BEFORE)) for _ in INVOICES)
+    return History(tuple(payments), tuple(events), tuple(deliveries), tuple(payment_ids), tuple(event_ids), paid_before)
 
 
 @dataclass(frozen=True)
@@ -444,19 +480,50 @@ def database_fails_after_the_payment_row(fails: bool) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def a_constraint_refuses(statement: re.Pattern[str], fails: bool) -> Iterator[None]:
+    """A constraint refuses the delivery's first statement that `statement` finds, with an IntegrityError of the
+    work: the row would break a rule of the database other than the uniqueness of a payment or an event."""
+    armed = [fails]
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def wrapper(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        if armed[0] and statement.match(sql):
+            armed[0] = False
+            raise IntegrityError("new row for relation violates check constraint")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
+
+
 def the_worker_is_killed_at_the_invoice_update(fails: bool) -> AbstractContextManager[object]:
     """The worker is killed just before the delivery's first UPDATE of the invoice table (`WorkerKill`)."""
     return worker_killed_at_update(Invoice, "the invoice's update", armed=fails)
 
 
-#: how a delivery fails half-way, by the error it must raise
+#: how a delivery fails half-way
 FAILURES: dict[str, Callable[[bool], AbstractContextManager[object]]] = {
-    "OperationalError": database_fails_after_the_payment_row,
-    "WorkerKilled": the_worker_is_killed_at_the_invoice_update,
+    "connection": database_fails_after_the_payment_row,
+    "record refused": partial(a_constraint_refuses, RECORD_INSERT),
+    "invoice refused": partial(a_constraint_refuses, INVOICE_UPDATE),
+    "killed": the_worker_is_killed_at_the_invoice_update,
+}
+#: the error each failure must raise
+RAISES = {
+    "connection": "OperationalError",
+    "record refused": "IntegrityError",
+    "invoice refused": "IntegrityError",
+    "killed": "WorkerKilled",
 }
 FAILURE_IN_WORDS = {
-    "OperationalError": "the connection drops right after the payment row",
-    "WorkerKilled": "the worker is killed just before the invoice's update, with no `except` run",
+    "connection": "the connection drops right after the payment row",
+    "record refused": "a constraint refuses the first row it inserts after the event's record with an "
+    "IntegrityError, while no payment of that ID is recorded: not a duplicate",
+    "invoice refused": "a constraint refuses the invoice's update with an IntegrityError",
+    "killed": "the worker is killed just before the invoice's update, with no `except` run",
 }
 
 
@@ -471,7 +538,7 @@ def play(history: History, worker: Callable[[], ModuleType], committed: Committe
             payment = history.events[delivery.event]
             number, amount = history.payments[payment]
             event = services.PaymentSucceeded(
-                event_id=f"evt_{delivery.event + 1}",
+                event_id=history.event_id(delivery.event),
                 invoice_number=number,
                 payment_id=history.payment_id(payment),
                 amount_cents=amount,
@@ -492,7 +559,7 @@ def play(history: History, worker: Callable[[], ModuleType], committed: Committe
 
 def by_the_contract(history: History) -> Outcome:
     """The outcome the contract gives (lines 1 to 5), as the reference solution behaves (see `oracle`)."""
-    paid = dict.fromkeys(INVOICES, 0)
+    paid = {number: history.already_paid(number) for number in INVOICES}
     applied: set[int] = set()
     raised: list[str | None] = []
     payments, receipts = [], []
@@ -501,7 +568,7 @@ def by_the_contract(history: History) -> Outcome:
         payment = history.events[delivery.event]
         number, amount = history.payments[payment]
         if history.fails(step):
-            raised.append(delivery.error)
+            raised.append(RAISES[delivery.error])
             continue
         raised.append(None)
         if payment in applied:
@@ -572,12 +639,53 @@ def oracle() -> ModuleType | None:
         payment_ids=LONG_PAYMENT_IDS,
     )
 )
+# the reviewers' case: a later event brings a payment whose ID is an earlier event's ID
+@example(
+    history=History(
+        payments=(("INV-A", 5_000), ("INV-A", 6_000)),
+        events=(0, 1),
+        deliveries=(Delivery(0, timedelta(0), False), Delivery(1, timedelta(0), False)),
+        payment_ids=("pay_1", "evt_A"),
+        event_ids=("evt_A", "evt_B"),
+    )
+)
+# and the other way round: an event whose ID is an earlier payment's ID
+@example(
+    history=History(
+        payments=(("INV-A", 5_000), ("INV-A", 6_000)),
+        events=(0, 1),
+        deliveries=(Delivery(0, timedelta(0), False), Delivery(1, timedelta(0), False)),
+        payment_ids=("pay_1", "pay_2"),
+        event_ids=("evt_A", "pay_1"),
+    )
+)
+# an invoice paid in part before, by other means (no Payment row records it): a payment adds to that amount
+@example(
+    history=History(
+        payments=(("INV-B", 5_000),),
+        events=(0, 0),
+        deliveries=(Delivery(0, timedelta(0), False), Delivery(1, timedelta(0), False)),
+        paid_before=(0, 6_000),
+    )
+)
 # a worker killed half-way, then another event about the same payment, to another worker
 @example(
     history=History(
         payments=(("INV-A", 12_000),),
         events=(0, 0),
-        deliveries=(Delivery(0, timedelta(0), True, "WorkerKilled"), Delivery(1, timedelta(seconds=30), False)),
+        deliveries=(Delivery(0, timedelta(0), True, "killed"), Delivery(1, timedelta(seconds=30), False)),
+    )
+)
+# a constraint refuses the payment's record for a reason of its own, then the payment is announced again
+@example(
+    history=History(
+        payments=(("INV-A", 5_000),),
+        events=(0, 0),
+        deliveries=(
+            Delivery(0, timedelta(0), True, "record refused"),
+            Delivery(0, timedelta(seconds=30), False),
+            Delivery(1, timedelta(0), False),
+        ),
     )
 )
 def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
@@ -586,7 +694,12 @@ def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
     """Any history of announcements, redelivered at any distance and delay, gives the reference's outcome"""
     with rolled_back():
         for number, due in INVOICES.items():
-            InvoiceFactory.create(number=number, amount_due_cents=due, customer=CustomerFactory.create())
+            InvoiceFactory.create(
+                number=number,
+                amount_due_cents=due,
+                amount_paid_cents=history.already_paid(number),
+                customer=CustomerFactory.create(),
+            )
         expected = by_the_contract(history)
         if oracle is not None:
             with rolled_back():
@@ -600,8 +713,13 @@ def test_any_history_of_announcements_gives_the_outcome_of_the_contract(
         f"Your handler gave: {yours.describe()}.\nEach payment must be applied once, however many events "
         "announce it and whenever they come (hours or weeks later, after other payments); distinct payments "
         "(distinct IDs, letter case and all their up to 64 characters included: the provider's IDs are "
-        "case-sensitive) must all be applied, and a delivery that failed must leave nothing behind and raise "
-        "(a killed worker runs no `except` that would undo an earlier commit): make the payment itself single in "
+        "case-sensitive) must all be applied, and an ID names an event or a payment, two kinds of thing: an "
+        "event's ID says nothing about a payment of the same ID, nor the reverse. A payment adds its amount to "
+        "what the invoice had been paid before (also amounts paid by other means, which no Payment row records). "
+        "A delivery that failed must "
+        "leave nothing behind and raise "
+        "(a killed worker runs no `except` that would undo an earlier commit; an IntegrityError is a duplicate "
+        "only when the payment it would duplicate is there): make the payment itself single in "
         "the database (a unique constraint on its ID), written in the same transaction as "
         "the invoice, and send the receipt only when this event created the payment (DATA-3).",
     )

@@ -352,6 +352,137 @@ def test_the_list_shows_the_data_as_it_is_when_asked(
     )
 
 
+#: in a change between two pages, the place that stands for the last invoice the page sent
+LAST_SENT = "the last invoice sent"
+
+#: a change made between two pages of a walk: a new invoice issued (on a day, and with a number just after one
+#: of the scenario's, that put it before or after where the walk has got to), or one of the listed invoices
+#: (by its place among them) deleted or turned back into a draft, so that it leaves the list; or the last invoice
+#: the page just sent, the one its `next` link starts after, deleted or turned back into a draft
+WALK_CHANGE = st.one_of(
+    st.tuples(st.just("issue"), st.sampled_from(SCENARIO_DAYS[:4]), st.integers(0, 7)),
+    st.tuples(st.just("delete"), st.integers(0, 7)),
+    st.tuples(st.just("draft"), st.integers(0, 7)),
+    st.tuples(st.just("delete"), st.just(LAST_SENT)),
+    st.tuples(st.just("draft"), st.just(LAST_SENT)),
+)
+#: more pages than any walk of a generated scenario has, changes included
+WALK_PAGES = 30
+
+
+def _changed_between_pages(
+    organization: Organization, change: tuple[Any, ...], step: int, last_sent: str | None
+) -> str:
+    """Makes `change` to the organization's invoices between two pages; what was changed, in words.
+
+    `last_sent` is the number of the last invoice the page sent, if it sent one.
+    """
+    kind, *values = change
+    if kind == "issue":
+        day, after = values
+        number = f"INV-{after:03d}+{step}"  # sorts right after INV-{after:03d}
+        customer = Customer.objects.filter(organization=organization).order_by("pk")[0]
+        invoice = Invoice.objects.create(customer=customer, number=number, status="open", issued_on=day)
+        InvoiceLine.objects.create(invoice=invoice, description="Seats", quantity=1, unit_price_cents=250)
+        return f"{number} was issued on {day}"
+    listed = list(
+        Invoice.objects.filter(customer__organization=organization, issued_on__isnull=False)
+        .exclude(status=Invoice.Status.DRAFT)
+        .order_by("number")
+    )
+    if values[0] == LAST_SENT:
+        listed = [invoice for invoice in listed if invoice.number == last_sent]
+        place = 0
+    else:
+        place = values[0]
+    if not listed:
+        return "nothing changed (no invoice was listed)"
+    invoice = listed[place % len(listed)]
+    last = ", the last invoice the page sent," if invoice.number == last_sent else ""
+    if kind == "delete":
+        invoice.delete()
+        return f"{invoice.number}{last} was deleted"
+    Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.DRAFT)
+    return f"{invoice.number}{last} was turned back into a draft"
+
+
+def _reference_items(invoices: list[Invoice]) -> list[dict[str, Any]]:
+    """The invoices of one of the reference's pages, each as the response shows it."""
+    by_pk = {invoice.pk: invoice for invoice in Invoice.objects.filter(pk__in=[i.pk for i in invoices])}
+    return [item_of(by_pk[invoice.pk], list(by_pk[invoice.pk].lines.all())) for invoice in invoices]
+
+
+def walked_while_changing(
+    organization: Organization, page_size: int, changes: list[tuple[Any, ...]]
+) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]], list[str]]:
+    """The pages the API and the reference's service give, walked side by side on the same rows, with the
+    next change made after each page: the API's pages, the reference's, and the changes in words."""
+    services, client = _reference(), Client()
+    got: list[list[dict[str, Any]]] = []
+    wanted: list[list[dict[str, Any]]] = []
+    made: list[str] = []
+    url: str | None = list_url(organization.pk)
+    params: dict[str, str | int] = {"page_size": page_size}
+    after, reference_done = None, False
+    for step in range(WALK_PAGES):
+        if url is not None:
+            body, _log = requested(client, url, **params)
+            got.append(body["results"])
+            url, params = next_page(body)
+        if not reference_done:
+            page = services.invoice_page(services.issued_invoices(organization.pk), after=after, size=page_size)
+            wanted.append(_reference_items(page.invoices))
+            after, reference_done = page.next, page.next is None
+        if url is None and reference_done:
+            break
+        if step < len(changes):
+            last_sent = got[-1][-1]["number"] if got and got[-1] else None
+            change = _changed_between_pages(organization, changes[step], step, last_sent)
+            made.append(f"after page {step + 1}, {change}")
+    return got, wanted, made
+
+
+@pytest.mark.guard("PERF-2")
+@pytest.mark.contract(3)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(drawn=list_scenarios(), changes=st.lists(WALK_CHANGE, min_size=1, max_size=4))
+# a walk of one invoice a page, with an invoice issued before the first page's end, then one deleted
+@example(
+    drawn=([_LISTED_INVOICE | {"number": f"INV-00{n}"} for n in range(4)], 1),
+    changes=[("issue", date(2026, 3, 2), 0), ("delete", 0)],
+)
+# a walk of one invoice a page, the last invoice sent deleted after the first page, made a draft after the next
+@example(
+    drawn=([_LISTED_INVOICE | {"number": f"INV-00{n}"} for n in range(4)], 1),
+    changes=[("delete", LAST_SENT), ("draft", LAST_SENT)],
+)
+def test_the_pages_hold_each_invoice_once_while_invoices_come_and_go(
+    drawn: tuple[list[dict[str, Any]], int], changes: list[tuple[Any, ...]]
+) -> None:
+    scenario, page_size = drawn
+    with rolled_back():
+        organization = _written(scenario)
+        got, wanted, made = walked_while_changing(organization, page_size, changes)
+    numbers = [[item["number"] for item in page] for page in got]
+    due = [[item["number"] for item in page] for page in wanted]
+    check(
+        got == wanted,
+        f"The list of the organization, {page_size} at a time, for these invoices:\n  "
+        + "\n  ".join(_in_words(invoice) for invoice in scenario)
+        + "\nwas walked by following the `next` links while invoices came and went: "
+        + "; ".join(made)
+        + f".\nThe pages were {numbers}, where they must be {due}.\n"
+        "A `next` link leads to the invoices that follow the last one the page sent, in the list as it is "
+        "when the next page is asked for: an invoice issued or deleted before that point, the last one sent "
+        "included, must not make the walk send an invoice twice, skip one or stop early (Contract 3). A cursor "
+        "that counts the invoices already sent (an offset, however it is encoded) points at another invoice as "
+        "soon as one comes or goes before it, and one that names the last invoice sent (its ID) and looks up its "
+        "place loses it once that invoice is deleted or made a draft: the cursor must carry the position itself "
+        "of the last invoice sent in the list's order (the standard's cursor pagination, API-4).",
+    )
+
+
 @pytest.mark.contract(1)
 def test_an_unknown_organization_has_an_empty_list(client: Client) -> None:
     body, _log = requested(client, list_url(987_654))
@@ -463,6 +594,55 @@ def test_query_count_is_within_budget(client: Client) -> None:
             "requests does not count as loading them: it serves stale names, and still queries on a miss.\n"
             + log.describe(),
         )
+
+
+def walked_costs(organization_id: int, page_size: int) -> list[tuple[list[str], int]]:
+    """Every page of the list, from the first along the `next` links: its invoices' numbers and its query count."""
+    client = Client()
+    pages: list[tuple[list[str], int]] = []
+    url: str | None = list_url(organization_id)
+    params: dict[str, str | int] = {"page_size": page_size}
+    while url is not None and len(pages) <= MANY_INVOICES:
+        body, log = requested(client, url, **params)
+        pages.append(([item["number"] for item in body["results"]], log.count))
+        url, params = next_page(body)
+    return pages
+
+
+@pytest.mark.contract(5)
+@pytest.mark.lesson("PERF-2")
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@given(drawn=list_scenarios())
+# a page of invoices without lines, of a total of 0, of a line of quantity 0, beside a paid one: always tried first
+@example(
+    drawn=(
+        [
+            _LISTED_INVOICE | {"number": f"INV-00{index}", "lines": lines, "status": status}
+            for index, (lines, status) in enumerate(
+                (([], "open"), ([(1, 0)], "open"), ([(0, 1_250)], "paid"), ([], "paid"), ([(1, 1_250)], "open"))
+            )
+        ],
+        3,
+    )
+)
+def test_query_count_is_within_budget_on_generated_lists(drawn: tuple[list[dict[str, Any]], int]) -> None:
+    scenario, page_size = drawn
+    with rolled_back():
+        organization = _written(scenario)
+        pages = walked_costs(organization.pk, page_size)
+    counts = {count for numbers, count in pages if numbers}
+    check(
+        all(count <= QUERY_BUDGET for _numbers, count in pages) and len(counts) <= 1,
+        f"The list of the organization, {page_size} at a time, for these invoices:\n  "
+        + "\n  ".join(_in_words(invoice) for invoice in scenario)
+        + "\nran "
+        + ", ".join(f"{count} queries for the page of {numbers or 'no invoice'}" for numbers, count in pages)
+        + f".\nEvery page must run the same number of queries, at most {QUERY_BUDGET}, whatever its invoices "
+        "hold: no lines, a total of 0, lines of quantity or price 0, any status. A query that runs for some "
+        "invoices only is still a query per invoice: a value loaded with the page must be used as it is, "
+        "even when it is 0 or empty, and never loaded again for one invoice (PERF-2).",
+    )
 
 
 @pytest.mark.contract(3)

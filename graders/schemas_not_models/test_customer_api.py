@@ -534,3 +534,75 @@ def test_generated_input_is_refused_or_stored_as_the_contract_says(client: Clien
             f"public fields and store {valid}, as it was sent (the email as the README's text@domain.tld "
             "judges it, no value stripped or rewritten).",
         )
+
+
+# --- every kind of white space and control character, in every part of an address ---
+
+#: Unicode's White_Space: what "no whitespace" in the contract means, the ASCII ones and the others
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
+#: characters the contract leaves open: the other control characters (Python also reads \x1c to \x1f as
+#: white space, Unicode does not) and invisible format characters; refused or stored as sent, either is right
+OPEN_CHARACTERS = (
+    "".join(chr(code) for code in [*range(0x01, 0x20), *range(0x7F, 0xA0)] if chr(code) not in WHITE_SPACE)
+    + "\u180e\u200b\u200c\u200d\u2060\ufeff"
+)
+#: where a character goes in `ap@acme.test`: each part of the address and each edge of it
+ADDRESS_PARTS = (
+    "{}ap@acme.test",
+    "a{}p@acme.test",
+    "ap{}@acme.test",
+    "ap@{}acme.test",
+    "ap@ac{}me.test",
+    "ap@acme{}.test",
+    "ap@acme.{}test",
+    "ap@acme.te{}st",
+    "ap@acme.test{}",
+)
+
+
+def email_answer(client: Client, organization: Organization, email: str) -> tuple[int, list[str]]:
+    """The status of creating a customer with this email, and the emails stored (in a block rolled back)."""
+    with rolled_back():
+        response = post_json(client, customers_url(organization), {**VALID, "email": email})
+        stored = list(Customer.objects.filter(organization=organization).values_list("email", flat=True))
+    return response.status_code, stored
+
+
+@pytest.mark.contract(3)
+@pytest.mark.lesson("API-2")
+@pytest.mark.timeout(SCENARIO_SECONDS)
+def test_white_space_anywhere_in_an_email_is_refused(client: Client) -> None:
+    """An email with white space of any kind, anywhere, is refused; other control characters are refused or
+    stored as sent"""
+    organization = OrganizationFactory.create()
+    wrong = []
+    for character in "\x00" + WHITE_SPACE + OPEN_CHARACTERS:
+        for part in ADDRESS_PARTS:
+            email = part.format(character)
+            status, stored = email_answer(client, organization, email)
+            try:
+                reference_input().model_validate({**VALID, "email": email})
+                refused = False
+            except pydantic.ValidationError:
+                refused = True
+            if character in OPEN_CHARACTERS:
+                right = (status, stored) in ((422, []), (201, [email]))
+                expected = "422 and nothing stored, or 201 and the email stored as sent"
+            else:
+                right = (status, stored) == ((422, []) if refused else (201, [email]))
+                expected = "422 and nothing stored" if refused else "201 and the email stored as sent"
+            if not right:
+                wrong.append(f"  {email!r}: answered {status} and stored {stored}; expected {expected}")
+    check(
+        not wrong,
+        f"Creating a customer with these emails did not answer as the contract says ({len(wrong)} of them):\n"
+        + "\n".join(wrong[:12])
+        + ("\n  …" if len(wrong) > 12 else "")
+        + "\nThe README's address is text@domain.tld without white space of any kind, anywhere: a space and a "
+        "line break, and a tab, a carriage return, a no-break space, a line or paragraph separator, an "
+        "ideographic space. A pattern that lists the characters it refuses one by one (' ' and '\\n', say) "
+        "lets the others in, and the stored address never receives an email. Refuse the whole class, `\\s`, "
+        "in each part of the pattern, anchored at both ends, and keep the NUL character out as well.",
+    )

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import cache, partial
+from operator import attrgetter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,12 +14,13 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.grading import check
 from dojo.scenarios import reference, rolled_back, scenarios
-from service_authorization.models import Invoice, Member, Organization
+from dojo.tenants import Answered, asked_invoice, invoice_in_words, narrated, replay, spellings
+from service_authorization.models import Invoice, Member, Membership, Organization
 from service_authorization.services import InvoiceNotFoundError, get_invoice
 
 from .factories import InvoiceFactory, MemberFactory, MembershipFactory, OrganizationFactory, start_ids_apart
@@ -581,7 +583,6 @@ def contact_address(portal: dict[str, Any], contact: tuple[int, bool] | None) ->
 @given(portal=portals())
 def test_who_sees_which_invoice_is_what_the_reference_decides(client: Client, portal: dict[str, Any]) -> None:
     """Generated organizations, members and invoices: each member sees exactly what the reference lets them see"""
-    expected_service = reference_services()
     with rolled_back():
         start_ids_apart()
         organizations = OrganizationFactory.create_batch(portal["organizations"])
@@ -592,29 +593,10 @@ def test_who_sees_which_invoice_is_what_the_reference_decides(client: Client, po
         invoices = [invoice_of(organizations[o], **contact_address(portal, c)) for o, c in portal["invoices"]]
         wrong: list[str] = []
         for member_index, invoice_index in portal["asks"]:
-            member = members[member_index]
-            known = invoice_index < len(invoices)
-            invoice_id = invoices[invoice_index].pk if known else invoices[-1].pk + 1_000
-            what = f"member {member_index} asks for " + (f"invoice {invoice_index}" if known else "an unknown invoice")
-            try:
-                expected: object = expected_service.get_invoice(invoice_id, member=member).number
-            except expected_service.InvoiceNotFoundError:
-                expected = None
-            try:
-                yours: object = get_invoice(invoice_id, member=member).number
-            except InvoiceNotFoundError:
-                yours = None
-            except Exception as error:  # reported to the learner
-                yours = f"{type(error).__name__}: {error}"
-            if yours != expected:
-                gave = "refused" if yours is None else f"gave {yours}"
-                wanted_call = "a refusal (InvoiceNotFoundError)" if expected is None else f"invoice {expected}"
-                wrong.append(f"{what}: get_invoice() {gave}, expected {wanted_call}")
-            for name, url in ENDPOINTS.items():
-                status, body = get_as(client, member, url.format(id=invoice_id))
-                wanted = 200 if expected is not None else 404
-                if status != wanted or (wanted == 404 and body != NOT_FOUND):
-                    wrong.append(f"{what}: {name} answered {status} {body}, expected {wanted}")
+            answered = answered_now(client, members[member_index], asked_invoice(invoices, invoice_index))
+            if answered.wrong:
+                asked = invoice_in_words(invoice_index, len(invoices))
+                wrong.append(f"member {member_index} asks for {asked}: {answered.words}")
 
     check(
         not wrong,
@@ -623,4 +605,196 @@ def test_who_sees_which_invoice_is_what_the_reference_decides(client: Client, po
         + "\nA member sees an invoice if and only if they belong to the invoice's organization (its customer's "
         "organization); to anyone else it does not exist (InvoiceNotFoundError, and 404 from every endpoint). "
         "Decide from the member's memberships and the invoice's organization, in get_invoice().",
+    )
+
+
+# --- memberships as they are at each request, and members told apart by nothing but their key ----------
+
+#: what happens between two requests: a member asks for an invoice, joins an organization, or leaves one
+STEP = st.one_of(
+    st.tuples(st.just("asks"), st.integers(0, 2), st.integers(0, 3)),
+    st.tuples(st.sampled_from(["joins", "leaves"]), st.integers(0, 2), st.integers(0, 1)),
+)
+
+
+@st.composite
+def membership_histories(draw: st.DrawFn) -> dict[str, Any]:
+    """Two organizations, members with memberships in either (or none), invoices, then requests with
+    memberships added and removed between them."""
+    members = draw(st.lists(st.sets(st.integers(0, 1)), min_size=1, max_size=3))
+    invoices = draw(st.lists(st.integers(0, 1), min_size=1, max_size=3))
+    steps = draw(st.lists(STEP, min_size=2, max_size=8))
+    steps = [
+        (what, member % len(members), target % (len(invoices) + 1 if what == "asks" else 2))
+        for what, member, target in steps
+    ]
+    return {"members": members, "invoices": invoices, "steps": steps}
+
+
+def step_in_words(what: str, member: int, target: int, *, invoices: int) -> str:
+    if what == "asks":
+        return f"member {member} asks for {invoice_in_words(target, invoices)}"
+    return f"member {member} {what} organization {target}"
+
+
+def answered_now(client: Client, member: Member, invoice_id: int) -> Answered:
+    """What the service and each endpoint give `member` for `invoice_id` right now, against what the reference
+    gives: in words, and whether anything differs."""
+    expected_service = reference_services()
+    try:
+        expected: object = expected_service.get_invoice(invoice_id, member=member).number
+    except expected_service.InvoiceNotFoundError:
+        expected = None
+    yours, endpoints = answers_now(client, member, invoice_id)
+    status = 200 if expected is not None else 404
+    off = [
+        f"{name} answered {answer[0]} {answer[1]}"
+        for name, answer in endpoints.items()
+        if answer[0] != status or (status == 404 and answer[1] != NOT_FOUND)
+    ]
+    if yours != expected:
+        off.insert(0, "get_invoice() " + ("refused" if yours is None else f"gave {yours}"))
+    wanted = "a refusal and 404" if expected is None else f"invoice {expected} and 200"
+    return Answered(f"{', '.join(off)}, expected {wanted}" if off else "as expected", wrong=bool(off))
+
+
+def answers_now(client: Client, member: Member, invoice_id: int) -> tuple[object, dict[str, tuple[int, object]]]:
+    """What the service gives `member` for `invoice_id` right now (a number, None for a refusal, or an error),
+    and what each endpoint answers."""
+    try:
+        given_invoice: object = get_invoice(invoice_id, member=member).number
+    except InvoiceNotFoundError:
+        given_invoice = None
+    except Exception as error:  # reported to the learner
+        given_invoice = f"{type(error).__name__}: {error}"
+    return given_invoice, {name: get_as(client, member, url.format(id=invoice_id)) for name, url in ENDPOINTS.items()}
+
+
+@pytest.mark.lesson("ARCH-6")
+@pytest.mark.contract(1, 2, 5)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@example(history={"members": [{0}], "invoices": [0], "steps": [("asks", 0, 0), ("leaves", 0, 0), ("asks", 0, 0)]})
+@example(history={"members": [set()], "invoices": [1], "steps": [("asks", 0, 0), ("joins", 0, 1), ("asks", 0, 0)]})
+@given(history=membership_histories())
+def test_a_membership_added_or_removed_counts_from_the_next_request(client: Client, history: dict[str, Any]) -> None:
+    """Generated: memberships added and removed between requests; each request sees them as they are then"""
+    with rolled_back():
+        start_ids_apart()
+        organizations = OrganizationFactory.create_batch(2)
+        members = [member_of(*(organizations[o] for o in sorted(orgs))) for orgs in history["members"]]
+        invoices = [invoice_of(organizations[o]) for o in history["invoices"]]
+
+        def change(what: str, member: int, organization: int) -> None:
+            if what == "joins":
+                Membership.objects.get_or_create(member=members[member], organization=organizations[organization])
+            else:
+                Membership.objects.filter(member=members[member], organization=organizations[organization]).delete()
+
+        def answer(member: int, invoice: int) -> Answered:
+            return answered_now(client, members[member], asked_invoice(invoices, invoice))
+
+        answers = replay(history["steps"], request="asks", change=change, answer=answer, until=attrgetter("wrong"))
+    lines, wrong = narrated(
+        history["steps"], answers, request="asks", in_words=partial(step_in_words, invoices=len(invoices))
+    )
+    check(
+        not wrong,
+        "Two organizations; "
+        + "; ".join(
+            f"member {index} belongs at first to {', '.join(f'organization {o}' for o in sorted(orgs)) or 'none'}"
+            for index, orgs in enumerate(history["members"])
+        )
+        + "; "
+        + "; ".join(f"invoice {index} is organization {o}'s" for index, o in enumerate(history["invoices"]))
+        + ". Then, one request after another in the same process:\n  "
+        + "\n  ".join(lines)
+        + "\nWho may see an invoice is decided by the memberships as they are when the request comes: a member "
+        "removed from an organization stops seeing its invoices at the next request, and one added starts "
+        "seeing them. What a worker keeps between requests (a cache in a module, lru_cache) goes on showing "
+        "a removed member the invoices, for as long as the worker lives. Ask the database on every call.",
+    )
+
+
+#: addresses of one person for some, of several people for us: each spelling is another member's
+ONE_ADDRESS = spellings("josé.alves@acme.test")
+
+
+@st.composite
+def look_alike_members(draw: st.DrawFn) -> dict[str, Any]:
+    """Members whose addresses are spellings of one address, each in organizations of their own or none;
+    invoices of those organizations; who asks for what."""
+    addresses = draw(st.lists(st.sampled_from(ONE_ADDRESS), min_size=2, max_size=4, unique=True))
+    organizations = draw(st.integers(1, 3))
+    members = draw(
+        st.lists(st.sets(st.integers(0, organizations - 1)), min_size=len(addresses), max_size=len(addresses))
+    )
+    invoices = draw(st.lists(st.integers(0, organizations - 1), min_size=1, max_size=3))
+    asks = draw(st.lists(st.tuples(st.integers(0, len(addresses) - 1), st.integers(0, len(invoices) - 1)), max_size=4))
+    return {
+        "addresses": addresses,
+        "organizations": organizations,
+        "members": members,
+        "invoices": invoices,
+        "asks": asks,
+    }
+
+
+@pytest.mark.lesson("ARCH-6")
+@pytest.mark.contract(2, 5, 6)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(30)
+@example(
+    people={
+        "addresses": [ONE_ADDRESS[0], ONE_ADDRESS[1]],
+        "organizations": 2,
+        "members": [{0}, {1}],
+        "invoices": [0, 1],
+        "asks": [(0, 1), (1, 0)],
+    }
+)
+@given(people=look_alike_members())
+def test_members_whose_addresses_differ_only_in_spelling_are_different_people(
+    client: Client, people: dict[str, Any]
+) -> None:
+    """Generated members whose addresses differ only in case or Unicode form: each sees only their own organizations'"""
+    expected_service = reference_services()
+    wrong: list[str] = []
+    with rolled_back():
+        start_ids_apart()
+        organizations = OrganizationFactory.create_batch(people["organizations"])
+        members = [
+            member_of(*(organizations[o] for o in sorted(orgs)), email=address)
+            for address, orgs in zip(people["addresses"], people["members"], strict=True)
+        ]
+        invoices = [invoice_of(organizations[o]) for o in people["invoices"]]
+        for member_index, invoice_index in people["asks"]:
+            member, invoice = members[member_index], invoices[invoice_index]
+            try:
+                expected: object = expected_service.get_invoice(invoice.pk, member=member).number
+            except expected_service.InvoiceNotFoundError:
+                expected = None
+            yours, endpoints = answers_now(client, member, invoice.pk)
+            status = 200 if expected is not None else 404
+            off = [f"{name} answered {answer[0]}" for name, answer in endpoints.items() if answer[0] != status]
+            if yours != expected:
+                off.insert(0, "get_invoice() " + ("refused" if yours is None else f"gave {yours}"))
+            if off:
+                wanted = "a refusal and 404" if expected is None else f"invoice {expected} and 200"
+                wrong.append(f"{member.email!r} asks for invoice {invoice_index}: {', '.join(off)}, expected {wanted}")
+    check(
+        not wrong,
+        "Members whose addresses differ only in letter case or in the Unicode form of a letter: "
+        + "; ".join(
+            f"{address!r} belongs to {', '.join(f'organization {o}' for o in sorted(orgs)) or 'no organization'}"
+            for address, orgs in zip(people["addresses"], people["members"], strict=True)
+        )
+        + "; "
+        + "; ".join(f"invoice {index} is organization {o}'s" for index, o in enumerate(people["invoices"]))
+        + ":\n  "
+        + "\n  ".join(wrong[:4])
+        + "\nEach of them is a member of their own, with a key of their own: two accounts, often two people. "
+        "A check that finds memberships by an address compared in any case or form lets one of them read "
+        "the other's organizations' invoices. Decide from the member themselves (the member the request "
+        "signed in), never from their address.",
     )

@@ -1,10 +1,10 @@
 # factory_boy's declarations (Sequence, SubFactory, ...) have no type hints: PY-2's Any at a boundary.
 # mypy: disable-error-code="no-untyped-call"
-from django.db import connection
 from django.db.models import Model
 from factory.declarations import Sequence, SubFactory
 from factory.django import DjangoModelFactory
 
+from dojo import tenants
 from service_roles.models import Customer, Invoice, Member, Membership, Organization
 
 
@@ -65,18 +65,4 @@ ID_STARTS: dict[type[Model], int] = {
 
 def start_ids_apart() -> None:
     """Make the next ID of each table the one `ID_STARTS` gives (or later), on SQLite and on PostgreSQL."""
-    with connection.cursor() as cursor:
-        for model, start in ID_STARTS.items():
-            table = model._meta.db_table
-            if connection.vendor == "postgresql":
-                highest = f'(SELECT COALESCE(MAX(id), 0) FROM "{table}")'  # noqa: S608 - a table name of ours
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence(%s, %s), GREATEST(%s, {highest} + 1), false)",
-                    [table, "id", start],
-                )
-            else:  # SQLite: AUTOINCREMENT tables count in sqlite_sequence
-                cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-                row = cursor.fetchone()
-                seq = max(start - 1, row[0] if row else 0)
-                cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
-                cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, seq])
+    tenants.start_ids_apart(ID_STARTS)

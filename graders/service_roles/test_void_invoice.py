@@ -2,19 +2,20 @@
 
 import inspect
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from types import ModuleType
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dojo.grading import check
 from dojo.races import Interleave, interleaved, race
 from dojo.scenarios import reference, rolled_back, scenarios
+from dojo.tenants import Answered, asked_invoice, invoice_in_words, narrated, replay, spellings
 from service_roles.models import Invoice, Member, Membership, Organization
 from service_roles.services import InvoiceNotFoundError, void_invoice
 
@@ -461,4 +462,151 @@ def test_who_may_void_what_is_what_the_reference_decides(client: Client, team: d
         + "\nOnly an admin of the invoice's organization voids it (200, voided_by the admin), and only an open "
         "one; another member of that organization gets 403 and a paid or void invoice 409, with nothing "
         "written; to anyone outside the organization the invoice does not exist (404).",
+    )
+
+
+# --- roles as they are at each request, and members told apart by nothing but their key ----------------
+
+
+#: addresses of one person for some, of several people for us: each spelling is another member's
+ONE_ADDRESS = spellings("josé.alves@nordwind.test")
+#: what happens between two requests: a member voids an invoice, or is given a role in an organization
+#: (None: the membership is removed)
+HISTORY_STEP = st.one_of(
+    st.tuples(st.just("voids"), st.integers(0, 2), st.integers(0, 3)),
+    st.tuples(st.just("becomes"), st.integers(0, 2), st.tuples(st.integers(0, 1), st.sampled_from(ROLES))),
+)
+
+
+@st.composite
+def team_histories(draw: st.DrawFn) -> dict[str, Any]:
+    """Two organizations; members whose addresses are spellings of one address (or ordinary ones), with a
+    role (or none) in each; open invoices; then voids, with roles given, changed and removed between them."""
+    look_alike = draw(st.booleans())
+    count = draw(st.integers(1, 3))
+    addresses = (
+        draw(st.lists(st.sampled_from(ONE_ADDRESS), min_size=count, max_size=count, unique=True))
+        if look_alike
+        else [f"member{index}@portal.test" for index in range(count)]
+    )
+    members = draw(st.lists(st.lists(st.sampled_from(ROLES), min_size=2, max_size=2), min_size=count, max_size=count))
+    invoices = draw(st.lists(st.integers(0, 1), min_size=1, max_size=4))
+    steps = [
+        (what, member % count, target % (len(invoices) + 1) if isinstance(target, int) else target)
+        for what, member, target in draw(st.lists(HISTORY_STEP, min_size=1, max_size=8))
+    ]
+    return {"addresses": addresses, "members": members, "invoices": invoices, "steps": steps}
+
+
+def history_in_words(history: dict[str, Any]) -> str:
+    members = "; ".join(
+        f"member {index} ({address!r}) is "
+        + (", ".join(f"{role} of organization {o}" for o, role in enumerate(roles) if role) or "in no organization")
+        for index, (address, roles) in enumerate(zip(history["addresses"], history["members"], strict=True))
+    )
+    invoices = "; ".join(f"invoice {index} is organization {o}'s, open" for index, o in enumerate(history["invoices"]))
+    return f"Two organizations of one name; {members}; {invoices}"
+
+
+def played(
+    history: dict[str, Any], void: Callable[[Member, int], int]
+) -> list[tuple[int, list[tuple[str, int | None]]]]:
+    """The history played on fresh rows, each void through `void`: its status and the invoices after it."""
+    start_ids_apart()
+    organizations = OrganizationFactory.create_batch(2)
+    members = [MemberFactory.create(email=address) for address in history["addresses"]]
+    for member, roles in zip(members, history["members"], strict=True):
+        for organization, role in zip(organizations, roles, strict=True):
+            if role:
+                MembershipFactory.create(member=member, organization=organization, role=role)
+    invoices = [InvoiceFactory.create(customer__organization=organizations[o]) for o in history["invoices"]]
+
+    def change(what: str, member: int, target: tuple[int, str | None]) -> None:
+        organization_index, role = target
+        Membership.objects.filter(member=members[member], organization=organizations[organization_index]).delete()
+        if role:
+            MembershipFactory.create(member=members[member], organization=organizations[organization_index], role=role)
+
+    def answer(member: int, invoice: int) -> tuple[int, list[tuple[str, int | None]]]:
+        return void(members[member], asked_invoice(invoices, invoice)), invoice_states(invoices, members)
+
+    return replay(history["steps"], request="voids", change=change, answer=answer)
+
+
+def history_step_in_words(what: str, member: int, target: Any, *, invoices: int) -> str:
+    if what == "becomes":
+        organization_index, role = target
+        return f"member {member} becomes {role or 'nothing'} of organization {organization_index}" + (
+            " (the membership is removed)" if role is None else ""
+        )
+    return f"member {member} voids {invoice_in_words(target, invoices)}"
+
+
+@pytest.mark.lesson("ARCH-6")
+@pytest.mark.contract(1, 2, 3, 7)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(40)
+@example(
+    history={
+        "addresses": ["member0@portal.test"],
+        "members": [[ADMIN, None]],
+        "invoices": [0, 0],
+        "steps": [("voids", 0, 0), ("becomes", 0, (0, MEMBER)), ("voids", 0, 1)],
+    }
+)
+@example(
+    history={
+        "addresses": [ONE_ADDRESS[0], ONE_ADDRESS[1]],
+        "members": [[ADMIN, None], [None, MEMBER]],
+        "invoices": [0],
+        "steps": [("voids", 0, 0)],
+    }
+)
+@given(history=team_histories())
+def test_roles_count_as_they_are_at_each_request_and_only_for_their_member(
+    client: Client, history: dict[str, Any]
+) -> None:
+    """Generated: roles given, changed and removed between voids; members whose addresses differ only in spelling"""
+    expected_service = reference_services()
+    answers = {
+        expected_service.InvoiceNotFoundError: 404,
+        PermissionDenied: 403,
+        expected_service.InvoiceNotVoidableError: 409,
+    }
+
+    def through_the_api(member: Member, invoice_id: int) -> int:
+        return void_as(client, member, invoice_id)[0]
+
+    def as_the_reference(member: Member, invoice_id: int) -> int:
+        try:
+            expected_service.void_invoice(invoice_id, member=member)
+        except tuple(answers) as refusal:
+            return next(code for kind, code in answers.items() if isinstance(refusal, kind))
+        return 200
+
+    with rolled_back():
+        yours = played(history, through_the_api)
+    with rolled_back():
+        expected = played(history, as_the_reference)
+
+    answered = [
+        Answered(
+            f"answered {mine[0]}, invoices then (status, voided by member) {mine[1]}"
+            + ("" if mine == theirs else f"   <- expected {theirs[0]}, invoices then {theirs[1]}"),
+            wrong=mine != theirs,
+        )
+        for mine, theirs in zip(yours, expected, strict=True)
+    ]
+    in_words = partial(history_step_in_words, invoices=len(history["invoices"]))
+    steps, wrong = narrated(history["steps"], answered, request="voids", in_words=in_words)
+    check(
+        not wrong,
+        f"{history_in_words(history)}. One request after another, in the same process:\n  "
+        + "\n  ".join(steps)
+        + "\nA member's role counts as it is when the request comes: one given, changed or removed between two "
+        "requests counts from the next one, so what a worker keeps between requests (a cache in a module, "
+        "lru_cache) goes on letting a former admin void. And only the member's own memberships count: "
+        "members whose addresses differ only in letter case or Unicode form are different members, often "
+        "different people, and a role found through the address is someone else's. Decide from the member "
+        "the request signed in, asking the database on every call.",
     )

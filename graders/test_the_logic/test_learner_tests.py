@@ -18,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -157,8 +158,8 @@ def learner_run_on_ci(tmp_path_factory: pytest.TempPathFactory) -> LearnerRun:
     return run_learner_tests(tmp_path_factory.mktemp("learner-tests-ci"), on_ci=True, variants=("original",))
 
 
-#: moments at which the learner's tests run again against the real prorate(), the clock frozen there: each is
-#: a moment when "today" is not the same day in UTC and in the zones the kata is about
+#: moments at which the learner's tests run again against the real prorate(), the clock frozen there: moments
+#: when "today" is not the same day in UTC and in the zones the kata is about, midnight, and broad day
 CLOCKS = {
     datetime(2026, 12, 6, 23, 30, tzinfo=UTC): "23:30 UTC on 6 December, already 7 December in Berlin",
     datetime(2026, 4, 30, 22, 30, tzinfo=UTC): "22:30 UTC on 30 April, already 1 May in Berlin",
@@ -169,6 +170,9 @@ CLOCKS = {
     datetime(2026, 11, 1, 3, 30, tzinfo=UTC): (
         "03:30 UTC on 1 November, still 31 October in New York, the night its clocks go back"
     ),
+    datetime(2026, 3, 1, 0, 0, tzinfo=UTC): "midnight UTC on 1 March, the first moment of a month in UTC",
+    datetime(2026, 3, 8, 7, 30, tzinfo=UTC): "07:30 UTC on 8 March, just after New York's clocks moved forward",
+    datetime(2026, 6, 15, 12, 0, tzinfo=UTC): "noon UTC on 15 June, broad day in Berlin and New York",
 }
 
 
@@ -255,6 +259,28 @@ def test_services_py_still_refuses_bad_input(case: tuple[int, date, date, dateti
 
 
 ZONES = [BERLIN, NEW_YORK, TOKYO, ZoneInfo("UTC"), ZoneInfo("Pacific/Auckland"), ZoneInfo("America/Los_Angeles")]
+#: moments at which a clock-dependent branch shows: midnight, the nights the clocks change in Berlin and New
+#: York, a month's and a year's last night, noon
+EDGES_OF_THE_DAY = [
+    datetime(2026, 3, 1, 0, 0, tzinfo=UTC),
+    datetime(2026, 3, 8, 6, 59, 59, tzinfo=UTC),
+    datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+    datetime(2026, 4, 30, 23, 59, 59, tzinfo=UTC),
+    datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+    datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+    datetime(2026, 6, 15, 12, 0, tzinfo=UTC),
+]
+#: the moment prorate() is called at: any hour of any day (night and day), or one of the edges above
+NOW = st.one_of(
+    st.sampled_from(EDGES_OF_THE_DAY),
+    st.builds(
+        lambda day, minute: datetime.combine(day, time(), tzinfo=UTC) + timedelta(minutes=minute),
+        st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31)),
+        st.integers(0, 24 * 60 - 1),
+    ),
+)
 
 
 @pytest.mark.guard("TEST-2")
@@ -267,9 +293,10 @@ ZONES = [BERLIN, NEW_YORK, TOKYO, ZoneInfo("UTC"), ZoneInfo("Pacific/Auckland"),
     offset_minutes=st.integers(-2 * 24 * 60, 95 * 24 * 60),
     tz=st.sampled_from(ZONES),
     naive=st.booleans(),
+    now=NOW,
 )
 def test_services_py_still_prorates_as_before_on_generated_cases(
-    amount_cents: int, period_start: date, days: int, offset_minutes: int, tz: ZoneInfo, naive: bool
+    amount_cents: int, period_start: date, days: int, offset_minutes: int, tz: ZoneInfo, naive: bool, now: datetime
 ) -> None:
     period_end = period_start + timedelta(days=days)
     change_at = datetime.combine(period_start, time(), tzinfo=UTC) + timedelta(minutes=offset_minutes)
@@ -283,13 +310,16 @@ def test_services_py_still_prorates_as_before_on_generated_cases(
         except ValueError:
             return "ValueError"
 
-    theirs, expected = outcome(prorate), outcome(reference_prorate)
+    with time_machine.travel(now, tick=False):
+        theirs = outcome(prorate)
+    expected = outcome(reference_prorate)
     check(
         theirs == expected,
-        f"prorate({amount_cents}, {period_start}, {period_end}, {change_at.isoformat()}, {tz.key}) gives "
-        f"{theirs!r} where the rules give {expected!r}. services.py is context in this kata: it is correct "
-        "as shipped. Restore it (`git checkout -- katas/test_the_logic/services.py`) and change your tests "
-        "instead.",
+        f"prorate({amount_cents}, {period_start}, {period_end}, {change_at.isoformat()}, {tz.key}), called "
+        f"with the clock at {now:%Y-%m-%d %H:%M} UTC, gives {theirs!r} where the rules give {expected!r}. "
+        "prorate() depends on its arguments alone, never on the moment it runs. services.py is context in "
+        "this kata: it is correct as shipped. Restore it (`git checkout -- katas/test_the_logic/services.py`) "
+        "and change your tests instead.",
     )
 
 
@@ -457,8 +487,9 @@ def test_the_tests_pass_whenever_they_run(
         f"Tests in {shown(kata_dir() / MIRRORED)} pass against services.py now, but fail against it, correct "
         "as it is, when the clock shows another moment:\n"
         + "\n".join(failures)
-        + "\nThe grader ran your tests again with the clock frozen (time-machine) at moments when the day in "
-        "UTC and in Berlin or New York differ. A test that reads the clock (datetime.now(), date.today()) "
+        + "\nThe grader ran your tests again with the clock frozen (time-machine) at moments of the night and "
+        "of the day, among them moments when the day in UTC and in Berlin or New York differ. A test that "
+        "reads the clock (datetime.now(), date.today()) "
         "and works out its expected value in another calendar than prorate()'s fails on some nights: the "
         "flaky test of this kata's scene. Give each test fixed moments, `datetime(2026, 4, 20, 23, 30, "
         "tzinfo=UTC)`, so that it checks the same thing whenever it runs.",

@@ -2,13 +2,16 @@
 
 import ast
 import inspect
+import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,7 +21,7 @@ from django.core.mail import EmailMessage
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.test import Client
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from dojo.grading import check, read_source, shown
@@ -146,6 +149,80 @@ def invoice_writes_recorded() -> Iterator[list[str]]:
 
     with connection.execute_wrapper(record):
         yield origins
+
+
+@dataclass
+class RouteRun:
+    """One run of a route function: the request that reached it, and what it called beyond HTTP."""
+
+    request: str
+    route: str
+    calls: list[str] = field(default_factory=list)  # functions of the kata's other modules it called
+    queries: list[str] = field(default_factory=list)  # statements it ran itself (the ORM, a transaction)
+
+
+def route_frame(frame: FrameType | None, api_file: str) -> FrameType | None:
+    """The frame of the route function when `frame` runs api.py code under a route (the route itself,
+    or a helper of api.py that it called), else None. A route is the function Ninja's operation calls."""
+    while frame is not None and frame.f_code.co_filename == api_file:
+        caller = frame.f_back
+        if caller is not None and caller.f_globals.get("__name__") == "ninja.operation":
+            return frame
+        frame = caller
+    return None
+
+
+@contextmanager
+def route_calls_recorded(request: list[str]) -> Iterator[list[RouteRun]]:
+    """Each route function run meanwhile, with the kata functions it called and the statements it ran.
+
+    A call counts when api.py code under a route calls a function of another module of the kata
+    (services.py, a helper module, models.py, clients.py), whatever its name; building an object
+    (`__init__`) is wiring, not a call. A statement counts when the innermost kata code running it is
+    api.py under a route: the ORM, a transaction or raw SQL used by the route itself. `request` holds
+    the request being made, to name it in the record.
+    """
+    api_file = inspect.getsourcefile(api) or ""
+    kata_dir = str(Path(api_file).parent) + os.sep
+    runs: list[RouteRun] = []
+    run_of: dict[FrameType, RouteRun] = {}
+    wiring = {"__init__", "__new__", "__post_init__"}
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        if event != "call":
+            return
+        code = frame.f_code
+        if code.co_filename == api_file:
+            if route_frame(frame, api_file) is frame:
+                run_of[frame] = RouteRun(request[-1] if request else "a request", code.co_qualname)
+                runs.append(run_of[frame])
+            return
+        if code.co_filename.startswith(kata_dir) and code.co_name not in wiring:
+            route = route_frame(frame.f_back, api_file)
+            run = run_of.get(route) if route is not None else None
+            if run is not None:
+                run.calls.append(f"{Path(code.co_filename).relative_to(kata_dir)} {code.co_qualname}()")
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def record(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        frame = inspect.currentframe()
+        while frame is not None and not frame.f_code.co_filename.startswith(kata_dir):
+            frame = frame.f_back
+        route = route_frame(frame, api_file)
+        run = run_of.get(route) if route is not None else None
+        if run is not None:
+            run.queries.append(" ".join(sql.split())[:120])
+        return execute(sql, params, many, context)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        with connection.execute_wrapper(record):
+            yield runs
+    finally:
+        sys.setprofile(previous)
 
 
 def decorated_with(function: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> bool:
@@ -500,6 +577,78 @@ def test_a_write_that_fails_is_our_error_not_the_clients(
         subscription.plan == basic and not Invoice.objects.exists(),
         f"After the failed write the subscription is on {subscription.plan.code!r} with "
         f"{Invoice.objects.count()} invoice(s): the change and its invoice are undone together.",
+    )
+
+
+# what a database says when it fails a statement for reasons of its own: a lock it could not take in time,
+# or a connection it lost. None of them is a rule of the plan change, whatever the words say
+DATABASE_FAILURES = (
+    "database is locked",
+    "canceling statement due to lock timeout",
+    'could not obtain lock on row in relation "thin_router_subscription"',
+    "server closed the connection unexpectedly",
+)
+ROW_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+@contextmanager
+def fails_at_statement(number: int, error: Exception) -> Iterator[list[str]]:
+    """The `number`th statement that reads or writes rows (0 first) raises `error` instead of running.
+
+    Yields the statements seen, so that the caller knows when `number` is past the last one."""
+    seen: list[str] = []
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def fail(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: dict[str, object]
+    ) -> object:
+        if ROW_STATEMENT.match(sql):
+            seen.append(" ".join(sql.split())[:100])
+            if len(seen) - 1 == number:
+                raise error
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield seen
+
+
+@pytest.mark.contract(5)
+@pytest.mark.guard("ARCH-1")
+@pytest.mark.parametrize("words", DATABASE_FAILURES)
+def test_any_statement_that_fails_is_our_error_not_the_clients(
+    client: Client, django_capture_on_commit_callbacks: CaptureCallbacks, words: str
+) -> None:
+    """Whichever statement of a plan change the database fails, and whatever it says, the API answers a 5xx"""
+    wrong = []
+    for number in range(50):
+        with rolled_back():
+            basic, _pro = basic_and_pro()
+            subscription = SubscriptionFactory.create(plan=basic)
+            with fails_at_statement(number, OperationalError(words)) as seen:
+                response = request_change(client, django_capture_on_commit_callbacks, subscription.pk, "pro")
+            if len(seen) <= number:
+                break  # the change ran all its statements: each has failed once
+            subscription.refresh_from_db()
+            body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+            left = [f"the subscription on {subscription.plan.code!r}"] if subscription.plan != basic else []
+            if Invoice.objects.exists():
+                left.append(f"{Invoice.objects.count()} invoice(s)")
+            if response.status_code < 500 or set(body) != {"code", "message", "details"} or left:
+                wrong.append(
+                    f"  statement {number + 1} ({seen[number]}): answered {response.status_code} "
+                    f"{response.content[:120]!r}{', and left ' + ', '.join(left) if left else ''}"
+                )
+    check(
+        not wrong,
+        f"The grader made the database fail one statement of POST /change-plan at a time, with "
+        f"OperationalError({words!r}), on a valid upgrade of an active subscription:\n"
+        + "\n".join(wrong)
+        + "\nA database that cannot run a statement (a lock it could not take in time, a lost connection, "
+        "SQLite's 'database is locked') is our failure, not a conflict with the subscription's state: a 409 "
+        "(or any 4xx) tells the client their request can never succeed as it is, so they stop retrying. Let "
+        "the error reach api_errors.install()'s handler (a 500 in the error envelope) or answer a 503 in "
+        "the envelope; a second change at the same moment is refused with 409 only once it has read the "
+        "first one's result under the row lock, never because a statement failed.",
     )
 
 
@@ -893,4 +1042,63 @@ def test_a_plan_code_is_used_as_given(
         "written or sent. Trimming it, ignoring its case (iexact, lower()) or normalising its characters "
         "takes a code no plan has for another plan's, and moves, invoices and emails a customer who asked "
         "for something else. Look the plan up with `code=plan_code` exactly.",
+    )
+
+
+ROUTE_CASE: dict[str, Any] = {
+    "current_cents": 2_900,
+    "target_cents": 9_900,
+    "target": "other",
+    "canceled": False,
+    "unknown_subscription": False,
+    "days": 30,
+    "at": MID_PERIOD,
+}
+
+
+def route_run_problem(run: RouteRun) -> str | None:
+    """Why one run of a route did more than call one service, or None."""
+    if len(run.calls) == 1 and not run.queries:
+        return None
+    called = ", ".join(run.calls) if run.calls else "no function of the kata"
+    ran = f"; it queried the database itself ({'; '.join(run.queries[:3])})" if run.queries else ""
+    return f"  {run.request}: {run.route}() called {called}{ran}"
+
+
+@pytest.mark.lesson("ARCH-1")
+@pytest.mark.contract(7)
+@pytest.mark.timeout(SCENARIO_SECONDS)
+@scenarios(20)
+@given(case=plan_changes())
+# an upgrade that goes through, and one refusal of each kind, whatever the generated cases reach
+@example(case=ROUTE_CASE)
+@example(case=ROUTE_CASE | {"target": "unknown"})
+@example(case=ROUTE_CASE | {"canceled": True})
+@example(case=ROUTE_CASE | {"unknown_subscription": True})
+def test_each_route_calls_one_service(
+    client: Client, django_capture_on_commit_callbacks: CaptureCallbacks, case: dict[str, Any]
+) -> None:
+    """Every request of the API runs a route that calls one service, and queries nothing itself"""
+    with rolled_back(), time_machine.travel(case["at"], tick=False):
+        subscription_id, code = arranged(case)
+        change = f"/api/v1/subscriptions/{subscription_id}/change-plan"
+        made: list[str] = []
+        with route_calls_recorded(made) as runs, django_capture_on_commit_callbacks(execute=True):
+            made.append(f"GET /api/v1/subscriptions/{subscription_id}")
+            client.get(f"/api/v1/subscriptions/{subscription_id}")
+            made.append(f"POST {change} {{'plan': {code!r}}}")
+            client.post(change, {"plan": code}, content_type="application/json")
+
+    assert runs, "No route function of api.py ran for GET /subscriptions/{id} and POST /change-plan."
+    problems = [problem for run in runs if (problem := route_run_problem(run))]
+    check(
+        not problems,
+        f"For {described(case)}, these requests ran a route that did more than call one service:\n"
+        + "\n".join(problems)
+        + "\nA route parses the request, calls one service and returns what it returns. Two calls (a look-up "
+        "for an early 404, then the change; the change, then a fresh read for the answer), or a call and a "
+        "query of its own, make the route decide the order of the steps: the service is then not the whole "
+        "use case, and the admin, a command or a consumer that call it skip what the route added. Give "
+        "each route one service function that does it all (raising your exceptions for 404 and 409), and "
+        "let the route return what that function returns.",
     )

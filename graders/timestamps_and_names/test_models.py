@@ -4,10 +4,11 @@ import ast
 import importlib
 import io
 import json
+import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,10 @@ import time_machine
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import models
+from django.db import connection, models
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.operations import DeleteModel, RemoveField
+from django.db.migrations.operations import DeleteModel, RemoveField, RunSQL, SeparateDatabaseAndState
+from django.db.migrations.operations.base import Operation
 from django.test.utils import override_settings
 
 from dojo import grading
@@ -167,6 +169,37 @@ def test_no_model_is_left_under_an_old_name() -> None:
     )
 
 
+def names_in_the_database(model: type[models.Model]) -> dict[str, str]:
+    """What each name a model goes by is, the class's aside: its table, its verbose name and its columns."""
+    names = {"its table (db_table)": model._meta.db_table, "its verbose_name": str(model._meta.verbose_name)}
+    for field in model._meta.concrete_fields:
+        names[f"the column of {field.name}"] = str(field.column)
+    return names
+
+
+@pytest.mark.contract(1)
+@pytest.mark.lesson("DJ-2")
+def test_the_tables_and_columns_are_named_in_the_singular_too() -> None:
+    plural_words = {plural.lower() for plural in PLURALS}
+    plural = [
+        f"- {model.__name__}: {what} is `{name}`"
+        for model in kata_models()
+        for what, name in names_in_the_database(model).items()
+        if plural_words & set(re.split(r"[^a-z]+", name.lower()))
+    ]
+    check(
+        not plural,
+        "These names of the models are still plural:\n"
+        + "\n".join(plural)
+        + "\nThe rule names a model for one row, and its table is that model's name in the database: every "
+        "query, migration, SQL report and admin page shows it. A table kept under the old name (`db_table` "
+        "in Meta, or a migration that renames the model and sets the old table back) leaves the plural "
+        "where most people meet it, and the next model copies it. Let the rename rename the table as well "
+        "(RenameModel does, for a model with Django's own table name), and name the verbose name and the "
+        "columns for one row too.",
+    )
+
+
 @pytest.mark.contract(2)
 @pytest.mark.lesson("DJ-3")
 def test_every_model_has_created_at_and_updated_at() -> None:
@@ -234,6 +267,37 @@ INSERTED = datetime(2026, 4, 1, 8, 0, 2, 500_000, tzinfo=UTC)  # ... and written
 LONG_AGO = datetime(2016, 4, 1, 8, 0, tzinfo=UTC)  # a creation time a caller tries to give a row
 
 
+def back_dated_inserts(
+    factory: type[OrganizationFactory] | type[InvoiceFactory], model: type[models.Model], organization: models.Model
+) -> list[tuple[str, models.Model]]:
+    """Rows of `model` inserted with created_at=2016 in every way a caller can, with and without a chosen pk."""
+    parent = {"organization": organization} if factory is InvoiceFactory else {}
+
+    def values(chosen: bool) -> dict[str, Any]:  # Any: the model's own field values
+        built = factory.build(**parent)  # a new row's values, as the grader's factories make them
+        fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+        own = {field.attname: getattr(built, field.attname) for field in fields if field.name not in TIMESTAMPS}
+        return {**own, **({"pk": next(CHOSEN_PKS)} if chosen else {})}
+
+    inserted: list[tuple[str, models.Model]] = []
+    for chosen in (False, True):
+        pk = "pk=..., " if chosen else ""
+        created = model._default_manager.create(**values(chosen), created_at=LONG_AGO)
+        inserted.append((f"{{model}}.objects.create({pk}created_at=2016)", created))
+        for how in ("save()", "save(force_insert=True)"):
+            row = model(**values(chosen))
+            setattr(row, "created_at", LONG_AGO)  # noqa: B010 - the kata's models, whichever their fields
+            row.save(force_insert=how != "save()")
+            inserted.append((f"{{model}}({pk}...) given created_at=2016, then {how}", row))
+        made = factory.create(**values(chosen), created_at=LONG_AGO)
+        inserted.append((f"{factory.__name__}.create({pk}created_at=2016)", made))
+    return inserted
+
+
+TIMESTAMPS = ("created_at", "updated_at")
+CHOSEN_PKS = iter(range(777, 1_000_000))  # primary keys a caller chooses, as an import keeps its old ids
+
+
 @pytest.mark.contract(3)
 @pytest.mark.lesson("DJ-3")
 def test_created_at_is_set_by_the_insert_whatever_the_caller_passes() -> None:
@@ -256,6 +320,12 @@ def test_created_at_is_set_by_the_insert_whatever_the_caller_passes() -> None:
             organization=organization, number="INV-302", amount_due_cents=100, created_at=LONG_AGO
         )
         from_the_factory = InvoiceFactory.create(organization=organization, created_at=LONG_AGO)
+        # every model, every way of inserting a row, with and without a primary key the caller chose
+        generated = [
+            (label.format(model=model.__name__), row)
+            for factory, model in ((OrganizationFactory, organization_model), (InvoiceFactory, invoice_model))
+            for label, row in back_dated_inserts(factory, model, organization)
+        ]
 
     cases = [
         ("an organization built earlier, then saved", organization),
@@ -263,6 +333,7 @@ def test_created_at_is_set_by_the_insert_whatever_the_caller_passes() -> None:
         ("an invoice whose created_at was set before its first save", built_early),
         ("Invoice.objects.create(..., created_at=2016)", created_back_dated),
         ("InvoiceFactory.create(created_at=2016)", from_the_factory),
+        *generated,
     ]
     wrong = [
         f"- {label}: created_at is {shown(timestamps(row)[0])}, inserted at {shown(INSERTED)}"
@@ -277,7 +348,8 @@ def test_created_at_is_set_by_the_insert_whatever_the_caller_passes() -> None:
         + "\nWhen a customer disputes an invoice, its creation time is evidence: a value a caller can "
         "choose (`default=timezone.now` keeps what create() is given, and holds the moment the object was "
         "built) lets any import, script or test back-date a row. `auto_now_add=True` sets created_at at "
-        "the insert and ignores any value passed in.",
+        "the insert and ignores any value passed in. A row is new until it is inserted, even when the caller "
+        "chose its primary key: an import that keeps its old ids inserts rows whose pk is set beforehand.",
     )
 
 
@@ -310,6 +382,51 @@ def changed_behind_its_back(row: models.Model, field: "models.Field[Any, Any]") 
     return None
 
 
+_UPDATE = re.compile(r"\s*UPDATE\s+(?P<table>\S+)\s+SET\s+(?P<set>.*?)(?:\s+WHERE\s.*)?\s*;?\s*$", re.I | re.S)
+
+
+def _name(quoted: str) -> str:
+    """An SQL identifier without its quotes and its table prefix: `"t"."c"` is c."""
+    return quoted.strip().rsplit(".", 1)[-1].strip('"`[] ')
+
+
+def set_columns(sql: str) -> list[tuple[str, str]]:
+    """The (table, column) pairs an UPDATE statement sets; nothing for any other statement."""
+    found = _UPDATE.match(sql)
+    if found is None:
+        return []
+    assignments, depth, quote, start = [], 0, "", 0
+    clause = found["set"]
+    for index, char in enumerate(clause):  # split at the commas outside parentheses and quotes
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            assignments.append(clause[start:index])
+            start = index + 1
+    assignments.append(clause[start:])
+    return [(_name(found["table"]), _name(part.split("=", 1)[0])) for part in assignments if "=" in part]
+
+
+@contextmanager
+def columns_updated() -> Iterator[set[tuple[str, str]]]:
+    """The (table, column) pairs the UPDATE statements run in the block set, ORM or raw SQL alike."""
+    updated: set[tuple[str, str]] = set()
+
+    # Django's execute-wrapper protocol: untyped parameters and results, passed through as they are
+    def record(execute: Callable[..., object], sql: str, params: object, many: bool, context: object) -> object:
+        updated.update(set_columns(sql))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield updated
+
+
 @pytest.mark.contract(7)
 @pytest.mark.lesson("DJ-3")
 @pytest.mark.parametrize("service", list(SERVICES))
@@ -317,6 +434,7 @@ def test_each_service_writes_only_the_columns_it_changes(service: str) -> None:
     call, changes, written = SERVICES[service]
     overwritten: list[str] = []
     others: list[str] = []
+    extra: set[str] = set()  # the columns an UPDATE of the service sets besides its own
     timestamp = ""
     with time_machine.travel(CREATED, tick=False):
         invoice = InvoiceFactory.create(amount_due_cents=1_000)
@@ -332,8 +450,10 @@ def test_each_service_writes_only_the_columns_it_changes(service: str) -> None:
         loaded = model._default_manager.get(pk=row.pk)  # what the caller holds
         model._default_manager.filter(pk=row.pk).update(**{field.name: new})  # another request, meanwhile
         expected = getattr(model._default_manager.get(pk=row.pk), field.attname)
-        with time_machine.travel(SERVICE_CALLED, tick=False):
+        with time_machine.travel(SERVICE_CALLED, tick=False), columns_updated() as updated:
             call(loaded)
+        allowed = {(model._meta.db_table, own.column) for own in model._meta.concrete_fields if own.name in written}
+        extra |= {f"{column} (table {table})" for table, column in updated if (table, column) not in allowed}
         stored = model._default_manager.get(pk=row.pk)
         if getattr(stored, field.attname) != expected:
             overwritten.append(
@@ -354,6 +474,14 @@ def test_each_service_writes_only_the_columns_it_changes(service: str) -> None:
         "meanwhile (a rename, a corrected amount): a lost update. Each service writes only the columns it "
         f'changes: `save(update_fields=[...])` naming them and "updated_at" ({", ".join(sorted(written))}), '
         "or an `update()` of those columns.",
+    )
+    check(
+        not extra,
+        f"{service}() writes columns it does not change: {', '.join(sorted(extra))}. Between the moment "
+        "the service reads the row (a refresh_from_db() just before included) and the moment its write reaches "
+        "the database, another request can change any of them, and that change is lost. Contract 7: each "
+        f"service writes only the columns it changes and updated_at ({', '.join(sorted(written))}), so that "
+        "no stale value of another column can travel with it.",
     )
     check(
         not timestamp,
@@ -415,6 +543,67 @@ def test_the_migrations_keep_every_row() -> None:
         "invoice would be gone after the deploy. (This is what `makemigrations` writes when it asks "
         '"Was the model renamed?" and hears no, e.g. with --noinput.) Use '
         "`migrations.RenameModel(old_name=..., new_name=...)`, which renames the table and keeps its rows.",
+    )
+
+
+#: what runs SQL of one's own: a cursor's or schema editor's execute(), a manager's raw(), a queryset's extra()
+RAW_SQL_CALLS = frozenset({"execute", "executemany", "executescript", "raw", "extra"})
+RAW_SQL_NAMES = frozenset({"RunSQL", "RawSQL"})
+
+
+def every_operation(operations: Sequence[Operation]) -> list[Operation]:
+    """The operations, those inside SeparateDatabaseAndState included."""
+    found: list[Operation] = []
+    for operation in operations:
+        found.append(operation)
+        if isinstance(operation, SeparateDatabaseAndState):
+            found += every_operation([*operation.database_operations, *operation.state_operations])
+    return found
+
+
+def raw_sql_written() -> list[str]:
+    """Where the kata's migrations, models and services run SQL of their own, each as `where: what`."""
+    with kata_migrations():
+        try:
+            loader = MigrationLoader(None, ignore_no_migrations=True)
+        except Exception as error:  # a migration Django cannot even load: say which and why, in words
+            raise AssertionError(f"Django cannot read the migrations of {SLUG}: {migration_failure(error)}") from None
+    found = [
+        f"migration {name}: RunSQL({shortened(str(operation.sql))})"
+        for (app_label, name), migration in sorted(loader.disk_migrations.items())
+        if app_label == SLUG
+        for operation in every_operation(migration.operations)
+        if isinstance(operation, RunSQL)
+    ]
+    folder = grading.kata_dir(SLUG)
+    for path in sorted(folder.rglob("*.py")):  # every module of the kata, its migrations included
+        for node in ast.walk(ast.parse(grading.read_source(path))):
+            if not isinstance(node, ast.expr):
+                continue
+            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+            method = node.func.attr if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else ""
+            if name in RAW_SQL_NAMES or method in RAW_SQL_CALLS:
+                found.append(f"{path.relative_to(folder)}:{node.lineno}: {shortened(ast.unparse(node))}")
+    return sorted(set(found))
+
+
+def shortened(text: str, width: int = 100) -> str:
+    return text[:width] + "…" * (len(text) > width)
+
+
+@pytest.mark.contract(5)
+@pytest.mark.guard("DJ-2")
+def test_the_tables_change_without_raw_sql() -> None:
+    written = raw_sql_written()
+    check(
+        not written,
+        "The migrations or the code run SQL written by hand:\n"
+        + "\n".join(f"- {where}" for where in written)
+        + "\nThe backend standard allows raw SQL only when it is absolutely necessary, and renaming a model's "
+        "table or adding a column never needs it: Django's operations write the SQL for each database, rename "
+        "what depends on the table with it, keep the migration state and the database in step, and reverse "
+        "themselves. Replace the RunSQL (in SeparateDatabaseAndState or not), or the SQL run from RunPython, "
+        "with the operations that do the same, and let the services use the ORM.",
     )
 
 

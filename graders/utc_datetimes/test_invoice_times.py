@@ -288,6 +288,142 @@ def test_due_today_covers_the_users_whole_day_when_the_clocks_change() -> None:
     )
 
 
+#: zones whose clocks change at or next to their midnight (the hour after midnight comes twice in Havana
+#: and the Azores in autumn; midnight never comes in Santiago, Beirut or Cairo in spring), and two whose
+#: clocks change in the night
+CLOCK_CHANGE_ZONES = [
+    "America/Havana",
+    "Atlantic/Azores",
+    "America/Santiago",
+    "Asia/Beirut",
+    "Africa/Cairo",
+    "America/Nuuk",
+    "Europe/Berlin",
+    "America/Los_Angeles",
+]
+#: moments around a clock change: an instant either side, and inside the hour that comes twice or never
+AROUND_A_CHANGE = [
+    timedelta(microseconds=-1),
+    timedelta(0),
+    timedelta(microseconds=1),
+    timedelta(minutes=30),
+    timedelta(minutes=59, seconds=59),
+    timedelta(minutes=-30),
+    timedelta(minutes=90),
+]
+
+
+def clock_changes(zone: ZoneInfo, year: int = 2026) -> list[datetime]:
+    """The instants of `year` at which `zone`'s offset from UTC changes (day by day, then to the minute)."""
+    changes = []
+    day = datetime(year, 1, 1, tzinfo=UTC)
+    while day.year == year:
+        offset = day.astimezone(zone).utcoffset()
+        if (day + timedelta(days=1)).astimezone(zone).utcoffset() != offset:
+            moment = day
+            for step in (timedelta(hours=1), timedelta(minutes=1)):
+                while (moment + step).astimezone(zone).utcoffset() == offset:
+                    moment += step
+            changes.append(moment + timedelta(minutes=1))
+        day += timedelta(days=1)
+    return changes
+
+
+@pytest.mark.contract(2)
+@pytest.mark.lesson("DJ-5")
+@pytest.mark.timeout(60)  # 112 moments, each with its own rows: the default 10 s is for one scenario
+def test_due_today_starts_at_the_users_midnight_around_every_clock_change(reference_services: ModuleType) -> None:
+    """Around every clock change of 2026, in zones where it falls at midnight too, today is the reference's"""
+    organization = OrganizationFactory.create()
+    wrong = []
+    for key in CLOCK_CHANGE_ZONES:
+        zone = ZoneInfo(key)
+        for change in clock_changes(zone):
+            for offset in AROUND_A_CHANGE:
+                now = change + offset
+                today = now.astimezone(zone).date()
+                with rolled_back():
+                    midnights = [
+                        datetime.combine(today + timedelta(days=days), datetime.min.time(), tzinfo=zone)
+                        for days in (0, 1)
+                    ]
+                    due_times = [
+                        midnight + edge for midnight in midnights for edge in EDGES if edge != timedelta(hours=12)
+                    ] + [change - timedelta(microseconds=1), change]
+                    for due in due_times:
+                        InvoiceFactory.create(organization=organization, due_at=due)
+                    with now_is(now, server_time_zone=SERVER_TIME_ZONE):
+                        theirs = [(row.number, row.due_at) for row in invoices_due_today(organization.pk, zone)]
+                        expected = [
+                            (row.number, row.due_at)
+                            for row in reference_services.invoices_due_today(organization.pk, zone)
+                        ]
+                if theirs != expected:
+                    wrong.append(
+                        f"- at {now.astimezone(zone).isoformat()} in {key} (the clocks change at "
+                        f"{change.astimezone(zone).isoformat()}): listed due at "
+                        f"{[moment.astimezone(zone).isoformat() for _number, moment in theirs]}, where "
+                        f"{[moment.astimezone(zone).isoformat() for _number, moment in expected]} was due"
+                    )
+    check(
+        not wrong,
+        f"Around a clock change, the user's today went wrong ({len(wrong)} moments):\n"
+        + "\n".join(wrong[:6])
+        + "\nToday runs from the first instant of the user's midnight to the last before the next, also when "
+        "the hour after midnight comes twice (Havana, the Azores) or midnight never comes (Santiago, Beirut). "
+        "Build both midnights from the date (`datetime.combine(today, time.min, tzinfo=zone)`): "
+        "`now.replace(hour=0, ...)` keeps the fold of a repeated hour, and lands an hour late.",
+    )
+
+
+#: time zone keys that name no zone, each refused by `ZoneInfo` in its own way: not found, a ValueError
+#: (an empty, absolute or relative path, a NUL), an OSError (a name too long for a file, a folder)
+UNKNOWN_ZONE_KEYS = [
+    "Mars/Base",
+    "",
+    " ",
+    "europe/berlin",
+    "Europe/Berlin ",
+    "Europe/",
+    "Europe",
+    "Europe/Berlin/",
+    "Europe//Berlin",
+    "Europe/../UTC",
+    "/etc/localtime",
+    "../../etc/passwd",
+    "..",
+    "zone.tab",
+    "tzdata.zi",
+    "Etc/GMT+99",
+    "Europe\\Berlin",
+    "UTC\x00",
+    "x" * 300,
+    "Ω/🕐",
+]
+KNOWN_ZONE_KEYS = ["UTC", "Pacific/Chatham", "America/Argentina/Buenos_Aires", "Etc/GMT-14"]
+
+
+@pytest.mark.contract(6)
+@pytest.mark.guard("DJ-5")
+@pytest.mark.urls("utc_datetimes.api")
+def test_the_api_answers_every_key_that_names_no_zone_with_a_422(client: Client) -> None:
+    """Any key that names no zone is a 422, however ZoneInfo refuses it; a real zone's key is a 200"""
+    organization = OrganizationFactory.create()
+    url = f"/api/v1/organizations/{organization.pk}/invoices/due-today"
+    answers = {key: client.get(url, {"time_zone": key}).status_code for key in UNKNOWN_ZONE_KEYS + KNOWN_ZONE_KEYS}
+    expected = dict.fromkeys(UNKNOWN_ZONE_KEYS, 422) | dict.fromkeys(KNOWN_ZONE_KEYS, 200)
+    wrong = {key: status for key, status in answers.items() if status != expected[key]}
+    check(
+        not wrong,
+        "The API answered these time zone keys wrongly: "
+        + ", ".join(f"{key[:40]!r}: {status}, where {expected[key]} was due" for key, status in wrong.items())
+        + ". `ZoneInfo()` refuses a key that names no zone with ZoneInfoNotFoundError, but also with "
+        "ValueError (an empty key, a path, a NUL) or OSError (a key too long for a file name, a folder): each "
+        "is the client's mistake, a 422, never a 500. Declare the parameter as `time_zone: ZoneInfo` and let "
+        "Ninja validate it, or catch every way ZoneInfo refuses a key.",
+    )
+
+
 @pytest.mark.contract(4)
 @pytest.mark.lesson("DJ-5")
 def test_the_service_returns_due_times_in_utc() -> None:

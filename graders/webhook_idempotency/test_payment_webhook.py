@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.apps import apps
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, models, transaction
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -92,6 +93,56 @@ def test_an_event_redelivered_after_many_others_is_applied_once(emails: FakeEmai
     )
 
 
+#: a model and one of its fields (django-stubs makes Field generic; at run time it is not subscriptable)
+Column = tuple[type[models.Model], "models.Field[Any, Any]"]
+
+
+def unique_text_columns() -> list[Column]:
+    """Every text column of the kata's models that is unique on its own (unique=True or a one-field constraint)."""
+    found: list[Column] = []
+    for model in apps.get_app_config("webhook_idempotency").get_models():
+        constrained = {
+            tuple(constraint.fields)
+            for constraint in model._meta.constraints
+            if isinstance(constraint, models.UniqueConstraint) and constraint.condition is None
+        } | {tuple(fields) for fields in model._meta.unique_together}
+        found += [
+            (model, field)
+            for field in model._meta.concrete_fields
+            if isinstance(field, models.CharField | models.TextField) and (field.unique or (field.name,) in constrained)
+        ]
+    return found
+
+
+@pytest.mark.contract(7)
+@pytest.mark.lesson("DATA-3")
+def test_the_id_of_an_applied_event_is_stored_in_a_unique_column(emails: FakeEmailClient, committed: Committed) -> None:
+    """The standard's rule: dedupe by event ID, store processed IDs"""
+    invoice = InvoiceFactory.create(amount_due_cents=12_000)
+    event = payment_event(invoice, 5_000)
+
+    with committed():
+        fresh_worker().handle_payment_succeeded(event, emails=emails)
+
+    columns = unique_text_columns()
+    holding = [
+        f"{model.__name__}.{field.name}"
+        for model, field in columns
+        if model._default_manager.filter(**{field.name: event.event_id}).exists()
+    ]
+    unique = ", ".join(f"{model.__name__}.{field.name}" for model, field in columns) or "none"
+    check(
+        bool(holding),
+        f"Your handler applied event {event.event_id} (payment {event.payment_id}), and no unique column of the "
+        f"kata's models holds that event ID (the unique text columns: {unique}). The backend standard says how a "
+        "webhook is made idempotent: dedupe by event ID, and store the processed IDs. The event ID is what the "
+        "provider repeats on every redelivery of every kind of event; a payment's ID, or any other key of the "
+        "work, recognises only the events that create that row. Store the ID of each applied event, as sent, in "
+        "a column with a unique constraint (a model of its own, say ProcessedWebhookEvent), in the transaction "
+        "of the event's work.",
+    )
+
+
 @pytest.mark.contract(3)
 @pytest.mark.guard("DATA-3")
 def test_distinct_events_are_all_applied(emails: FakeEmailClient, committed: Committed) -> None:
@@ -136,21 +187,36 @@ def test_a_redelivered_event_is_applied_once(emails: FakeEmailClient, committed:
     )
 
 
-@pytest.mark.contract(4)
+@pytest.mark.contract(4, 7)
 @pytest.mark.guard("DATA-1")
 @pytest.mark.parametrize(
-    "failure", ["OperationalError", "IntegrityError", "WorkerKilled"], ids=["connection", "constraint", "killed"]
+    ("failure", "same_worker"),
+    [
+        ("OperationalError", False),
+        ("OperationalError", True),
+        ("IntegrityError", False),
+        ("IntegrityError", True),
+        ("WorkerKilled", False),  # a killed worker's memory is gone: its retry reaches a worker started anew
+    ],
+    ids=[
+        "connection, retried by another worker",
+        "connection, retried by the same worker",
+        "constraint, retried by another worker",
+        "constraint, retried by the same worker",
+        "killed, retried by another worker",
+    ],
 )
 def test_a_delivery_that_failed_half_way_can_be_delivered_again(
-    emails: FakeEmailClient, committed: Committed, failure: str
+    emails: FakeEmailClient, committed: Committed, failure: str, same_worker: bool
 ) -> None:
     invoice = InvoiceFactory.create(amount_due_cents=12_000)
     event = payment_event(invoice, 12_000)
+    first = fresh_worker()
 
     raised: BaseException | None = None
     try:
         with committed(), FAILURES[failure](True):
-            fresh_worker().handle_payment_succeeded(event, emails=emails)
+            first.handle_payment_succeeded(event, emails=emails)
     except (DatabaseError, WorkerKilled) as error:
         raised = error
     check(
@@ -170,17 +236,19 @@ def test_a_delivery_that_failed_half_way_can_be_delivered_again(
         "every write of one delivery must commit together or not at all (transaction.atomic()).",
     )
 
-    with committed():
-        fresh_worker().handle_payment_succeeded(event, emails=emails)  # the provider retries
+    with committed():  # the provider retries, and the retry reaches the same worker or another one
+        (first if same_worker else fresh_worker()).handle_payment_succeeded(event, emails=emails)
 
     invoice.refresh_from_db()
     check(
         Payment.objects.count() == 1 and invoice.status == Invoice.Status.PAID and len(emails.sent) == 1,
-        f"After a failed first attempt ({FAILURE_IN_WORDS[failure]}), the retry of {event.event_id} was not "
-        "applied: the handler remembered the event as processed although its work was rolled back. Record the "
-        "event ID in the same transaction as the work it stands for: an undo in an `except` clause does not run "
+        f"After a failed first attempt ({FAILURE_IN_WORDS[failure]}), the retry of {event.event_id}, which "
+        f"reached {'the same worker' if same_worker else 'another worker'}, was not applied: the handler "
+        "remembered the event as processed although its work was rolled back. Record the event ID in the same "
+        "transaction as the work it stands for, and only there: an undo in an `except` clause does not run "
         "when the worker is killed (a worker timeout, a deploy, the out-of-memory killer), and its earlier "
-        "commit stays.",
+        "commit stays; a set or cache in the worker's memory, filled before the commit, outlives the rollback, "
+        "and the retry that reaches that worker is dropped.",
     )
 
 
@@ -315,12 +383,14 @@ PAYMENT_INSERT = re.compile(rf'^\s*INSERT\s+INTO\s+"?{Payment._meta.db_table}"?\
 class Delivery:
     """A delivery of event number `event`, `wait` after the one before; `fails`: the database fails half-way,
     with `error` (a dropped connection after the payment row, a constraint refusing the invoice's update, or the
-    worker killed just before that update)."""
+    worker killed just before that update). `worker`: which of the two workers that run through the whole
+    history receives it (0 or 1), or None for a worker started for it; a killed worker is started anew."""
 
     event: int
     wait: timedelta
     fails: bool
     error: str = "OperationalError"
+    worker: int | None = None
 
 
 @dataclass(frozen=True)
@@ -346,11 +416,17 @@ class History:
             number, amount = self.events[delivery.event]
             wait = f"{_in_words(delivery.wait)} later, " if delivery.wait else ("at once, " if step else "")
             failed = f" The delivery fails half-way ({FAILURE_IN_WORDS[delivery.error]})." if self.fails(step) else ""
+            to = "a worker started anew" if delivery.worker is None else f"worker {delivery.worker + 1}"
             lines.append(
-                f"  {step + 1}. {wait}event {self.event_id(delivery.event)} (payment pay_{delivery.event + 1}, "
-                f"{amount / 100:.2f} for {number}).{failed}"
+                f"  {step + 1}. {wait}event {shown(self.event_id(delivery.event))} (payment pay_{delivery.event + 1}, "
+                f"{amount / 100:.2f} for {number}), to {to}.{failed}"
             )
         return "\n".join(lines)
+
+
+def shown(event_id: str) -> str:
+    """An event ID as the learner can read it: quoted and escaped when it has spaces or characters beyond ASCII."""
+    return event_id if re.fullmatch(r"[A-Za-z0-9_]+", event_id) else ascii(event_id)
 
 
 def _in_words(wait: timedelta) -> str:
@@ -367,18 +443,32 @@ EVENT_ID_LENGTH = 64
 #: two IDs of that length that differ in their last character only
 LONG_EVENT_IDS = ("evt_" + "0" * 59 + "a", "evt_" + "0" * 59 + "b")
 
-# the provider's event IDs are case-sensitive: the generated events' IDs differ from each other only in case
-EVENT_IDS = tuple(
-    "".join(letter.upper() if bit == "1" else letter for letter, bit in zip("evt_1nxa", f"{mask:08b}", strict=True))
-    for mask in range(256)
-    if not mask & 0b00011000  # "_" and "1" have no case
+
+def _every_case(word: str) -> tuple[str, ...]:
+    """`word` in every mix of upper and lower case."""
+    return tuple(sorted({"".join(letters) for letters in itertools.product(*({c.lower(), c.upper()} for c in word))}))
+
+
+#: the provider's event IDs are taken as sent: groups of distinct IDs that some normalisation of an ID merges
+#: (letter case, case folding, spaces around, the provider's prefix, Unicode's composed and compatibility forms);
+#: "~" marks where the IDs of the provider's full length are padded, so that they differ only late
+ID_FAMILIES: tuple[tuple[str, ...], ...] = (
+    tuple(f"{word[:4]}~{word[4:]}" for word in _every_case("evt_1nxa")),
+    ("evt_~1Nxss", "evt_~1Nx\u00df", "evt_~1NxSS", "evt_~1Nx\u1e9e"),
+    ("evt_~1NxA", "evt_~1NxA ", " evt_~1NxA", "evt_~1NxA\t", "evt_~1NxA\n", "evt_~1NxA\u00a0", "\u3000evt_~1NxA"),
+    ("evt_~1NxA", "~1NxA", "evt_evt_~1NxA", "evt-~1NxA"),
+    ("evt_~1Nx\u00e9", "evt_~1Nxe\u0301", "evt_~1NxE\u0301"),
+    ("evt_~1Nx\ufb01", "evt_~1Nxfi", "evt_~1Nx\uff46\uff49", "evt_~\uff11Nxfi"),
 )
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     amounts = st.sampled_from((5_000, 6_000, 12_000))
-    events = draw(st.lists(st.tuples(st.sampled_from(sorted(INVOICES)), amounts), min_size=1, max_size=4))
+    family = draw(st.sampled_from(ID_FAMILIES))
+    events = draw(
+        st.lists(st.tuples(st.sampled_from(sorted(INVOICES)), amounts), min_size=1, max_size=min(4, len(family)))
+    )
     deliveries = draw(
         st.lists(
             st.builds(
@@ -387,15 +477,17 @@ def histories(draw: st.DrawFn) -> History:
                 wait=st.sampled_from(DELAYS),
                 fails=st.sampled_from((False, False, False, True)),
                 error=st.sampled_from(sorted(FAILURES)),
+                worker=st.sampled_from((None, 0, 1)),
             ),
             min_size=2,
             max_size=8,
         )
     )
-    event_ids = draw(st.lists(st.sampled_from(EVENT_IDS), min_size=len(events), max_size=len(events), unique=True))
+    event_ids = draw(st.lists(st.sampled_from(family), min_size=len(events), max_size=len(events), unique=True))
     # IDs of the provider's full length (64 characters) too, which differ only late: a key cut short merges them
-    padding = "0" * draw(st.sampled_from((0, 0, EVENT_ID_LENGTH - len(EVENT_IDS[0]))))
-    event_ids = [f"{event_id[:4]}{padding}{event_id[4:]}" for event_id in event_ids]
+    full = draw(st.sampled_from((False, False, True)))
+    padding = "0" * (EVENT_ID_LENGTH - max(len(event_id) - 1 for event_id in family) if full else 0)
+    event_ids = [event_id.replace("~", padding) for event_id in event_ids]
     return History(tuple(events), tuple(deliveries), tuple(event_ids))
 
 
@@ -479,13 +571,14 @@ FAILURE_IN_WORDS = {
 
 
 def play(history: History, worker: Callable[[], ModuleType], committed: Committed) -> Outcome:
-    """Deliver the history, each delivery to `worker()`, the clock moving on between deliveries."""
+    """Deliver the history, each delivery to its worker (loaded by `worker()`), the clock moving between them."""
     emails = FakeEmailClient()
     raised: list[str | None] = []
+    running = [worker(), worker()]  # two workers that live through the whole history, with what they keep
     with time_machine.travel(START, tick=False) as clock:
         for step, delivery in enumerate(history.deliveries):
             clock.shift(delivery.wait)
-            services = worker()
+            services = worker() if delivery.worker is None else running[delivery.worker]
             number, amount = history.events[delivery.event]
             event = services.PaymentSucceeded(
                 event_id=history.event_id(delivery.event),
@@ -499,6 +592,8 @@ def play(history: History, worker: Callable[[], ModuleType], committed: Committe
                 raised.append(None)
             except (Exception, WorkerKilled) as error:  # compared with what the contract says it raises
                 raised.append(type(error).__name__)
+                if isinstance(error, WorkerKilled) and delivery.worker is not None:
+                    running[delivery.worker] = worker()  # the process died with its memory, and is started anew
     return Outcome(
         raised=tuple(raised),
         payments=tuple(sorted(Payment.objects.values_list("invoice__number", "provider_payment_id", "amount_cents"))),
@@ -597,6 +692,34 @@ def oracle() -> ModuleType | None:
         deliveries=(Delivery(0, timedelta(0), True, "IntegrityError"), Delivery(0, timedelta(seconds=30), False)),
     )
 )
+# events whose IDs differ in spaces around, the provider's prefix, Unicode form or case folding only
+@example(
+    history=History(
+        events=tuple(("INV-A", 5_000) for _ in range(9)),
+        deliveries=tuple(Delivery(event, timedelta(0), False) for event in range(9)),
+        event_ids=(
+            "evt_1NxA",
+            "evt_1NxA ",
+            " evt_1NxA",
+            "1NxA",
+            "evt_1Nx\u00e9",
+            "evt_1Nxe\u0301",
+            "evt_1Nx\ufb01",
+            "evt_1Nxfi",
+            "evt_1Nx\u00df",
+        ),
+    )
+)
+# a delivery that fails half-way, then its retry to the same worker, which lives on
+@example(
+    history=History(
+        events=(("INV-A", 5_000),),
+        deliveries=(
+            Delivery(0, timedelta(0), True, "OperationalError", worker=0),
+            Delivery(0, timedelta(seconds=30), False, worker=0),
+        ),
+    )
+)
 # a worker killed half-way, then the provider's retry to another worker
 @example(
     history=History(
@@ -622,10 +745,11 @@ def test_any_history_of_deliveries_gives_the_outcome_of_the_contract(
         yours == expected,
         f"{history.describe()}\nExpected (README, Contract): {expected.describe()}.\n"
         f"Your handler gave: {yours.describe()}.\nEach event must be applied once, whenever and however "
-        "often it comes again (hours or weeks later, after other events), only an identical event ID (case and "
-        "all its up to 64 characters included) makes a redelivery, and a delivery that failed must leave nothing "
-        "behind and raise its error (an IntegrityError of the work too, which is not a redelivery; a killed "
+        "often it comes again (hours or weeks later, after other events), only an identical event ID makes a "
+        "redelivery (taken as sent: case, spaces, prefix, Unicode form and all its up to 64 characters "
+        "included), and a delivery that failed must leave nothing behind, in the database or in the worker's "
+        "memory, and raise its error (an IntegrityError of the work too, which is not a redelivery; a killed "
         "worker runs no `except` that would undo an earlier commit): keep the ID of every applied event in the "
-        "database, as sent, with a unique constraint, written in the same transaction as the event's work "
-        "(DATA-3).",
+        "database, as sent, with a unique constraint, written in the same transaction as the event's work, "
+        "and nowhere else (DATA-3).",
     )

@@ -132,6 +132,7 @@ GRADING_OF = {
     "test_solution_passes_every_check": "solutions",
     "test_starter_fails_its_lessons_and_nothing_else": "starter",
     "test_starter_failures_name_the_rule_and_its_page": "starter",
+    "test_starter_failures_do_not_show_the_reference": "starter",
     "test_grader_rejects_decoy": "decoy",
     "test_grader_accepts_alternative": "alternative",
 }

@@ -146,6 +146,18 @@ def test_starter_failures_name_the_rule_and_its_page(kata: Kata, gradings: dict[
         assert f"/rules/{rule_id.lower()}/" in output
 
 
+def reference_named_in(messages: list[str]) -> list[str]:
+    """The failure messages that name a file of the reference solutions (a printed oracle, a traceback)."""
+    return [message for message in messages if str(paths.SOLUTIONS) in message or "solutions/" in message]
+
+
+@pytest.mark.parametrize("kata", KATAS, ids=by_slug)
+def test_starter_failures_do_not_show_the_reference(kata: Kata, gradings: dict[Key, Grading]) -> None:
+    """A failing example prints its arguments (the reference, as the oracle, among them): never its path."""
+    result = result_for(gradings[("starter",)], kata)
+    assert not reference_named_in([t.message for t in result.tests if t.outcome == "failed"])
+
+
 @pytest.mark.heavy
 @pytest.mark.parametrize(("kata", "decoy"), DECOYS)
 def test_grader_rejects_decoy(kata: Kata, decoy: str, gradings: dict[Key, Grading]) -> None:
@@ -153,6 +165,7 @@ def test_grader_rejects_decoy(kata: Kata, decoy: str, gradings: dict[Key, Gradin
     teaching = set(kata.lessons) | set(kata.guards)
     caught = [t.test for t in result.tests if t.outcome == "failed" and t.test.split("[")[0] in teaching]
     assert caught, f"decoy {decoy} ({kata.decoys[decoy]}) passes every lesson and guard check of {kata.slug}"
+    assert not reference_named_in([t.message for t in result.tests if t.outcome == "failed"])
 
 
 @pytest.mark.heavy

@@ -8,8 +8,6 @@ import pytest
 
 from dojo import cpulimit
 
-pytest_plugins = ["pytester"]
-
 
 def spin() -> None:
     while True:
@@ -73,14 +71,20 @@ def test_loading_that_works_for_ever_ends_the_process_and_dumps_where_it_was() -
     assert 'File "<string>", line 4' in completed.stderr
 
 
+@pytest.mark.cpu_seconds(60)
 def test_a_check_marked_for_large_work_gets_the_higher_limit_it_names(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = "import pytest\n@pytest.mark.cpu_seconds(60)\ndef test_many_rows(): pass\ndef test_few_rows(): pass\n"
-    marked, plain = pytester.getitems(source)
     monkeypatch.setattr(cpulimit, "CPU_SECONDS", 10)
-    assert (cpulimit.seconds_for(marked), cpulimit.seconds_for(plain)) == (60, 10)
+    assert cpulimit.seconds_for(request.node) == 60
     monkeypatch.setattr(cpulimit, "CPU_SECONDS", 90)  # DOJO_GRADER_TIMEOUT set higher than the mark
-    assert cpulimit.seconds_for(marked) == 90
+    assert cpulimit.seconds_for(request.node) == 90
     monkeypatch.setattr(cpulimit, "CPU_SECONDS", 0)  # switched off: no mark turns it back on
-    assert cpulimit.seconds_for(marked) == 0
+    assert cpulimit.seconds_for(request.node) == 0
+
+
+def test_an_unmarked_check_gets_the_default_limit(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cpulimit, "CPU_SECONDS", 10)
+    assert cpulimit.seconds_for(request.node) == 10
